@@ -1,0 +1,297 @@
+"""Graph passes computed once per model and read by every rule.
+
+* **Post-dominators** of the data-flow graph (towards the output). Node ``b`` post-dominates ``a``
+  when every path from ``a`` to the output passes through ``b``: then every gradient reaching
+  ``a`` went through ``b``. A skip connection around ``b`` is exactly a path that avoids it, so
+  "a chain of layers with no skip connection in between" is a chain of post-dominators. This is
+  linear-time (networkx's Cooper–Harvey–Kennedy dominators); no rule enumerates paths.
+* **Mean-field gain** (THEORY.md §1): for every node, the forward second moment ``q`` of its
+  output and the backward squared gain ``chi`` from its output to its data input, from the actual
+  weights and the activation's E[φ'(z)²] at z ~ N(0, q). Over a span, D = ½·Σ log10 chi.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import networkx as nx
+import torch
+from torch import fx
+
+from gradlint.graph import weight_of
+
+_GRID = torch.linspace(-7.0, 7.0, 4001, dtype=torch.float64)
+_GRID_WEIGHTS = torch.exp(-0.5 * _GRID**2)
+_GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
+
+
+@dataclasses.dataclass(frozen=True)
+class Chain:
+    """Members (earliest first) each of which post-dominates the one before it."""
+
+    nodes: tuple[str, ...]
+
+    @property
+    def start(self) -> str:
+        return self.nodes[0]
+
+    @property
+    def end(self) -> str:
+        return self.nodes[-1]
+
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+
+class Analysis:
+    """Facts about one traced model, computed lazily and shared by all rules."""
+
+    def __init__(self, graph: nx.DiGraph, graph_module: fx.GraphModule,
+                 input_moments: dict[str, float] | None = None) -> None:
+        self.graph = graph
+        self.graph_module = graph_module
+        self.input_moments = input_moments or {}
+
+    # --- post-dominators ------------------------------------------------------------------
+    @functools.cached_property
+    def _data_graph(self) -> nx.DiGraph:
+        nodes = [n for n, d in self.graph.nodes(data=True) if d["data"] or d["kind"] == "output"]
+        return self.graph.subgraph(nodes)
+
+    @functools.cached_property
+    def post_dominators(self) -> dict[str, str]:
+        """Immediate post-dominator of every data node that reaches the output."""
+        exits = [n for n, d in self._data_graph.nodes(data=True) if d["kind"] == "output"]
+        if not exits:
+            return {}
+        idom = nx.immediate_dominators(self._data_graph.reverse(copy=False), exits[0])
+        idom.pop(exits[0], None)
+        return idom
+
+    @functools.cached_property
+    def _dominator_order(self) -> list[str]:
+        """Nodes of the post-dominator tree, every parent before its children."""
+        children: dict[str, list[str]] = {}
+        roots = []
+        for node, parent in self.post_dominators.items():
+            children.setdefault(parent, []).append(node)
+        roots = [n for n in children if n not in self.post_dominators]
+        order = list(roots)
+        for node in order:  # breadth-first; the list grows while we walk it
+            order.extend(sorted(children.get(node, ())))
+        return order
+
+    def chains(self, is_member: Callable[[str], bool], is_breaker: Callable[[str], bool]) -> list[Chain]:
+        """Maximal chains of members linked by post-dominance with no breaker between them.
+
+        For each member, its successor is the nearest post-dominator that is a member or a
+        breaker; a breaker ends the chain. One chain is returned per chain end: the longest one.
+        """
+        nearest_stop: dict[str, str | None] = {}
+        length: dict[str, int] = {}
+        successor: dict[str, str | None] = {}
+        for node in self._dominator_order:
+            parent = self.post_dominators.get(node)
+            above = nearest_stop.get(parent) if parent is not None else None
+            if parent is not None and (is_member(parent) or is_breaker(parent)):
+                above = parent
+            nearest_stop[node] = above
+            if is_member(node):
+                nxt = above if above is not None and is_member(above) else None
+                successor[node] = nxt
+                length[node] = 1 + (length[nxt] if nxt is not None else 0)
+        best: dict[str, str] = {}  # chain end -> start of its longest chain
+        ends: dict[str, str] = {}
+        for node in sorted(length):
+            end = node
+            while successor[end] is not None:
+                end = successor[end]  # type: ignore[assignment]
+            ends[node] = end
+            if end not in best or length[node] > length[best[end]]:
+                best[end] = node
+        chains = []
+        for end, start in sorted(best.items()):
+            members = [start]
+            while members[-1] != end:
+                members.append(successor[members[-1]])  # type: ignore[arg-type]
+            chains.append(Chain(tuple(members)))
+        return chains
+
+    def dominator_path(self, start: str, end: str) -> list[str]:
+        """Nodes every gradient from ``end`` back to ``start`` crosses (``start`` excluded)."""
+        path = []
+        node = start
+        while node != end:
+            node = self.post_dominators[node]
+            path.append(node)
+        return path
+
+    # --- mean-field gain --------------------------------------------------------------------
+    @functools.cached_property
+    def meanfield(self) -> dict[str, tuple[float, float]]:
+        """node -> (q: forward second moment of its output, chi: backward squared gain)."""
+        result: dict[str, tuple[float, float]] = {}
+        for name in nx.topological_sort(self.graph):
+            facts = self.graph.nodes[name]
+            data_inputs = [p for p in self.graph.predecessors(name) if self.graph.nodes[p]["data"]]
+            q_inputs = [result[p][0] for p in data_inputs]
+            result[name] = self._node_gain(name, facts, q_inputs, data_inputs, result)
+        return result
+
+    def static_d(self, start: str, end: str) -> float:
+        """Predicted log10 RMS gradient ratio, gradient at ``start`` over gradient at ``end``."""
+        gains = self.meanfield
+        total = 0.0
+        for node in self.dominator_path(start, end):
+            total += math.log10(max(gains[node][1], 1e-300))
+        return 0.5 * total
+
+    def _node_gain(self, name: str, facts: dict[str, Any], q_inputs: list[float],
+                   data_inputs: list[str], known: dict[str, tuple[float, float]]) -> tuple[float, float]:
+        q_in = q_inputs[0] if q_inputs else 1.0
+        kind = facts["kind"]
+        if kind == "input":
+            return self.input_moments.get(name, 1.0), 1.0
+        if kind == "weight":
+            return self._weight_gain(name, q_in)
+        if kind == "activation":
+            e_dphi2, e_phi2 = self._activation_moments(name, q_in)
+            return e_phi2, e_dphi2
+        if kind == "norm":
+            gamma2, beta2 = self._affine_moments(name)
+            return gamma2 + beta2, gamma2 / max(q_in, 1e-12)
+        if kind == "dropout":
+            p = self._dropout_p(name)
+            return q_in / (1.0 - p), 1.0 / (1.0 - p)
+        if kind == "pool":
+            return q_in, self._pool_gain(name, data_inputs)
+        if kind == "add":
+            return sum(q_inputs) if q_inputs else q_in, 1.0
+        if kind == "mul":
+            if len(q_inputs) >= 2:
+                return math.prod(q_inputs), math.prod(q_inputs[1:])
+            return q_in, 1.0
+        if kind == "cat":
+            return (sum(q_inputs) / len(q_inputs) if q_inputs else q_in), 1.0
+        if kind == "embedding":
+            weight = weight_of(self.graph_module, self.graph, name)
+            return (float(weight.detach().double().pow(2).mean()) if weight is not None else 1.0), 1.0
+        return q_in, 1.0
+
+    def _weight_gain(self, name: str, q_in: float) -> tuple[float, float]:
+        weight = weight_of(self.graph_module, self.graph, name)
+        if weight is None or weight.dim() < 2:
+            return q_in, 1.0
+        w = weight.detach().double()
+        second_moment = float(w.pow(2).mean())
+        fan_in, fan_out = _fans(self.graph, self.graph_module, name, w)
+        bias2 = self._bias_moment(name)
+        return fan_in * second_moment * q_in + bias2, fan_out * second_moment
+
+    def _bias_moment(self, name: str) -> float:
+        facts = self.graph.nodes[name]
+        if facts["op"] == "call_module":
+            bias = getattr(self.graph_module.get_submodule(facts["module"]), "bias", None)
+            if isinstance(bias, torch.Tensor):
+                return float(bias.detach().double().pow(2).mean())
+        return 0.0
+
+    def _affine_moments(self, name: str) -> tuple[float, float]:
+        facts = self.graph.nodes[name]
+        gamma2, beta2 = 1.0, 0.0
+        if facts["op"] == "call_module":
+            module = self.graph_module.get_submodule(facts["module"])
+            weight, bias = getattr(module, "weight", None), getattr(module, "bias", None)
+            if isinstance(weight, torch.Tensor):
+                gamma2 = float(weight.detach().double().pow(2).mean())
+            if isinstance(bias, torch.Tensor):
+                beta2 = float(bias.detach().double().pow(2).mean())
+        return gamma2, beta2
+
+    def _dropout_p(self, name: str) -> float:
+        node = self._fx_node(name)
+        if node.op == "call_module":
+            return float(getattr(self.graph_module.get_submodule(node.target), "p", 0.0))
+        p = node.kwargs.get("p", node.args[1] if len(node.args) > 1 else 0.5)
+        return float(p) if isinstance(p, (int, float)) and p < 1 else 0.0
+
+    def _pool_gain(self, name: str, data_inputs: list[str]) -> float:
+        shape_out = self.graph.nodes[name]["shape"]
+        shape_in = self.graph.nodes[data_inputs[0]]["shape"] if data_inputs else None
+        if shape_out and shape_in:
+            return math.prod(shape_out) / max(math.prod(shape_in), 1)
+        node = self._fx_node(name)
+        kernel: Any = None
+        if node.op == "call_module":
+            kernel = getattr(self.graph_module.get_submodule(node.target), "kernel_size", None)
+        else:
+            kernel = node.kwargs.get("kernel_size", node.args[1] if len(node.args) > 1 else None)
+        if isinstance(kernel, int):
+            return 1.0 / kernel**2
+        if isinstance(kernel, tuple) and all(isinstance(k, int) for k in kernel):
+            return 1.0 / math.prod(kernel)
+        return 1.0
+
+    @functools.cached_property
+    def _fx_nodes(self) -> dict[str, fx.Node]:
+        return {node.name: node for node in self.graph_module.graph.nodes}
+
+    def _fx_node(self, name: str) -> fx.Node:
+        return self._fx_nodes[name]
+
+    def _activation_moments(self, name: str, q: float) -> tuple[float, float]:
+        """E[φ'(z)²] and E[φ(z)²] for z ~ N(0, q), for the activation exactly as the model calls it."""
+        function = self._activation_callable(name)
+        z = (_GRID * math.sqrt(max(q, 1e-12))).requires_grad_(True)
+        with torch.enable_grad():
+            y = function(z)
+            (grad,) = torch.autograd.grad(y.sum(), z)
+        weights = _GRID_WEIGHTS
+        return float((grad.detach() ** 2 * weights).sum()), float((y.detach() ** 2 * weights).sum())
+
+    def _activation_callable(self, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
+        node = self._fx_node(name)
+        if node.op == "call_module":
+            module = self.graph_module.get_submodule(node.target)
+            return lambda z: _call_module_double(module, z)
+        constants = [a for a in node.args[1:] if not isinstance(a, fx.Node)]
+        kwargs = {k: v for k, v in node.kwargs.items() if not isinstance(v, fx.Node) and k != "inplace"}
+        if node.op == "call_method":
+            return lambda z: getattr(z, node.target.rstrip("_"))(*constants, **kwargs)
+        return lambda z: node.target(z, *constants, **kwargs)
+
+
+def _call_module_double(module: torch.nn.Module, z: torch.Tensor) -> torch.Tensor:
+    if isinstance(module, torch.nn.PReLU):  # a learned slope: use the (first) slope
+        slope = module.weight.detach().double().reshape(-1)[0]
+        return torch.where(z >= 0, z, slope * z)
+    inplace = getattr(module, "inplace", None)
+    if inplace:
+        module.inplace = False
+    try:
+        return module(z)
+    finally:
+        if inplace:
+            module.inplace = True
+
+
+def _fans(graph: nx.DiGraph, gm: fx.GraphModule, name: str, w: torch.Tensor) -> tuple[float, float]:
+    facts = graph.nodes[name]
+    if w.dim() == 2 and facts["op"] != "call_module" and facts["target"] in ("matmul", "mm", "bmm"):
+        return float(w.shape[0]), float(w.shape[1])  # x @ W: W is (in, out)
+    receptive = w[0][0].numel() if w.dim() > 2 else 1
+    fan_in, fan_out = w.shape[1] * receptive, w.shape[0] * receptive
+    if facts["op"] == "call_module":
+        module = gm.get_submodule(facts["module"])
+        groups = getattr(module, "groups", 1) or 1
+        stride = getattr(module, "stride", 1)
+        fan_out = fan_out / groups / (math.prod(stride) if isinstance(stride, tuple) else stride)
+    return float(fan_in), float(fan_out)
+
+
+def iter_nodes(graph: nx.DiGraph, kind: str) -> Iterable[str]:
+    return (n for n, d in graph.nodes(data=True) if d["kind"] == kind)

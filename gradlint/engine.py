@@ -1,0 +1,223 @@
+"""Check models in-process: trace → graph → rules → probe → findings.
+
+This is what a worker process runs for one file, and what ``gradlint.check_model`` runs inside a
+user's test suite. Nothing here prints; results come back as values.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gradlint.analysis import Analysis
+from gradlint.findings import FileResult, Finding, Location, Note, Problem, display_path
+from gradlint.graph import build_graph
+from gradlint.inputs import candidate_inputs
+from gradlint.load import LoadError, ModelSpec, bind_inputs, describe_exception, find_models, import_file
+from gradlint.probe import probe_graph
+from gradlint.rule import ModelContext, Rule
+from gradlint.settings import Settings
+from gradlint.trace import TraceError, TraceResult, trace
+
+
+class ModelTimeout(Exception):
+    pass
+
+
+@dataclasses.dataclass
+class ModelReport:
+    name: str
+    findings: list[Finding]
+    notes: list[str]
+    problem: str | None = None
+    tracer: str | None = None
+    coverage: float | None = None
+
+
+def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None,
+                settings: Settings | None = None) -> ModelReport:
+    """Lint one model object (the Python API). ``inputs``: a tensor, a tuple or a dict."""
+    settings = settings or Settings()
+    bound = bind_inputs(model, inputs) if inputs is not None else None
+    name = name or type(model).__name__
+    fallback = _class_location(type(model))
+    return _analyze(model, bound, name, fallback, settings)
+
+
+def lint_model_file(path: Path, selector: str | None, settings: Settings) -> FileResult:
+    shown = display_path(str(path))
+    result = FileResult(shown)
+    try:
+        module = import_file(path)
+        specs, skipped = find_models(module, path, settings.seed)
+    except LoadError as exc:
+        result.problems.append(Problem(shown, str(exc)))
+        return result
+    except BaseException as exc:  # noqa: BLE001 - importing runs arbitrary user code
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        result.problems.append(Problem(shown, f"importing the file raised {describe_exception(exc)}; "
+                                              "fix the error or exclude the file"))
+        return result
+    if selector is not None:
+        chosen = [s for s in specs if s.name == selector]
+        if not chosen:
+            names = ", ".join(s.name for s in specs) or "none"
+            result.problems.append(Problem(shown, f"no model named `{selector}` (models: {names})"))
+            return result
+        specs, skipped = chosen, []
+    result.notes.extend(Note(shown, text) for text in skipped)
+    for spec in specs:
+        _check_spec(spec, path, settings, result)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
+def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
+    result.models.append(spec.name)
+    if spec.model is None:
+        result.problems.append(Problem(result.path, f"model `{spec.name}`: {spec.error}", spec.name))
+        return
+    fallback = Location(display_path(str(path.resolve())), spec.line, 1)
+    try:
+        with _time_limit(settings.model_timeout):
+            report = _analyze(spec.model, spec.inputs, spec.name, fallback, settings)
+    except ModelTimeout:
+        result.problems.append(Problem(
+            result.path, f"model `{spec.name}`: checking took longer than {settings.model_timeout:g} s; "
+            "raise --timeout or make the model smaller for linting", spec.name))
+        return
+    if report.problem:
+        result.problems.append(Problem(result.path, f"model `{spec.name}`: {report.problem}", spec.name))
+    result.findings.extend(report.findings)
+    result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name) for text in report.notes)
+
+
+def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
+             settings: Settings) -> ModelReport:
+    notes: list[str] = []
+    traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes)
+    graph = analysis = None
+    coverage = None
+    if traced is not None:
+        graph = build_graph(traced)
+        moments = {k: float(v.double().pow(2).mean()) for k, v in (inputs or {}).items()
+                   if isinstance(v, torch.Tensor) and v.is_floating_point()}
+        analysis = Analysis(graph, traced.graph_module, moments)
+        coverage = _coverage(model, traced)
+        for qualname, why in sorted(traced.opaque.items()):
+            notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
+    ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
+                       analysis=analysis, fallback=fallback, options=settings.rule_options,
+                       seed=settings.seed, batch_size=settings.batch_size)
+    rules = [r for r in settings.rules() if r.scope == "model"]
+    found: list[tuple[Rule, Finding]] = []
+    for rule in rules:
+        found.extend((rule, f) for f in rule.check(ctx))
+    findings = [f for _, f in found]
+    if settings.probe and found:
+        findings = _confirm(found, ctx, traced, inputs, settings, notes)
+    elif not settings.probe and found:
+        notes.append("probe disabled (--no-probe): findings are static estimates")
+    return ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage)
+
+
+def _confirm(found: list[tuple[Rule, Finding]], ctx: ModelContext, traced: TraceResult | None,
+             inputs: dict[str, Any] | None, settings: Settings, notes: list[str]) -> list[Finding]:
+    probe = None
+    if traced is not None and inputs is not None:
+        try:
+            probe = probe_graph(traced.graph_module, inputs, settings.seed)
+        except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
+            notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
+    confirmed = []
+    for rule, finding in found:
+        if finding.span is not None and probe is None:
+            confirmed.append(finding)
+            continue
+        try:
+            confirmed.append(rule.confirm(finding, ctx, probe))
+        except Exception as exc:  # noqa: BLE001
+            notes.append(f"probe for {finding.code} failed ({describe_exception(exc)})")
+            confirmed.append(finding)
+    return confirmed
+
+
+def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings: Settings,
+                       notes: list[str]) -> tuple[TraceResult | None, dict[str, Any] | None, str | None]:
+    """Trace guided by the given inputs, else by inferred ones, else symbolically."""
+    if inputs is not None:
+        try:
+            return trace(model, inputs), inputs, None
+        except TraceError as exc:
+            if exc.forward_failed:
+                return None, None, f"forward() failed on the example inputs: {exc}"
+            why = str(exc)
+    else:
+        why = None
+        try:
+            for candidate in candidate_inputs(model, settings.batch_size, settings.seq_len, settings.seed):
+                try:
+                    return trace(model, candidate), candidate, None
+                except TraceError as exc:
+                    why = str(exc)
+        except ValueError as exc:
+            why = f"cannot infer example inputs: {exc}"
+    try:
+        traced = trace(model, None)
+    except TraceError as exc:
+        tried = f"; with example inputs: {why}" if why else ""
+        return None, None, (f"could not be traced ({exc}{tried}); graph rules skipped. "
+                            "Return (model, example_inputs) from gradlint_models() to trace it by value")
+    if settings.probe:
+        notes.append(f"probe skipped ({why}); return (model, example_inputs) from "
+                     "gradlint_models() to measure gradients")
+    return traced, None, None
+
+
+def _coverage(model: nn.Module, traced: TraceResult) -> float:
+    total = sum(p.numel() for p in model.parameters())
+    if not total:
+        return 1.0
+    hidden = sum(p.numel() for q in traced.opaque for p in model.get_submodule(q).parameters())
+    return 1.0 - hidden / total
+
+
+def _class_location(cls: type) -> Location:
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(cls) or "<unknown>"
+        line = inspect.getsourcelines(cls)[1]
+    except (TypeError, OSError):
+        return Location("<unknown>", 1, 1)
+    return Location(display_path(path), line, 1)
+
+
+@contextlib.contextmanager
+def _time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ModelTimeout in this (main) thread after ``seconds``; the worker process has a hard
+    limit as well, for code that never returns to the interpreter."""
+    if not seconds or not hasattr(signal, "SIGALRM"):
+        yield
+        return
+
+    def expire(signum: int, frame: Any) -> None:
+        raise ModelTimeout()
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+

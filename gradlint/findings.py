@@ -1,0 +1,153 @@
+"""Findings, severities and the per-file results that travel from the engine to the reporters.
+
+A finding keeps its message template and arguments apart (as pyflakes does) so that statistics and
+rule docs can show the template while the text reporter shows the filled-in message.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+from typing import Any
+
+
+def display_path(path: str) -> str:
+    """Paths under the working directory print relative, like every linter's."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative
+
+
+class Severity(enum.IntEnum):
+    INFO = 1
+    WARNING = 2
+    ERROR = 3
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+    @classmethod
+    def parse(cls, text: str) -> "Severity":
+        try:
+            return cls[text.upper()]
+        except KeyError:
+            raise ValueError(f"unknown severity {text!r} (expected info, warning or error)") from None
+
+
+@dataclasses.dataclass(frozen=True)
+class Location:
+    path: str
+    line: int
+    col: int
+    end_line: int | None = None
+    end_col: int | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ProbeVerdict:
+    """What the probe measured over the span of one finding.
+
+    ``measured_d`` is log10 of the RMS gradient ratio (earliest point / latest point) of the span:
+    negative means the gradient shrinks going backwards (vanishing), positive that it grows.
+    """
+
+    confirmed: bool
+    measured_d: float | None
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    code: str
+    name: str
+    severity: Severity
+    template: str
+    args: dict[str, Any]
+    fix: str
+    location: Location
+    model: str | None = None
+    node: str | None = None
+    span: tuple[str, str] | None = None   # graph nodes: earliest and latest point of the finding
+    static_d: float | None = None
+    probe: ProbeVerdict | None = None
+
+    @property
+    def message(self) -> str:
+        return self.template.format(**self.args)
+
+    def with_probe(self, verdict: ProbeVerdict, severity: Severity | None = None) -> "Finding":
+        return dataclasses.replace(self, probe=verdict, severity=severity or self.severity)
+
+    def sort_key(self) -> tuple:
+        loc = self.location
+        return (loc.path, loc.line, loc.col, self.code, self.model or "", self.node or "")
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["severity"] = str(self.severity)
+        data["message"] = self.message
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+        data = dict(data)
+        data.pop("message", None)
+        data["severity"] = Severity.parse(data["severity"])
+        data["location"] = Location(**data["location"])
+        if data.get("span") is not None:
+            data["span"] = tuple(data["span"])
+        if data.get("probe") is not None:
+            data["probe"] = ProbeVerdict(**data["probe"])
+        return cls(**data)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+    """Something that could not be checked (exit code 2): one line saying what, where and what to do."""
+
+    path: str
+    message: str
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """Information about how a model was checked (probe skipped, opaque submodules, coverage)."""
+
+    path: str
+    message: str
+    model: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+@dataclasses.dataclass
+class FileResult:
+    path: str
+    models: list[str] = dataclasses.field(default_factory=list)
+    findings: list[Finding] = dataclasses.field(default_factory=list)
+    problems: list[Problem] = dataclasses.field(default_factory=list)
+    notes: list[Note] = dataclasses.field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "models": list(self.models),
+            "findings": [f.to_dict() for f in self.findings],
+            "problems": [p.to_dict() for p in self.problems],
+            "notes": [n.to_dict() for n in self.notes],
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "FileResult":
+        return cls(
+            path=data["path"],
+            models=list(data["models"]),
+            findings=[Finding.from_dict(f) for f in data["findings"]],
+            problems=[Problem(**p) for p in data["problems"]],
+            notes=[Note(**n) for n in data["notes"]],
+        )

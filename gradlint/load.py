@@ -1,0 +1,196 @@
+"""Import a model file and find its models.
+
+A file is imported under a private module name, so its ``if __name__ == "__main__":`` block never
+runs. Its models are:
+
+* every ``nn.Module`` subclass defined in the file whose constructor needs no arguments, except
+  classes that only appear as parts of another such model (a ``Block`` inside a ``Net``);
+* whatever the file's ``gradlint_models()`` hook returns: a dict mapping a name to a model, or to
+  ``(model, example_inputs)`` where the inputs are a tensor, a tuple of positional arguments or a
+  dict of keyword arguments.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import importlib.util
+import inspect
+import itertools
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from gradlint.findings import display_path
+
+HOOK = "gradlint_models"
+_counter = itertools.count()
+
+
+class LoadError(Exception):
+    """The file or one of its models could not be loaded; the message is one line for the user."""
+
+
+@dataclasses.dataclass
+class ModelSpec:
+    name: str
+    model: nn.Module | None
+    inputs: dict[str, Any] | None          # bound to forward's parameters; None: infer them
+    line: int                              # where the model is defined, for findings with no node
+    error: str | None = None               # why this model could not be built
+
+
+def import_file(path: Path) -> Any:
+    """Import ``path`` under a private name, as a submodule of its package when it is in one."""
+    path = path.resolve()
+    package, basedir = _package_of(path)
+    if str(basedir) not in sys.path:
+        sys.path.insert(0, str(basedir))
+    private = f"__gradlint_{path.stem}_{next(_counter)}"
+    name = f"{package}.{private}" if package else private
+    if package:
+        importlib.import_module(package)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise LoadError(f"cannot import {path.name}: not a Python source file")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _package_of(path: Path) -> tuple[str, Path]:
+    """The dotted package holding ``path`` and the directory to put on sys.path (as pytest does)."""
+    parts: list[str] = []
+    directory = path.parent
+    while (directory / "__init__.py").exists() and directory.parent != directory:
+        parts.insert(0, directory.name)
+        directory = directory.parent
+    return ".".join(parts), directory
+
+
+def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], list[str]]:
+    """The file's models, and notes about classes that were skipped (constructor needs arguments)."""
+    specs: list[ModelSpec] = []
+    if callable(getattr(module, HOOK, None)):
+        specs.extend(_from_hook(module, seed))
+    hooked_types = {type(s.model) for s in specs if s.model is not None}
+
+    candidates: list[ModelSpec] = []
+    needs_args: list[tuple[str, list[str]]] = []
+    for name, cls in sorted(vars(module).items(), key=lambda item: _line_of(item[1])):
+        if not (inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == module.__name__):
+            continue
+        if inspect.isabstract(cls) or cls in hooked_types:
+            continue
+        missing = _required_parameters(cls)
+        if missing:
+            needs_args.append((name, missing))
+            continue
+        candidates.append(_construct(name, cls, seed))
+
+    parts = {
+        type(sub)
+        for spec in [*specs, *candidates] if spec.model is not None
+        for sub in list(spec.model.modules())[1:]
+    }
+    specs.extend(c for c in candidates if c.model is None or type(c.model) not in parts)
+    notes = [
+        f"skipped `{name}`: its constructor needs arguments ({', '.join(missing)}); "
+        f"return an instance from {HOOK}() to lint it"
+        for name, missing in needs_args
+        if getattr(module, name) not in parts
+    ]
+    return specs, notes
+
+
+def _construct(name: str, cls: type, seed: int) -> ModelSpec:
+    line = _line_of(cls)
+    torch.manual_seed(seed)
+    try:
+        model = cls()
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+        return ModelSpec(name, None, None, line, f"constructor raised {describe_exception(exc)}")
+    return ModelSpec(name, model, None, line)
+
+
+def _from_hook(module: Any, seed: int) -> list[ModelSpec]:
+    hook = getattr(module, HOOK)
+    line = _line_of(hook)
+    torch.manual_seed(seed)
+    try:
+        declared = hook()
+    except Exception as exc:  # noqa: BLE001
+        raise LoadError(f"{HOOK}() raised {describe_exception(exc)}") from None
+    if not isinstance(declared, dict):
+        raise LoadError(f"{HOOK}() must return a dict of name -> model or (model, inputs), "
+                        f"got {type(declared).__name__}")
+    specs = []
+    for name, entry in declared.items():
+        model, inputs = entry if isinstance(entry, tuple) and len(entry) == 2 else (entry, None)
+        if not isinstance(model, nn.Module):
+            specs.append(ModelSpec(str(name), None, None, line,
+                                   f"{HOOK}()[{name!r}] is a {type(model).__name__}, not an nn.Module"))
+            continue
+        try:
+            bound = bind_inputs(model, inputs) if inputs is not None else None
+        except TypeError as exc:
+            specs.append(ModelSpec(str(name), None, None, line,
+                                   f"example inputs from {HOOK}() do not fit forward(): {exc}"))
+            continue
+        specs.append(ModelSpec(str(name), model, bound, _line_of(type(model))))
+    return specs
+
+
+def bind_inputs(model: nn.Module, inputs: Any) -> dict[str, Any]:
+    """Map example inputs onto forward's parameters, filling in defaults."""
+    if isinstance(inputs, dict):
+        args, kwargs = (), inputs
+    elif isinstance(inputs, (tuple, list)):
+        args, kwargs = tuple(inputs), {}
+    else:
+        args, kwargs = (inputs,), {}
+    signature = inspect.signature(model.forward)
+    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
+        bound = signature.bind_partial(*args, **kwargs)
+    else:
+        bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return dict(bound.arguments)
+
+
+def _required_parameters(cls: type) -> list[str]:
+    try:
+        signature = inspect.signature(cls)
+    except (TypeError, ValueError):
+        return []
+    return [
+        p.name for p in signature.parameters.values()
+        if p.default is p.empty and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    ]
+
+
+def _line_of(obj: Any) -> int:
+    try:
+        return inspect.getsourcelines(obj)[1]
+    except (TypeError, OSError):
+        return 1
+
+
+def describe_exception(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    where = ""
+    tb = exc.__traceback__
+    frame_file, frame_line = None, None
+    while tb is not None:  # innermost frame in the user's own files
+        filename = tb.tb_frame.f_code.co_filename
+        if not filename.startswith((os.path.dirname(torch.__file__), os.path.dirname(__file__))):
+            frame_file, frame_line = filename, tb.tb_lineno
+        tb = tb.tb_next
+    if frame_file is not None:
+        where = f" at {display_path(frame_file)}:{frame_line}"
+    return f"{type(exc).__name__}{where}: {text[0] if text else ''}".rstrip(": ")

@@ -1,0 +1,136 @@
+"""The probe: a short seeded forward/backward pass that measures how gradients actually flow.
+
+It measures *activation* gradients — the RMS of ∂L/∂h at the output of every traced node — not
+parameter gradients, whose first/last ratio hides uniform mis-scaling (THEORY.md §2). The loss is
+a fixed random projection of the model's outputs, so the output gradient has RMS ≈ 1. The probe
+only measures; rules decide what the numbers mean for their findings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from typing import Any
+
+import torch
+from torch import fx
+
+
+@dataclasses.dataclass
+class ProbeResult:
+    grad_rms: dict[str, float]      # node -> RMS of the loss gradient at the node's output
+    forward_rms: dict[str, float]   # node -> RMS of the node's output
+    nonfinite: list[str]            # nodes whose output or gradient holds NaN/Inf, in graph order
+    seconds: float
+
+    def span_d(self, start: str, end: str) -> float | None:
+        """Measured log10 RMS gradient ratio, gradient at ``start`` over gradient at ``end``."""
+        first, last = self.grad_rms.get(start), self.grad_rms.get(end)
+        if first is None or last is None or last == 0.0 or not math.isfinite(first * last):
+            return None
+        if first == 0.0:
+            return -math.inf
+        return math.log10(first / last)
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, module: fx.GraphModule) -> None:
+        super().__init__(module)
+        self.outputs: dict[str, torch.Tensor] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        result = super().run_node(n)
+        if isinstance(result, torch.Tensor) and result.is_floating_point() and result.requires_grad:
+            self.outputs[n.name] = result
+        return result
+
+
+def disable_inplace(graph_module: fx.GraphModule) -> None:
+    """In-place activations would overwrite the tensors whose gradients we measure."""
+    for module in graph_module.modules():
+        if getattr(module, "inplace", False) is True:
+            module.inplace = False
+    for node in graph_module.graph.nodes:
+        if node.kwargs.get("inplace") is True:
+            node.kwargs = {**node.kwargs, "inplace": False}
+    graph_module.recompile()
+
+
+def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int) -> ProbeResult:
+    """Forward and backward through the traced graph in train mode; measure every node."""
+    started = time.perf_counter()
+    disable_inplace(graph_module)
+    placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
+    args = [inputs[n.target.lstrip("*")] for n in placeholders]
+    graph_module.train()
+    torch.manual_seed(seed)
+    recorder = _Recorder(graph_module)
+    with torch.enable_grad():
+        output = recorder.run(*args)
+        outputs = [t for t in _flatten(output) if t.is_floating_point() and t.requires_grad]
+        if not outputs:
+            raise ProbeError("the model's output has no floating-point tensor that depends on its parameters")
+        generator = torch.Generator().manual_seed(seed)
+        loss = sum((t * torch.randn(t.shape, generator=generator, dtype=t.dtype)).sum() for t in outputs)
+        names = list(recorder.outputs)
+        tensors = [recorder.outputs[n] for n in names]
+        grads = torch.autograd.grad(loss, tensors, allow_unused=True)
+    grad_rms, forward_rms, nonfinite = {}, {}, []
+    for name, tensor, grad in zip(names, tensors, grads):
+        value = tensor.detach()
+        forward_rms[name] = _rms(value)
+        bad = not torch.isfinite(value).all()
+        if grad is not None:
+            grad_rms[name] = _rms(grad)
+            bad = bad or not torch.isfinite(grad).all()
+        if bad:
+            nonfinite.append(name)
+    return ProbeResult(grad_rms, forward_rms, nonfinite, time.perf_counter() - started)
+
+
+def probe_recurrence(module: torch.nn.RNNBase, horizon: int, batch: int, seed: int) -> float:
+    """Measured log10 of |∂L_T/∂x_1| / |∂L_T/∂x_T| for a loss on the last step only.
+
+    BPTT sums over all lags, so a loss on every step would hide long-range vanishing (THEORY §2).
+    The module runs alone on unit-variance inputs, in train mode, with its own weights.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    shape = (batch, horizon, module.input_size) if module.batch_first else (horizon, batch, module.input_size)
+    x = torch.randn(shape, generator=generator).requires_grad_(True)
+    was_training = module.training
+    module.train()
+    try:
+        with torch.enable_grad():
+            out, _ = module(x)
+            last = out[:, -1] if module.batch_first else out[-1]
+            loss = (last * torch.randn(last.shape, generator=generator)).sum()
+            (grad,) = torch.autograd.grad(loss, x)
+    finally:
+        module.train(was_training)
+    grad = grad if module.batch_first else grad.transpose(0, 1)
+    first, final = _rms(grad[:, 0]), _rms(grad[:, -1])
+    if final == 0.0:
+        return math.nan
+    return math.log10(first / final) if first > 0 else -math.inf
+
+
+class ProbeError(Exception):
+    """The probe could not run; the message says why."""
+
+
+def _rms(tensor: torch.Tensor) -> float:
+    tensor = tensor.detach().double()
+    return float(tensor.pow(2).mean().sqrt()) if tensor.numel() else 0.0
+
+
+def _flatten(value: Any) -> list[torch.Tensor]:
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in _flatten(v)]
+    if isinstance(value, (list, tuple)):
+        return [t for v in value for t in _flatten(v)]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [t for f in dataclasses.fields(value) for t in _flatten(getattr(value, f.name))]
+    return []

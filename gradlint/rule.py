@@ -1,0 +1,132 @@
+"""What a rule is, and the context it reads.
+
+A rule module in ``rules/`` defines one ``Rule`` subclass: its code, kebab-case name, default
+severity, options (every threshold, with its default and its source in THEORY.md), its docs in the
+fixed outline (What it does / Why is this bad? / Example / Use instead / Options / References),
+``check`` (static findings) and, for graph rules, ``confirm`` (attach the probe's verdict).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import math
+from collections.abc import Iterable
+from typing import Any, ClassVar
+
+from gradlint.findings import Finding, Location, ProbeVerdict, Severity, display_path
+
+
+@dataclasses.dataclass(frozen=True)
+class Thresholds:
+    """|D| at which a finding becomes a warning, and an error (THEORY.md §3)."""
+
+    warning: float
+    error: float
+
+    def severity(self, d: float) -> Severity | None:
+        if abs(d) >= self.error:
+            return Severity.ERROR
+        if abs(d) >= self.warning:
+            return Severity.WARNING
+        return None
+
+
+# THEORY.md §3, by network class.
+CLASS_H = Thresholds(2.0, 4.0)      # ReLU family, linear, normalized, residual stream
+CLASS_S = Thresholds(0.65, 1.3)     # saturating activations without normalization
+RECURRENT = Thresholds(2.0, 4.0)    # recurrences over the horizon T
+
+
+@dataclasses.dataclass
+class ModelContext:
+    """Everything a model rule may read. Rules never modify it."""
+
+    path: str
+    model_name: str
+    model: Any                       # the nn.Module
+    graph: Any | None                # networkx.DiGraph, None when tracing failed
+    analysis: Any | None             # gradlint.analysis.Analysis, None when tracing failed
+    fallback: Location               # where to point when a finding has no traced node
+    options: dict[str, dict[str, Any]]
+    seed: int = 0
+    batch_size: int = 8
+
+    def location(self, node: str | None, end_node: str | None = None) -> Location:
+        source = self.graph.nodes[node]["source"] if (node and self.graph is not None) else None
+        if source is None:
+            return self.fallback
+        end = self.graph.nodes[end_node]["source"] if end_node else None
+        end = end if end is not None and end.path == source.path else source
+        return Location(display_path(source.path), source.line, source.col, end.end_line, end.end_col)
+
+    def label(self, node: str) -> str:
+        return self.graph.nodes[node]["label"]
+
+
+class Rule:
+    code: ClassVar[str]
+    name: ClassVar[str]
+    severity: ClassVar[Severity]
+    summary: ClassVar[str]
+    fix: ClassVar[str]
+    scope: ClassVar[str] = "model"   # "model": reads the traced graph; "source": reads files
+    options: ClassVar[dict[str, Any]] = {}
+
+    def __init__(self, options: dict[str, Any] | None = None) -> None:
+        unknown = set(options or {}) - set(self.options)
+        if unknown:
+            raise ValueError(f"{self.code}: unknown option(s) {', '.join(sorted(unknown))}")
+        self.opts = {**self.options, **(options or {})}
+
+    @classmethod
+    def docs(cls) -> str:
+        return inspect.cleandoc(cls.__doc__ or "")
+
+    def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        return ()
+
+    def confirm(self, finding: Finding, ctx: ModelContext, probe: Any) -> Finding:
+        """Attach the probe's verdict to one of this rule's findings (default: none needed)."""
+        return finding
+
+    def make(self, location: Location, template: str, args: dict[str, Any], *,
+             severity: Severity | None = None, model: str | None = None, node: str | None = None,
+             span: tuple[str, str] | None = None, static_d: float | None = None) -> Finding:
+        return Finding(
+            code=self.code, name=self.name, severity=severity or self.severity, template=template,
+            args=args, fix=self.fix, location=location, model=model, node=node, span=span,
+            static_d=None if static_d is None else round(static_d, 6),
+        )
+
+
+def span_verdict(finding: Finding, ctx: ModelContext, probe: Any, thresholds: Thresholds) -> Finding:
+    """Confirm a span finding when the measured D has the predicted sign and passes the warning
+    threshold; otherwise keep it as info, saying what was measured."""
+    start, end = finding.span  # type: ignore[misc]
+    measured = probe.span_d(start, end)
+    first, last = ctx.label(start), ctx.label(end)
+    if measured is None:
+        verdict = ProbeVerdict(False, None, f"probe could not measure the gradient at `{first}`")
+        return finding.with_probe(verdict)
+    ratio = _ratio_text(measured)
+    predicted_sign = -1 if (finding.static_d or -1) < 0 else 1
+    if measured * predicted_sign > 0 and abs(measured) >= thresholds.warning:
+        text = f"probe confirmed: gradient at `{first}` is {ratio} of `{last}`"
+        return finding.with_probe(ProbeVerdict(True, _round(measured), text))
+    text = f"probe did not confirm: gradient at `{first}` is {ratio} of `{last}`"
+    return finding.with_probe(ProbeVerdict(False, _round(measured), text), Severity.INFO)
+
+
+def _ratio_text(d: float) -> str:
+    if math.isinf(d):
+        return "0" if d < 0 else "inf"
+    return f"{10 ** d:.2g}"
+
+
+def _round(d: float) -> float | None:
+    return None if math.isinf(d) or math.isnan(d) else round(d, 3)
+
+
+def gain_text(d: float) -> str:
+    return f"{10 ** d:.1e}" if math.isfinite(d) else ("0" if d < 0 else "inf")

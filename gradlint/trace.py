@@ -1,0 +1,320 @@
+"""Trace a model into a torch.fx graph, as completely as possible, with the user's source lines.
+
+Two tracers share one class:
+
+* **value-guided** (when example inputs exist): every op is also executed on the real example
+  values, so Python control flow on shapes and values (``range(x.size(1))``, ``torch.zeros(
+  x.size(0), H)``, ``if h.sum() > 0``) is decided by those values, the way the model really ran.
+  Branches decided by a tensor's value are recorded as specializations. A Python loop over time
+  steps unrolls into repeated calls of the same module, which is what the recurrence rule needs.
+* **symbolic** (no inputs): plain ``torch.fx`` tracing.
+
+Either way, a submodule whose tracing fails becomes an opaque leaf node and tracing is retried, so
+one untraceable block never costs the whole model its analysis (TRACING.md, "Leaf-on-failure").
+Every node records the innermost frame outside torch and gradlint as its source location.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import operator
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import fx
+from torch.fx.node import map_aggregate
+
+_TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
+_GRADLINT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
+_RULES_DIR = os.path.join(os.path.dirname(_GRADLINT_DIR.rstrip(os.sep)), "rules") + os.sep
+_SKIP_FRAGMENTS = (os.sep + "transformers" + os.sep + "utils" + os.sep,)
+
+# Attributes a proxy answers from its example value instead of recording a node.
+_CONCRETE_ATTRS = frozenset(
+    {"shape", "dtype", "device", "ndim", "is_cuda", "layout", "is_sparse", "is_quantized",
+     "is_meta", "is_nested", "requires_grad"}
+)
+# Module classes traced as one node even though they are not in torch.nn: custom normalizations
+# (LlamaRMSNorm, T5LayerNorm, ...). Rules need to see "a normalization" there, not its arithmetic.
+NORM_CLASS = re.compile(r"(Norm|Normalization)(\d+d)?$")
+_CONTAINERS = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+_MAX_OPAQUE_RETRIES = 64
+
+
+class TraceError(Exception):
+    """The model could not be traced at all; the message says why.
+
+    ``forward_failed``: the model's own forward raised on the example values (not a tracer limit).
+    """
+
+    def __init__(self, message: str, forward_failed: bool = False) -> None:
+        super().__init__(message)
+        self.forward_failed = forward_failed
+
+
+class _ConcreteError(Exception):
+    """An op failed on the real example values: the model's forward itself is broken."""
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceLocation:
+    path: str
+    line: int
+    col: int
+    end_line: int
+    end_col: int
+
+
+@dataclasses.dataclass
+class TraceResult:
+    graph_module: fx.GraphModule
+    tracer: str
+    opaque: dict[str, str]  # qualified name of a submodule traced as one node -> why
+    specializations: list[str]
+    shapes: dict[str, tuple[int, ...]]  # node name -> output shape (value-guided only)
+
+
+def user_location(frame: Any = None) -> SourceLocation | None:
+    """The innermost frame outside torch, gradlint and library plumbing, with its column span."""
+    frame = frame or sys._getframe(1)
+    while frame is not None:
+        filename = frame.f_code.co_filename
+        if not (
+            filename.startswith(_TORCH_DIR)
+            or filename.startswith(_GRADLINT_DIR)
+            or filename.startswith(_RULES_DIR)
+            or filename.startswith("<")
+            or any(fragment in filename for fragment in _SKIP_FRAGMENTS)
+        ):
+            return _frame_location(frame)
+        frame = frame.f_back
+    return None
+
+
+def _frame_location(frame: Any) -> SourceLocation:
+    code = frame.f_code
+    line, end_line, col, end_col = frame.f_lineno, frame.f_lineno, 0, 0
+    if frame.f_lasti >= 0:
+        positions = list(code.co_positions())
+        index = frame.f_lasti // 2
+        if index < len(positions):
+            pos = positions[index]
+            line = pos[0] or line
+            end_line = pos[1] or line
+            col = pos[2] or 0
+            end_col = pos[3] or 0
+    return SourceLocation(os.path.abspath(code.co_filename), line, col + 1, end_line, end_col + 1)
+
+
+def _contains_tensor(value: Any) -> bool:
+    found = False
+
+    def visit(item: Any) -> Any:
+        nonlocal found
+        if isinstance(item, torch.Tensor):
+            found = True
+        return item
+
+    map_aggregate(value, visit)
+    return found
+
+
+class _ValueProxy(fx.Proxy):
+    """A proxy that also answers shape questions and Python protocols from its example value."""
+
+    @property
+    def example(self) -> Any:
+        return self.tracer.values[self.node]  # type: ignore[attr-defined]
+
+    def __getattr__(self, name: str) -> Any:
+        if name in _CONCRETE_ATTRS and self.tracer.guided:  # type: ignore[attr-defined]
+            return getattr(self.example, name)
+        return super().__getattr__(name)
+
+    def __len__(self) -> int:
+        if self.tracer.guided:  # type: ignore[attr-defined]
+            return len(self.example)
+        return super().__len__()
+
+    def __index__(self) -> int:
+        return operator.index(self.example)
+
+    def __int__(self) -> int:
+        return int(self.example)
+
+    def __float__(self) -> float:
+        return float(self.example)
+
+
+class GradlintTracer(fx.Tracer):
+    def __init__(self, inputs: dict[str, Any] | None, opaque: set[str]) -> None:
+        super().__init__()
+        self.guided = inputs is not None
+        self.inputs = inputs or {}
+        self.opaque = opaque
+        self.values: dict[fx.Node, Any] = {}
+        self.specializations: list[str] = []
+        self.failed_module: str | None = None
+        self._computing = False
+        self._leaf_forward: Callable[..., Any] | None = None
+
+    # --- which modules become single nodes -------------------------------------------------
+    def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
+        if isinstance(m, _CONTAINERS):
+            return False
+        if module_qualified_name in self.opaque:
+            return True
+        if NORM_CLASS.search(type(m).__name__) and module_qualified_name:
+            return True
+        return super().is_leaf_module(m, module_qualified_name)
+
+    def call_module(self, m: torch.nn.Module, forward: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        if self._computing:
+            return forward(*args, **kwargs)
+        name = self.path_of_module(m)
+
+        def traced_forward(*a: Any, **k: Any) -> Any:
+            try:
+                return forward(*a, **k)
+            except _ConcreteError:
+                raise
+            except Exception:
+                if self.failed_module is None:
+                    self.failed_module = name
+                raise
+
+        self._leaf_forward = forward
+        return super().call_module(m, traced_forward, args, kwargs)
+
+    def getattr(self, attr: str, attr_val: Any, parameter_proxy_cache: dict) -> Any:
+        if self._computing:
+            return attr_val
+        return super().getattr(attr, attr_val, parameter_proxy_cache)
+
+    # --- proxies that carry example values -------------------------------------------------
+    def proxy(self, node: fx.Node) -> fx.Proxy:
+        return _ValueProxy(node, self)
+
+    def create_proxy(self, kind: str, target: Any, args: tuple, kwargs: dict, name: str | None = None,
+                     type_expr: Any = None, proxy_factory_fn: Any = None) -> Any:
+        value = None
+        if self.guided:
+            value = self._execute(kind, target, args, kwargs)
+            if kind in ("call_function", "call_method", "call_module") and not _contains_tensor(value):
+                # Shape arithmetic and Python values fold into constants, as they did at run time.
+                return value
+        proxy = super().create_proxy(kind, target, args, kwargs, name, type_expr, proxy_factory_fn)
+        if self.guided:
+            self.values[proxy.node] = value
+        location = user_location()
+        if location is not None:
+            proxy.node.meta["gl_source"] = location
+        return proxy
+
+    def _execute(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
+        if kind == "placeholder":
+            return self.inputs[target.lstrip("*")]
+        if kind == "get_attr":
+            value: Any = self.root
+            for atom in target.split("."):
+                value = getattr(value, atom)
+            return value
+        if kind == "output":
+            return None
+        concrete_args = map_aggregate(args, self._unwrap)
+        concrete_kwargs = map_aggregate(kwargs, self._unwrap)
+        self._computing = True
+        try:
+            with torch.no_grad():
+                if kind == "call_function":
+                    return target(*concrete_args, **concrete_kwargs)
+                if kind == "call_method":
+                    return getattr(concrete_args[0], target)(*concrete_args[1:], **concrete_kwargs)
+                assert self._leaf_forward is not None
+                return self._leaf_forward(*concrete_args, **concrete_kwargs)
+        except Exception as exc:
+            where = user_location()
+            at = f" at {os.path.relpath(where.path)}:{where.line}" if where else ""
+            raise _ConcreteError(f"{type(exc).__name__} in forward{at}: {exc}") from exc
+        finally:
+            self._computing = False
+
+    def _unwrap(self, item: Any) -> Any:
+        if isinstance(item, fx.Proxy):
+            return self.values[item.node]
+        return item
+
+    # --- Python protocols answered from example values --------------------------------------
+    def to_bool(self, obj: fx.Proxy) -> bool:
+        if not self.guided:
+            return super().to_bool(obj)
+        decision = bool(self.values[obj.node])
+        where = user_location()
+        at = f"{os.path.relpath(where.path)}:{where.line}" if where else "?"
+        self.specializations.append(f"{at}: branch on a tensor value taken as {decision}")
+        return decision
+
+    def iter(self, obj: fx.Proxy) -> Iterator:
+        if not self.guided:
+            return super().iter(obj)
+        return iter([obj[i] for i in range(len(self.values[obj.node]))])
+
+    def keys(self, obj: fx.Proxy) -> Any:
+        if not self.guided:
+            return super().keys(obj)
+        return self.values[obj.node].keys()
+
+
+def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
+    """Trace ``model``; ``inputs`` maps forward's parameter names to example values (or None).
+
+    Raises TraceError when not even the top-level module can be traced.
+    """
+    tensor_inputs, concrete = _split_inputs(inputs) if inputs is not None else (None, None)
+    opaque: dict[str, str] = {}
+    was_training = model.training
+    model.eval()  # trace what the model computes, not what dropout happens to sample
+    try:
+        for _ in range(_MAX_OPAQUE_RETRIES):
+            tracer = GradlintTracer(tensor_inputs, set(opaque))
+            try:
+                graph = tracer.trace(model, concrete_args=concrete)
+            except _ConcreteError as exc:
+                raise TraceError(str(exc), forward_failed=True) from None
+            except Exception as exc:  # noqa: BLE001 - any tracer failure falls back to a leaf
+                failed = tracer.failed_module
+                if not failed or failed in opaque:
+                    raise TraceError(f"{type(exc).__name__}: {_one_line(exc)}") from None
+                opaque[failed] = _one_line(exc)
+                continue
+            graph_module = fx.GraphModule(model, graph, class_name=type(model).__name__)
+            shapes = {
+                node.name: tuple(value.shape)
+                for node, value in tracer.values.items()
+                if isinstance(value, torch.Tensor)
+            }
+            return TraceResult(
+                graph_module=graph_module,
+                tracer="value-guided fx" if tracer.guided else "symbolic fx",
+                opaque=opaque,
+                specializations=tracer.specializations,
+                shapes=shapes,
+            )
+        raise TraceError("too many submodules failed to trace")
+    finally:
+        model.train(was_training)
+
+
+def _split_inputs(inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+    concrete = {k: v for k, v in inputs.items() if not isinstance(v, torch.Tensor)}
+    return tensors, concrete
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return (text[0] if text else type(exc).__name__)[:300]

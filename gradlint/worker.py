@@ -1,0 +1,38 @@
+"""The child process that imports and checks one model file.
+
+User code runs here, never in the process that prints results: a hang, a crash or an ``os._exit``
+in a model file costs that file only. The request comes as JSON on stdin; the result goes as JSON
+to the original stdout, which is kept for gradlint alone — anything the user's code prints goes
+to stderr, which the parent shows only when the file could not be checked.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import warnings
+
+
+def main() -> None:
+    result_channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
+    os.dup2(2, 1)  # the user's prints go to stderr, never into our JSON
+    request = json.loads(sys.stdin.read())
+    warnings.simplefilter("ignore")
+
+    from pathlib import Path
+
+    from gradlint.engine import lint_model_file
+    from gradlint.settings import Settings
+
+    result = lint_model_file(Path(request["path"]), request.get("selector"),
+                             Settings.from_dict(request["settings"]))
+    json.dump(result.to_dict(), result_channel)
+    result_channel.flush()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)  # skip interpreter teardown: user atexit hooks and thread joins cannot hang us
+
+
+if __name__ == "__main__":
+    main()

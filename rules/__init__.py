@@ -1,0 +1,18 @@
+"""gradlint's rules, one module each (installed as ``gradlint.rules``)."""
+
+from __future__ import annotations
+
+from gradlint.rules.gl101_saturating_chain import SaturatingActivationChain
+from gradlint.rules.gl201_missing_normalization import MissingNormalization
+from gradlint.rules.gl301_recurrent_spectral_radius import RecurrentSpectralRadius
+from gradlint.rules.gl401_missing_skip_connections import MissingSkipConnections
+from gradlint.rules.gl501_optimizer_without_clipping import OptimizerWithoutClipping
+
+ALL_RULES = (
+    SaturatingActivationChain,
+    MissingNormalization,
+    RecurrentSpectralRadius,
+    MissingSkipConnections,
+    OptimizerWithoutClipping,
+)
+RULES_BY_CODE = {rule.code: rule for rule in ALL_RULES}

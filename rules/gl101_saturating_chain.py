@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gradlint.findings import Finding, Severity
+from gradlint.rule import CLASS_S, ModelContext, Rule, Thresholds, gain_text, span_verdict
+
+# Nodes whose inside we cannot see end a chain: claiming a chain across them would be a guess.
+BREAKERS = ("norm", "recurrent", "attention", "block", "opaque")
+
+
+class SaturatingActivationChain(Rule):
+    """
+    ## What it does
+    Finds chains of saturating activations (sigmoid, hardsigmoid, tanh, hardtanh, softsign) that
+    follow one another along the data flow with no normalization layer and no skip connection in
+    between. "In between" is exact: each activation of the chain post-dominates the one before it,
+    so every gradient reaching the earlier one has passed through the later one.
+
+    ## Why is this bad?
+    Backpropagation multiplies the activation derivatives of a chain. Sigmoid's derivative is at
+    most 1/4, so a chain of sigmoids shrinks the gradient geometrically: a 5-layer sigmoid MLP
+    ends at 82.6% error in Glorot & Bengio's experiment. tanh chains shrink the gradient by the
+    mean-field gain χ = fan_out·Var(W)·E[tanh'(z)²] per layer; at PyTorch's default init that is
+    D ≈ −1.0 over five layers, enough to slow training (27.2% vs 15.6% error with Xavier init).
+
+    ## Example
+    ```python
+    self.net = nn.Sequential(
+        nn.Linear(64, 64), nn.Sigmoid(),
+        nn.Linear(64, 64), nn.Sigmoid(),
+        nn.Linear(64, 64), nn.Sigmoid(),
+        nn.Linear(64, 64), nn.Sigmoid(),
+    )
+    ```
+
+    Use instead:
+    ```python
+    self.net = nn.Sequential(
+        nn.Linear(64, 64), nn.LayerNorm(64), nn.GELU(),
+        nn.Linear(64, 64), nn.LayerNorm(64), nn.GELU(),
+    )
+    ```
+
+    ## Options
+    - `sigmoid-warning-length` (2), `sigmoid-error-length` (4): chain lengths at which a chain of
+      sigmoid-like activations (derivative ≤ 1/4) is a warning or an error (THEORY.md §3,
+      "Saturating chain": Glorot 2010; Ioffe & Szegedy 2015's 3×100 sigmoid net trains, slower).
+    - `warning-d` (0.65), `error-d` (1.3): |D| of the static gain over a chain with tanh-like
+      activations at which it is a warning or an error (THEORY.md §3, class S: Schoenholz 2017,
+      trainable iff depth ≲ 6ξ; D = −L/(4.6ξ), so 3ξ ↔ 0.65 and 6ξ ↔ 1.3).
+
+    The probe confirms a finding when the measured activation-gradient ratio over the chain has
+    the predicted sign and |D| ≥ `warning-d`; otherwise the finding is kept as info.
+
+    ## References
+    - Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward networks".
+    - Schoenholz et al. 2017, "Deep Information Propagation".
+    - Ioffe & Szegedy 2015, "Batch Normalization".
+    - THEORY.md §1 (gain per layer), §3 (thresholds), §4 (published cases).
+    """
+
+    code = "GL101"
+    name = "saturating-activation-chain"
+    severity = Severity.ERROR
+    summary = "Chain of saturating activations with no normalization or skip connection between"
+    fix = "use ReLU/GELU with kaiming init, or add LayerNorm/BatchNorm between the activations"
+    options = {
+        "sigmoid-warning-length": 2,
+        "sigmoid-error-length": 4,
+        "warning-d": CLASS_S.warning,
+        "error-d": CLASS_S.error,
+    }
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.opts["warning-d"], self.opts["error-d"])
+
+    def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        if ctx.analysis is None:
+            return
+        graph = ctx.graph
+        chains = ctx.analysis.chains(
+            is_member=lambda n: graph.nodes[n]["saturating"],
+            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS,
+        )
+        for chain in chains:
+            if len(chain) < 2:
+                continue
+            activations = [graph.nodes[n]["activation"] for n in chain.nodes]
+            static_d = ctx.analysis.static_d(chain.start, chain.end)
+            if all(graph.nodes[n]["max_derivative"] <= 0.25 for n in chain.nodes):
+                severity = self._by_length(len(chain))
+            else:
+                severity = self.thresholds.severity(static_d)
+            if severity is None:
+                continue
+            names = "/".join(sorted(set(activations), key=activations.index))
+            direction = "shrinks" if static_d < 0 else "grows"
+            yield self.make(
+                ctx.location(chain.start, chain.end),
+                "{count} {activation} layers in a row with no normalization or skip connection "
+                "(static gain {gain}: the gradient {direction} across the chain)",
+                {"count": len(chain), "activation": names, "gain": gain_text(static_d),
+                 "direction": direction},
+                severity=severity, model=ctx.model_name, node=ctx.label(chain.start),
+                span=(chain.start, chain.end), static_d=static_d,
+            )
+
+    def _by_length(self, length: int) -> Severity | None:
+        if length >= self.opts["sigmoid-error-length"]:
+            return Severity.ERROR
+        if length >= self.opts["sigmoid-warning-length"]:
+            return Severity.WARNING
+        return None
+
+    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+        return span_verdict(finding, ctx, probe, self.thresholds)

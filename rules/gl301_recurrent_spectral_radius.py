@@ -1,0 +1,252 @@
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Iterable
+
+from typing import TYPE_CHECKING, Any
+
+from gradlint.findings import Finding, ProbeVerdict, Severity
+from gradlint.rule import RECURRENT, ModelContext, Rule, Thresholds, gain_text
+
+# Gate order of torch's stacked recurrent weights, with sup|φ'| of each gate's nonlinearity.
+_GATES = {
+    "LSTM": (("input", 0.25), ("forget", 0.25), ("cell", 1.0), ("output", 0.25)),
+    "GRU": (("reset", 0.25), ("update", 0.25), ("new", 1.0)),
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class _Spectrum:
+    weight: str
+    radius: float      # spectral radius ρ
+    s_max: float       # largest singular value
+    gamma: float       # sup |φ'| of the nonlinearity applied after it
+
+    @property
+    def step_gain(self) -> float:
+        return self.radius * self.gamma
+
+
+if TYPE_CHECKING:
+    import torch
+
+# torch and networkx are imported inside the methods: `gradlint rule` and the no-model path
+# must not pay for importing torch.
+
+
+def spectrum(name: str, weight: "torch.Tensor", gamma: float) -> _Spectrum:
+    import torch
+
+    w = weight.detach().double()
+    return _Spectrum(name, float(torch.linalg.eigvals(w).abs().max()),
+                     float(torch.linalg.matrix_norm(w, 2)), gamma)
+
+
+class RecurrentSpectralRadius(Rule):
+    """
+    ## What it does
+    Computes the spectral radius ρ and the largest singular value s_max of every recurrent weight:
+    `weight_hh_l*` of `nn.RNN`, `nn.GRU` and `nn.LSTM` (per gate, every layer and direction), and
+    any square weight that the traced graph applies again and again along one chain (a Python
+    loop over time steps unrolls into repeated calls of the same layer). The per-step gradient
+    gain is ρ·γ, with γ the largest derivative of the nonlinearity after the weight (tanh and
+    ReLU 1, sigmoid 1/4); over a horizon of T steps, D_T = (T−1)·log10(ρ·γ).
+
+    ## Why is this bad?
+    A recurrence multiplies the gradient by the same matrix at every step, so its eigenvalues
+    decide everything: below 1 the gradient from step T to step 1 vanishes geometrically, above 1
+    it can explode (Pascanu, Mikolov & Bengio 2013). A default `nn.RNN` (tanh, hidden 128) has
+    ρ ≈ 0.59: over 100 steps the gradient shrinks by 1e-24, and it fails the adding problem
+    (Le et al. 2015). An identity-initialized ReLU RNN (IRNN) keeps ρ·γ = 1 and trains.
+    Gated cells (LSTM/GRU) carry memory through the gated cell state, not through W_hh, so they
+    are only flagged when a gate's ρ·γ exceeds 1 (explosion possible).
+
+    ## Example
+    ```python
+    self.rnn = nn.RNN(32, 128, batch_first=True)   # default init: ρ ≈ 0.59
+    ```
+
+    Use instead:
+    ```python
+    self.rnn = nn.LSTM(32, 128, batch_first=True)
+    # or keep the RNN with an orthogonal / identity recurrent weight (and clip gradients):
+    nn.init.orthogonal_(self.rnn.weight_hh_l0)
+    ```
+
+    ## Options
+    - `horizon` (100): T, the number of time steps the gradient must cross for `nn.RNN`-family
+      modules (a hand-written loop uses the number of steps it was traced with).
+    - `warning-d` (2.0), `error-d` (4.0): |D_T| at which a recurrence is a warning or an error
+      (THEORY.md §3, recurrent class: Pascanu 2013; Le 2015).
+
+    The probe runs each `nn.RNN`-family module alone for `horizon` steps with a loss on the last
+    step and measures D_T = log10(|∂L/∂x_1| / |∂L/∂x_T|); for a hand-written loop it compares the
+    activation gradient at the first and last application of the weight. A finding whose
+    measured D_T does not pass the warning threshold is kept as info.
+
+    ## References
+    - Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent neural networks".
+    - Le, Jaitly & Hinton 2015, "A Simple Way to Initialize Recurrent Networks of ReLUs".
+    - Hochreiter et al. 2001, "Gradient flow in recurrent nets".
+    - THEORY.md §1 (Recurrence), §3, §4.
+    """
+
+    code = "GL301"
+    name = "recurrent-spectral-radius"
+    severity = Severity.ERROR
+    summary = "Recurrent weight whose spectral radius makes gradients vanish or explode over time"
+    fix = ("use nn.LSTM/nn.GRU, or initialize the recurrent weight orthogonal (nn.init."
+           "orthogonal_) or as the identity with ReLU, and clip gradients")
+    options = {"horizon": 100, "warning-d": RECURRENT.warning, "error-d": RECURRENT.error}
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return Thresholds(self.opts["warning-d"], self.opts["error-d"])
+
+    def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        yield from self._modules(ctx)
+        if ctx.analysis is not None:
+            yield from self._unrolled_loops(ctx)
+
+    # --- nn.RNN / nn.LSTM / nn.GRU -------------------------------------------------------------
+    def _modules(self, ctx: ModelContext) -> Iterable[Finding]:
+        import torch
+
+        horizon = self.opts["horizon"]
+        for qualname, module in ctx.model.named_modules():
+            if not isinstance(module, torch.nn.RNNBase):
+                continue
+            spectra = list(self._module_spectra(module))
+            worst = max(spectra, key=lambda s: abs(math.log10(max(s.step_gain, 1e-300))))
+            node = self._call_node(ctx, qualname)
+            location = ctx.location(node) if node else ctx.fallback
+            kind = type(module).__name__
+            if module.mode in ("LSTM", "GRU"):
+                exploding = [s for s in spectra if s.step_gain > 1.0]
+                if not exploding:
+                    continue
+                worst = max(exploding, key=lambda s: s.step_gain)
+                yield self.make(
+                    location,
+                    "{kind} `{module}`: {weight} has spectral radius {radius:.2f} (ρ·γ = {gain:.2f} "
+                    "> 1): gradients can explode through the gates",
+                    {"kind": kind, "module": qualname, "weight": worst.weight,
+                     "radius": worst.radius, "gain": worst.step_gain},
+                    severity=Severity.WARNING, model=ctx.model_name, node=qualname,
+                    static_d=(horizon - 1) * math.log10(worst.step_gain),
+                )
+                continue
+            static_d = (horizon - 1) * math.log10(max(worst.step_gain, 1e-300))
+            severity = self.thresholds.severity(static_d)
+            if severity is None:
+                continue
+            yield self.make(
+                location,
+                "{kind} `{module}`: {weight} has spectral radius {radius:.2f} (largest singular "
+                "value {s_max:.2f}); over {horizon} steps the gradient {direction} by {gain}",
+                {"kind": kind, "module": qualname, "weight": worst.weight, "radius": worst.radius,
+                 "s_max": worst.s_max, "horizon": horizon, "gain": gain_text(static_d),
+                 "direction": "shrinks" if static_d < 0 else "grows"},
+                severity=severity, model=ctx.model_name, node=qualname, static_d=static_d,
+            )
+
+    @staticmethod
+    def _module_spectra(module: Any) -> Iterable[_Spectrum]:
+        gates = _GATES.get(module.mode)
+        gamma = 1.0  # tanh and ReLU both have sup|φ'| = 1
+        for name, weight in module.named_parameters():
+            if not name.startswith("weight_hh"):
+                continue
+            if gates is None:
+                yield spectrum(name, weight, gamma)
+                continue
+            size = module.hidden_size
+            for index, (gate, gate_gamma) in enumerate(gates):
+                block = weight[index * size:(index + 1) * size]
+                yield spectrum(f"{name} ({gate} gate)", block, gate_gamma)
+
+    @staticmethod
+    def _call_node(ctx: ModelContext, qualname: str) -> str | None:
+        if ctx.graph is None:
+            return None
+        for node, facts in ctx.graph.nodes(data=True):
+            if facts["module"] == qualname:
+                return node
+        return None
+
+    # --- hand-written loops: one square weight applied along a chain --------------------------
+    def _unrolled_loops(self, ctx: ModelContext) -> Iterable[Finding]:
+        import networkx as nx
+
+        from gradlint.graph import weight_of
+
+        graph = ctx.graph
+        order = {n: i for i, n in enumerate(nx.topological_sort(graph))}
+        uses: dict[str, list[str]] = {}
+        for node, facts in graph.nodes(data=True):
+            if facts["kind"] != "weight" or not facts["data"]:
+                continue
+            key = facts["module"] or ",".join(sorted(facts["params"]))
+            uses.setdefault(key, []).append(node)
+        for key, nodes in sorted(uses.items()):
+            if len(nodes) < 2:
+                continue
+            nodes.sort(key=order.__getitem__)
+            if not all(nx.has_path(graph, a, b) for a, b in zip(nodes, nodes[1:])):
+                continue  # applied several times, but not one application feeding the next
+            weight = weight_of(ctx.analysis.graph_module, graph, nodes[0])
+            if weight is None or weight.dim() != 2 or weight.shape[0] != weight.shape[1]:
+                continue
+            gamma = self._gamma_after(ctx, nodes[0], nodes[1])
+            spec = spectrum(key, weight, gamma)
+            steps = len(nodes)
+            static_d = (steps - 1) * math.log10(max(spec.step_gain, 1e-300))
+            severity = self.thresholds.severity(static_d)
+            if severity is None:
+                continue
+            yield self.make(
+                ctx.location(nodes[0], nodes[-1]),
+                "`{module}` is applied at each of {steps} steps (a recurrence) with spectral radius "
+                "{radius:.2f} (ρ·γ = {step_gain:.2f}); over those steps the gradient {direction} "
+                "by {gain}",
+                {"module": ctx.label(nodes[0]), "steps": steps, "radius": spec.radius,
+                 "step_gain": spec.step_gain, "gain": gain_text(static_d),
+                 "direction": "shrinks" if static_d < 0 else "grows"},
+                severity=severity, model=ctx.model_name, node=ctx.label(nodes[0]),
+                span=(nodes[0], nodes[-1]), static_d=static_d,
+            )
+
+    @staticmethod
+    def _gamma_after(ctx: ModelContext, node: str, next_use: str) -> float:
+        """sup|φ'| of the first activation every path from ``node`` to the next step crosses."""
+        graph, idom = ctx.graph, ctx.analysis.post_dominators
+        current = node
+        while current in idom and current != next_use:
+            current = idom[current]
+            if graph.nodes[current]["kind"] == "activation":
+                return graph.nodes[current]["max_derivative"] or 1.0
+        return 1.0
+
+    # --- probe -------------------------------------------------------------------------------
+    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+        if finding.span is not None:
+            measured = probe.span_d(*finding.span) if probe is not None else None
+            where = f"between the first and last step of `{finding.args['module']}`"
+        else:
+            from gradlint.probe import probe_recurrence
+
+            module = ctx.model.get_submodule(finding.args["module"])
+            measured = probe_recurrence(module, self.opts["horizon"], ctx.batch_size, ctx.seed)
+            where = f"from step {self.opts['horizon']} back to step 1"
+        if measured is None or math.isnan(measured):
+            return finding.with_probe(ProbeVerdict(False, None, "probe could not measure the recurrence"))
+        gain = gain_text(measured)
+        predicted = finding.static_d or 0.0
+        rounded = round(measured, 3) if math.isfinite(measured) else None
+        if measured * predicted > 0 and abs(measured) >= self.thresholds.warning:
+            return finding.with_probe(
+                ProbeVerdict(True, rounded, f"probe confirmed: the gradient {where} is ×{gain}"))
+        return finding.with_probe(
+            ProbeVerdict(False, rounded, f"probe did not confirm: the gradient {where} is ×{gain}"),
+            Severity.INFO)

@@ -1,0 +1,282 @@
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+from gradlint.findings import Finding, Location, Severity, display_path
+from gradlint.project import project_files
+from gradlint.rule import Rule
+
+OPTIMIZER_MODULES = (
+    "torch.optim", "bitsandbytes.optim", "apex.optimizers", "deepspeed.ops.adam",
+    "transformers.optimization", "timm.optim",
+)
+_NOT_OPTIMIZERS = {"lr_scheduler", "swa_utils", "Optimizer", "optimizer"}
+CLIP_FUNCTIONS = {
+    "clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_",
+    "clip_gradients", "clip_grad_by_norm_",
+}
+_CLAMPS = {"clamp", "clamp_", "clip", "clip_"}
+_FALSE_VALUES = (None, 0, 0.0, False)
+_CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".cfg", ".ini")
+_CONFIG_CLIP = re.compile(
+    r"""["']?(gradient_clip_val|max_grad_norm|gradient_clipping|clip_grad_norm|grad_clip)["']?"""
+    r"""\s*[:=]\s*["']?([0-9.eE+-]+)"""
+)
+_MENTIONS = re.compile(r"clip|max_grad_norm|TrainingArguments")
+
+
+@dataclasses.dataclass(frozen=True)
+class SourceContext:
+    path: Path
+    tree: ast.Module
+    root: Path
+    clipping: str | None          # where the project clips gradients, or None
+    recurrent: bool               # the file or a local module it imports builds a vanilla RNN
+
+
+class OptimizerWithoutClipping(Rule):
+    """
+    ## What it does
+    Flags an optimizer constructed in a linted file (`torch.optim.*` under any import style,
+    bitsandbytes, apex, DeepSpeed, timm and transformers optimizers) when no gradient clipping is
+    configured anywhere in the project the file belongs to. The project is the nearest directory
+    upwards holding pyproject.toml, setup.py, setup.cfg or .git; all of its Python and config
+    files are searched, not only the files on the command line (pre-commit passes only the
+    changed files, and the clipping often lives in another module).
+
+    Recognized clipping, in any file of the project: `clip_grad_norm_` / `clip_grad_value_` /
+    `clip_grads_with_norm_` calls under any import style or as methods (Accelerate's
+    `accelerator.clip_grad_norm_`, FSDP), Lightning `Trainer(gradient_clip_val=...)`,
+    `self.clip_gradients(...)` and `configure_gradient_clipping`, Hugging Face
+    `TrainingArguments(...)` (clips at 1.0 by default; `max_grad_norm=0` disables it), DeepSpeed's
+    `gradient_clipping` in a config dict or file, the same keys in YAML/JSON/TOML configs, and
+    clamping gradients directly (`p.grad.clamp_(...)`, `register_hook(lambda g: g.clamp(...))`).
+
+    ## Why is this bad?
+    Gradient clipping is the first remedy for exploding gradients: one bad batch can otherwise
+    throw the weights far away (Pascanu, Mikolov & Bengio 2013). Vanilla recurrences need it
+    most: their gradients grow geometrically once the recurrent weight's spectral radius drifts
+    above 1, which is why this is a warning for files that build `nn.RNN`/`nn.RNNCell` or use
+    plain SGD with a learning rate ≥ 1, and info otherwise (LSTM, GRU and transformers are
+    usually trained with clipping too, at 1.0).
+
+    ## Example
+    ```python
+    optimizer = torch.optim.SGD(model.parameters(), lr=20)
+    loss.backward()
+    optimizer.step()
+    ```
+
+    Use instead:
+    ```python
+    loss.backward()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.25)
+    optimizer.step()
+    ```
+
+    ## Options
+    - `warn-sgd-lr` (1.0): plain SGD with a literal learning rate at or above this is a warning
+      (THEORY.md §3, "No clipping").
+
+    ## References
+    - Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent neural networks".
+    - PyTorch word_language_model example (clips at 0.25 with SGD lr 20); Hugging Face Trainer
+      (max_grad_norm 1.0 by default).
+    - THEORY.md §0 (remedy 1), §3 ("No clipping").
+    """
+
+    code = "GL501"
+    name = "optimizer-without-clipping"
+    severity = Severity.INFO
+    summary = "Optimizer constructed while no gradient clipping is configured in the project"
+    fix = ("clip before optimizer.step(): torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0) "
+           "(Lightning: Trainer(gradient_clip_val=1.0); HF: TrainingArguments(max_grad_norm=1.0))")
+    scope = "source"
+    options = {"warn-sgd-lr": 1.0}
+
+    def check_source(self, ctx: SourceContext) -> Iterable[Finding]:
+        if ctx.clipping is not None:
+            return
+        imports = ImportMap.of(ctx.tree)
+        for call in ast.walk(ctx.tree):
+            if not isinstance(call, ast.Call):
+                continue
+            name = imports.resolve(call.func)
+            if name is None or not _is_optimizer(name):
+                continue
+            short = name.rsplit(".", 1)[-1]
+            lr = _literal_keyword(call, "lr", position=1)
+            big_lr = short == "SGD" and isinstance(lr, (int, float)) and lr >= self.opts["warn-sgd-lr"]
+            severity = Severity.WARNING if (ctx.recurrent or big_lr) else Severity.INFO
+            reason = ""
+            if ctx.recurrent:
+                reason = "; this code builds a vanilla recurrence (nn.RNN/RNNCell), whose gradients can explode"
+            elif big_lr:
+                reason = f"; plain SGD with lr={lr} makes an exploding step likely"
+            yield self.make(
+                Location(display_path(str(ctx.path)), call.lineno, call.col_offset + 1,
+                         call.end_lineno, (call.end_col_offset or 0) + 1),
+                "optimizer `{optimizer}` is constructed but no gradient clipping is configured "
+                "anywhere in the project ({root}){reason}",
+                {"optimizer": short, "root": display_path(str(ctx.root)) or ".", "reason": reason},
+                severity=severity,
+            )
+
+
+def _is_optimizer(name: str) -> bool:
+    module, _, short = name.rpartition(".")
+    if not short or short in _NOT_OPTIMIZERS or not short[0].isupper():
+        return False
+    return any(module == m or module.startswith(m + ".") for m in OPTIMIZER_MODULES) or name in (
+        "transformers.AdamW", "transformers.Adafactor")
+
+
+def _literal_keyword(call: ast.Call, name: str, position: int | None = None) -> object:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return _literal(keyword.value)
+    if position is not None and len(call.args) > position:
+        return _literal(call.args[position])
+    return "absent"
+
+
+def _literal(node: ast.AST) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return "dynamic"
+
+
+@dataclasses.dataclass
+class ImportMap:
+    """Local names -> the dotted names they were imported as."""
+
+    names: dict[str, str]
+
+    @classmethod
+    def of(cls, tree: ast.Module) -> "ImportMap":
+        names: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        names[top] = top
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        return cls(names)
+
+    def resolve(self, expr: ast.AST) -> str | None:
+        parts = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name) or expr.id not in self.names:
+            return None
+        return ".".join([self.names[expr.id], *reversed(parts)])
+
+
+def clipping_in_python(tree: ast.Module) -> int | None:
+    """Line of the first gradient-clipping idiom in a parsed file, or None."""
+    imports = ImportMap.of(tree)
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "configure_gradient_clipping":
+            return node.lineno
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == "gradient_clipping" and _literal(value) not in _FALSE_VALUES:
+                    return node.lineno
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        resolved = imports.resolve(func) or ""
+        if short in CLIP_FUNCTIONS or resolved.rsplit(".", 1)[-1] in CLIP_FUNCTIONS:
+            return node.lineno
+        for keyword in ("gradient_clip_val", "max_grad_norm", "gradient_clipping"):
+            value = _literal_keyword(node, keyword)
+            if value != "absent" and value not in _FALSE_VALUES:
+                return node.lineno
+        if short and short.endswith("TrainingArguments") and _literal_keyword(node, "max_grad_norm") not in _FALSE_VALUES:
+            return node.lineno  # Hugging Face clips at max_grad_norm=1.0 unless told otherwise
+        if short in _CLAMPS and isinstance(func, ast.Attribute) and _mentions_grad(func.value):
+            return node.lineno
+        if short == "register_hook" and any(
+            isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr in _CLAMPS
+            for arg in node.args for inner in ast.walk(arg)
+        ):
+            return node.lineno
+    return None
+
+
+def _mentions_grad(expr: ast.AST) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(expr))
+
+
+def find_clipping(root: Path) -> str | None:
+    """``path:line`` of the first gradient clipping configured anywhere under ``root``."""
+    for path in project_files(root, (".py", *_CONFIG_SUFFIXES)):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if not _MENTIONS.search(text):
+            continue
+        if path.suffix == ".py":
+            try:
+                line = clipping_in_python(ast.parse(text))
+            except (SyntaxError, ValueError, RecursionError):
+                continue
+        else:
+            line = _clipping_in_config(text)
+        if line is not None:
+            return f"{display_path(str(path))}:{line}"
+    return None
+
+
+def _clipping_in_config(text: str) -> int | None:
+    for match in _CONFIG_CLIP.finditer(text):
+        try:
+            value = float(match.group(2))
+        except ValueError:
+            continue
+        if value != 0:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+def builds_vanilla_rnn(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            if short in ("RNN", "RNNCell"):
+                return True
+    return False
+
+
+def local_imports(tree: ast.Module, path: Path, root: Path) -> list[Path]:
+    """Project files that ``tree`` imports directly (best effort, no import is executed)."""
+    found = []
+    for node in ast.walk(tree):
+        modules: list[tuple[str, int]] = []
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, 0) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [(node.module or "", node.level)]
+            modules += [((node.module + "." if node.module else "") + a.name, node.level) for a in node.names]
+        for module, level in modules:
+            bases = [path.parent.parents[level - 2] if level > 1 else path.parent] if level else [path.parent, root]
+            for base in bases:
+                target = base.joinpath(*module.split(".")) if module else base
+                for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+                    if candidate.is_file() and candidate not in found:
+                        found.append(candidate)
+    return found
