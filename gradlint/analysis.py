@@ -91,17 +91,20 @@ class Analysis:
         For each member, its successor is the nearest post-dominator that is a member or a
         breaker; a breaker ends the chain. One chain is returned per chain end: the longest one.
         """
+        def member(node: str) -> bool:
+            return is_member(node) and not is_breaker(node)
+
         nearest_stop: dict[str, str | None] = {}
         length: dict[str, int] = {}
         successor: dict[str, str | None] = {}
         for node in self._dominator_order:
             parent = self.post_dominators.get(node)
             above = nearest_stop.get(parent) if parent is not None else None
-            if parent is not None and (is_member(parent) or is_breaker(parent)):
+            if parent is not None and (member(parent) or is_breaker(parent)):
                 above = parent
             nearest_stop[node] = above
-            if is_member(node):
-                nxt = above if above is not None and is_member(above) else None
+            if member(node):
+                nxt = above if above is not None and member(above) else None
                 successor[node] = nxt
                 length[node] = 1 + (length[nxt] if nxt is not None else 0)
         best: dict[str, str] = {}  # chain end -> start of its longest chain
@@ -121,6 +124,45 @@ class Analysis:
             chains.append(Chain(tuple(members)))
         return chains
 
+    def comparable_span(self, chain: Chain) -> tuple[str, str]:
+        """The part of a chain whose two ends have the same output shape.
+
+        RMS gradients are only comparable between tensors of the same shape: across a narrowing
+        output head the RMS drops with the width (χ = fan_out·Var(W)), which is not vanishing.
+        The span runs from the first to the last member with the chain's most common shape.
+        """
+        shapes = [self.graph.nodes[n]["shape"] for n in chain.nodes]
+        if any(shape is None for shape in shapes):
+            return chain.start, chain.end
+        common = max(shapes, key=lambda s: (shapes.count(s), -shapes.index(s)))
+        members = [n for n, shape in zip(chain.nodes, shapes) if shape == common]
+        return members[0], members[-1]
+
+    @functools.cached_property
+    def recurrent_applications(self) -> dict[str, list[str]]:
+        """Weights applied again and again along one chain: a Python loop over time steps.
+
+        Maps the module (or parameter) to its data-dependent applications in graph order, when
+        each application feeds the next one. Rules that reason about depth treat these nodes as
+        the recurrence they are (GL301's business), not as a deep feed-forward stack.
+        """
+        order = {n: i for i, n in enumerate(nx.topological_sort(self.graph))}
+        uses: dict[str, list[str]] = {}
+        for node, facts in self.graph.nodes(data=True):
+            if facts["kind"] == "weight" and facts["data"]:
+                key = facts["module"] or ",".join(sorted(facts["params"]))
+                uses.setdefault(key, []).append(node)
+        recurrent = {}
+        for key, nodes in sorted(uses.items()):
+            nodes.sort(key=order.__getitem__)
+            if len(nodes) >= 2 and all(nx.has_path(self.graph, a, b) for a, b in zip(nodes, nodes[1:])):
+                recurrent[key] = nodes
+        return recurrent
+
+    @functools.cached_property
+    def recurrent_nodes(self) -> frozenset[str]:
+        return frozenset(n for nodes in self.recurrent_applications.values() for n in nodes)
+
     def dominator_path(self, start: str, end: str) -> list[str]:
         """Nodes every gradient from ``end`` back to ``start`` crosses (``start`` excluded)."""
         path = []
@@ -135,11 +177,15 @@ class Analysis:
     def meanfield(self) -> dict[str, tuple[float, float]]:
         """node -> (q: forward second moment of its output, chi: backward squared gain)."""
         result: dict[str, tuple[float, float]] = {}
+        variance: dict[str, float] = {}
         for name in nx.topological_sort(self.graph):
             facts = self.graph.nodes[name]
             data_inputs = [p for p in self.graph.predecessors(name) if self.graph.nodes[p]["data"]]
             q_inputs = [result[p][0] for p in data_inputs]
-            result[name] = self._node_gain(name, facts, q_inputs, data_inputs, result)
+            v_in = variance[data_inputs[0]] if data_inputs else 1.0
+            q, chi, v = self._node_gain(name, facts, q_inputs, v_in, data_inputs)
+            result[name] = (q, chi)
+            variance[name] = v
         return result
 
     def static_d(self, start: str, end: str) -> float:
@@ -150,47 +196,56 @@ class Analysis:
             total += math.log10(max(gains[node][1], 1e-300))
         return 0.5 * total
 
-    def _node_gain(self, name: str, facts: dict[str, Any], q_inputs: list[float],
-                   data_inputs: list[str], known: dict[str, tuple[float, float]]) -> tuple[float, float]:
+    def _node_gain(self, name: str, facts: dict[str, Any], q_inputs: list[float], v_in: float,
+                   data_inputs: list[str]) -> tuple[float, float, float]:
+        """(q, chi, v) of one node: v is the batch variance of its output, which normalization
+        divides by — the per-unit offset a ReLU adds is removed by BatchNorm's centering, which
+        is where a BN-ReLU block's gain of π/(π−1) comes from (THEORY.md §1, Yang 2019)."""
         q_in = q_inputs[0] if q_inputs else 1.0
         kind = facts["kind"]
         if kind == "input":
-            return self.input_moments.get(name, 1.0), 1.0
+            q = self.input_moments.get(name, 1.0)
+            return q, 1.0, q
         if kind == "weight":
-            return self._weight_gain(name, q_in)
+            return self._weight_gain(name, q_in, v_in)
         if kind == "activation":
-            e_dphi2, e_phi2 = self._activation_moments(name, q_in)
-            return e_phi2, e_dphi2
+            e_dphi2, e_phi2, e_phi = self._activation_moments(name, q_in)
+            return e_phi2, e_dphi2, max(e_phi2 - e_phi**2, 1e-12)
         if kind == "norm":
             gamma2, beta2 = self._affine_moments(name)
-            return gamma2 + beta2, gamma2 / max(q_in, 1e-12)
+            return gamma2 + beta2, gamma2 / max(v_in, 1e-12), gamma2
         if kind == "dropout":
             p = self._dropout_p(name)
-            return q_in / (1.0 - p), 1.0 / (1.0 - p)
+            return q_in / (1.0 - p), 1.0 / (1.0 - p), v_in / (1.0 - p)
         if kind == "pool":
-            return q_in, self._pool_gain(name, data_inputs)
+            return q_in, self._pool_gain(name, data_inputs), v_in
         if kind == "add":
-            return sum(q_inputs) if q_inputs else q_in, 1.0
+            q = sum(q_inputs) if q_inputs else q_in
+            return q, 1.0, q
         if kind == "mul":
             if len(q_inputs) >= 2:
-                return math.prod(q_inputs), math.prod(q_inputs[1:])
-            return q_in, 1.0
+                q = math.prod(q_inputs)
+                return q, math.prod(q_inputs[1:]), q
+            return q_in, 1.0, v_in
         if kind == "cat":
-            return (sum(q_inputs) / len(q_inputs) if q_inputs else q_in), 1.0
+            q = sum(q_inputs) / len(q_inputs) if q_inputs else q_in
+            return q, 1.0, q
         if kind == "embedding":
             weight = weight_of(self.graph_module, self.graph, name)
-            return (float(weight.detach().double().pow(2).mean()) if weight is not None else 1.0), 1.0
-        return q_in, 1.0
+            q = float(weight.detach().double().pow(2).mean()) if weight is not None else 1.0
+            return q, 1.0, q
+        return q_in, 1.0, v_in
 
-    def _weight_gain(self, name: str, q_in: float) -> tuple[float, float]:
+    def _weight_gain(self, name: str, q_in: float, v_in: float) -> tuple[float, float, float]:
         weight = weight_of(self.graph_module, self.graph, name)
         if weight is None or weight.dim() < 2:
-            return q_in, 1.0
+            return q_in, 1.0, v_in
         w = weight.detach().double()
         second_moment = float(w.pow(2).mean())
         fan_in, fan_out = _fans(self.graph, self.graph_module, name, w)
         bias2 = self._bias_moment(name)
-        return fan_in * second_moment * q_in + bias2, fan_out * second_moment
+        return (fan_in * second_moment * q_in + bias2, fan_out * second_moment,
+                fan_in * second_moment * v_in)
 
     def _bias_moment(self, name: str) -> float:
         facts = self.graph.nodes[name]
@@ -243,15 +298,17 @@ class Analysis:
     def _fx_node(self, name: str) -> fx.Node:
         return self._fx_nodes[name]
 
-    def _activation_moments(self, name: str, q: float) -> tuple[float, float]:
-        """E[φ'(z)²] and E[φ(z)²] for z ~ N(0, q), for the activation exactly as the model calls it."""
+    def _activation_moments(self, name: str, q: float) -> tuple[float, float, float]:
+        """E[φ'(z)²], E[φ(z)²] and E[φ(z)] for z ~ N(0, q), for the activation as the model calls it."""
         function = self._activation_callable(name)
         z = (_GRID * math.sqrt(max(q, 1e-12))).requires_grad_(True)
         with torch.enable_grad():
             y = function(z)
             (grad,) = torch.autograd.grad(y.sum(), z)
         weights = _GRID_WEIGHTS
-        return float((grad.detach() ** 2 * weights).sum()), float((y.detach() ** 2 * weights).sum())
+        y = y.detach()
+        return (float((grad.detach() ** 2 * weights).sum()), float((y**2 * weights).sum()),
+                float((y * weights).sum()))
 
     def _activation_callable(self, name: str) -> Callable[[torch.Tensor], torch.Tensor]:
         node = self._fx_node(name)

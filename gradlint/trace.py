@@ -219,10 +219,14 @@ class GradlintTracer(fx.Tracer):
         if kind == "placeholder":
             return self.inputs[target.lstrip("*")]
         if kind == "get_attr":
-            value: Any = self.root
-            for atom in target.split("."):
-                value = getattr(value, atom)
-            return value
+            self._computing = True  # plain attribute lookups, not fx's patched ones
+            try:
+                value: Any = self.root
+                for atom in target.split("."):
+                    value = getattr(value, atom)
+                return value
+            finally:
+                self._computing = False
         if kind == "output":
             return None
         concrete_args = map_aggregate(args, self._unwrap)

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import dataclasses
+
 from gradlint.findings import Finding, Severity
 from gradlint.rule import CLASS_S, ModelContext, Rule, Thresholds, gain_text, span_verdict
 
@@ -80,15 +82,15 @@ class SaturatingActivationChain(Rule):
         if ctx.analysis is None:
             return
         graph = ctx.graph
+        recurrent = ctx.analysis.recurrent_nodes  # time steps of a loop are GL301's business
         chains = ctx.analysis.chains(
             is_member=lambda n: graph.nodes[n]["saturating"],
-            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS,
+            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS or n in recurrent,
         )
-        for chain in chains:
-            if len(chain) < 2:
-                continue
+        for chain in (part for whole in chains for part in self._layer_chains(ctx, whole)):
             activations = [graph.nodes[n]["activation"] for n in chain.nodes]
-            static_d = ctx.analysis.static_d(chain.start, chain.end)
+            start, end = ctx.analysis.comparable_span(chain)
+            static_d = ctx.analysis.static_d(start, end)
             if all(graph.nodes[n]["max_derivative"] <= 0.25 for n in chain.nodes):
                 severity = self._by_length(len(chain))
             else:
@@ -104,8 +106,23 @@ class SaturatingActivationChain(Rule):
                 {"count": len(chain), "activation": names, "gain": gain_text(static_d),
                  "direction": direction},
                 severity=severity, model=ctx.model_name, node=ctx.label(chain.start),
-                span=(chain.start, chain.end), static_d=static_d,
+                span=(start, end), static_d=static_d,
             )
+
+    @staticmethod
+    def _layer_chains(ctx: ModelContext, chain):
+        """Split a chain where two activations have no weight layer between them: a chain is of
+        *layers*; ``sigmoid(i) * tanh(g)`` gating inside one cell is not two layers."""
+        part = [chain.start]
+        for previous, current in zip(chain.nodes, chain.nodes[1:]):
+            path = ctx.analysis.dominator_path(previous, current)
+            if not any(ctx.graph.nodes[n]["kind"] == "weight" for n in path):
+                if len(part) >= 2:
+                    yield dataclasses.replace(chain, nodes=tuple(part))
+                part = []
+            part.append(current)
+        if len(part) >= 2:
+            yield dataclasses.replace(chain, nodes=tuple(part))
 
     def _by_length(self, length: int) -> Severity | None:
         if length >= self.opts["sigmoid-error-length"]:

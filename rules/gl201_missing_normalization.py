@@ -3,7 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
-from gradlint.rule import CLASS_H, CLASS_S, ModelContext, Rule, Thresholds, gain_text, span_verdict
+from gradlint.rule import CLASS_H, ModelContext, Rule, Thresholds, gain_text, span_verdict
 
 BREAKERS = ("norm", "block", "opaque")
 
@@ -12,7 +12,9 @@ class MissingNormalization(Rule):
     """
     ## What it does
     Finds deep stacks of weight layers (Linear, Conv, ...) with no normalization layer between
-    them whose predicted gradient gain over the stack is far from 1. The gain is the mean-field
+    them whose predicted gradient gain over the stack is far from 1 (measured between the first
+    and last layer of the stack with the same output shape, so a narrow output head is not
+    mistaken for vanishing). The gain is the mean-field
     estimate from the actual weights: per layer χ = fan_out·Var(W)·E[φ'(z)²] at the propagated
     pre-activation variance, D = ½·Σ log10 χ.
 
@@ -46,8 +48,9 @@ class MissingNormalization(Rule):
     - `warning-d` (2.0), `error-d` (4.0): |D| at which the stack is a warning or an error for
       ReLU-family and linear stacks (THEORY.md §3, class H: He 2015's 22-layer net at D ≈ −3.1
       converges, the 30-layer one at D ≈ −4.3 stalls).
-    - `saturating-warning-d` (0.65), `saturating-error-d` (1.3): the same for stacks with
-      saturating activations (THEORY.md §3, class S).
+
+    Stacks whose path holds two or more saturating activations are left to GL101
+    (saturating-activation-chain), which judges them with the class-S thresholds.
 
     The probe confirms a finding when the measured activation-gradient ratio between the first
     and last layer of the stack has the predicted sign and passes the warning threshold;
@@ -69,46 +72,42 @@ class MissingNormalization(Rule):
         "min-depth": 5,
         "warning-d": CLASS_H.warning,
         "error-d": CLASS_H.error,
-        "saturating-warning-d": CLASS_S.warning,
-        "saturating-error-d": CLASS_S.error,
     }
 
-    def _thresholds(self, saturating: bool) -> Thresholds:
-        if saturating:
-            return Thresholds(self.opts["saturating-warning-d"], self.opts["saturating-error-d"])
+    @property
+    def thresholds(self) -> Thresholds:
         return Thresholds(self.opts["warning-d"], self.opts["error-d"])
-
-    def _is_saturating_span(self, ctx: ModelContext, start: str, end: str) -> bool:
-        return any(ctx.graph.nodes[n]["saturating"] for n in ctx.analysis.dominator_path(start, end))
 
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None:
             return
         graph = ctx.graph
+        recurrent = ctx.analysis.recurrent_nodes  # time steps of a loop are GL301's business
         chains = ctx.analysis.chains(
             is_member=lambda n: graph.nodes[n]["kind"] == "weight",
-            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS,
+            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS or n in recurrent,
         )
         for chain in chains:
             if len(chain) < self.opts["min-depth"]:
                 continue
-            static_d = ctx.analysis.static_d(chain.start, chain.end)
-            saturating = self._is_saturating_span(ctx, chain.start, chain.end)
-            severity = self._thresholds(saturating).severity(static_d)
+            start, end = ctx.analysis.comparable_span(chain)
+            path = ctx.analysis.dominator_path(chain.start, chain.end)
+            if sum(graph.nodes[n]["saturating"] for n in path) >= 2:
+                continue  # a chain of saturating activations: GL101's finding, with class-S limits
+            static_d = ctx.analysis.static_d(start, end)
+            severity = self.thresholds.severity(static_d)
             if severity is None:
                 continue
             yield self.make(
                 ctx.location(chain.start, chain.end),
                 "{count} weight layers in a row with no normalization; predicted gradient gain "
                 "from `{first}` to `{last}` is {gain} ({direction})",
-                {"count": len(chain), "first": ctx.label(chain.start), "last": ctx.label(chain.end),
+                {"count": len(chain), "first": ctx.label(start), "last": ctx.label(end),
                  "gain": gain_text(static_d),
                  "direction": "vanishing" if static_d < 0 else "exploding"},
                 severity=severity, model=ctx.model_name, node=ctx.label(chain.start),
-                span=(chain.start, chain.end), static_d=static_d,
+                span=(start, end), static_d=static_d,
             )
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        start, end = finding.span  # type: ignore[misc]
-        return span_verdict(finding, ctx, probe,
-                            self._thresholds(self._is_saturating_span(ctx, start, end)))
+        return span_verdict(finding, ctx, probe, self.thresholds)

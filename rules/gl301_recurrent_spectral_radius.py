@@ -177,25 +177,10 @@ class RecurrentSpectralRadius(Rule):
 
     # --- hand-written loops: one square weight applied along a chain --------------------------
     def _unrolled_loops(self, ctx: ModelContext) -> Iterable[Finding]:
-        import networkx as nx
-
         from gradlint.graph import weight_of
 
-        graph = ctx.graph
-        order = {n: i for i, n in enumerate(nx.topological_sort(graph))}
-        uses: dict[str, list[str]] = {}
-        for node, facts in graph.nodes(data=True):
-            if facts["kind"] != "weight" or not facts["data"]:
-                continue
-            key = facts["module"] or ",".join(sorted(facts["params"]))
-            uses.setdefault(key, []).append(node)
-        for key, nodes in sorted(uses.items()):
-            if len(nodes) < 2:
-                continue
-            nodes.sort(key=order.__getitem__)
-            if not all(nx.has_path(graph, a, b) for a, b in zip(nodes, nodes[1:])):
-                continue  # applied several times, but not one application feeding the next
-            weight = weight_of(ctx.analysis.graph_module, graph, nodes[0])
+        for key, nodes in ctx.analysis.recurrent_applications.items():
+            weight = weight_of(ctx.analysis.graph_module, ctx.graph, nodes[0])
             if weight is None or weight.dim() != 2 or weight.shape[0] != weight.shape[1]:
                 continue
             gamma = self._gamma_after(ctx, nodes[0], nodes[1])

@@ -65,9 +65,10 @@ class MissingSkipConnections(Rule):
         if ctx.analysis is None:
             return
         graph = ctx.graph
+        recurrent = ctx.analysis.recurrent_nodes  # time steps of a loop are GL301's business
         chains = ctx.analysis.chains(
             is_member=lambda n: graph.nodes[n]["kind"] in ("weight", "recurrent", "attention"),
-            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS,
+            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS or n in recurrent,
         )
         for chain in chains:
             if len(chain) <= self.opts["max-depth"]:
@@ -76,7 +77,8 @@ class MissingSkipConnections(Rule):
                              for n in ctx.analysis.dominator_path(chain.start, chain.end))
             severity = (Severity.ERROR if normalized and len(chain) > self.opts["error-depth"]
                         else Severity.WARNING)
-            static_d = ctx.analysis.static_d(chain.start, chain.end)
+            start, end = ctx.analysis.comparable_span(chain)
+            static_d = ctx.analysis.static_d(start, end)
             yield self.make(
                 ctx.location(chain.start, chain.end),
                 "{count} weight layers on a path with no skip connection (from `{first}` to "
@@ -85,7 +87,7 @@ class MissingSkipConnections(Rule):
                 {"count": len(chain), "first": ctx.label(chain.start), "last": ctx.label(chain.end),
                  "limit": self.opts["max-depth"], "gain": gain_text(static_d)},
                 severity=severity, model=ctx.model_name, node=ctx.label(chain.start),
-                span=(chain.start, chain.end), static_d=static_d,
+                span=(start, end), static_d=static_d,
             )
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
