@@ -21,13 +21,16 @@ def project_root(path: Path) -> Path:
 
 
 def project_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
-    """Files under ``root`` with one of ``suffixes``, skipping hidden, virtualenv and build dirs."""
+    """Files under ``root`` with one of ``suffixes``, skipping hidden, virtualenv and build dirs
+    and nested projects (a subdirectory with its own pyproject.toml, setup.py, setup.cfg or .git
+    is another project, as it is for ruff)."""
     count = 0
     for directory, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(
             d for d in dirnames
             if not d.startswith(".") and d not in _SKIP_DIRS
             and not (Path(directory, d) / "pyvenv.cfg").exists()
+            and not any((Path(directory, d) / marker).exists() for marker in _ROOT_MARKERS)
         )
         for filename in sorted(filenames):
             if filename.endswith(suffixes):

@@ -74,7 +74,8 @@ def lint(paths: list[str], settings: Settings | None = None, *, jobs: int | None
     workers = max(1, jobs or os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         results.extend(pool.map(checker.check, targets))
-    return Report(results)
+    # the same files give the same output whatever order they were named in
+    return Report(sorted(results, key=lambda r: r.path))
 
 
 class _FileChecker:

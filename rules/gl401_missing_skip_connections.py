@@ -99,6 +99,6 @@ class MissingSkipConnections(Rule):
         if abs(measured) >= CLASS_H.warning:
             text = f"probe confirmed: gradient across the path is {gain} (distorted as well as deep)"
             return finding.with_probe(ProbeVerdict(True, round(measured, 3), text))
-        text = (f"probe: gradient across the path is {gain}, healthy; the risk is degradation, "
+        text = (f"probe measured: gradient across the path is {gain}, healthy; the risk is degradation, "
                 "not vanishing")
         return finding.with_probe(ProbeVerdict(False, round(measured, 3), text))

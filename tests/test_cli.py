@@ -1,0 +1,231 @@
+"""The command line as a user meets it: exit codes, one-line errors, selection, notes, docs."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from conftest import ROOT, run_cli
+
+SIGMOID_NET = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(64, 64) for _ in range(4))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.sigmoid(layer(x))
+        return x
+"""
+
+HEALTHY = """
+from torch import nn
+
+
+class Healthy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+def test_clean_file_exits_0_and_says_so(write):
+    path = write("healthy.py", HEALTHY)
+    result = run_cli(str(path), cwd=path.parent)
+    assert result.returncode == 0
+    assert result.stdout == ""
+    assert "No findings in 1 model of 1 file." in result.stderr
+
+
+def test_finding_exits_1_and_points_at_the_users_line(write):
+    path = write("net.py", SIGMOID_NET)
+    result = run_cli("net.py", cwd=path.parent)
+    assert result.returncode == 1
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("net.py:13:17: GL101 error: 4 sigmoid layers in a row")
+    measured = re.search(r"probe confirmed: gradient at `\w+` is ([0-9.e+-]+) of", line)
+    assert measured and float(measured.group(1)) < 0.1
+    assert "Found 1 finding (1 error) in 1 model of 1 file." in result.stderr
+
+
+def test_no_probe_reports_static_estimates_only(write):
+    path = write("net.py", SIGMOID_NET)
+    result = run_cli("net.py", "--no-probe", cwd=path.parent)
+    assert result.returncode == 1
+    assert "probe" not in result.stdout
+    assert "static gain" in result.stdout
+    assert "probe disabled" in result.stderr
+
+
+def test_select_and_ignore(write):
+    path = write("net.py", SIGMOID_NET)
+    assert run_cli("net.py", "--ignore", "GL1", cwd=path.parent).returncode == 0
+    assert run_cli("net.py", "--select", "GL101", cwd=path.parent).returncode == 1
+    bad = run_cli("net.py", "--select", "XX9", cwd=path.parent)
+    assert bad.returncode == 2 and "unknown rule code" in bad.stderr
+
+
+def test_selecting_one_model_with_double_colon(write):
+    path = write("two.py", SIGMOID_NET + HEALTHY.replace("from torch import nn", ""))
+    assert run_cli("two.py::Healthy", cwd=path.parent).returncode == 0
+    assert run_cli("two.py::Net", cwd=path.parent).returncode == 1
+    missing = run_cli("two.py::Nope", cwd=path.parent)
+    assert missing.returncode == 2
+    assert "two.py: error: no model named `Nope` (models: Net, Healthy)" in missing.stderr
+
+
+def test_missing_path_and_non_python_file_exit_2_without_traceback(write):
+    notes = write("notes.txt", "hello")
+    healthy = write("healthy.py", HEALTHY)
+    result = run_cli("does_not_exist.py", "notes.txt", "healthy.py", cwd=notes.parent)
+    assert result.returncode == 2
+    assert "does_not_exist.py: error: no such file or directory" in result.stderr
+    assert "notes.txt: error: not a Python file" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert "in 1 model of 3 files" in result.stderr  # the healthy file was still checked
+
+
+def test_syntax_error_import_error_and_raising_constructor(write, tmp_path):
+    write("broken.py", "def f(:\n    pass\n")
+    write("missing_dep.py", "import not_a_real_package\nfrom torch import nn\nclass A(nn.Module):\n    pass\n")
+    write("bad_init.py", "from torch import nn\n\nclass Bad(nn.Module):\n    def __init__(self):\n"
+                         "        super().__init__()\n        raise ValueError('no weights here')\n")
+    write("net.py", SIGMOID_NET)
+    result = run_cli(".", "-j", "2", cwd=tmp_path)
+    assert result.returncode == 2
+    stderr = result.stderr
+    assert "broken.py: error: syntax error at line 1" in stderr
+    assert ("missing_dep.py: error: importing the file raised ModuleNotFoundError at missing_dep.py:1: "
+            "No module named 'not_a_real_package'") in stderr
+    assert "bad_init.py: error: model `Bad`: constructor raised ValueError at bad_init.py:6: no weights here" in stderr
+    assert "Traceback" not in stderr
+    assert "net.py:13:17: GL101 error" in result.stdout  # the good file was still checked
+
+
+def test_forward_that_raises_is_one_line(write):
+    path = write("raises.py", HEALTHY.replace("return self.net(x)", "raise RuntimeError('boom')"))
+    result = run_cli("raises.py", cwd=path.parent)
+    assert result.returncode == 2
+    assert "raises.py: error: model `Healthy`: could not be traced" in result.stderr
+    assert "boom" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_hang_and_crash_are_contained(write):
+    write("hangs.py", "import time\nfrom torch import nn\nclass M(nn.Module):\n    pass\ntime.sleep(600)\n")
+    write("exits.py", "import os\nfrom torch import nn\nclass M(nn.Module):\n    pass\nos._exit(3)\n")
+    path = write("net.py", SIGMOID_NET)
+    result = run_cli(".", "--timeout", "15", "-j", "3", cwd=path.parent)
+    assert result.returncode == 2
+    assert "hangs.py: error: timed out after 15 s" in result.stderr
+    assert "exits.py: error: the worker process exited with status 3" in result.stderr
+    assert "net.py:13:17: GL101 error" in result.stdout
+
+
+def test_main_block_never_runs(write, tmp_path):
+    marker = tmp_path / "ran"
+    path = write("script.py", HEALTHY + f"\nif __name__ == '__main__':\n    open({str(marker)!r}, 'w').write('x')\n")
+    assert run_cli("script.py", cwd=path.parent).returncode == 0
+    assert not marker.exists()
+
+
+def test_probe_skipped_when_inputs_cannot_be_inferred(write):
+    source = SIGMOID_NET.replace("def forward(self, x):", "def forward(self, x, y):")
+    path = write("two_inputs.py", source)
+    result = run_cli("two_inputs.py", cwd=path.parent)
+    assert result.returncode == 1  # the static rules still ran
+    assert "GL101 error" in result.stdout and "probe" not in result.stdout
+    assert ("note: model `Net`: probe skipped (cannot infer example inputs: forward() takes 2 "
+            "required arguments (x, y))") in result.stderr
+
+
+def test_hook_provides_models_that_need_arguments_and_inputs(write):
+    source = SIGMOID_NET.replace("def __init__(self):", "def __init__(self, depth):").replace(
+        "range(4)", "range(depth)")
+    source += "\n\ndef gradlint_models():\n    return {'deep': (Net(6), torch.randn(4, 64)), 'shallow': Net(1)}\n"
+    path = write("hooked.py", source)
+    result = run_cli("hooked.py", cwd=path.parent)
+    assert result.returncode == 1
+    (line,) = result.stdout.splitlines()
+    assert "6 sigmoid layers" in line and "(model `deep`)" in line and "probe confirmed" in line
+    assert "in 2 models of 1 file" in result.stderr
+
+
+def test_constructor_needing_arguments_is_a_note(write):
+    path = write("args.py", SIGMOID_NET.replace("def __init__(self):", "def __init__(self, depth):"))
+    result = run_cli("args.py", cwd=path.parent)
+    assert result.returncode == 0
+    assert "note: skipped `Net`: its constructor needs arguments (depth)" in result.stderr
+
+
+def test_untraceable_submodule_becomes_an_opaque_node(write):
+    source = """
+import torch
+from torch import nn
+
+
+class Opaque(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x):
+        return torch.from_numpy(self.fc(x).detach().numpy())
+
+
+class Outer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.inner = Opaque()
+        self.layers = nn.ModuleList(nn.Linear(8, 8) for _ in range(3))
+
+    def forward(self, x):
+        x = self.inner(x)
+        for layer in self.layers:
+            x = torch.sigmoid(layer(x))
+        return x
+"""
+    path = write("opaque.py", source)
+    result = run_cli("opaque.py", cwd=path.parent)
+    assert "`inner` could not be traced and is one opaque node" in result.stderr
+    assert "GL101 warning: 3 sigmoid layers in a row" in result.stdout
+
+
+def test_json_output_carries_static_and_measured_numbers(write):
+    path = write("net.py", SIGMOID_NET)
+    result = run_cli("net.py", "--output-format", "json", cwd=path.parent)
+    assert result.returncode == 1
+    document = json.loads(result.stdout)
+    (finding,) = document["files"][0]["findings"]
+    assert finding["code"] == "GL101" and finding["severity"] == "error"
+    assert finding["location"]["line"] == 13 and finding["model"] == "Net"
+    assert finding["static_d"] < -1 and finding["probe"]["confirmed"] is True
+    assert abs(finding["probe"]["measured_d"] - finding["static_d"]) < 0.5
+
+
+def test_rule_docs_from_the_cli():
+    result = run_cli("rule", "GL101")
+    assert result.returncode == 0
+    for heading in ("## What it does", "## Why is this bad?", "## Example", "Use instead:",
+                    "## Options", "## References"):
+        assert heading in result.stdout
+    listing = run_cli("rule", "--all", "--output-format", "json")
+    codes = [row["code"] for row in json.loads(listing.stdout)]
+    assert codes == ["GL101", "GL201", "GL301", "GL401", "GL501"]
+    assert run_cli("rule", "GL999").returncode == 2
+
+
+def test_example_in_readme_runs():
+    result = run_cli("examples/")
+    assert result.returncode == 1
+    codes = re.findall(r": (GL\d{3}) (\w+):", result.stdout)
+    assert codes == [("GL101", "error"), ("GL301", "error"), ("GL501", "warning")]
+    readme = (ROOT / "README.md").read_text()
+    assert "gradlint examples/" in readme
