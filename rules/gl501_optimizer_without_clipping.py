@@ -26,7 +26,7 @@ _CONFIG_CLIP = re.compile(
     r"""["']?(gradient_clip_val|max_grad_norm|gradient_clipping|clip_grad_norm|grad_clip)["']?"""
     r"""\s*[:=]\s*["']?([0-9.eE+-]+)"""
 )
-_MENTIONS = re.compile(r"clip|max_grad_norm|TrainingArguments")
+_MENTIONS = re.compile(r"clip|clamp|max_grad_norm|TrainingArguments")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,7 +129,7 @@ class OptimizerWithoutClipping(Rule):
 
 def _is_optimizer(name: str) -> bool:
     module, _, short = name.rpartition(".")
-    if not short or short in _NOT_OPTIMIZERS or not short[0].isupper():
+    if not short or not short[0].isupper() or any(p in _NOT_OPTIMIZERS for p in name.split(".")):
         return False
     return any(module == m or module.startswith(m + ".") for m in OPTIMIZER_MODULES) or name in (
         "transformers.AdamW", "transformers.Adafactor")

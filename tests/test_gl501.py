@@ -1,0 +1,82 @@
+"""GL501 recognizes every clipping idiom anywhere in the project before flagging an optimizer."""
+
+from __future__ import annotations
+
+import pytest
+
+from conftest import run_cli
+
+TRAIN = """
+import torch
+
+
+def train(model):
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    return optimizer
+"""
+
+
+def lint_project(write, files: dict[str, str]):
+    paths = {name: write(name, text) for name, text in {"train.py": TRAIN, **files}.items()}
+    return run_cli("train.py", cwd=paths["train.py"].parent)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("clip.py", "import torch\n\ndef f(m):\n    torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)\n"),
+    ("clip.py", "from torch.nn.utils import clip_grad_value_\n\ndef f(m):\n    clip_grad_value_(m.parameters(), 0.5)\n"),
+    ("clip.py", "import torch.nn.utils as U\n\ndef f(m):\n    U.clip_grad_norm_(m.parameters(), max_norm=1)\n"),
+    ("clip.py", "def f(accelerator, m):\n    accelerator.clip_grad_norm_(m.parameters(), 1.0)\n"),
+    ("clip.py", "def f(fsdp_model):\n    fsdp_model.clip_grad_norm_(1.0)\n"),
+    ("fit.py", "import lightning as L\ntrainer = L.Trainer(gradient_clip_val=0.5)\n"),
+    ("fit.py", "from transformers import TrainingArguments\nargs = TrainingArguments(output_dir='o')\n"),
+    ("ds.py", "config = {'train_batch_size': 8, 'gradient_clipping': 1.0}\n"),
+    ("ds_config.json", '{"train_batch_size": 8, "gradient_clipping": 1.0}\n'),
+    ("conf/trainer.yaml", "trainer:\n  gradient_clip_val: 0.25\n"),
+    ("clamp.py", "def f(m):\n    for p in m.parameters():\n        p.grad.data.clamp_(-1, 1)\n"),
+    ("hook.py", "def f(m):\n    for p in m.parameters():\n        p.register_hook(lambda g: g.clamp(-1, 1))\n"),
+    ("lit.py", "class M:\n    def configure_gradient_clipping(self, optimizer, clip_val=None, algo=None):\n        pass\n"),
+])
+def test_clipping_anywhere_in_the_project_clears_the_optimizer(write, name, text):
+    result = lint_project(write, {name: text})
+    assert "GL501" not in result.stdout, (name, text, result.stdout)
+
+
+@pytest.mark.parametrize("name, text", [
+    ("fit.py", "from transformers import TrainingArguments\nargs = TrainingArguments(output_dir='o', max_grad_norm=0)\n"),
+    ("fit.py", "import lightning as L\ntrainer = L.Trainer(gradient_clip_val=None)\n"),
+    ("conf.yaml", "trainer:\n  gradient_clip_val: 0\n"),
+    ("notes.py", "# we should call clip_grad_norm_ here some day\nx = 'clip_grad_norm_'\n"),
+])
+def test_disabled_or_mentioned_clipping_does_not_count(write, name, text):
+    result = lint_project(write, {name: text})
+    assert "train.py:6:17: GL501 info: optimizer `Adam` is constructed but no gradient clipping" in result.stdout
+    assert result.returncode == 0  # info does not fail the build
+
+
+def test_a_nested_project_is_not_this_project(write):
+    result = lint_project(write, {"vendor/other/pyproject.toml": "[project]\nname='x'\n",
+                                  "vendor/other/clip.py": "import torch\ntorch.nn.utils.clip_grad_norm_([], 1)\n"})
+    assert "GL501 info" in result.stdout
+
+
+def test_vanilla_rnn_or_large_sgd_step_makes_it_a_warning(write):
+    rnn = TRAIN + "\nrnn = torch.nn.RNN(8, 8)\n"
+    result = lint_project(write, {"train.py": rnn})
+    assert "train.py:6:17: GL501 warning:" in result.stdout and "vanilla recurrence" in result.stdout
+    assert result.returncode == 1
+    sgd = TRAIN.replace("torch.optim.Adam(model.parameters(), lr=1e-3)", "torch.optim.SGD(model.parameters(), lr=20)")
+    result = lint_project(write, {"train.py": sgd})
+    assert "GL501 warning" in result.stdout and "lr=20" in result.stdout
+
+
+def test_recurrence_in_an_imported_local_module_counts(write):
+    write("model.py", "from torch import nn\n\ndef build():\n    return nn.RNNCell(4, 4)\n")
+    result = lint_project(write, {"train.py": "from model import build\n" + TRAIN})
+    assert "GL501 warning" in result.stdout
+
+
+def test_schedulers_and_custom_names_are_not_optimizers(write):
+    text = ("import torch\n\ndef f(opt):\n    s = torch.optim.lr_scheduler.StepLR(opt, 10)\n"
+            "    return torch.optim.Optimizer\n")
+    result = lint_project(write, {"train.py": text})
+    assert result.stdout == ""
