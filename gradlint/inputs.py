@@ -41,18 +41,13 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
         if key in seen:
             continue
         seen.add(key)
-        yield _bind(model, required[0], example)
+        yield {required[0]: example}
         if len(seen) >= MAX_CANDIDATES:
             return
     if not seen:
         raise ValueError("no layer tells the input's shape (Linear, Conv, Embedding, RNN, ...)")
 
 
-def _bind(model: nn.Module, name: str, example: torch.Tensor) -> dict[str, Any]:
-    signature = inspect.signature(model.forward)
-    bound = signature.bind_partial(**{name: example})
-    bound.apply_defaults()
-    return dict(bound.arguments)
 
 
 def _input_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Generator) -> torch.Tensor | None:

@@ -147,7 +147,7 @@ def _from_hook(module: Any, seed: int) -> list[ModelSpec]:
 
 
 def bind_inputs(model: nn.Module, inputs: Any) -> dict[str, Any]:
-    """Map example inputs onto forward's parameters, filling in defaults."""
+    """Map example inputs onto forward's parameter names (omitted ones keep their defaults)."""
     if isinstance(inputs, dict):
         args, kwargs = (), inputs
     elif isinstance(inputs, (tuple, list)):
@@ -155,12 +155,18 @@ def bind_inputs(model: nn.Module, inputs: Any) -> dict[str, Any]:
     else:
         args, kwargs = (inputs,), {}
     signature = inspect.signature(model.forward)
-    if any(p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD) for p in signature.parameters.values()):
-        bound = signature.bind_partial(*args, **kwargs)
-    else:
-        bound = signature.bind(*args, **kwargs)
-    bound.apply_defaults()
-    return dict(bound.arguments)
+    bound = signature.bind(*args, **kwargs)
+    flat: dict[str, Any] = {}
+    for name, value in bound.arguments.items():
+        kind = signature.parameters[name].kind
+        if kind is inspect.Parameter.VAR_KEYWORD:
+            flat.update(value)
+        elif kind is inspect.Parameter.VAR_POSITIONAL:
+            if value:
+                raise TypeError("inputs for forward(*args) must be given by name (as a dict)")
+        else:
+            flat[name] = value
+    return flat
 
 
 def _required_parameters(cls: type) -> list[str]:

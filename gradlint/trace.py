@@ -17,6 +17,8 @@ Every node records the innermost frame outside torch and gradlint as its source 
 from __future__ import annotations
 
 import dataclasses
+import inspect
+import keyword
 import operator
 import os
 import re
@@ -276,17 +278,27 @@ class GradlintTracer(fx.Tracer):
 def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     """Trace ``model``; ``inputs`` maps forward's parameter names to example values (or None).
 
+    With inputs, tracing starts from a generated entry point whose parameters are exactly the
+    tensor inputs (``def _gradlint_forward(self, input_ids, attention_mask)``) and which passes
+    the other inputs as constants: decorated ``forward(*args, **kwargs)`` signatures, as in
+    Hugging Face models, then trace like any other (TRACING.md, failure A).
     Raises TraceError when not even the top-level module can be traced.
     """
-    tensor_inputs, concrete = _split_inputs(inputs) if inputs is not None else (None, None)
     opaque: dict[str, str] = {}
     was_training = model.training
     model.eval()  # trace what the model computes, not what dropout happens to sample
+    original_class = type(model)
+    tensor_inputs = None
+    if inputs is not None:
+        tensor_inputs = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+        model.__class__ = _with_entry_point(original_class, model, inputs)
     try:
         for _ in range(_MAX_OPAQUE_RETRIES):
             tracer = GradlintTracer(tensor_inputs, set(opaque))
+            if inputs is not None:
+                tracer.traced_func_name = _ENTRY
             try:
-                graph = tracer.trace(model, concrete_args=concrete)
+                graph = tracer.trace(model)
             except _ConcreteError as exc:
                 raise TraceError(str(exc), forward_failed=True) from None
             except Exception as exc:  # noqa: BLE001 - any tracer failure falls back to a leaf
@@ -295,7 +307,8 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
                     raise TraceError(f"{type(exc).__name__}: {_one_line(exc)}") from None
                 opaque[failed] = _one_line(exc)
                 continue
-            graph_module = fx.GraphModule(model, graph, class_name=type(model).__name__)
+            model.__class__ = original_class
+            graph_module = fx.GraphModule(model, graph, class_name=original_class.__name__)
             shapes = {
                 node.name: tuple(value.shape)
                 for node, value in tracer.values.items()
@@ -310,13 +323,30 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
             )
         raise TraceError("too many submodules failed to trace")
     finally:
+        model.__class__ = original_class
         model.train(was_training)
 
 
-def _split_inputs(inputs: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    tensors = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
-    concrete = {k: v for k, v in inputs.items() if not isinstance(v, torch.Tensor)}
-    return tensors, concrete
+_ENTRY = "_gradlint_forward"
+
+
+def _with_entry_point(cls: type, model: torch.nn.Module, inputs: dict[str, Any]) -> type:
+    """A subclass of the model's class with an entry point naming the tensor inputs."""
+    parameters = inspect.signature(model.forward).parameters
+    tensors = [k for k, v in inputs.items() if isinstance(v, torch.Tensor)]
+    for name in tensors:
+        if not name.isidentifier() or keyword.iskeyword(name):
+            raise TraceError(f"input name {name!r} is not a Python identifier")
+    positional = [n for n in inputs if n in parameters and parameters[n].kind is parameters[n].POSITIONAL_ONLY]
+    call = [n if n in tensors else f"_constants[{n!r}]" for n in positional]
+    call += [f"{n}={n}" for n in tensors if n not in positional]
+    constants = {k: v for k, v in inputs.items() if k not in tensors}
+    call += [f"{k}=_constants[{k!r}]" for k in constants if k not in positional]
+    source = (f"def {_ENTRY}(self, {', '.join(tensors)}):\n"
+              f"    return self.forward({', '.join(call)})\n")
+    namespace: dict[str, Any] = {"_constants": constants}
+    exec(compile(source, "<gradlint entry point>", "exec"), namespace)  # noqa: S102 - our own code
+    return type(cls.__name__, (cls,), {_ENTRY: namespace[_ENTRY], "__module__": cls.__module__})
 
 
 def _one_line(exc: BaseException) -> str:
