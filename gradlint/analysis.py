@@ -1,13 +1,16 @@
 """Graph passes computed once per model and read by every rule.
 
-* **Post-dominators** of the data-flow graph (towards the output). Node ``b`` post-dominates ``a``
-  when every path from ``a`` to the output passes through ``b``: then every gradient reaching
-  ``a`` went through ``b``. A skip connection around ``b`` is exactly a path that avoids it, so
-  "a chain of layers with no skip connection in between" is a chain of post-dominators. This is
-  linear-time (networkx's Cooper–Harvey–Kennedy dominators); no rule enumerates paths.
+* **Chains on the cheapest gradient route.** Going backwards from the output, a gradient takes
+  every path at once; a skip connection is a path around some layers, so what a gradient *must*
+  cross to reach a node is the minimum over paths. For members (weight layers, saturating
+  activations, ...) the pass computes, for every node, the fewest members any path from it to
+  the output crosses before a breaker (a normalization, say), and the route that achieves it.
+  A residual add therefore cuts a chain, while parallel branches that all hold a layer (q/k/v,
+  gate/up projections) still count as one layer of depth. One reverse-topological sweep:
+  linear-time, no rule enumerates paths.
 * **Mean-field gain** (THEORY.md §1): for every node, the forward second moment ``q`` of its
   output and the backward squared gain ``chi`` from its output to its data input, from the actual
-  weights and the activation's E[φ'(z)²] at z ~ N(0, q). Over a span, D = ½·Σ log10 chi.
+  weights and the activation's E[φ'(z)²] at z ~ N(0, q). Along a route, D = ½·Σ log10 chi.
 """
 
 from __future__ import annotations
@@ -31,9 +34,10 @@ _GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
 
 @dataclasses.dataclass(frozen=True)
 class Chain:
-    """Members (earliest first) each of which post-dominates the one before it."""
+    """Members (earliest first) on one gradient route, and every node of that route."""
 
     nodes: tuple[str, ...]
+    route: tuple[str, ...]   # from the first member to the last, inclusive
 
     @property
     def start(self) -> str:
@@ -45,6 +49,13 @@ class Chain:
 
     def __len__(self) -> int:
         return len(self.nodes)
+
+    def between(self, start: str, end: str) -> tuple[str, ...]:
+        """Route nodes after ``start`` up to and including ``end``."""
+        return self.route[self.route.index(start) + 1:self.route.index(end) + 1]
+
+    def part(self, members: list[str]) -> "Chain":
+        return Chain(tuple(members), self.route[self.route.index(members[0]):self.route.index(members[-1]) + 1])
 
 
 class Analysis:
@@ -64,7 +75,8 @@ class Analysis:
 
     @functools.cached_property
     def post_dominators(self) -> dict[str, str]:
-        """Immediate post-dominator of every data node that reaches the output."""
+        """Immediate post-dominator of every data node that reaches the output: the nearest node
+        that every path from it to the output crosses."""
         exits = [n for n, d in self._data_graph.nodes(data=True) if d["kind"] == "output"]
         if not exits:
             return {}
@@ -73,55 +85,56 @@ class Analysis:
         return idom
 
     @functools.cached_property
-    def _dominator_order(self) -> list[str]:
-        """Nodes of the post-dominator tree, every parent before its children."""
-        children: dict[str, list[str]] = {}
-        roots = []
-        for node, parent in self.post_dominators.items():
-            children.setdefault(parent, []).append(node)
-        roots = [n for n in children if n not in self.post_dominators]
-        order = list(roots)
-        for node in order:  # breadth-first; the list grows while we walk it
-            order.extend(sorted(children.get(node, ())))
-        return order
+    def _reverse_order(self) -> list[str]:
+        return list(reversed(list(nx.topological_sort(self._data_graph))))
 
     def chains(self, is_member: Callable[[str], bool], is_breaker: Callable[[str], bool]) -> list[Chain]:
-        """Maximal chains of members linked by post-dominance with no breaker between them.
+        """Chains of members that the cheapest gradient route crosses with no breaker between.
 
-        For each member, its successor is the nearest post-dominator that is a member or a
-        breaker; a breaker ends the chain. One chain is returned per chain end: the longest one.
+        For each member m, the route from m towards the output that crosses the fewest members
+        before a breaker (or the output) gives the chain starting at m. Chains that end at the
+        same member are one problem: the longest is returned (ties: the earliest start).
         """
         def member(node: str) -> bool:
             return is_member(node) and not is_breaker(node)
 
-        nearest_stop: dict[str, str | None] = {}
-        length: dict[str, int] = {}
-        successor: dict[str, str | None] = {}
-        for node in self._dominator_order:
-            parent = self.post_dominators.get(node)
-            above = nearest_stop.get(parent) if parent is not None else None
-            if parent is not None and (member(parent) or is_breaker(parent)):
-                above = parent
-            nearest_stop[node] = above
-            if member(node):
-                nxt = above if above is not None and member(above) else None
-                successor[node] = nxt
-                length[node] = 1 + (length[nxt] if nxt is not None else 0)
-        best: dict[str, str] = {}  # chain end -> start of its longest chain
-        ends: dict[str, str] = {}
-        for node in sorted(length):
-            end = node
-            while successor[end] is not None:
-                end = successor[end]  # type: ignore[assignment]
-            ends[node] = end
-            if end not in best or length[node] > length[best[end]]:
-                best[end] = node
+        graph = self._data_graph
+        cost: dict[str, int] = {}
+        step: dict[str, str | None] = {}
+        tail: dict[str, str | None] = {}   # last member on the route strictly after the node
+        for node in self._reverse_order:
+            if graph.nodes[node]["kind"] == "output":
+                cost[node], step[node], tail[node] = 0, None, None
+                continue
+            best: tuple[int, str] | None = None
+            for succ in graph.successors(node):
+                if succ not in cost:
+                    continue  # never reaches the output
+                value = 0 if is_breaker(succ) else cost[succ] + member(succ)
+                if best is None or (value, succ) < best:
+                    best = (value, succ)
+            if best is None:
+                continue
+            cost[node], step[node] = best
+            succ = best[1]
+            if is_breaker(succ):
+                tail[node] = None
+            else:
+                tail[node] = tail[succ] if tail[succ] is not None else (succ if member(succ) else None)
+        order = {n: i for i, n in enumerate(reversed(self._reverse_order))}
+        longest: dict[str, str] = {}
+        for node in sorted((n for n in cost if member(n)), key=order.__getitem__):
+            end = tail[node] or node
+            if end not in longest or cost[node] > cost[longest[end]]:
+                longest[end] = node
         chains = []
-        for end, start in sorted(best.items()):
-            members = [start]
-            while members[-1] != end:
-                members.append(successor[members[-1]])  # type: ignore[arg-type]
-            chains.append(Chain(tuple(members)))
+        for end, start in sorted(longest.items(), key=lambda item: order[item[1]]):
+            route, members = [start], [start]
+            while route[-1] != end:
+                route.append(step[route[-1]])  # type: ignore[arg-type]
+                if member(route[-1]):
+                    members.append(route[-1])
+            chains.append(Chain(tuple(members), tuple(route)))
         return chains
 
     def comparable_span(self, chain: Chain) -> tuple[str, str]:
@@ -163,15 +176,6 @@ class Analysis:
     def recurrent_nodes(self) -> frozenset[str]:
         return frozenset(n for nodes in self.recurrent_applications.values() for n in nodes)
 
-    def dominator_path(self, start: str, end: str) -> list[str]:
-        """Nodes every gradient from ``end`` back to ``start`` crosses (``start`` excluded)."""
-        path = []
-        node = start
-        while node != end:
-            node = self.post_dominators[node]
-            path.append(node)
-        return path
-
     # --- mean-field gain --------------------------------------------------------------------
     @functools.cached_property
     def meanfield(self) -> dict[str, tuple[float, float]]:
@@ -188,11 +192,12 @@ class Analysis:
             variance[name] = v
         return result
 
-    def static_d(self, start: str, end: str) -> float:
-        """Predicted log10 RMS gradient ratio, gradient at ``start`` over gradient at ``end``."""
+    def static_d(self, chain: Chain, start: str, end: str) -> float:
+        """Predicted log10 RMS gradient ratio along the chain's route, gradient at ``start`` over
+        gradient at ``end``."""
         gains = self.meanfield
         total = 0.0
-        for node in self.dominator_path(start, end):
+        for node in chain.between(start, end):
             total += math.log10(max(gains[node][1], 1e-300))
         return 0.5 * total
 
@@ -338,7 +343,7 @@ def _call_module_double(module: torch.nn.Module, z: torch.Tensor) -> torch.Tenso
 
 def _fans(graph: nx.DiGraph, gm: fx.GraphModule, name: str, w: torch.Tensor) -> tuple[float, float]:
     facts = graph.nodes[name]
-    if w.dim() == 2 and facts["op"] != "call_module" and facts["target"] in ("matmul", "mm", "bmm"):
+    if w.dim() == 2 and facts["op"] != "call_module" and facts["target"] in ("matmul", "mm", "bmm", "addmm"):
         return float(w.shape[0]), float(w.shape[1])  # x @ W: W is (in, out)
     receptive = w[0][0].numel() if w.dim() > 2 else 1
     fan_in, fan_out = w.shape[1] * receptive, w.shape[0] * receptive

@@ -46,9 +46,10 @@ def main() -> None:
               envvar="GRADLINT_OUTPUT_FORMAT", show_default=True)
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (not on errors).")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no notes, no summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Also say how each model was traced and probed.")
 def check(paths: tuple[str, ...], select: str | None, ignore: str | None, no_probe: bool, seed: int,
           batch_size: int, seq_len: int, timeout: float, jobs: int | None, output_format: str,
-          exit_zero: bool, quiet: bool) -> None:
+          exit_zero: bool, quiet: bool, verbose: bool) -> None:
     """Lint model files and directories (PATH or PATH::ModelName)."""
     from gradlint import report as reporters
     from gradlint.runner import lint
@@ -64,7 +65,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, no_pro
     if output_format == "json":
         reporters.write_json(result, sys.stdout)
     else:
-        reporters.write_text(result, sys.stdout, sys.stderr, quiet=quiet)
+        reporters.write_text(result, sys.stdout, sys.stderr, quiet=quiet, verbose=verbose)
     code = reporters.exit_code(result)
     sys.exit(0 if exit_zero and code == 1 else code)
 

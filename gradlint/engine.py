@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,15 @@ class ModelReport:
     notes: list[str]
     problem: str | None = None
     tracer: str | None = None
-    coverage: float | None = None
+    coverage: float | None = None     # share of parameters inside the traced graph
+    nodes: int | None = None
+    seconds: float | None = None
+
+    def summary(self) -> str:
+        if self.tracer is None:
+            return f"not traced; {self.seconds:.2f} s"
+        return (f"traced by {self.tracer}: {self.nodes} nodes, coverage {self.coverage:.0%}; "
+                f"checked in {self.seconds:.2f} s")
 
 
 def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None,
@@ -98,10 +107,12 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {report.problem}", spec.name))
     result.findings.extend(report.findings)
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name) for text in report.notes)
+    result.notes.append(Note(result.path, f"model `{spec.name}`: {report.summary()}", spec.name, detail=True))
 
 
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
              settings: Settings) -> ModelReport:
+    started = time.perf_counter()
     notes: list[str] = []
     traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes)
     graph = analysis = None
@@ -126,7 +137,9 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         findings = _confirm(found, ctx, traced, inputs, settings, notes)
     elif not settings.probe and found:
         notes.append("probe disabled (--no-probe): findings are static estimates")
-    return ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage)
+    return ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage,
+                       graph.number_of_nodes() if graph is not None else None,
+                       time.perf_counter() - started)
 
 
 def _confirm(found: list[tuple[Rule, Finding]], ctx: ModelContext, traced: TraceResult | None,

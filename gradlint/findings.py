@@ -120,6 +120,7 @@ class Note:
     path: str
     message: str
     model: str | None = None
+    detail: bool = False   # shown with --verbose only (tracer, coverage, timings)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

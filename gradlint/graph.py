@@ -12,7 +12,8 @@ Node attributes (every node has all of them):
 ``params``                {parameter name: shape} that this node applies
 ``source``                the user's SourceLocation, or None
 ``shape``                 output shape from the example values, or None
-``data``                  True when the value depends on the model's inputs
+``data``                  True when the value depends on the model's inputs (not only on their
+                          shape: ``zeros_like``, ``new_zeros``; and not through ``detach``)
 """
 
 from __future__ import annotations
@@ -75,7 +76,8 @@ _MODULE_KINDS: list[tuple[tuple[type, ...], str]] = [
       nn.modules.pooling._AdaptiveAvgPoolNd, nn.modules.pooling._AdaptiveMaxPoolNd), "pool"),
     ((nn.Embedding, nn.EmbeddingBag), "embedding"),
     ((nn.MultiheadAttention,), "attention"),
-    # Built-in transformer layers hold their own residual connections and normalization.
+    # Built-in transformer layers are traced through; as single nodes (when their tracing
+    # failed) they still hold their own residual connections and normalization.
     ((nn.TransformerEncoderLayer, nn.TransformerDecoderLayer, nn.TransformerEncoder,
       nn.TransformerDecoder, nn.Transformer), "block"),
 ]
@@ -85,6 +87,7 @@ _FUNCTION_KINDS = {
     F.conv3d: "weight", F.conv_transpose1d: "weight", F.conv_transpose2d: "weight",
     F.conv_transpose3d: "weight",
     torch.matmul: "matmul", torch.mm: "matmul", torch.bmm: "matmul", operator.matmul: "matmul",
+    torch.addmm: "matmul",  # transformers' Conv1D (GPT-2): addmm(bias, x, W)
     F.layer_norm: "norm", F.batch_norm: "norm", F.group_norm: "norm", F.instance_norm: "norm",
     F.rms_norm: "norm", F.normalize: "norm",
     F.dropout: "dropout", F.dropout1d: "dropout", F.dropout2d: "dropout", F.dropout3d: "dropout",
@@ -115,11 +118,30 @@ def build_graph(trace_result: TraceResult) -> nx.DiGraph:
         facts["source"] = node.meta.get("gl_source")
         facts["shape"] = trace_result.shapes.get(node.name)
         inputs = node.all_input_nodes
-        facts["data"] = node.op == "placeholder" or any(graph.nodes[i.name]["data"] for i in inputs)
+        facts["data"] = node.op == "placeholder" or (
+            any(graph.nodes[i.name]["data"] for i in inputs) and not _gradient_free(node)
+        )
         graph.add_node(node.name, **facts)
         for source in inputs:
             graph.add_edge(source.name, node.name)
     return graph
+
+
+_GRADIENT_FREE_METHODS = {
+    "detach", "new_zeros", "new_ones", "new_empty", "new_full", "size", "dim", "argmax", "argmin",
+}
+_GRADIENT_FREE_FUNCTIONS = {
+    torch.zeros_like, torch.ones_like, torch.empty_like, torch.full_like, torch.rand_like,
+    torch.randn_like, torch.randint_like, torch.argmax, torch.argmin,
+}
+
+
+def _gradient_free(node: fx.Node) -> bool:
+    if node.op == "call_method":
+        return node.target in _GRADIENT_FREE_METHODS
+    if node.op == "call_function":
+        return node.target in _GRADIENT_FREE_FUNCTIONS
+    return False
 
 
 def _node_facts(

@@ -26,13 +26,16 @@ def required_parameters(model: nn.Module) -> list[str]:
 
 def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterator[dict[str, Any]]:
     """Plausible example inputs, most likely first. Raises ValueError when none can be built."""
+    generator = torch.Generator().manual_seed(seed)
+    if _is_hugging_face(model):
+        yield hugging_face_inputs(model, batch, seq_len, generator)
+        return
     required = required_parameters(model)
     if len(required) != 1:
         raise ValueError(
             f"forward() takes {len(required)} required arguments ({', '.join(required) or 'none'})"
         )
     seen: set[tuple] = set()
-    generator = torch.Generator().manual_seed(seed)
     for module in model.modules():
         example = _input_for(module, batch, seq_len, generator)
         if example is None:
@@ -83,3 +86,40 @@ def _input_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Gen
     if isinstance(module, nn.BatchNorm2d):
         return randn(batch, module.num_features, 32, 32)
     return None
+
+
+def _is_hugging_face(model: nn.Module) -> bool:
+    return hasattr(model, "main_input_name") and hasattr(getattr(model, "config", None), "to_dict")
+
+
+def hugging_face_inputs(model: nn.Module, batch: int, seq_len: int, generator: torch.Generator) -> dict[str, Any]:
+    """Valid inputs from a transformers model's config: token ids within the vocabulary, pixel
+    values, audio values or features, decoder ids for encoder-decoders; caches off."""
+    config = model.config
+    main = model.main_input_name
+    inputs: dict[str, Any] = {}
+
+    def ids() -> torch.Tensor:
+        vocab = getattr(config, "vocab_size", None) or 1000
+        return torch.randint(0, vocab, (batch, seq_len), generator=generator)
+
+    if main == "input_ids":
+        inputs[main] = ids()
+    elif main == "pixel_values":
+        size = getattr(config, "image_size", 64)
+        height, width = (size, size) if isinstance(size, int) else tuple(size)
+        inputs[main] = torch.randn(batch, getattr(config, "num_channels", 3), height, width, generator=generator)
+    elif main == "input_values":
+        inputs[main] = torch.randn(batch, 4000, generator=generator)
+    elif main == "input_features":
+        frames = 2 * getattr(config, "max_source_positions", 1500)
+        inputs[main] = torch.randn(batch, getattr(config, "num_mel_bins", 80), frames, generator=generator)
+    else:
+        raise ValueError(f"no input recipe for a Hugging Face model whose main input is {main!r}")
+    parameters = inspect.signature(model.forward).parameters
+    if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in parameters:
+        inputs["decoder_input_ids"] = ids()
+    if "use_cache" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        if hasattr(config, "use_cache"):
+            inputs["use_cache"] = False  # a DynamicCache is no tensor output (TRACING.md, E)
+    return inputs

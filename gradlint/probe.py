@@ -8,6 +8,7 @@ only measures; rules decide what the numbers mean for their findings.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import time
@@ -97,17 +98,15 @@ def probe_recurrence(module: torch.nn.RNNBase, horizon: int, batch: int, seed: i
     """
     generator = torch.Generator().manual_seed(seed)
     shape = (batch, horizon, module.input_size) if module.batch_first else (horizon, batch, module.input_size)
-    x = torch.randn(shape, generator=generator).requires_grad_(True)
-    was_training = module.training
-    module.train()
-    try:
-        with torch.enable_grad():
-            out, _ = module(x)
-            last = out[:, -1] if module.batch_first else out[-1]
-            loss = (last * torch.randn(last.shape, generator=generator)).sum()
-            (grad,) = torch.autograd.grad(loss, x)
-    finally:
-        module.train(was_training)
+    x = torch.randn(shape, generator=generator, dtype=torch.float64).requires_grad_(True)
+    # float64 on a copy: a gradient that vanishes by 1e-40 over the horizon must measure as
+    # such, not underflow to zero in float32
+    module = copy.deepcopy(module).double().train()
+    with torch.enable_grad():
+        out, _ = module(x)
+        last = out[:, -1] if module.batch_first else out[-1]
+        loss = (last * torch.randn(last.shape, generator=generator, dtype=torch.float64)).sum()
+        (grad,) = torch.autograd.grad(loss, x)
     grad = grad if module.batch_first else grad.transpose(0, 1)
     first, final = _rms(grad[:, 0]), _rms(grad[:, -1])
     if final == 0.0:

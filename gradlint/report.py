@@ -20,7 +20,7 @@ def finding_line(finding: Finding, show_model: bool) -> str:
             f"{finding.message}{model}{probe} [fix: {finding.fix}]")
 
 
-def write_text(report: Report, out: TextIO, err: TextIO, quiet: bool = False) -> None:
+def write_text(report: Report, out: TextIO, err: TextIO, quiet: bool = False, verbose: bool = False) -> None:
     for result in report.files:
         several = len(result.models) > 1
         for finding in result.findings:
@@ -30,7 +30,8 @@ def write_text(report: Report, out: TextIO, err: TextIO, quiet: bool = False) ->
             err.write(f"{problem.path}: error: {problem.message}\n")
         if not quiet:
             for note in result.notes:
-                err.write(f"{note.path}: note: {note.message}\n")
+                if verbose or not note.detail:
+                    err.write(f"{note.path}: note: {note.message}\n")
     if not quiet:
         err.write(summary(report) + "\n")
 

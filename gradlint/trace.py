@@ -43,7 +43,13 @@ _CONCRETE_ATTRS = frozenset(
 # Module classes traced as one node even though they are not in torch.nn: custom normalizations
 # (LlamaRMSNorm, T5LayerNorm, ...). Rules need to see "a normalization" there, not its arithmetic.
 NORM_CLASS = re.compile(r"(Norm|Normalization)(\d+d)?$")
-_CONTAINERS = (torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+# torch.nn modules whose inside the rules must see: containers, and the built-in transformer
+# layers (their residual adds and norms; with grad enabled they take the traceable slow path).
+_TRACED_THROUGH = (
+    torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict, torch.nn.TransformerEncoderLayer,
+    torch.nn.TransformerDecoderLayer, torch.nn.TransformerEncoder, torch.nn.TransformerDecoder,
+    torch.nn.Transformer,
+)
 _MAX_OPAQUE_RETRIES = 64
 
 
@@ -166,7 +172,7 @@ class GradlintTracer(fx.Tracer):
 
     # --- which modules become single nodes -------------------------------------------------
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
-        if isinstance(m, _CONTAINERS):
+        if isinstance(m, _TRACED_THROUGH):
             return False
         if module_qualified_name in self.opaque:
             return True
@@ -309,17 +315,13 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
                 continue
             model.__class__ = original_class
             graph_module = fx.GraphModule(model, graph, class_name=original_class.__name__)
-            shapes = {
-                node.name: tuple(value.shape)
-                for node, value in tracer.values.items()
-                if isinstance(value, torch.Tensor)
-            }
+            tensors = {n: v for n, v in tracer.values.items() if isinstance(v, torch.Tensor)}
             return TraceResult(
                 graph_module=graph_module,
                 tracer="value-guided fx" if tracer.guided else "symbolic fx",
                 opaque=opaque,
                 specializations=tracer.specializations,
-                shapes=shapes,
+                shapes={node.name: tuple(value.shape) for node, value in tensors.items()},
             )
         raise TraceError("too many submodules failed to trace")
     finally:

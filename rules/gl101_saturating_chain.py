@@ -2,8 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import dataclasses
-
 from gradlint.findings import Finding, Severity
 from gradlint.rule import CLASS_S, ModelContext, Rule, Thresholds, gain_text, span_verdict
 
@@ -16,8 +14,9 @@ class SaturatingActivationChain(Rule):
     ## What it does
     Finds chains of saturating activations (sigmoid, hardsigmoid, tanh, hardtanh, softsign) that
     follow one another along the data flow with no normalization layer and no skip connection in
-    between. "In between" is exact: each activation of the chain post-dominates the one before it,
-    so every gradient reaching the earlier one has passed through the later one.
+    between: on the cheapest route a gradient can take from the output back to the first
+    activation, it crosses every activation of the chain (a skip connection is a cheaper route,
+    so it ends the chain). Consecutive activations must have a weight layer between them.
 
     ## Why is this bad?
     Backpropagation multiplies the activation derivatives of a chain. Sigmoid's derivative is at
@@ -90,7 +89,7 @@ class SaturatingActivationChain(Rule):
         for chain in (part for whole in chains for part in self._layer_chains(ctx, whole)):
             activations = [graph.nodes[n]["activation"] for n in chain.nodes]
             start, end = ctx.analysis.comparable_span(chain)
-            static_d = ctx.analysis.static_d(start, end)
+            static_d = ctx.analysis.static_d(chain, start, end)
             if all(graph.nodes[n]["max_derivative"] <= 0.25 for n in chain.nodes):
                 severity = self._by_length(len(chain))
             else:
@@ -115,14 +114,13 @@ class SaturatingActivationChain(Rule):
         *layers*; ``sigmoid(i) * tanh(g)`` gating inside one cell is not two layers."""
         part = [chain.start]
         for previous, current in zip(chain.nodes, chain.nodes[1:]):
-            path = ctx.analysis.dominator_path(previous, current)
-            if not any(ctx.graph.nodes[n]["kind"] == "weight" for n in path):
+            if not any(ctx.graph.nodes[n]["kind"] == "weight" for n in chain.between(previous, current)):
                 if len(part) >= 2:
-                    yield dataclasses.replace(chain, nodes=tuple(part))
+                    yield chain.part(part)
                 part = []
             part.append(current)
         if len(part) >= 2:
-            yield dataclasses.replace(chain, nodes=tuple(part))
+            yield chain.part(part)
 
     def _by_length(self, length: int) -> Severity | None:
         if length >= self.opts["sigmoid-error-length"]:

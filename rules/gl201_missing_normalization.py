@@ -91,10 +91,9 @@ class MissingNormalization(Rule):
             if len(chain) < self.opts["min-depth"]:
                 continue
             start, end = ctx.analysis.comparable_span(chain)
-            path = ctx.analysis.dominator_path(chain.start, chain.end)
-            if sum(graph.nodes[n]["saturating"] for n in path) >= 2:
+            if sum(graph.nodes[n]["saturating"] for n in chain.route) >= 2:
                 continue  # a chain of saturating activations: GL101's finding, with class-S limits
-            static_d = ctx.analysis.static_d(start, end)
+            static_d = ctx.analysis.static_d(chain, start, end)
             severity = self.thresholds.severity(static_d)
             if severity is None:
                 continue

@@ -11,10 +11,10 @@ BREAKERS = ("block", "opaque")
 class MissingSkipConnections(Rule):
     """
     ## What it does
-    Finds long paths of weight layers with no skip (residual) connection around any of them:
-    each layer of the path post-dominates the one before it on the data-flow graph, so no
-    gradient can bypass it. A residual add or a concatenation that joins a path with a shortcut
-    around it breaks the path.
+    Finds long paths of weight layers with no skip (residual) connection around any of them: the
+    depth is the fewest weight layers that any gradient route from the output must cross, so a
+    residual add or a concatenation with a shortcut cuts it, while parallel branches that each
+    hold a layer (q/k/v projections, gated MLPs) still count as one layer.
 
     ## Why is this bad?
     Deep plain stacks *degrade*: He et al. 2016 measured healthy gradient norms in a 34-layer
@@ -73,12 +73,11 @@ class MissingSkipConnections(Rule):
         for chain in chains:
             if len(chain) <= self.opts["max-depth"]:
                 continue
-            normalized = any(graph.nodes[n]["kind"] == "norm"
-                             for n in ctx.analysis.dominator_path(chain.start, chain.end))
+            normalized = any(graph.nodes[n]["kind"] == "norm" for n in chain.route)
             severity = (Severity.ERROR if normalized and len(chain) > self.opts["error-depth"]
                         else Severity.WARNING)
             start, end = ctx.analysis.comparable_span(chain)
-            static_d = ctx.analysis.static_d(start, end)
+            static_d = ctx.analysis.static_d(chain, start, end)
             yield self.make(
                 ctx.location(chain.start, chain.end),
                 "{count} weight layers on a path with no skip connection (from `{first}` to "

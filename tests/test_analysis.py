@@ -18,10 +18,14 @@ def analyse(model: nn.Module, x: torch.Tensor | None) -> Analysis:
     return Analysis(build_graph(traced), traced.graph_module)
 
 
-def weight_chains(analysis: Analysis) -> list[tuple[str, ...]]:
+def weight_chain_objects(analysis: Analysis):
     graph = analysis.graph
-    return [c.nodes for c in analysis.chains(lambda n: graph.nodes[n]["kind"] == "weight",
-                                             lambda n: graph.nodes[n]["kind"] == "norm")]
+    return analysis.chains(lambda n: graph.nodes[n]["kind"] == "weight",
+                           lambda n: graph.nodes[n]["kind"] == "norm")
+
+
+def weight_chains(analysis: Analysis) -> list[tuple[str, ...]]:
+    return [c.nodes for c in weight_chain_objects(analysis)]
 
 
 class Plain(nn.Module):
@@ -63,7 +67,7 @@ def test_plain_stack_is_one_chain():
 
 
 def test_a_skip_connection_breaks_the_chain_where_it_bypasses():
-    # Every gradient reaching `a` crosses `b`, but the skip around `c` and `d` lets it avoid them.
+    # Every gradient reaching `a` crosses `b`, but the skip around `c` and `d` is a cheaper route.
     assert weight_chains(analyse(Residual(), torch.randn(4, 8))) == [("a", "b"), ("c", "d")]
 
 
@@ -71,12 +75,12 @@ def test_residual_followed_by_a_plain_layer_chains_through_it():
     class Tail(Residual):
         def forward(self, x):
             x = x + self.b(torch.relu(self.a(x)))
-            return self.d(torch.relu(self.c(x)))  # no skip around c and d: on every path from a
+            return self.d(torch.relu(self.c(x)))  # no skip around c and d: on every route from a
 
     assert weight_chains(analyse(Tail(), torch.randn(4, 8))) == [("a", "b", "c", "d")]
 
 
-def test_parallel_branches_give_one_chain_per_end():
+def test_parallel_branches_count_as_one_layer_and_give_one_chain_per_end():
     # left -> head and right -> head both end at head; the first longest one is reported.
     assert weight_chains(analyse(Branches(), torch.randn(4, 8))) == [("left", "head")]
 
@@ -112,7 +116,8 @@ def test_default_init_relu_gain_per_layer_matches_theory():
     # 20 layers give D ≈ 19 * log10(0.40) ≈ -7.6 between the first and last layer.
     torch.manual_seed(0)
     analysis = analyse(Plain(20, 256), torch.randn(8, 256))
-    d = analysis.static_d("layers_0", "layers_19")
+    (chain,) = weight_chain_objects(analysis)
+    d = analysis.static_d(chain, "layers_0", "layers_19")
     assert d == pytest.approx(19 * 2 * math.log10(0.40) / 2, abs=0.6)
 
 
@@ -129,7 +134,9 @@ def test_batchnorm_relu_block_gain_is_pi_over_pi_minus_one():
             return self.net(x)
 
     analysis = analyse(Wrapped(), torch.randn(16, 512))
-    d = analysis.static_d("net_2", "net_14")  # ReLU output of block 1 -> of block 5: 4 blocks
+    graph = analysis.graph
+    (chain,) = analysis.chains(lambda n: graph.nodes[n]["kind"] == "weight", lambda n: False)
+    d = analysis.static_d(chain, "net_2", "net_14")  # ReLU output of block 1 -> of block 5: 4 blocks
     assert 10 ** (2 * d / 4) == pytest.approx(math.pi / (math.pi - 1), rel=0.05)
 
 
