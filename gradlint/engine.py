@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib
 import signal
 import time
 from collections.abc import Iterator
@@ -21,11 +22,12 @@ from gradlint.analysis import Analysis
 from gradlint.findings import FileResult, Finding, Location, Note, Problem, display_path
 from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
-from gradlint.load import LoadError, ModelSpec, bind_inputs, describe_exception, find_models, import_file
+from gradlint.load import (LoadError, ModelSpec, bind_inputs, describe_exception, find_models,
+                           import_file, specs_from_factory)
 from gradlint.probe import probe_graph
 from gradlint.rule import ModelContext, Rule
 from gradlint.settings import Settings
-from gradlint.trace import TraceError, TraceResult, trace
+from gradlint.trace import TraceError, TraceResult, on_meta_device, trace
 
 
 class ModelTimeout(Exception):
@@ -89,6 +91,31 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
     return result
 
 
+def lint_import_target(module_name: str, attribute: str, settings: Settings) -> FileResult:
+    """``package.module:attribute``: a model class (built with no arguments) or a callable that
+    returns a model, ``(model, example_inputs)``, or a dict like ``gradlint_models()``."""
+    shown = f"{module_name}:{attribute}"
+    result = FileResult(shown)
+    try:
+        module = importlib.import_module(module_name)
+        factory = getattr(module, attribute)
+    except BaseException as exc:  # noqa: BLE001 - importing runs arbitrary code
+        if isinstance(exc, KeyboardInterrupt):
+            raise
+        result.problems.append(Problem(shown, f"cannot import {shown}: {describe_exception(exc)}"))
+        return result
+    try:
+        specs = specs_from_factory(attribute, factory, settings.seed)
+    except LoadError as exc:
+        result.problems.append(Problem(shown, str(exc)))
+        return result
+    source = Path(getattr(module, "__file__", None) or module_name)
+    for spec in specs:
+        _check_spec(spec, source, settings, result)
+    result.findings.sort(key=Finding.sort_key)
+    return result
+
+
 def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
     result.models.append(spec.name)
     if spec.model is None:
@@ -125,15 +152,24 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         coverage = _coverage(model, traced)
         for qualname, why in sorted(traced.opaque.items()):
             notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
+    weights_known = not on_meta_device(model)
     ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
-                       seed=settings.seed, batch_size=settings.batch_size)
+                       seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known)
     rules = [r for r in settings.rules() if r.scope == "model"]
+    if not weights_known:
+        skipped = [r.code for r in rules if r.needs_weights]
+        rules = [r for r in rules if not r.needs_weights]
+        notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
+                     f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
     found: list[tuple[Rule, Finding]] = []
     for rule in rules:
         found.extend((rule, f) for f in rule.check(ctx))
     findings = [f for _, f in found]
-    if settings.probe and found:
+    too_large = _too_large_to_probe(model) if weights_known else None
+    if too_large:
+        notes.append(too_large)
+    if settings.probe and found and weights_known and not too_large:
         findings = _confirm(found, ctx, traced, inputs, settings, notes)
     elif not settings.probe and found:
         notes.append("probe disabled (--no-probe): findings are static estimates")
@@ -193,6 +229,32 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
         notes.append(f"probe skipped ({why}); return (model, example_inputs) from "
                      "gradlint_models() to measure gradients")
     return traced, None, None
+
+
+# A probe holds the weights, their gradients and the activations of one batch: budget 4× the
+# weights, and refuse before starting rather than run the machine out of memory.
+PROBE_MEMORY_FACTOR = 4
+
+
+def _too_large_to_probe(model: nn.Module) -> str | None:
+    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
+    available = _available_memory()
+    needed = PROBE_MEMORY_FACTOR * weight_bytes
+    if available is None or needed <= 0.8 * available:
+        return None
+    return (f"probe skipped: about {needed / 2**30:.1f} GiB needed ({PROBE_MEMORY_FACTOR}× the "
+            f"weights), {available / 2**30:.1f} GiB available; findings are static estimates")
+
+
+def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return None
 
 
 def _coverage(model: nn.Module, traced: TraceResult) -> float:

@@ -108,6 +108,26 @@ def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], li
     return specs, notes
 
 
+def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
+    """Models from a class (built with no arguments) or a callable returning a model,
+    ``(model, example_inputs)`` or a dict of them."""
+    if inspect.isclass(factory) and issubclass(factory, nn.Module):
+        missing = _required_parameters(factory)
+        if missing:
+            raise LoadError(f"`{name}` needs constructor arguments ({', '.join(missing)}); point "
+                            "gradlint at a function that builds it instead")
+        return [_construct(name, factory, seed)]
+    if not callable(factory):
+        raise LoadError(f"`{name}` is a {type(factory).__name__}, not a model class or a callable")
+    torch.manual_seed(seed)
+    try:
+        built = factory()
+    except Exception as exc:  # noqa: BLE001
+        raise LoadError(f"`{name}()` raised {describe_exception(exc)}") from None
+    declared = built if isinstance(built, dict) else {name: built}
+    return _declared_specs(declared, f"{name}()", _line_of(factory))
+
+
 def _construct(name: str, cls: type, seed: int) -> ModelSpec:
     line = _line_of(cls)
     torch.manual_seed(seed)
@@ -129,18 +149,22 @@ def _from_hook(module: Any, seed: int) -> list[ModelSpec]:
     if not isinstance(declared, dict):
         raise LoadError(f"{HOOK}() must return a dict of name -> model or (model, inputs), "
                         f"got {type(declared).__name__}")
+    return _declared_specs(declared, f"{HOOK}()", line)
+
+
+def _declared_specs(declared: dict, origin: str, line: int) -> list[ModelSpec]:
     specs = []
     for name, entry in declared.items():
         model, inputs = entry if isinstance(entry, tuple) and len(entry) == 2 else (entry, None)
         if not isinstance(model, nn.Module):
             specs.append(ModelSpec(str(name), None, None, line,
-                                   f"{HOOK}()[{name!r}] is a {type(model).__name__}, not an nn.Module"))
+                                   f"{origin} gave a {type(model).__name__}, not an nn.Module"))
             continue
         try:
             bound = bind_inputs(model, inputs) if inputs is not None else None
         except TypeError as exc:
             specs.append(ModelSpec(str(name), None, None, line,
-                                   f"example inputs from {HOOK}() do not fit forward(): {exc}"))
+                                   f"example inputs from {origin} do not fit forward(): {exc}"))
             continue
         specs.append(ModelSpec(str(name), model, bound, _line_of(type(model))))
     return specs

@@ -51,6 +51,7 @@ class ModelContext:
     options: dict[str, dict[str, Any]]
     seed: int = 0
     batch_size: int = 8
+    weights_known: bool = True       # False on the meta device: no weight-dependent checks
 
     def location(self, node: str | None, end_node: str | None = None) -> Location:
         source = self.graph.nodes[node]["source"] if (node and self.graph is not None) else None
@@ -71,6 +72,7 @@ class Rule:
     summary: ClassVar[str]
     fix: ClassVar[str]
     scope: ClassVar[str] = "model"   # "model": reads the traced graph; "source": reads files
+    needs_weights: ClassVar[bool] = False  # skipped for models on the meta device
     options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:

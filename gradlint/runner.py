@@ -11,6 +11,7 @@ import concurrent.futures
 import dataclasses
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -26,8 +27,18 @@ _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    path: Path
+    """A file (optionally ``::Model``), or an importable ``package.module:attribute``."""
+
+    path: Path | None
     selector: str | None = None
+    module: str | None = None
+
+    @property
+    def shown(self) -> str:
+        return f"{self.module}:{self.selector}" if self.module else display_path(str(self.path))
+
+
+_MODULE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 @dataclasses.dataclass
@@ -44,13 +55,17 @@ class Report:
 
 
 def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
-    """Files and directories (recursing into *.py); ``file.py::Name`` selects one model."""
+    """Files and directories (recursing into *.py); ``file.py::Name`` selects one model;
+    ``package.module:factory`` names a class or a callable to import (see engine)."""
     targets: list[Target] = []
     problems: list[Problem] = []
     for raw in paths:
         text, _, selector = raw.partition("::")
         path = Path(text)
-        if path.is_dir():
+        if not path.exists() and _MODULE_TARGET.match(raw):
+            module, _, attribute = raw.partition(":")
+            targets.append(Target(None, attribute, module))
+        elif path.is_dir():
             for directory, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
                 targets.extend(Target(Path(directory, f)) for f in sorted(filenames) if f.endswith(".py"))
@@ -85,7 +100,9 @@ class _FileChecker:
         self._clipping: dict[Path, str | None] = {}
 
     def check(self, target: Target) -> FileResult:
-        shown = display_path(str(target.path))
+        shown = target.shown
+        if target.module is not None:
+            return self._check_models(target, shown)
         try:
             text = target.path.read_text(encoding="utf-8")
             tree = ast.parse(text, filename=shown)
@@ -118,8 +135,10 @@ class _FileChecker:
         return [f for rule in rules for f in rule.check_source(ctx)]
 
     def _check_models(self, target: Target, shown: str) -> FileResult:
-        request = json.dumps({"path": str(target.path.resolve()), "selector": target.selector,
-                              "settings": self.settings.to_dict()})
+        request = json.dumps({
+            "path": str(target.path.resolve()) if target.path else None, "module": target.module,
+            "selector": target.selector, "settings": self.settings.to_dict(),
+        })
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         process = subprocess.Popen(
             [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,

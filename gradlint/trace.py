@@ -16,6 +16,7 @@ Every node records the innermost frame outside torch and gradlint as its source 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import inspect
 import keyword
@@ -29,6 +30,7 @@ from typing import Any
 import torch
 from torch import fx
 from torch.fx.node import map_aggregate
+from torch.overrides import TorchFunctionMode
 
 _TORCH_DIR = os.path.dirname(torch.__file__) + os.sep
 _GRADLINT_DIR = os.path.dirname(os.path.abspath(__file__)) + os.sep
@@ -281,6 +283,34 @@ class GradlintTracer(fx.Tracer):
         return self.values[obj.node].keys()
 
 
+class _MetaDecisions(TorchFunctionMode):
+    """Weights on the meta device have no values: a Python decision on one (``bool``, ``item``)
+    is taken as False / 0 and recorded, so the structure of a model too large to build can still
+    be traced."""
+
+    def __init__(self, log: list[str]) -> None:
+        super().__init__()
+        self.log = log
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if func in _DECISIONS and args and isinstance(args[0], torch.Tensor) and args[0].is_meta:
+            where = user_location()
+            at = f"{os.path.relpath(where.path)}:{where.line}" if where else "?"
+            self.log.append(f"{at}: value unknown on the meta device, taken as 0/False")
+            if func is torch.Tensor.tolist:
+                return torch.zeros(args[0].shape, dtype=args[0].dtype).tolist()
+            return False if func is torch.Tensor.__bool__ else 0
+        return func(*args, **kwargs)
+
+
+_DECISIONS = (torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.tolist)
+
+
+def on_meta_device(model: torch.nn.Module) -> bool:
+    return any(p.is_meta for p in model.parameters())
+
+
 def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     """Trace ``model``; ``inputs`` maps forward's parameter names to example values (or None).
 
@@ -294,6 +324,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     was_training = model.training
     model.eval()  # trace what the model computes, not what dropout happens to sample
     original_class = type(model)
+    meta = on_meta_device(model)
     tensor_inputs = None
     if inputs is not None:
         tensor_inputs = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
@@ -304,7 +335,8 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
             if inputs is not None:
                 tracer.traced_func_name = _ENTRY
             try:
-                graph = tracer.trace(model)
+                with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext():
+                    graph = tracer.trace(model)
             except _ConcreteError as exc:
                 raise TraceError(str(exc), forward_failed=True) from None
             except Exception as exc:  # noqa: BLE001 - any tracer failure falls back to a leaf

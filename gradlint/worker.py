@@ -22,11 +22,15 @@ def main() -> None:
 
     from pathlib import Path
 
-    from gradlint.engine import lint_model_file
+    from gradlint.engine import lint_import_target, lint_model_file
     from gradlint.settings import Settings
 
-    result = lint_model_file(Path(request["path"]), request.get("selector"),
-                             Settings.from_dict(request["settings"]))
+    settings = Settings.from_dict(request["settings"])
+    if request.get("module"):
+        sys.path.insert(0, os.getcwd())  # like `python -m`: the current directory is importable
+        result = lint_import_target(request["module"], request["selector"], settings)
+    else:
+        result = lint_model_file(Path(request["path"]), request.get("selector"), settings)
     json.dump(result.to_dict(), result_channel)
     result_channel.flush()
     sys.stdout.flush()

@@ -66,6 +66,7 @@ class SaturatingActivationChain(Rule):
     severity = Severity.ERROR
     summary = "Chain of saturating activations with no normalization or skip connection between"
     fix = "use ReLU/GELU with kaiming init, or add LayerNorm/BatchNorm between the activations"
+    needs_weights = True
     options = {
         "sigmoid-warning-length": 2,
         "sigmoid-error-length": 4,

@@ -68,6 +68,7 @@ class MissingNormalization(Rule):
     summary = "Deep stack of weight layers without normalization whose gradient gain is far from 1"
     fix = ("add BatchNorm/LayerNorm between the layers, or initialize for the activation "
            "(kaiming_normal_ for ReLU, xavier_normal_ for tanh)")
+    needs_weights = True
     options = {
         "min-depth": 5,
         "warning-d": CLASS_H.warning,

@@ -98,6 +98,7 @@ class RecurrentSpectralRadius(Rule):
     summary = "Recurrent weight whose spectral radius makes gradients vanish or explode over time"
     fix = ("use nn.LSTM/nn.GRU, or initialize the recurrent weight orthogonal (nn.init."
            "orthogonal_) or as the identity with ReLU, and clip gradients")
+    needs_weights = True
     options = {"horizon": 100, "warning-d": RECURRENT.warning, "error-d": RECURRENT.error}
 
     @property

@@ -77,14 +77,15 @@ class MissingSkipConnections(Rule):
             severity = (Severity.ERROR if normalized and len(chain) > self.opts["error-depth"]
                         else Severity.WARNING)
             start, end = ctx.analysis.comparable_span(chain)
-            static_d = ctx.analysis.static_d(chain, start, end)
+            static_d = ctx.analysis.static_d(chain, start, end) if ctx.weights_known else None
+            gain = f"; predicted gradient gain {gain_text(static_d)}" if static_d is not None else ""
             yield self.make(
                 ctx.location(chain.start, chain.end),
                 "{count} weight layers on a path with no skip connection (from `{first}` to "
                 "`{last}`; deeper than {limit}: plain stacks this deep train worse than shallower "
-                "ones; predicted gradient gain {gain})",
+                "ones{gain})",
                 {"count": len(chain), "first": ctx.label(chain.start), "last": ctx.label(chain.end),
-                 "limit": self.opts["max-depth"], "gain": gain_text(static_d)},
+                 "limit": self.opts["max-depth"], "gain": gain},
                 severity=severity, model=ctx.model_name, node=ctx.label(chain.start),
                 span=(start, end), static_d=static_d,
             )

@@ -231,3 +231,32 @@ def test_example_in_readme_runs():
     assert codes == [("GL101", "error"), ("GL301", "error"), ("GL501", "warning")]
     readme = (ROOT / "README.md").read_text()
     assert "gradlint examples/" in readme
+
+
+def test_module_targets_name_a_class_or_a_factory(write):
+    write("mypkg/__init__.py", "")
+    path = write("mypkg/models.py", SIGMOID_NET + """
+
+def build():
+    return Net(), torch.randn(4, 64)
+
+
+def not_a_model():
+    return 42
+""")
+    cwd = path.parent.parent
+    by_class = run_cli("mypkg.models:Net", cwd=cwd)
+    assert by_class.returncode == 1
+    assert by_class.stdout.startswith("mypkg/models.py:13:17: GL101 error: 4 sigmoid layers")
+    by_factory = run_cli("mypkg.models:build", cwd=cwd)
+    assert by_factory.returncode == 1 and "probe confirmed" in by_factory.stdout
+    wrong = run_cli("mypkg.models:not_a_model", "mypkg.nope:Net", cwd=cwd)
+    assert wrong.returncode == 2
+    assert "mypkg.models:not_a_model: error: model `not_a_model`: not_a_model() gave a int, not an nn.Module" in wrong.stderr
+    assert "mypkg.nope:Net: error: cannot import mypkg.nope:Net: ModuleNotFoundError" in wrong.stderr
+
+
+def test_installed_library_class_as_a_target(tmp_path):
+    result = run_cli("torch.nn:TransformerEncoderLayer", cwd=tmp_path)
+    assert "torch.nn:TransformerEncoderLayer: error" in result.stderr  # needs d_model and nhead
+    assert "needs constructor arguments (d_model, nhead)" in result.stderr

@@ -3,6 +3,10 @@ pathology is flagged by the rule that names it."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import pytest
 import torch
 
@@ -80,3 +84,33 @@ def test_scaled_down_vanilla_recurrence_is_flagged():
     report = gradlint.check_model(model, torch.randint(0, 1000, (4, 16)))
     (finding,) = [f for f in serious(report) if f.code == "GL301"][:1]
     assert finding.probe.confirmed and finding.probe.measured_d < -4
+
+
+def test_a_7b_model_on_the_meta_device_is_checked_for_structure_only():
+    # in a fresh process, so that its peak memory is this check's alone
+    code = """
+import resource, torch, transformers, gradlint
+with torch.device("meta"):
+    model = transformers.LlamaForCausalLM(transformers.LlamaConfig())
+report = gradlint.check_model(model)
+print(sum(p.numel() for p in model.parameters()), report.coverage, report.nodes, report.problem)
+print(report.notes)
+print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"}).stdout.splitlines()
+    params, coverage, nodes, problem = out[0].split()
+    assert int(params) > 6e9 and float(coverage) == 1.0 and int(nodes) > 1000 and problem == "None"
+    assert "meta device" in out[1] and "probe skipped" in out[1]
+    assert int(out[2]) < 2 * 2**20  # KiB: peak memory under 2 GiB
+
+
+def test_a_model_too_large_for_this_machine_is_not_probed(monkeypatch):
+    from gradlint import engine
+
+    monkeypatch.setattr(engine, "_available_memory", lambda: 2**20)  # pretend 1 MiB is free
+    model, inputs = build("bert")
+    pathological = edited(model, inputs, residuals=False)
+    report = gradlint.check_model(pathological, tensors(inputs))
+    assert any(note.startswith("probe skipped: about") for note in report.notes)
+    assert report.findings and all(f.probe is None for f in report.findings)
