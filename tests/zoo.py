@@ -92,7 +92,7 @@ SMALL.update({
 # Default sizes for the README's coverage table (bench/coverage.py --full).
 FULL = {
     "bert-base": _hf("BertConfig", "BertModel"),
-    "gpt2": _hf("GPT2Config", "GPT2LMHeadModel"),
+    "gpt2-124m": _hf("GPT2Config", "GPT2LMHeadModel"),
     "vit-base": _hf("ViTConfig", "ViTModel"),
     "t5-small": _hf("T5Config", "T5ForConditionalGeneration"),
 }
