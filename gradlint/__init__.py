@@ -19,7 +19,9 @@ __all__ = ["Finding", "Severity", "check_model", "lint", "__version__"]
 
 
 def lint(paths: list[str], **kwargs: Any):
-    """Lint files and directories exactly as the CLI does; returns a ``runner.Report``."""
+    """Lint files and directories exactly as the CLI does; returns a ``runner.Report``.
+    Keyword arguments: ``overrides`` (a ``config.Overrides``), ``config``, ``isolated``, ``jobs``,
+    ``baseline``, ``update_baseline``."""
     from gradlint.runner import lint as run
 
     return run(paths, **kwargs)

@@ -6,6 +6,7 @@ Imports stay lazy: ``--help``, ``rule`` and files without models never import to
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import click
 
@@ -21,8 +22,10 @@ class _DefaultCheck(click.Group):
         return super().parse_args(ctx, args)
 
 
-def _codes(text: str | None) -> tuple[str, ...]:
-    return tuple(c.strip().upper() for c in (text or "").split(",") if c.strip())
+def _codes(text: str | None) -> tuple[str, ...] | None:
+    if text is None:
+        return None
+    return tuple(c.strip().upper() for c in text.split(",") if c.strip())
 
 
 @click.group(cls=_DefaultCheck, context_settings={"help_option_names": ["-h", "--help"]})
@@ -33,41 +36,98 @@ def main() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, type=click.Path())
-@click.option("--select", help="Comma-separated rule codes or prefixes to enable (default: all).")
-@click.option("--ignore", help="Comma-separated rule codes or prefixes to disable.")
-@click.option("--no-probe", is_flag=True, help="Skip the forward/backward probe; report static estimates.")
-@click.option("--seed", default=0, show_default=True, help="Seed for inputs, weights and the probe.")
-@click.option("--batch-size", default=8, show_default=True, help="Batch size of inferred example inputs.")
-@click.option("--seq-len", default=32, show_default=True, help="Sequence length of inferred example inputs.")
-@click.option("--timeout", default=300.0, show_default=True,
-              help="Seconds per file (importing it and checking all its models).")
+@click.option("--select", help="Rule codes or prefixes to enable, comma-separated (default: all).")
+@click.option("--ignore", help="Rule codes or prefixes to disable, comma-separated.")
+@click.option("--extend-select", help="Codes or prefixes to enable on top of the selection.")
+@click.option("--per-file-ignores", multiple=True, metavar="GLOB:CODES",
+              help="Ignore CODES in files matching GLOB (repeatable); replaces the file's table.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Use this configuration file (pyproject.toml or a file holding the table).")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--no-probe", is_flag=True, default=None, help="Skip the forward/backward probe.")
+@click.option("--seed", type=int, help="Seed for inputs, weights and the probe [0].")
+@click.option("--batch-size", type=int, help="Batch size of inferred example inputs [8].")
+@click.option("--seq-len", type=int, help="Sequence length of inferred example inputs [32].")
+@click.option("--device", help="Device to trace and probe on [cpu].")
+@click.option("--timeout", type=float, help="Seconds per file and per model [300].")
 @click.option("-j", "--jobs", type=int, default=None, help="Files checked in parallel (default: CPU count).")
-@click.option("--output-format", type=click.Choice(["text", "json"]), default="text",
-              envvar="GRADLINT_OUTPUT_FORMAT", show_default=True)
-@click.option("--exit-zero", is_flag=True, help="Exit 0 even when findings are reported (not on errors).")
+@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              envvar="GRADLINT_OUTPUT_FORMAT", show_default=True, show_envvar=True)
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the findings here instead of stdout.")
+@click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead.")
+@click.option("--fail-level", type=click.Choice(["info", "warning", "error"]),
+              help="Lowest severity that makes the exit code 1 [warning].")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (never hides exit 2).")
+@click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
+              help="Hide findings recorded in this baseline file.")
+@click.option("--update-baseline", is_flag=True, help="Record the current findings in --baseline.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no notes, no summary.")
 @click.option("-v", "--verbose", is_flag=True, help="Also say how each model was traced and probed.")
-def check(paths: tuple[str, ...], select: str | None, ignore: str | None, no_probe: bool, seed: int,
-          batch_size: int, seq_len: int, timeout: float, jobs: int | None, output_format: str,
-          exit_zero: bool, quiet: bool, verbose: bool) -> None:
-    """Lint model files and directories (PATH or PATH::ModelName)."""
-    from gradlint import report as reporters
+def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend_select: str | None,
+          per_file_ignores: tuple[str, ...], config_path: Path | None, isolated: bool,
+          no_probe: bool | None, seed: int | None, batch_size: int | None, seq_len: int | None,
+          device: str | None, timeout: float | None, jobs: int | None, output_format: str,
+          output_file: Path | None, statistics: bool, fail_level: str | None, exit_zero: bool,
+          baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool) -> None:
+    """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
+    from gradlint import reporters
+    from gradlint.config import ConfigError, Overrides, check_code
+    from gradlint.findings import Severity
     from gradlint.runner import lint
-    from gradlint.rules import RULES_BY_CODE
-    from gradlint.settings import Settings
 
-    for code in (*_codes(select), *_codes(ignore)):
-        if not any(known.startswith(code) for known in RULES_BY_CODE):
-            raise click.UsageError(f"unknown rule code or prefix {code!r}; `gradlint rule --all` lists them")
-    settings = Settings(select=_codes(select), ignore=_codes(ignore), probe=not no_probe, seed=seed,
-                        batch_size=batch_size, seq_len=seq_len, model_timeout=timeout)
-    result = lint(list(paths) or ["."], settings, jobs=jobs, file_timeout=timeout)
-    if output_format == "json":
-        reporters.write_json(result, sys.stdout)
-    else:
-        reporters.write_text(result, sys.stdout, sys.stderr, quiet=quiet, verbose=verbose)
-    code = reporters.exit_code(result)
-    sys.exit(0 if exit_zero and code == 1 else code)
+    if update_baseline and baseline is None:
+        raise click.UsageError("--update-baseline needs --baseline FILE")
+    try:
+        per_file = None
+        if per_file_ignores:
+            per_file = {}
+            for entry in per_file_ignores:
+                pattern, sep, codes = entry.rpartition(":")
+                if not sep or not pattern:
+                    raise click.UsageError(f"--per-file-ignores expects GLOB:CODES, got {entry!r}")
+                per_file[pattern] = _codes(codes) or ()
+        for code in [*(_codes(select) or ()), *(_codes(ignore) or ()), *(_codes(extend_select) or ()),
+                     *(c for codes in (per_file or {}).values() for c in codes)]:
+            check_code(code, "command line")
+        overrides = Overrides(
+            select=_codes(select), ignore=_codes(ignore), extend_select=_codes(extend_select),
+            per_file_ignores=per_file, fail_level=Severity.parse(fail_level) if fail_level else None,
+            probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
+            device=device, timeout=timeout)
+        report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
+                      baseline=baseline, update_baseline=update_baseline)
+    except ConfigError as exc:
+        click.echo(f"gradlint: error: {exc}", err=True)
+        sys.exit(2)
+    out = open(output_file, "w", encoding="utf-8") if output_file else sys.stdout  # noqa: SIM115
+    try:
+        if statistics:
+            for line in reporters.statistics(report):
+                out.write(line + "\n")
+        else:
+            reporters.render(report, output_format, out)
+    finally:
+        if output_file:
+            out.close()
+    if output_format == "text" or output_file:
+        _notes(report, quiet, verbose)
+    sys.exit(report.exit_code(exit_zero))
+
+
+def _notes(report, quiet: bool, verbose: bool) -> None:
+    """Problems, notes and the summary go to stderr, so stdout stays parseable."""
+    from gradlint.reporters import summary
+
+    for problem in report.problems:
+        click.echo(f"{problem.path}: error: {problem.message}", err=True)
+    if quiet:
+        return
+    for result in report.files:
+        for note in result.notes:
+            if verbose or not note.detail:
+                click.echo(f"{note.path}: note: {note.message}", err=True)
+    click.echo(summary(report), err=True)
 
 
 @main.command()

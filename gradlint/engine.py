@@ -141,6 +141,11 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
              settings: Settings) -> ModelReport:
     started = time.perf_counter()
     notes: list[str] = []
+    if settings.device != "cpu" and not on_meta_device(model):
+        device = torch.device(settings.device)
+        model.to(device)
+        if inputs is not None:
+            inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
     traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes)
     graph = analysis = None
     coverage = None
@@ -213,6 +218,9 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
         why = None
         try:
             for candidate in candidate_inputs(model, settings.batch_size, settings.seq_len, settings.seed):
+                if settings.device != "cpu":
+                    candidate = {k: v.to(settings.device) if isinstance(v, torch.Tensor) else v
+                                 for k, v in candidate.items()}
                 try:
                     return trace(model, candidate), candidate, None
                 except TraceError as exc:

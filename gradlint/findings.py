@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import hashlib
 import os
 from typing import Any
 
@@ -74,6 +75,13 @@ class Finding:
     @property
     def message(self) -> str:
         return self.template.format(**self.args)
+
+    @property
+    def fingerprint(self) -> str:
+        """Stable across line moves and re-measurements: code, path, model, graph node and the
+        message template (not its numbers)."""
+        key = "\x1f".join([self.code, self.location.path, self.model or "", self.node or "", self.template])
+        return hashlib.sha256(key.encode()).hexdigest()[:20]
 
     def with_probe(self, verdict: ProbeVerdict, severity: Severity | None = None) -> "Finding":
         return dataclasses.replace(self, probe=verdict, severity=severity or self.severity)

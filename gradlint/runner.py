@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
+from collections import Counter
 import dataclasses
 import json
 import os
@@ -17,9 +18,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gradlint.findings import FileResult, Problem, display_path
+from gradlint.config import (ConfigError, FileConfig, Overrides, fail_level, find_config, load_config,
+                             settings_for)
+from gradlint.findings import FileResult, Finding, Location, Problem, Severity, display_path
 from gradlint.project import project_root
 from gradlint.settings import Settings
+from gradlint.suppress import Suppressions
 
 _NOT_MODEL_BASES = {"object", "Exception", "Enum", "IntEnum", "NamedTuple", "TypedDict", "Protocol"}
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
@@ -44,14 +48,26 @@ _MODULE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 @dataclasses.dataclass
 class Report:
     files: list[FileResult]
+    fail_level: Severity = Severity.WARNING
+    suppressed: int = 0       # findings silenced by comments
+    baselined: int = 0        # findings hidden by the baseline
 
     @property
-    def findings(self):
+    def findings(self) -> list[Finding]:
         return [f for r in self.files for f in r.findings]
 
     @property
-    def problems(self):
+    def problems(self) -> list[Problem]:
         return [p for r in self.files for p in r.problems]
+
+    def exit_code(self, exit_zero: bool = False) -> int:
+        """2 when something could not be checked (never hidden), else 1 for findings at or above
+        the fail level (unless ``exit_zero``), else 0."""
+        if self.problems:
+            return 2
+        if exit_zero:
+            return 0
+        return 1 if any(f.severity >= self.fail_level for f in self.findings) else 0
 
 
 def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
@@ -80,29 +96,132 @@ def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
     return unique, problems
 
 
-def lint(paths: list[str], settings: Settings | None = None, *, jobs: int | None = None,
-         file_timeout: float = 300.0) -> Report:
-    settings = settings or Settings()
+def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
+         isolated: bool = False, jobs: int | None = None, baseline: Path | None = None,
+         update_baseline: bool = False) -> Report:
+    """Lint ``paths`` as the CLI does. Raises ConfigError for a bad configuration."""
+    overrides = overrides or Overrides()
+    configs = _Configs(config, isolated)
     targets, problems = expand(paths)
+    for target in targets:  # every configuration is read and validated before any file runs
+        configs.for_path(target.path)
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
-    checker = _FileChecker(settings, file_timeout)
+    checker = _FileChecker(configs, overrides)
     workers = max(1, jobs or os.cpu_count() or 1)
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         results.extend(pool.map(checker.check, targets))
     # the same files give the same output whatever order they were named in
-    return Report(sorted(results, key=lambda r: r.path))
+    results.sort(key=lambda r: r.path)
+    report = Report(results, fail_level(configs.for_path(None), overrides))
+    report.suppressed = _apply_suppressions(results, {t.path.resolve() for t in targets if t.path},
+                                            checker.settings_for)
+    if update_baseline and baseline is not None:
+        write_baseline(baseline, report.findings)
+    if baseline is not None:
+        report.baselined = _apply_baseline(results, read_baseline(baseline))
+    return report
+
+
+class _Configs:
+    """Configuration files found from each linted path upwards, read once each."""
+
+    def __init__(self, explicit: Path | None, isolated: bool) -> None:
+        self.explicit = load_config(explicit, explicit=True) if explicit else None
+        self.isolated = isolated
+        self._loaded: dict[Path | None, FileConfig] = {}
+
+    def for_path(self, path: Path | None) -> FileConfig:
+        if self.isolated:
+            return FileConfig(None, {})
+        if self.explicit is not None:
+            return self.explicit
+        found = find_config(path if path is not None else Path.cwd())
+        if found not in self._loaded:
+            self._loaded[found] = load_config(found)
+        return self._loaded[found]
+
+
+def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_for) -> int:
+    """Drop findings silenced by comments; report gradlint suppressions that silence nothing."""
+    from gradlint.rules.gl001_unused_suppression import UnusedSuppression
+
+    cache: dict[Path, Suppressions] = {}
+
+    def suppressions(path: str) -> Suppressions:
+        resolved = Path(path).resolve()
+        if resolved not in cache:
+            cache[resolved] = Suppressions.read(resolved)
+        return cache[resolved]
+
+    silenced = 0
+    for result in results:
+        kept = []
+        for finding in result.findings:
+            if suppressions(finding.location.path).silence(finding.code, finding.location.line):
+                silenced += 1
+            else:
+                kept.append(finding)
+        result.findings = kept
+    rule = UnusedSuppression()
+    for result in results:
+        path = Path(result.path).resolve()
+        settings = settings_for(path)
+        if result.problems or path not in linted or not settings.enabled(rule.code):
+            continue
+        for directive, codes in suppressions(result.path).unused(settings.enabled):
+            named = f"for {', '.join(codes)} " if codes else ""
+            result.findings.append(rule.make(
+                Location(result.path, directive.line, directive.col),
+                "unused suppression {named}(nothing to silence on this line)", {"named": named}))
+        result.findings.sort(key=Finding.sort_key)
+    return silenced
+
+
+def write_baseline(path: Path, findings: list[Finding]) -> None:
+    entries = [{"fingerprint": f.fingerprint, "code": f.code, "path": f.location.path,
+                "model": f.model, "node": f.node, "message": f.message} for f in findings]
+    path.write_text(json.dumps({"version": 1, "findings": entries}, indent=2, sort_keys=True) + "\n")
+
+
+def read_baseline(path: Path) -> Counter:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Counter(entry["fingerprint"] for entry in data["findings"])
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: baseline file not found; create it with --update-baseline") from None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: not a gradlint baseline ({exc}); recreate it with --update-baseline") from None
+
+
+def _apply_baseline(results: list[FileResult], known: Counter) -> int:
+    hidden = 0
+    remaining = Counter(known)
+    for result in results:
+        kept = []
+        for finding in result.findings:
+            if remaining[finding.fingerprint] > 0:
+                remaining[finding.fingerprint] -= 1
+                hidden += 1
+            else:
+                kept.append(finding)
+        result.findings = kept
+    return hidden
 
 
 class _FileChecker:
-    def __init__(self, settings: Settings, file_timeout: float) -> None:
-        self.settings = settings
-        self.file_timeout = file_timeout
+    def __init__(self, configs: _Configs, overrides: Overrides) -> None:
+        self.configs = configs
+        self.overrides = overrides
         self._clipping: dict[Path, str | None] = {}
+
+    def settings_for(self, path: Path | None) -> Settings:
+        return settings_for(path, self.configs.for_path(path), self.overrides)
 
     def check(self, target: Target) -> FileResult:
         shown = target.shown
+        settings = self.settings_for(target.path)
         if target.module is not None:
-            return self._check_models(target, shown)
+            return self._check_models(target, shown, settings)
         try:
             text = target.path.read_text(encoding="utf-8")
             tree = ast.parse(text, filename=shown)
@@ -113,16 +232,16 @@ class _FileChecker:
             return FileResult(shown, problems=[Problem(shown, f"cannot read the file: {exc}")])
         result = FileResult(shown)
         if _may_define_models(tree):
-            result = self._check_models(target, shown)
-        result.findings.extend(self._source_findings(target.path, tree))
+            result = self._check_models(target, shown, settings)
+        result.findings.extend(self._source_findings(target.path, tree, settings))
         result.findings.sort(key=lambda f: f.sort_key())
         return result
 
-    def _source_findings(self, path: Path, tree: ast.Module):
+    def _source_findings(self, path: Path, tree: ast.Module, settings: Settings) -> list[Finding]:
         from gradlint.rules.gl501_optimizer_without_clipping import (
             SourceContext, builds_vanilla_rnn, find_clipping, local_imports)
 
-        rules = [r for r in self.settings.rules() if r.scope == "source"]
+        rules = [r for r in settings.rules() if r.scope == "source"]
         if not rules:
             return []
         root = project_root(path)
@@ -134,21 +253,22 @@ class _FileChecker:
         ctx = SourceContext(path.resolve(), tree, root, self._clipping[root], recurrent)
         return [f for rule in rules for f in rule.check_source(ctx)]
 
-    def _check_models(self, target: Target, shown: str) -> FileResult:
+    def _check_models(self, target: Target, shown: str, settings: Settings) -> FileResult:
         request = json.dumps({
             "path": str(target.path.resolve()) if target.path else None, "module": target.module,
-            "selector": target.selector, "settings": self.settings.to_dict(),
+            "selector": target.selector, "settings": settings.to_dict(),
         })
+        timeout = settings.model_timeout or None
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         process = subprocess.Popen(
             [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
         try:
-            out, err = process.communicate(request.encode(), timeout=self.file_timeout)
+            out, err = process.communicate(request.encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
             _kill(process)
             return FileResult(shown, problems=[Problem(
-                shown, f"timed out after {self.file_timeout:g} s (importing or checking the file "
+                shown, f"timed out after {timeout:g} s (importing or checking the file "
                        "never finished); raise --timeout, or guard slow code with "
                        "`if __name__ == \"__main__\":`")])
         if process.returncode == 0:

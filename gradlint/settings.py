@@ -16,6 +16,7 @@ class Settings:
     seed: int = 0
     batch_size: int = 8
     seq_len: int = 32                     # length of inferred sequence inputs
+    device: str = "cpu"                   # where the model is traced and probed
     model_timeout: float | None = 60.0    # seconds per model (the worker also has a hard limit)
     rule_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from gradlint.rules.gl001_unused_suppression import UnusedSuppression
 from gradlint.rules.gl101_saturating_chain import SaturatingActivationChain
 from gradlint.rules.gl201_missing_normalization import MissingNormalization
 from gradlint.rules.gl301_recurrent_spectral_radius import RecurrentSpectralRadius
@@ -9,6 +10,7 @@ from gradlint.rules.gl401_missing_skip_connections import MissingSkipConnections
 from gradlint.rules.gl501_optimizer_without_clipping import OptimizerWithoutClipping
 
 ALL_RULES = (
+    UnusedSuppression,
     SaturatingActivationChain,
     MissingNormalization,
     RecurrentSpectralRadius,

@@ -50,7 +50,8 @@ def test_every_rule_documents_itself_in_the_fixed_outline():
         for heading in ("## What it does", "## Why is this bad?", "## Example", "Use instead:",
                         "## Options", "## References"):
             assert heading in docs, (rule.code, heading)
-        assert "THEORY.md" in docs, rule.code
+        if rule.scope != "suppression":  # thresholds come from THEORY.md; GL001 has none
+            assert "THEORY.md" in docs, rule.code
         for option in rule.options:
             assert f"`{option}`" in docs, (rule.code, option)
         assert rule.name == rule.name.lower() and " " not in rule.name

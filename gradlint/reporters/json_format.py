@@ -1,0 +1,34 @@
+"""JSON output, schema version 1 (documented in the README, stable within a major version).
+
+{"version": 1, "summary": str,
+ "files": [{"path", "models": [str],
+            "findings": [{"code", "name", "severity", "message", "template", "args", "fix",
+                          "location": {"path", "line", "col", "end_line", "end_col"},
+                          "model", "node", "span", "static_d", "fingerprint",
+                          "probe": null | {"confirmed", "measured_d", "text"}}],
+            "problems": [{"path", "message", "model"}],
+            "notes": [{"path", "message", "model", "detail"}]}]}
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TextIO
+
+from gradlint.runner import Report
+
+SCHEMA_VERSION = 1
+
+
+def write(report: Report, out: TextIO) -> None:
+    from gradlint.reporters import summary
+
+    files = []
+    for result in report.files:
+        data = result.to_dict()
+        for finding, entry in zip(result.findings, data["findings"]):
+            entry["fingerprint"] = finding.fingerprint
+        files.append(data)
+    document = {"version": SCHEMA_VERSION, "files": files, "summary": summary(report)}
+    json.dump(document, out, indent=2, sort_keys=True, allow_nan=False)
+    out.write("\n")

@@ -1,0 +1,23 @@
+"""``path:line:col: CODE severity: message — probe verdict [fix: ...]``, one finding per line."""
+
+from __future__ import annotations
+
+from typing import TextIO
+
+from gradlint.findings import Finding
+from gradlint.runner import Report
+
+
+def finding_line(finding: Finding, show_model: bool) -> str:
+    loc = finding.location
+    model = f" (model `{finding.model}`)" if show_model and finding.model else ""
+    probe = f" — {finding.probe.text}" if finding.probe else ""
+    return (f"{loc.path}:{loc.line}:{loc.col}: {finding.code} {finding.severity}: "
+            f"{finding.message}{model}{probe} [fix: {finding.fix}]")
+
+
+def write(report: Report, out: TextIO) -> None:
+    for result in report.files:
+        several = len(result.models) > 1
+        for finding in result.findings:
+            out.write(finding_line(finding, several) + "\n")

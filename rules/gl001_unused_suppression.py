@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+from gradlint.findings import Severity
+from gradlint.rule import Rule
+
+
+class UnusedSuppression(Rule):
+    """
+    ## What it does
+    Reports a `# noqa: GL...` or `# gradlint: ignore[...]` comment that silences no finding: the
+    codes it names are enabled, yet nothing with those codes points at its line. Bare `# noqa`
+    comments are left alone (other linters use them); a bare `# gradlint: ignore` is reported.
+
+    ## Why is this bad?
+    A stale suppression hides the next real finding on that line, and tells readers about a risk
+    that is no longer there. ruff's RUF100 and flake8-noqa report the same thing.
+
+    ## Example
+    ```python
+    x = self.net(x)  # noqa: GL101   (the sigmoids were replaced by GELU long ago)
+    ```
+
+    Use instead:
+    ```python
+    x = self.net(x)
+    ```
+
+    ## Options
+    None. Files that could not be checked completely are not reported: a finding their failed
+    model would have produced may be exactly what the comment silences.
+
+    ## References
+    - ruff RUF100 (unused-noqa); flake8-noqa NQA102.
+    """
+
+    code = "GL001"
+    name = "unused-suppression"
+    severity = Severity.WARNING
+    summary = "Suppression comment that silences no finding"
+    fix = "remove the comment, or the codes in it that no longer apply"
+    scope = "suppression"
+    options: dict = {}
