@@ -5,7 +5,7 @@ The Python API (imports torch only when called)::
     import gradlint
     report = gradlint.lint(["models/"])              # what the CLI does, as values
     result = gradlint.check_model(MyNet(), torch.randn(8, 64))
-    assert not [f for f in result.findings if f.severity >= gradlint.Severity.WARNING]
+    gradlint.assert_healthy(MyNet(), torch.randn(8, 64))   # in a pytest test
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 from gradlint.findings import Finding, Severity
 
 __version__ = "0.1.0"
-__all__ = ["Finding", "Severity", "check_model", "lint", "__version__"]
+__all__ = ["Finding", "Severity", "assert_healthy", "check_model", "lint", "__version__"]
 
 
 def lint(paths: list[str], **kwargs: Any):
@@ -32,3 +32,18 @@ def check_model(model: Any, inputs: Any = None, **kwargs: Any):
     from gradlint.engine import check_model as check
 
     return check(model, inputs, **kwargs)
+
+
+def assert_healthy(model: Any, inputs: Any = None, *, fail_level: str = "warning", **kwargs: Any):
+    """Fail (AssertionError) with the findings printed when ``model`` has any at ``fail_level`` or
+    above; returns the report otherwise. ``kwargs`` go to ``check_model`` (``settings=``)."""
+    from gradlint.reporters.text import finding_line
+
+    report = check_model(model, inputs, **kwargs)
+    level = Severity.parse(fail_level)
+    serious = [f for f in report.findings if f.severity >= level]
+    if report.problem or serious:
+        lines = [f"gradlint: {report.name}: {report.problem}"] if report.problem else []
+        lines += [finding_line(f, show_model=False) for f in serious]
+        raise AssertionError("\n".join(lines))
+    return report

@@ -73,3 +73,25 @@ def test_wheel_installs_rules_as_a_gradlint_subpackage(tmp_path):
     names = zipfile.ZipFile(wheel).namelist()
     assert "gradlint/rules/gl101_saturating_chain.py" in names
     assert not [n for n in names if n.startswith("rules/")]
+
+
+def test_assert_healthy_passes_a_healthy_model_and_prints_the_findings_of_a_broken_one():
+    import pytest
+
+    healthy = Deep(lambda w: nn.init.kaiming_normal_(w, nonlinearity="relu"))
+    assert gradlint.assert_healthy(healthy, torch.randn(8, 128)).findings == []
+    with pytest.raises(AssertionError) as failure:
+        gradlint.assert_healthy(Deep(), torch.randn(8, 128))
+    message = str(failure.value)
+    assert "GL201 error: 20 weight layers in a row with no normalization" in message
+    assert "probe confirmed" in message and "test_api_and_package.py:" in message
+
+
+def test_files_without_models_never_import_torch(tmp_path):
+    (tmp_path / "utils.py").write_text("import os\n\ndef helper():\n    return os.getcwd()\n")
+    (tmp_path / "train.py").write_text("import torch\n\ndef fit(model):\n    return torch.optim.SGD(model.parameters(), lr=0.1)\n")
+    code = ("import sys\nfrom gradlint.runner import lint\n"
+            f"report = lint([{str(tmp_path)!r}])\n"
+            "print(len(report.findings), 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
+    assert out.stdout.split() == ["1", "False"]  # GL501 on train.py, found from the source alone
