@@ -50,6 +50,7 @@ def main() -> None:
 @click.option("--seq-len", type=int, help="Sequence length of inferred example inputs [32].")
 @click.option("--device", help="Device to trace and probe on [cpu].")
 @click.option("--timeout", type=float, help="Seconds per file and per model [300].")
+@click.option("--memory-limit", type=float, help="GiB of memory per worker [80% of RAM / jobs].")
 @click.option("-j", "--jobs", type=int, default=None, help="Files checked in parallel (default: CPU count).")
 @click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               envvar="GRADLINT_OUTPUT_FORMAT", show_default=True, show_envvar=True)
@@ -67,7 +68,8 @@ def main() -> None:
 def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend_select: str | None,
           per_file_ignores: tuple[str, ...], config_path: Path | None, isolated: bool,
           no_probe: bool | None, seed: int | None, batch_size: int | None, seq_len: int | None,
-          device: str | None, timeout: float | None, jobs: int | None, output_format: str,
+          device: str | None, timeout: float | None, memory_limit: float | None, jobs: int | None,
+          output_format: str,
           output_file: Path | None, statistics: bool, fail_level: str | None, exit_zero: bool,
           baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
@@ -94,7 +96,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             select=_codes(select), ignore=_codes(ignore), extend_select=_codes(extend_select),
             per_file_ignores=per_file, fail_level=Severity.parse(fail_level) if fail_level else None,
             probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
-            device=device, timeout=timeout)
+            device=device, timeout=timeout, memory_limit=memory_limit)
         report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
                       baseline=baseline, update_baseline=update_baseline)
     except ConfigError as exc:

@@ -15,6 +15,7 @@ seq-len = 32
 seed = 0
 device = "cpu"
 timeout = 300                        # seconds per file and per model
+memory-limit = 8                     # GiB per worker (default: 80% of RAM / parallel jobs)
 
 [tool.gradlint.rules.GL201]          # every rule option, see `gradlint rule GL201`
 min-depth = 6
@@ -36,7 +37,8 @@ from gradlint.findings import Severity
 from gradlint.settings import Settings
 
 TOP_KEYS = {"select", "ignore", "extend-select", "fail-level", "per-file-ignores", "probe", "rules"}
-PROBE_KEYS = {"enabled": bool, "batch-size": int, "seq-len": int, "seed": int, "device": str, "timeout": (int, float)}
+PROBE_KEYS = {"enabled": bool, "batch-size": int, "seq-len": int, "seed": int, "device": str,
+              "timeout": (int, float), "memory-limit": (int, float)}
 
 
 class ConfigError(Exception):
@@ -58,6 +60,7 @@ class Overrides:
     seed: int | None = None
     device: str | None = None
     timeout: float | None = None
+    memory_limit: float | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,6 +211,7 @@ def settings_for(file: Path | None, config: FileConfig, cli: Overrides) -> Setti
         seq_len=pick(cli.seq_len, "seq-len", 32),
         device=pick(cli.device, "device", "cpu"),
         model_timeout=float(pick(cli.timeout, "timeout", 300)),
+        memory_limit=pick(cli.memory_limit, "memory-limit", None),
         rule_options=rule_options,
     )
 

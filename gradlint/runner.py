@@ -106,8 +106,8 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
     for target in targets:  # every configuration is read and validated before any file runs
         configs.for_path(target.path)
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
-    checker = _FileChecker(configs, overrides)
-    workers = max(1, jobs or os.cpu_count() or 1)
+    workers = max(1, min(jobs or os.cpu_count() or 1, len(targets) or 1))
+    checker = _FileChecker(configs, overrides, workers)
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         results.extend(pool.map(checker.check, targets))
     # the same files give the same output whatever order they were named in
@@ -209,10 +209,19 @@ def _apply_baseline(results: list[FileResult], known: Counter) -> int:
 
 
 class _FileChecker:
-    def __init__(self, configs: _Configs, overrides: Overrides) -> None:
+    def __init__(self, configs: _Configs, overrides: Overrides, jobs: int = 1) -> None:
         self.configs = configs
         self.overrides = overrides
+        self.jobs = jobs
         self._clipping: dict[Path, str | None] = {}
+
+    def memory_limit(self, settings: Settings) -> int | None:
+        """Bytes of address space a worker may use: the configured GiB, or by default 80% of
+        this machine's memory shared among the parallel workers."""
+        if settings.memory_limit is not None:
+            return int(settings.memory_limit * 2**30) or None
+        total = _physical_memory()
+        return int(0.8 * total / self.jobs) if total else None
 
     def settings_for(self, path: Path | None) -> Settings:
         return settings_for(path, self.configs.for_path(path), self.overrides)
@@ -260,9 +269,11 @@ class _FileChecker:
         })
         timeout = settings.model_timeout or None
         env = {**os.environ, "PYTHONHASHSEED": "0"}
+        limit = self.memory_limit(settings)
         process = subprocess.Popen(
             [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True)
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+            preexec_fn=(lambda: _limit_memory(limit)) if limit else None)
         try:
             out, err = process.communicate(request.encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
@@ -277,6 +288,21 @@ class _FileChecker:
             except (ValueError, KeyError, TypeError):
                 pass
         return FileResult(shown, problems=[Problem(shown, _crash_reason(process.returncode, err))])
+
+
+def _limit_memory(limit: int) -> None:
+    """In the worker, before it runs user code: allocations past the limit fail (MemoryError,
+    or torch's "can't allocate memory") instead of taking the machine down."""
+    import resource
+
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+
+def _physical_memory() -> int | None:
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _crash_reason(returncode: int, stderr: bytes) -> str:

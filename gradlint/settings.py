@@ -18,6 +18,7 @@ class Settings:
     seq_len: int = 32                     # length of inferred sequence inputs
     device: str = "cpu"                   # where the model is traced and probed
     model_timeout: float | None = 60.0    # seconds per model (the worker also has a hard limit)
+    memory_limit: float | None = None     # GiB of address space per worker; None: 80% of RAM / jobs
     rule_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def enabled(self, code: str) -> bool:

@@ -260,3 +260,25 @@ def test_installed_library_class_as_a_target(tmp_path):
     result = run_cli("torch.nn:TransformerEncoderLayer", cwd=tmp_path)
     assert "torch.nn:TransformerEncoderLayer: error" in result.stderr  # needs d_model and nhead
     assert "needs constructor arguments (d_model, nhead)" in result.stderr
+
+
+def test_memory_limit_stops_a_model_that_allocates_too_much(write):
+    hog = HEALTHY.replace("return self.net(x)", "return self.net(x) + torch.ones(2**31).sum()").replace(
+        "from torch import nn", "import torch\nfrom torch import nn")
+    write("hog.py", hog)
+    path = write("net.py", SIGMOID_NET)
+    result = run_cli(".", "--memory-limit", "2", cwd=path.parent)
+    assert result.returncode == 2
+    assert "hog.py: error: model `Healthy`: could not be traced" in result.stderr
+    assert "allocate" in result.stderr and "Traceback" not in result.stderr
+    assert "net.py:13:17: GL101 error" in result.stdout
+
+
+def test_output_is_identical_whatever_the_order_jobs_or_hash_seed(write, monkeypatch):
+    write("a.py", SIGMOID_NET)
+    write("b.py", SIGMOID_NET.replace("range(4)", "range(5)"))
+    path = write("c.py", HEALTHY)
+    first = run_cli("a.py", "b.py", "c.py", "-j", "1", cwd=path.parent)
+    monkeypatch.setenv("PYTHONHASHSEED", "123")
+    second = run_cli("c.py", "b.py", "a.py", "-j", "3", cwd=path.parent)
+    assert first.stdout == second.stdout and first.stdout.count("GL101") == 2

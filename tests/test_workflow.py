@@ -205,3 +205,13 @@ def test_baseline_hides_known_findings_even_when_lines_move(tmp_path):
     assert fresh.returncode == 1 and fresh.stdout.startswith("new.py:")
     missing = run_cli("net.py", "--baseline", str(tmp_path / "nope.json"), cwd=root)
     assert missing.returncode == 2 and "baseline file not found" in missing.stderr
+
+
+def test_extend_select_and_per_file_ignores_flags(tmp_path):
+    root = project(tmp_path, '[tool.gradlint]\nselect = ["GL2"]\n', **{"net.py": net(), "exp/net.py": net()})
+    assert run_cli("net.py", cwd=root).returncode == 0
+    assert "GL101 error" in run_cli("net.py", "--extend-select", "GL101", cwd=root).stdout
+    both = run_cli(".", "--isolated", "--per-file-ignores", "exp/*:GL1", cwd=root)
+    assert "exp/net.py" not in both.stdout and both.stdout.startswith("net.py:")
+    bad = run_cli(".", "--per-file-ignores", "exp/*", cwd=root)
+    assert bad.returncode == 2 and "expects GLOB:CODES" in bad.stderr
