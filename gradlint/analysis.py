@@ -27,7 +27,7 @@ from torch import fx
 
 from gradlint.graph import weight_of
 
-_GRID = torch.linspace(-7.0, 7.0, 4001, dtype=torch.float64)
+_GRID = torch.linspace(-7.0, 7.0, 1401, dtype=torch.float64)
 _GRID_WEIGHTS = torch.exp(-0.5 * _GRID**2)
 _GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
 
@@ -66,6 +66,8 @@ class Analysis:
         self.graph = graph
         self.graph_module = graph_module
         self.input_moments = input_moments or {}
+        self._moments: dict[tuple, tuple[float, float, float]] = {}
+        self._weights: dict[str, tuple[float, float, float, float] | None] = {}
 
     # --- post-dominators ------------------------------------------------------------------
     @functools.cached_property
@@ -85,8 +87,19 @@ class Analysis:
         return idom
 
     @functools.cached_property
+    def _order(self) -> list[str]:
+        """All nodes, every node after its inputs."""
+        return list(nx.topological_sort(self.graph))
+
+    @functools.cached_property
     def _reverse_order(self) -> list[str]:
-        return list(reversed(list(nx.topological_sort(self._data_graph))))
+        data = self._data_graph
+        return [n for n in reversed(self._order) if n in data]
+
+    @functools.cached_property
+    def _successors(self) -> dict[str, list[str]]:
+        data = self._data_graph
+        return {n: list(data.successors(n)) for n in data}
 
     def chains(self, is_member: Callable[[str], bool], is_breaker: Callable[[str], bool]) -> list[Chain]:
         """Chains of members that the cheapest gradient route crosses with no breaker between.
@@ -95,10 +108,11 @@ class Analysis:
         before a breaker (or the output) gives the chain starting at m. Chains that end at the
         same member are one problem: the longest is returned (ties: the earliest start).
         """
-        def member(node: str) -> bool:
-            return is_member(node) and not is_breaker(node)
-
         graph = self._data_graph
+        breakers = {n for n in graph if is_breaker(n)}
+        members = {n for n in graph if n not in breakers and is_member(n)}
+        member, is_breaker = members.__contains__, breakers.__contains__
+        successors = self._successors
         cost: dict[str, int] = {}
         step: dict[str, str | None] = {}
         tail: dict[str, str | None] = {}   # last member on the route strictly after the node
@@ -107,7 +121,7 @@ class Analysis:
                 cost[node], step[node], tail[node] = 0, None, None
                 continue
             best: tuple[int, str] | None = None
-            for succ in graph.successors(node):
+            for succ in successors[node]:
                 if succ not in cost:
                     continue  # never reaches the output
                 value = 0 if is_breaker(succ) else cost[succ] + member(succ)
@@ -159,7 +173,7 @@ class Analysis:
         each application feeds the next one. Rules that reason about depth treat these nodes as
         the recurrence they are (GL301's business), not as a deep feed-forward stack.
         """
-        order = {n: i for i, n in enumerate(nx.topological_sort(self.graph))}
+        order = {n: i for i, n in enumerate(self._order)}
         uses: dict[str, list[str]] = {}
         for node, facts in self.graph.nodes(data=True):
             if facts["kind"] == "weight" and facts["data"]:
@@ -182,7 +196,7 @@ class Analysis:
         """node -> (q: forward second moment of its output, chi: backward squared gain)."""
         result: dict[str, tuple[float, float]] = {}
         variance: dict[str, float] = {}
-        for name in nx.topological_sort(self.graph):
+        for name in self._order:
             facts = self.graph.nodes[name]
             data_inputs = [p for p in self.graph.predecessors(name) if self.graph.nodes[p]["data"]]
             q_inputs = [result[p][0] for p in data_inputs]
@@ -242,13 +256,20 @@ class Analysis:
         return q_in, 1.0, v_in
 
     def _weight_gain(self, name: str, q_in: float, v_in: float) -> tuple[float, float, float]:
-        weight = weight_of(self.graph_module, self.graph, name)
-        if weight is None or weight.dim() < 2:
+        facts = self.graph.nodes[name]
+        key = facts["module"] or ",".join(sorted(facts["params"])) or name
+        if key not in self._weights:  # a layer applied at every time step is measured once
+            weight = weight_of(self.graph_module, self.graph, name)
+            if weight is None or weight.dim() < 2:
+                self._weights[key] = None
+            else:
+                w = weight.detach()
+                fan_in, fan_out = _fans(self.graph, self.graph_module, name, w)
+                self._weights[key] = (float(w.square().mean()), fan_in, fan_out, self._bias_moment(name))
+        known = self._weights[key]
+        if known is None:
             return q_in, 1.0, v_in
-        w = weight.detach().double()
-        second_moment = float(w.pow(2).mean())
-        fan_in, fan_out = _fans(self.graph, self.graph_module, name, w)
-        bias2 = self._bias_moment(name)
+        second_moment, fan_in, fan_out, bias2 = known
         return (fan_in * second_moment * q_in + bias2, fan_out * second_moment,
                 fan_in * second_moment * v_in)
 
@@ -304,7 +325,27 @@ class Analysis:
         return self._fx_nodes[name]
 
     def _activation_moments(self, name: str, q: float) -> tuple[float, float, float]:
-        """E[φ'(z)²], E[φ(z)²] and E[φ(z)] for z ~ N(0, q), for the activation as the model calls it."""
+        """E[φ'(z)²], E[φ(z)²] and E[φ(z)] for z ~ N(0, q), for the activation as the model calls it
+        (memoized per activation and q: deep stacks repeat both)."""
+        # q to three significant digits, and clamped: below 1e-6 every activation is in its
+        # linear regime and above 1e6 in its asymptotic one
+        key = (self._activation_key(name), float(f"{min(max(q, 1e-6), 1e6):.3g}"))
+        if key not in self._moments:
+            self._moments[key] = self._compute_moments(name, key[1])
+        return self._moments[key]
+
+    def _activation_key(self, name: str) -> tuple:
+        node = self._fx_node(name)
+        if node.op == "call_module":
+            module = self.graph_module.get_submodule(node.target)
+            if isinstance(module, torch.nn.PReLU):
+                return (node.target,)
+            return (type(module), module.extra_repr())
+        constants = tuple(repr(a) for a in node.args[1:] if not isinstance(a, fx.Node))
+        kwargs = tuple(sorted((k, repr(v)) for k, v in node.kwargs.items() if not isinstance(v, fx.Node)))
+        return (node.op, node.target, constants, kwargs)
+
+    def _compute_moments(self, name: str, q: float) -> tuple[float, float, float]:
         function = self._activation_callable(name)
         z = (_GRID * math.sqrt(max(q, 1e-12))).requires_grad_(True)
         with torch.enable_grad():

@@ -52,6 +52,7 @@ def main() -> None:
 @click.option("--timeout", type=float, help="Seconds per file and per model [300].")
 @click.option("--memory-limit", type=float, help="GiB of memory per worker [80% of RAM / jobs].")
 @click.option("-j", "--jobs", type=int, default=None, help="Files checked in parallel (default: CPU count).")
+@click.option("--no-cache", is_flag=True, help="Check every model again instead of reusing cached results.")
 @click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
               envvar="GRADLINT_OUTPUT_FORMAT", show_default=True, show_envvar=True)
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -69,7 +70,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
           per_file_ignores: tuple[str, ...], config_path: Path | None, isolated: bool,
           no_probe: bool | None, seed: int | None, batch_size: int | None, seq_len: int | None,
           device: str | None, timeout: float | None, memory_limit: float | None, jobs: int | None,
-          output_format: str,
+          no_cache: bool, output_format: str,
           output_file: Path | None, statistics: bool, fail_level: str | None, exit_zero: bool,
           baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
@@ -98,7 +99,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
             device=device, timeout=timeout, memory_limit=memory_limit)
         report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
-                      baseline=baseline, update_baseline=update_baseline)
+                      baseline=baseline, update_baseline=update_baseline, cache=not no_cache)
     except ConfigError as exc:
         click.echo(f"gradlint: error: {exc}", err=True)
         sys.exit(2)
@@ -130,6 +131,16 @@ def _notes(report, quiet: bool, verbose: bool) -> None:
             if verbose or not note.detail:
                 click.echo(f"{note.path}: note: {note.message}", err=True)
     click.echo(summary(report), err=True)
+
+
+@main.command()
+@click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
+def clean(path: Path) -> None:
+    """Delete the result cache of the project holding PATH."""
+    from gradlint.cache import clear
+
+    removed = clear(path)
+    click.echo(f"removed {removed}" if removed else "no cache to remove")
 
 
 @main.command()

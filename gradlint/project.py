@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,3 +39,47 @@ def project_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
                 if count > MAX_PROJECT_FILES:
                     return
                 yield Path(directory, filename)
+
+
+def local_imports(tree: ast.Module, path: Path, root: Path) -> list[Path]:
+    """Project files that ``tree`` (the source of ``path``) imports directly; no import runs."""
+    found = []
+    for node in ast.walk(tree):
+        modules: list[tuple[str, int]] = []
+        if isinstance(node, ast.Import):
+            modules = [(alias.name, 0) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            modules = [(node.module or "", node.level)]
+            modules += [((node.module + "." if node.module else "") + a.name, node.level) for a in node.names]
+        for module, level in modules:
+            if level > len(path.parents):
+                continue
+            bases = [path.parents[level - 1]] if level else [path.parent, root]
+            for base in bases:
+                target = base.joinpath(*module.split(".")) if module else base
+                for candidate in (target.with_suffix(".py"), target / "__init__.py"):
+                    if candidate.is_file() and candidate not in found:
+                        found.append(candidate)
+    return found
+
+
+def parse(path: Path) -> ast.Module | None:
+    try:
+        return ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (SyntaxError, ValueError, OSError, RecursionError):
+        return None
+
+
+def local_closure(tree: ast.Module, path: Path, root: Path, limit: int = 200) -> list[Path]:
+    """Every project file reachable from ``path`` through imports (bounded), sorted."""
+    seen: set[Path] = set()
+    queue = local_imports(tree, path, root)
+    while queue and len(seen) < limit:
+        current = queue.pop()
+        if current in seen or current == path:
+            continue
+        seen.add(current)
+        parsed = parse(current)
+        if parsed is not None:
+            queue.extend(local_imports(parsed, current, root))
+    return sorted(seen)

@@ -18,10 +18,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gradlint.cache import Cache
 from gradlint.config import (ConfigError, FileConfig, Overrides, fail_level, find_config, load_config,
                              settings_for)
 from gradlint.findings import FileResult, Finding, Location, Problem, Severity, display_path
-from gradlint.project import project_root
+from gradlint.project import local_imports, parse, project_root
 from gradlint.settings import Settings
 from gradlint.suppress import Suppressions
 
@@ -98,7 +99,7 @@ def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
 
 def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
          isolated: bool = False, jobs: int | None = None, baseline: Path | None = None,
-         update_baseline: bool = False) -> Report:
+         update_baseline: bool = False, cache: bool = False) -> Report:
     """Lint ``paths`` as the CLI does. Raises ConfigError for a bad configuration."""
     overrides = overrides or Overrides()
     configs = _Configs(config, isolated)
@@ -107,7 +108,7 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
         configs.for_path(target.path)
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(targets) or 1))
-    checker = _FileChecker(configs, overrides, workers)
+    checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache))
     with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
         results.extend(pool.map(checker.check, targets))
     # the same files give the same output whatever order they were named in
@@ -209,10 +210,11 @@ def _apply_baseline(results: list[FileResult], known: Counter) -> int:
 
 
 class _FileChecker:
-    def __init__(self, configs: _Configs, overrides: Overrides, jobs: int = 1) -> None:
+    def __init__(self, configs: _Configs, overrides: Overrides, jobs: int = 1, cache: Cache | None = None) -> None:
         self.configs = configs
         self.overrides = overrides
         self.jobs = jobs
+        self.cache = cache or Cache(enabled=False)
         self._clipping: dict[Path, str | None] = {}
 
     def memory_limit(self, settings: Settings) -> int | None:
@@ -241,14 +243,13 @@ class _FileChecker:
             return FileResult(shown, problems=[Problem(shown, f"cannot read the file: {exc}")])
         result = FileResult(shown)
         if _may_define_models(tree):
-            result = self._check_models(target, shown, settings)
+            result = self._check_models(target, shown, settings, tree)
         result.findings.extend(self._source_findings(target.path, tree, settings))
         result.findings.sort(key=lambda f: f.sort_key())
         return result
 
     def _source_findings(self, path: Path, tree: ast.Module, settings: Settings) -> list[Finding]:
-        from gradlint.rules.gl501_optimizer_without_clipping import (
-            SourceContext, builds_vanilla_rnn, find_clipping, local_imports)
+        from gradlint.rules.gl501_optimizer_without_clipping import SourceContext, builds_vanilla_rnn, find_clipping
 
         rules = [r for r in settings.rules() if r.scope == "source"]
         if not rules:
@@ -256,17 +257,29 @@ class _FileChecker:
         root = project_root(path)
         if root not in self._clipping:
             self._clipping[root] = find_clipping(root)
-        recurrent = builds_vanilla_rnn(tree) or any(
-            builds_vanilla_rnn(ast.parse(p.read_text(encoding="utf-8", errors="replace")))
-            for p in local_imports(tree, path.resolve(), root) if _parses(p))
+        imported = (parse(p) for p in local_imports(tree, path.resolve(), root))
+        recurrent = builds_vanilla_rnn(tree) or any(t is not None and builds_vanilla_rnn(t) for t in imported)
         ctx = SourceContext(path.resolve(), tree, root, self._clipping[root], recurrent)
         return [f for rule in rules for f in rule.check_source(ctx)]
 
-    def _check_models(self, target: Target, shown: str, settings: Settings) -> FileResult:
-        request = json.dumps({
+    def _check_models(self, target: Target, shown: str, settings: Settings, tree: ast.Module | None = None) -> FileResult:
+        fields = {
             "path": str(target.path.resolve()) if target.path else None, "module": target.module,
             "selector": target.selector, "settings": settings.to_dict(),
-        })
+        }
+        key = None
+        if target.path is not None and tree is not None:
+            key = self.cache.key(target.path, tree, {**fields, "shown": shown})
+            cached = self.cache.get(target.path, key)
+            if cached is not None:
+                return cached
+        result = self._run_worker(fields, shown, settings)
+        if key is not None:
+            self.cache.put(target.path, key, result)
+        return result
+
+    def _run_worker(self, fields: dict, shown: str, settings: Settings) -> FileResult:
+        request = json.dumps(fields)
         timeout = settings.model_timeout or None
         env = {**os.environ, "PYTHONHASHSEED": "0"}
         limit = self.memory_limit(settings)
@@ -337,11 +350,3 @@ def _may_define_models(tree: ast.Module) -> bool:
             if bases - _NOT_MODEL_BASES:
                 return True
     return False
-
-
-def _parses(path: Path) -> bool:
-    try:
-        ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        return True
-    except (SyntaxError, ValueError, OSError):
-        return False

@@ -260,23 +260,3 @@ def builds_vanilla_rnn(tree: ast.Module) -> bool:
             if short in ("RNN", "RNNCell"):
                 return True
     return False
-
-
-def local_imports(tree: ast.Module, path: Path, root: Path) -> list[Path]:
-    """Project files that ``tree`` imports directly (best effort, no import is executed)."""
-    found = []
-    for node in ast.walk(tree):
-        modules: list[tuple[str, int]] = []
-        if isinstance(node, ast.Import):
-            modules = [(alias.name, 0) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            modules = [(node.module or "", node.level)]
-            modules += [((node.module + "." if node.module else "") + a.name, node.level) for a in node.names]
-        for module, level in modules:
-            bases = [path.parent.parents[level - 2] if level > 1 else path.parent] if level else [path.parent, root]
-            for base in bases:
-                target = base.joinpath(*module.split(".")) if module else base
-                for candidate in (target.with_suffix(".py"), target / "__init__.py"):
-                    if candidate.is_file() and candidate not in found:
-                        found.append(candidate)
-    return found
