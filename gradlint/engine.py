@@ -157,6 +157,10 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         coverage = _coverage(model, traced)
         for qualname, why in sorted(traced.opaque.items()):
             notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
+        if not any(graph.nodes[p]["data"] for n, f in graph.nodes(data=True) if f["kind"] == "output"
+                   for p in graph.predecessors(n)):
+            notes.append("no gradient path from the output back through the model (it is detached, "
+                         "or integer-valued like argmax): the graph rules had nothing to follow")
     weights_known = not on_meta_device(model)
     ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
@@ -191,6 +195,9 @@ def _confirm(found: list[tuple[Rule, Finding]], ctx: ModelContext, traced: Trace
             probe = probe_graph(traced.graph_module, inputs, settings.seed)
         except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
             notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
+    if probe is not None and probe.nonfinite:
+        notes.append(f"probe saw NaN or Inf at {len(probe.nonfinite)} node(s), first at "
+                     f"`{ctx.label(probe.nonfinite[0])}`")
     confirmed = []
     for rule, finding in found:
         if finding.span is not None and probe is None:

@@ -85,8 +85,8 @@ def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], li
     for name, cls in sorted(vars(module).items(), key=lambda item: _line_of(item[1])):
         if not (inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == module.__name__):
             continue
-        if inspect.isabstract(cls) or cls in hooked_types:
-            continue
+        if inspect.isabstract(cls) or cls in hooked_types or cls.forward is nn.Module.forward:
+            continue  # abstract, declared through the hook, or a base class with no forward()
         missing = _required_parameters(cls)
         if missing:
             needs_args.append((name, missing))

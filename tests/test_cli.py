@@ -282,3 +282,79 @@ def test_output_is_identical_whatever_the_order_jobs_or_hash_seed(write, monkeyp
     monkeypatch.setenv("PYTHONHASHSEED", "123")
     second = run_cli("c.py", "b.py", "a.py", "-j", "3", "--no-cache", cwd=path.parent)
     assert first.stdout == second.stdout and first.stdout.count("GL101") == 2
+
+
+OUTPUTS = '''
+import dataclasses
+import torch
+from torch import nn
+
+
+class Stack(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(16, 16) for _ in range(4))
+
+    def hidden(self, x):
+        for layer in self.layers:
+            x = torch.sigmoid(layer(x))
+        return x
+
+
+@dataclasses.dataclass
+class Output:
+    logits: torch.Tensor
+    extra: int = 0
+
+
+class DictOut(Stack):
+    def forward(self, x):
+        return {"logits": self.hidden(x), "step": 3}
+
+
+class TupleOut(Stack):
+    def forward(self, x):
+        return self.hidden(x), None
+
+
+class DataclassOut(Stack):
+    def forward(self, x):
+        return Output(self.hidden(x))
+
+
+class IntegerOut(Stack):
+    def forward(self, x):
+        return self.hidden(x).argmax(-1)
+
+
+class Detached(Stack):
+    def forward(self, x):
+        return self.hidden(x).detach()
+
+
+class Nan(Stack):
+    def forward(self, x):
+        return self.hidden(x) * float("nan")
+'''
+
+
+def test_unusual_outputs_are_checked_or_explained(write):
+    path = write("outputs.py", OUTPUTS)
+    result = run_cli("outputs.py", cwd=path.parent)
+    assert "Traceback" not in result.stderr
+    confirmed = {m for m in re.findall(r"\(model `(\w+)`\) — probe confirmed", result.stdout)}
+    assert confirmed == {"DictOut", "TupleOut", "DataclassOut"}
+    for model in ("IntegerOut", "Detached"):
+        assert f"note: model `{model}`: no gradient path from the output back through the model" in result.stderr
+        assert f"(model `{model}`)" not in result.stdout
+    assert "(model `Nan`) — probe could not measure" in result.stdout
+    assert "note: model `Nan`: probe saw NaN or Inf at" in result.stderr
+    assert "model `Stack`" not in result.stdout + result.stderr  # a base class with no forward()
+    assert result.returncode == 1
+
+
+def test_bad_arguments_exit_2_with_one_line(tmp_path):
+    for args in (["--batch-size", "many"], ["--output-format", "xml"], ["--no-such-flag"]):
+        result = run_cli(*args, ".", cwd=tmp_path)
+        assert result.returncode == 2, args
+        assert "Error:" in result.stderr and "Traceback" not in result.stderr
