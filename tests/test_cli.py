@@ -121,11 +121,14 @@ def test_forward_that_raises_is_one_line(write):
 def test_hang_and_crash_are_contained(write):
     write("hangs.py", "import time\nfrom torch import nn\nclass M(nn.Module):\n    pass\ntime.sleep(600)\n")
     write("exits.py", "import os\nfrom torch import nn\nclass M(nn.Module):\n    pass\nos._exit(3)\n")
+    write("segfaults.py", "import os, signal\nfrom torch import nn\nclass M(nn.Module):\n    pass\n"
+                          "os.kill(os.getpid(), signal.SIGSEGV)\n")
     path = write("net.py", SIGMOID_NET)
-    result = run_cli(".", "--timeout", "15", "-j", "3", cwd=path.parent)
+    result = run_cli(".", "--timeout", "15", "-j", "4", cwd=path.parent)
     assert result.returncode == 2
     assert "hangs.py: error: timed out after 15 s" in result.stderr
     assert "exits.py: error: the worker process exited with status 3" in result.stderr
+    assert "segfaults.py: error: the worker process was killed by SIGSEGV" in result.stderr
     assert "net.py:13:17: GL101 error" in result.stdout
 
 

@@ -94,3 +94,61 @@ def test_structural_verdicts_agree_with_the_probe_when_confirmed(spec):
         if probe.confirmed and finding.code in ("GL101", "GL201"):
             # a confirmed finding's measurement points the same way as its prediction
             assert probe.measured_d * finding.static_d > 0, finding.message
+
+
+# --- random configuration files and suppression comments ---------------------------------------
+
+from pathlib import Path  # noqa: E402
+
+from gradlint.config import ConfigError, Overrides, load_config, settings_for  # noqa: E402
+from gradlint.suppress import Suppressions  # noqa: E402
+
+keys = st.sampled_from(["select", "ignore", "extend-select", "fail-level", "per-file-ignores", "probe",
+                        "rules", "selct", "GL101", "min-depth", "batch-size", "enabled", "timeout"])
+values = st.recursive(
+    st.one_of(st.booleans(), st.integers(-3, 100), st.floats(-1, 10, allow_nan=False),
+              st.sampled_from(["GL", "GL1", "GL101", "XX", "warning", "fatal", "cpu", ""])),
+    lambda children: st.one_of(st.lists(children, max_size=3),
+                               st.dictionaries(keys, children, max_size=3)),
+    max_leaves=8,
+)
+
+
+def toml_value(value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        return '"' + value + '"'
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    return "{" + ", ".join(f'"{k}" = {toml_value(v)}' for k, v in value.items()) + "}"
+
+
+@given(table=st.dictionaries(keys, values, max_size=5))
+def test_random_configuration_is_accepted_or_one_clear_error(tmp_path_factory, table):
+    path = Path(tmp_path_factory.mktemp("cfg")) / "pyproject.toml"
+    path.write_text("[tool.gradlint]\n" + "".join(f'"{k}" = {toml_value(v)}\n' for k, v in table.items()))
+    try:
+        config = load_config(path)
+    except ConfigError as exc:
+        message = str(exc)
+        assert message.startswith(f"{path}: ") and "\n" not in message
+        return
+    settings = settings_for(path, config, Overrides())
+    assert all(code.startswith("GL") for code in settings.select + settings.ignore)
+
+
+comment_text = st.text(alphabet="#noqa:gradlintigre[],GL0123456789 E\t", max_size=40)
+
+
+@given(comments=st.lists(comment_text, max_size=6), code=st.sampled_from(["GL101", "GL201", "E501"]),
+       line=st.integers(1, 8))
+def test_random_suppression_comments_never_break_the_parser(comments, code, line):
+    source = "".join(f"x{i} = {i}  {text}\n" for i, text in enumerate(comments))
+    suppressions = Suppressions.parse(source)
+    silenced = suppressions.silence(code, line)
+    assert isinstance(silenced, bool)
+    for directive, codes in suppressions.unused(lambda c: True):
+        assert directive.own and all(c.startswith("GL") for c in codes)
