@@ -151,6 +151,76 @@ class Analysis:
             chains.append(Chain(tuple(members), tuple(route)))
         return chains
 
+    @functools.cached_property
+    def main_span(self) -> tuple[str, str] | None:
+        """The model's main path, for its overall gradient ratio: from the output of its first
+        weight layer (or embedding) to the latest node of the same shape that still leads to the
+        output — for a residual network, the residual stream from the first block to the last."""
+        outputs = [n for n, d in self._data_graph.nodes(data=True) if d["kind"] == "output"]
+        reaching = set().union(*(nx.ancestors(self._data_graph, o) for o in outputs)) if outputs else set()
+        firsts = [n for n in self._order if n in reaching
+                  and self.graph.nodes[n]["kind"] in ("weight", "embedding", "recurrent")]
+        if not firsts:
+            return None
+        start = self._stream_origin(firsts[0])
+        shape = self.graph.nodes[start]["shape"]
+        if shape is None:
+            return None
+        downstream = nx.descendants(self._data_graph, start)
+        ends = [n for n in self._order if n in downstream and self.graph.nodes[n]["shape"] == shape
+                and self.graph.nodes[n]["kind"] != "output"]
+        return (start, ends[-1]) if ends else None
+
+    def _stream_origin(self, first: str) -> str:
+        """Walk back from the first layer through single-input nodes to the point where the
+        stream forks (a skip around the first block starts there); stay on the layer when there
+        is no fork or the fork is not a floating-point value."""
+        node = first
+        while True:
+            feeding = [p for p in self.graph.predecessors(node) if self.graph.nodes[p]["data"]]
+            if len(feeding) != 1:
+                return first
+            node = feeding[0]
+            if self.graph.nodes[node]["kind"] == "input" and node not in self.input_moments:
+                return first  # integer ids: no gradient to measure there
+            if len(self._successors.get(node, ())) > 1:
+                return node
+            if self.graph.nodes[node]["kind"] == "input":
+                return first
+
+    def backward_gain(self, start: str, end: str) -> float:
+        """Predicted log10 RMS gradient ratio from ``end`` back to ``start`` over *every* path:
+        squared gains add over parallel paths, so a residual block contributes 1 + χ(branch)
+        (THEORY.md §1, residual blocks) and a gated product the square of its gate."""
+        gains = self.meanfield
+        between = nx.descendants(self._data_graph, start) & (nx.ancestors(self._data_graph, end) | {end})
+        total: dict[str, float] = {end: 1.0}
+        for node in self._reverse_order:
+            if node == end or (node not in between and node != start):
+                continue
+            value = 0.0
+            for succ in self._successors[node]:
+                if succ in total:
+                    value += total[succ] * self._edge_gain(node, succ, gains)
+            total[node] = value
+            if node == start:
+                break
+        return 0.5 * math.log10(max(total.get(start, 0.0), 1e-300))
+
+    def _edge_gain(self, source: str, target: str, gains: dict[str, tuple[float, float]]) -> float:
+        if self.graph.nodes[target]["kind"] == "mul":
+            others = [gains[p][0] for p in self.graph.predecessors(target)
+                      if p != source and self.graph.nodes[p]["data"]]
+            return math.prod(others) * self._constant_factor(target) if others else gains[target][1]
+        return gains[target][1]
+
+    def _constant_factor(self, name: str) -> float:
+        """The square of the numbers a product multiplies by (``0.5 * x``): its squared gain."""
+        node = self._fx_node(name)
+        numbers = [a for a in (*node.args, *node.kwargs.values())
+                   if isinstance(a, (int, float)) and not isinstance(a, bool)]
+        return math.prod(float(c) ** 2 for c in numbers)
+
     def comparable_span(self, chain: Chain) -> tuple[str, str]:
         """The part of a chain whose two ends have the same output shape.
 
@@ -242,10 +312,21 @@ class Analysis:
             q = sum(q_inputs) if q_inputs else q_in
             return q, 1.0, q
         if kind == "mul":
+            factor = self._constant_factor(name)
             if len(q_inputs) >= 2:
-                q = math.prod(q_inputs)
-                return q, math.prod(q_inputs[1:]), q
-            return q_in, 1.0, v_in
+                q = math.prod(q_inputs) * factor
+                return q, math.prod(q_inputs[1:]) * factor, q
+            return q_in * factor, factor, v_in * factor
+        if kind == "div":  # x / c scales by 1/c; x / y by about 1/rms(y)
+            node = self._fx_node(name)
+            divisor = node.args[1] if len(node.args) > 1 else None
+            if isinstance(divisor, (int, float)) and not isinstance(divisor, bool) and divisor:
+                factor = 1.0 / float(divisor) ** 2
+            elif len(q_inputs) >= 2:
+                factor = 1.0 / max(q_inputs[1], 1e-12)
+            else:
+                factor = 1.0
+            return q_in * factor, factor, v_in * factor
         if kind == "cat":
             q = sum(q_inputs) / len(q_inputs) if q_inputs else q_in
             return q, 1.0, q

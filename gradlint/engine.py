@@ -159,13 +159,19 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
             notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
         if not any(graph.nodes[p]["data"] for n, f in graph.nodes(data=True) if f["kind"] == "output"
                    for p in graph.predecessors(n)):
+            inputs = None  # nothing for the probe to measure either
             notes.append("no gradient path from the output back through the model (it is detached, "
                          "or integer-valued like argmax): the graph rules had nothing to follow")
     weights_known = not on_meta_device(model)
     ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
-                       seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known)
-    rules = [r for r in settings.rules() if r.scope == "model"]
+                       seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known,
+                       clipping=settings.clipping)
+    # Rules that stay quiet when a structural rule explains the problem run after those rules,
+    # and see their findings even when the user disabled them: ignoring GL101 accepts a sigmoid
+    # chain, it does not ask GL102 to report the same chain again.
+    rules = sorted((r for r in settings.rules(include_disabled=True) if r.scope == "model"),
+                   key=lambda r: bool(r.explained_by))
     if not weights_known:
         skipped = [r.code for r in rules if r.needs_weights]
         rules = [r for r in rules if not r.needs_weights]
@@ -173,31 +179,36 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
                      f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
     found: list[tuple[Rule, Finding]] = []
     for rule in rules:
+        ctx.prior = [f for _, f in found]
         found.extend((rule, f) for f in rule.check(ctx))
+    rules = [r for r in rules if settings.enabled(r.code)]
+    found = [(r, f) for r, f in found if settings.enabled(r.code)]
     findings = [f for _, f in found]
     too_large = _too_large_to_probe(model) if weights_known else None
     if too_large:
         notes.append(too_large)
-    if settings.probe and found and weights_known and not too_large:
-        findings = _confirm(found, ctx, traced, inputs, settings, notes)
-    elif not settings.probe and found:
-        notes.append("probe disabled (--no-probe): findings are static estimates")
+    if not settings.probe:
+        if found:
+            notes.append("probe disabled (--no-probe): findings are static estimates")
+    elif weights_known and not too_large and (found or (traced is not None and inputs is not None)):
+        findings = _probe_and_confirm(found, rules, ctx, traced, inputs, settings, notes)
     return ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage,
                        graph.number_of_nodes() if graph is not None else None,
                        time.perf_counter() - started)
 
 
-def _confirm(found: list[tuple[Rule, Finding]], ctx: ModelContext, traced: TraceResult | None,
-             inputs: dict[str, Any] | None, settings: Settings, notes: list[str]) -> list[Finding]:
+def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx: ModelContext,
+                       traced: TraceResult | None, inputs: dict[str, Any] | None, settings: Settings,
+                       notes: list[str]) -> list[Finding]:
+    """Run the probe, attach its verdict to every finding, and add the measured-only findings."""
     probe = None
     if traced is not None and inputs is not None:
+        watched = {a for rule in rules for a in rule.watches}
+        watch = frozenset(n for n, f in ctx.graph.nodes(data=True) if f["activation"] in watched)
         try:
-            probe = probe_graph(traced.graph_module, inputs, settings.seed)
+            probe = probe_graph(traced.graph_module, inputs, settings.seed, watch)
         except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
             notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
-    if probe is not None and probe.nonfinite:
-        notes.append(f"probe saw NaN or Inf at {len(probe.nonfinite)} node(s), first at "
-                     f"`{ctx.label(probe.nonfinite[0])}`")
     confirmed = []
     for rule, finding in found:
         if finding.span is not None and probe is None:
@@ -208,6 +219,9 @@ def _confirm(found: list[tuple[Rule, Finding]], ctx: ModelContext, traced: Trace
         except Exception as exc:  # noqa: BLE001
             notes.append(f"probe for {finding.code} failed ({describe_exception(exc)})")
             confirmed.append(finding)
+    if probe is not None:
+        for rule in rules:
+            confirmed.extend(rule.measure(ctx, probe))
     return confirmed
 
 

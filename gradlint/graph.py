@@ -30,7 +30,7 @@ from gradlint.trace import NORM_CLASS as _NORM_CLASS
 from gradlint.trace import TraceResult
 
 KINDS = (
-    "input", "output", "param", "weight", "recurrent", "activation", "norm", "add", "mul", "cat",
+    "input", "output", "param", "weight", "recurrent", "activation", "norm", "add", "mul", "div", "cat",
     "dropout", "pool", "embedding", "attention", "block", "opaque", "other",
 )
 
@@ -100,10 +100,12 @@ _FUNCTION_KINDS = {
     operator.add: "add", operator.iadd: "add", torch.add: "add", operator.sub: "add",
     operator.isub: "add", torch.sub: "add",
     operator.mul: "mul", operator.imul: "mul", torch.mul: "mul",
+    operator.truediv: "div", operator.itruediv: "div", torch.div: "div",
     torch.cat: "cat", torch.concat: "cat", torch.concatenate: "cat",
 }
 _METHOD_KINDS = {
     "add": "add", "add_": "add", "sub": "add", "sub_": "add", "mul": "mul", "mul_": "mul",
+    "div": "div", "div_": "div",
     "matmul": "matmul", "mm": "matmul", "bmm": "matmul",
 }
 

@@ -24,6 +24,9 @@ class ProbeResult:
     forward_rms: dict[str, float]   # node -> RMS of the node's output
     nonfinite: list[str]            # nodes whose output or gradient holds NaN/Inf, in graph order
     seconds: float
+    nonfinite_forward: list[str] = dataclasses.field(default_factory=list)  # output itself
+    dead: dict[str, float] = dataclasses.field(default_factory=dict)  # node -> share of units
+    #                                 that output exactly 0 for the whole batch (ReLU family)
 
     def span_d(self, start: str, end: str) -> float | None:
         """Measured log10 RMS gradient ratio, gradient at ``start`` over gradient at ``end``."""
@@ -58,12 +61,17 @@ def disable_inplace(graph_module: fx.GraphModule) -> None:
     graph_module.recompile()
 
 
-def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int) -> ProbeResult:
-    """Forward and backward through the traced graph in train mode; measure every node."""
+def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
+                watch_dead: frozenset[str] = frozenset()) -> ProbeResult:
+    """Forward and backward through the traced graph in train mode; measure every node, and the
+    share of dead units (zero for the whole batch) at the nodes in ``watch_dead``."""
     started = time.perf_counter()
     disable_inplace(graph_module)
     placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
     args = [inputs[n.target.lstrip("*")] for n in placeholders]
+    # float inputs carry gradients too, so that a span may start on the input (a residual stream)
+    args = [a.detach().clone().requires_grad_(True) if isinstance(a, torch.Tensor) and a.is_floating_point()
+            else a for a in args]
     graph_module.train()
     torch.manual_seed(seed)
     recorder = _Recorder(graph_module)
@@ -77,17 +85,22 @@ def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int)
         names = list(recorder.outputs)
         tensors = [recorder.outputs[n] for n in names]
         grads = torch.autograd.grad(loss, tensors, allow_unused=True)
-    grad_rms, forward_rms, nonfinite = {}, {}, []
+    grad_rms, forward_rms, nonfinite, dead, nonfinite_forward = {}, {}, [], {}, []
     for name, tensor, grad in zip(names, tensors, grads):
         value = tensor.detach()
         forward_rms[name] = _rms(value)
+        if name in watch_dead and value.dim() >= 2 and value.shape[0] > 1:
+            dead[name] = float((value == 0).all(dim=0).float().mean())
         bad = not torch.isfinite(value).all()
+        if bad:
+            nonfinite_forward.append(name)
         if grad is not None:
             grad_rms[name] = _rms(grad)
             bad = bad or not torch.isfinite(grad).all()
         if bad:
             nonfinite.append(name)
-    return ProbeResult(grad_rms, forward_rms, nonfinite, time.perf_counter() - started)
+    return ProbeResult(grad_rms, forward_rms, nonfinite, time.perf_counter() - started,
+                       nonfinite_forward, dead)
 
 
 def probe_recurrence(module: torch.nn.RNNBase, horizon: int, batch: int, seed: int) -> float:

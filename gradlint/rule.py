@@ -52,6 +52,8 @@ class ModelContext:
     seed: int = 0
     batch_size: int = 8
     weights_known: bool = True       # False on the meta device: no weight-dependent checks
+    clipping: bool = False           # gradient clipping is configured in the project
+    prior: list = dataclasses.field(default_factory=list)  # findings of rules that ran before
 
     def location(self, node: str | None, end_node: str | None = None) -> Location:
         source = self.graph.nodes[node]["source"] if (node and self.graph is not None) else None
@@ -73,6 +75,8 @@ class Rule:
     fix: ClassVar[str]
     scope: ClassVar[str] = "model"   # "model": reads the traced graph; "source": reads files
     needs_weights: ClassVar[bool] = False  # skipped for models on the meta device
+    explained_by: ClassVar[tuple[str, ...]] = ()  # rules whose findings must be known first
+    watches: ClassVar[tuple[str, ...]] = ()  # activations whose dead units the probe must count
     options: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
@@ -91,6 +95,10 @@ class Rule:
     def confirm(self, finding: Finding, ctx: ModelContext, probe: Any) -> Finding:
         """Attach the probe's verdict to one of this rule's findings (default: none needed)."""
         return finding
+
+    def measure(self, ctx: ModelContext, probe: Any) -> Iterable[Finding]:
+        """Findings that only a measurement can give (dead units, NaN): after the probe."""
+        return ()
 
     def make(self, location: Location, template: str, args: dict[str, Any], *,
              severity: Severity | None = None, model: str | None = None, node: str | None = None,

@@ -16,6 +16,7 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from gradlint.cache import Cache
@@ -215,6 +216,7 @@ class _FileChecker:
         self.overrides = overrides
         self.jobs = jobs
         self.cache = cache or Cache(enabled=False)
+        self._lock = threading.Lock()
         self._clipping: dict[Path, str | None] = {}
 
     def memory_limit(self, settings: Settings) -> int | None:
@@ -243,24 +245,34 @@ class _FileChecker:
             return FileResult(shown, problems=[Problem(shown, f"cannot read the file: {exc}")])
         result = FileResult(shown)
         if _may_define_models(tree):
-            result = self._check_models(target, shown, settings, tree)
+            clipping = self._project_clipping(target.path) is not None
+            result = self._check_models(target, shown, dataclasses.replace(settings, clipping=clipping), tree)
         result.findings.extend(self._source_findings(target.path, tree, settings))
         result.findings.sort(key=lambda f: f.sort_key())
         return result
 
     def _source_findings(self, path: Path, tree: ast.Module, settings: Settings) -> list[Finding]:
-        from gradlint.rules.gl501_optimizer_without_clipping import SourceContext, builds_vanilla_rnn, find_clipping
+        from gradlint.rules.gl501_optimizer_without_clipping import SourceContext, builds_vanilla_rnn
 
         rules = [r for r in settings.rules() if r.scope == "source"]
         if not rules:
             return []
         root = project_root(path)
-        if root not in self._clipping:
-            self._clipping[root] = find_clipping(root)
+        self._project_clipping(path)
         imported = (parse(p) for p in local_imports(tree, path.resolve(), root))
         recurrent = builds_vanilla_rnn(tree) or any(t is not None and builds_vanilla_rnn(t) for t in imported)
         ctx = SourceContext(path.resolve(), tree, root, self._clipping[root], recurrent)
         return [f for rule in rules for f in rule.check_source(ctx)]
+
+    def _project_clipping(self, path: Path) -> str | None:
+        """Where the project of ``path`` clips gradients (searched once per project)."""
+        from gradlint.rules.gl501_optimizer_without_clipping import find_clipping
+
+        root = project_root(path)
+        with self._lock:
+            if root not in self._clipping:
+                self._clipping[root] = find_clipping(root)
+            return self._clipping[root]
 
     def _check_models(self, target: Target, shown: str, settings: Settings, tree: ast.Module | None = None) -> FileResult:
         fields = {

@@ -19,6 +19,7 @@ class Settings:
     device: str = "cpu"                   # where the model is traced and probed
     model_timeout: float | None = 60.0    # seconds per model (the worker also has a hard limit)
     memory_limit: float | None = None     # GiB of address space per worker; None: 80% of RAM / jobs
+    clipping: bool = False                # the project configures gradient clipping (found by the runner)
     rule_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def enabled(self, code: str) -> bool:
@@ -27,10 +28,11 @@ class Settings:
         ignored = max((len(p) for p in self.ignore if code.startswith(p)), default=-1)
         return selected >= 0 and selected >= ignored
 
-    def rules(self) -> list[Rule]:
+    def rules(self, include_disabled: bool = False) -> list[Rule]:
         from gradlint.rules import ALL_RULES
 
-        return [rule(self.rule_options.get(rule.code)) for rule in ALL_RULES if self.enabled(rule.code)]
+        return [rule(self.rule_options.get(rule.code)) for rule in ALL_RULES
+                if include_disabled or self.enabled(rule.code)]
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

@@ -97,7 +97,8 @@ def test_syntax_error_import_error_and_raising_constructor(write, tmp_path):
     write("broken.py", "def f(:\n    pass\n")
     write("missing_dep.py", "import not_a_real_package\nfrom torch import nn\nclass A(nn.Module):\n    pass\n")
     write("bad_init.py", "from torch import nn\n\nclass Bad(nn.Module):\n    def __init__(self):\n"
-                         "        super().__init__()\n        raise ValueError('no weights here')\n")
+                         "        super().__init__()\n        raise ValueError('no weights here')\n\n"
+                         "    def forward(self, x):\n        return x\n")
     write("net.py", SIGMOID_NET)
     result = run_cli(".", "-j", "2", cwd=tmp_path)
     assert result.returncode == 2
@@ -223,7 +224,7 @@ def test_rule_docs_from_the_cli():
         assert heading in result.stdout
     listing = run_cli("rule", "--all", "--output-format", "json")
     codes = [row["code"] for row in json.loads(listing.stdout)]
-    assert codes == ["GL001", "GL101", "GL201", "GL301", "GL401", "GL501"]
+    assert codes == ["GL001", "GL101", "GL102", "GL201", "GL202", "GL301", "GL401", "GL501", "GL602", "GL603"]
     assert run_cli("rule", "GL999").returncode == 2
 
 
@@ -351,7 +352,9 @@ def test_unusual_outputs_are_checked_or_explained(write):
         assert f"note: model `{model}`: no gradient path from the output back through the model" in result.stderr
         assert f"(model `{model}`)" not in result.stdout
     assert "(model `Nan`) — probe could not measure" in result.stdout
-    assert "note: model `Nan`: probe saw NaN or Inf at" in result.stderr
+    assert re.search(r"outputs.py:\d+:\d+: GL603 error: NaN or Inf first appears at `mul` in the forward "
+                     r"pass .*\(model `Nan`\)", result.stdout)
+    assert "probe failed" not in result.stderr
     assert "model `Stack`" not in result.stdout + result.stderr  # a base class with no forward()
     assert result.returncode == 1
 

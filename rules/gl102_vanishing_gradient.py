@@ -1,0 +1,136 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gradlint.findings import Finding, Severity
+from gradlint.rule import CLASS_H, CLASS_S, ModelContext, Rule, Thresholds, gain_text, span_verdict
+
+# Structural rules that already explain a gradient that shrinks, with a more precise fix.
+EXPLAINED_BY = ("GL101", "GL201", "GL301")
+
+
+def main_span_class(ctx: ModelContext, start: str, end: str) -> str:
+    """S when saturating activations with no normalization carry the span, H otherwise."""
+    import networkx as nx
+
+    graph = ctx.graph
+    between = nx.descendants(graph, start) & nx.ancestors(graph, end)
+    saturating = sum(graph.nodes[n]["saturating"] for n in between)
+    normalized = any(graph.nodes[n]["kind"] == "norm" for n in between)
+    return "S" if saturating >= 2 and not normalized else "H"
+
+
+def _located(ctx: ModelContext, node: str) -> str:
+    """The node itself, or (for a span starting on the model's input) the first node after it
+    that has a source line."""
+    queue = [node]
+    seen = set()
+    while queue:
+        current = queue.pop(0)
+        if ctx.graph.nodes[current]["source"] is not None:
+            return current
+        seen.add(current)
+        queue.extend(sorted(s for s in ctx.graph.successors(current) if s not in seen))
+    return node
+
+
+class VanishingGradient(Rule):
+    """
+    ## What it does
+    Predicts the gradient ratio across the model's main path — from the output of its first
+    layer (or the residual stream that starts there) to the last point of the same shape — by
+    propagating the mean-field squared gain backwards over *every* path: a residual block
+    contributes 1 + χ(branch), a zero-initialized branch end contributes exactly 1, a gate its
+    own scale (THEORY.md §1). It flags the model when the gradient shrinks past the threshold of
+    its class, and only when no structural rule (GL101, GL201, GL301) already explains it.
+    Spans that cross a recurrence (an RNN module, or a layer applied at every time step) are
+    left to GL301, which judges them over the horizon.
+
+    ## Why is this bad?
+    Layers whose gradient is 1e-4 of the last layer's barely learn: He et al. 2015's 30-layer
+    net at D ≈ −4.3 did not train. Deep residual networks avoid this through their skip paths,
+    which is why the prediction sums over paths rather than following one.
+
+    ## Example
+    ```python
+    for block in self.blocks:          # 40 residual blocks whose branch ends in sigmoid(...)*x
+        x = block(x) * torch.sigmoid(self.gate(x))
+    ```
+
+    Use instead:
+    ```python
+    for block in self.blocks:
+        x = x + block(self.norm(x))    # pre-norm residual blocks keep D near 0
+    ```
+
+    ## Options
+    - `warning-d` (2.0), `error-d` (4.0): |D| thresholds for ReLU-family, linear, normalized and
+      residual models (THEORY.md §3, class H).
+    - `saturating-warning-d` (0.65), `saturating-error-d` (1.3): for models carried by saturating
+      activations without normalization (THEORY.md §3, class S).
+
+    The probe measures the same ratio (RMS of the activation gradient at both ends of the span);
+    a finding it does not confirm is kept as info.
+
+    ## References
+    - He et al. 2015; Schoenholz et al. 2017; THEORY.md §1–§3.
+    """
+
+    code = "GL102"
+    name = "vanishing-gradient"
+    severity = Severity.ERROR
+    summary = "Gradient predicted (and measured) to vanish across the model's main path"
+    fix = "add normalization or residual connections, or initialize for the activation (kaiming/xavier)"
+    needs_weights = True
+    explained_by = EXPLAINED_BY
+    direction = -1
+    options = {
+        "warning-d": CLASS_H.warning, "error-d": CLASS_H.error,
+        "saturating-warning-d": CLASS_S.warning, "saturating-error-d": CLASS_S.error,
+    }
+
+    def thresholds(self, network_class: str) -> Thresholds:
+        if network_class == "S":
+            return Thresholds(self.opts["saturating-warning-d"], self.opts["saturating-error-d"])
+        return Thresholds(self.opts["warning-d"], self.opts["error-d"])
+
+    def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        if ctx.analysis is None or ctx.analysis.main_span is None:
+            return
+        if any(f.code in self.explained_by and (f.static_d or 0) * self.direction > 0 for f in ctx.prior):
+            return
+        start, end = ctx.analysis.main_span
+        if self._crosses_recurrence(ctx, start, end):
+            return  # gradients across time steps are GL301's business, with the recurrent class
+        static_d = ctx.analysis.backward_gain(start, end)
+        if static_d * self.direction <= 0:
+            return
+        severity = self.thresholds(main_span_class(ctx, start, end)).severity(static_d)
+        if severity is None:
+            return
+        severity = self.adjust(severity, ctx)
+        yield self.make(
+            ctx.location(_located(ctx, start), end),
+            "the gradient {direction} by {gain} from `{last}` back to `{first}` (predicted over "
+            "every path of the main span)",
+            {"direction": "shrinks" if static_d < 0 else "grows", "gain": gain_text(static_d),
+             "first": ctx.label(start), "last": ctx.label(end)},
+            severity=severity, model=ctx.model_name, node=ctx.label(start), span=(start, end),
+            static_d=static_d,
+        )
+
+    def adjust(self, severity: Severity, ctx: ModelContext) -> Severity:
+        return severity
+
+    @staticmethod
+    def _crosses_recurrence(ctx: ModelContext, start: str, end: str) -> bool:
+        import networkx as nx
+
+        graph = ctx.graph
+        between = (nx.descendants(graph, start) & nx.ancestors(graph, end)) | {start, end}
+        return any(graph.nodes[n]["kind"] == "recurrent" for n in between) or bool(
+            between & ctx.analysis.recurrent_nodes)
+
+    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+        start, end = finding.span  # type: ignore[misc]
+        return span_verdict(finding, ctx, probe, self.thresholds(main_span_class(ctx, start, end)))

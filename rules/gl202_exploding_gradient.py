@@ -1,0 +1,54 @@
+from __future__ import annotations
+
+from gradlint.findings import Severity
+from gradlint.rule import ModelContext
+from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
+
+
+class ExplodingGradient(VanishingGradient):
+    """
+    ## What it does
+    The mirror of GL102: predicts the gradient ratio across the model's main path over every
+    path (THEORY.md §1) and flags the model when the gradient *grows* past the threshold of its
+    class going backwards. Unnormalized residual stacks (×3 per He-initialized block: D ≈ 12 at
+    50 blocks), deep plain BatchNorm stacks (π/(π−1) per block, Yang et al. 2019) and chaotic
+    tanh nets are the usual cases. Gradient clipping configured anywhere in the project
+    downgrades an error to a warning: clipping bounds an exploding step (it cannot fix vanishing).
+
+    ## Why is this bad?
+    Exploding gradients make the first update throw the weights far from where they started;
+    training diverges or needs a tiny learning rate. The design note's first remedy is clipping.
+
+    ## Example
+    ```python
+    for block in self.blocks:                  # 50 unnormalized residual blocks, He init
+        x = x + block(x)
+    ```
+
+    Use instead:
+    ```python
+    for block in self.blocks:
+        x = x + block(self.norm(x))            # pre-norm, or zero-initialize each block's last layer
+    ```
+
+    ## Options
+    - `warning-d` (2.0), `error-d` (4.0), `saturating-warning-d` (0.65), `saturating-error-d` (1.3):
+      as GL102 (THEORY.md §3).
+
+    ## References
+    - Pascanu, Mikolov & Bengio 2013 (clipping); Yang et al. 2019; Zhang et al. 2019 (Fixup);
+      THEORY.md §1, §3.
+    """
+
+    code = "GL202"
+    name = "exploding-gradient"
+    summary = "Gradient predicted (and measured) to explode across the model's main path"
+    fix = ("normalize (pre-norm) or zero-initialize each residual branch's last layer, lower the "
+           "initial scale, and clip gradients")
+    explained_by = ("GL101", "GL201", "GL301")
+    direction = 1
+
+    def adjust(self, severity: Severity, ctx: ModelContext) -> Severity:
+        if ctx.clipping and severity is Severity.ERROR:
+            return Severity.WARNING  # clipping bounds the step; it does not make the net healthy
+        return severity

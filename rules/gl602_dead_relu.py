@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from gradlint.findings import Finding, ProbeVerdict, Severity
+from gradlint.rule import ModelContext, Rule
+
+DEAD_ACTIVATIONS = ("relu", "relu6", "threshold")
+
+
+class DeadReLU(Rule):
+    """
+    ## What it does
+    Measures, in the probe, the share of units of each ReLU layer that output exactly zero for
+    every sample of the batch, and flags layers where most units are dead.
+
+    ## Why is this bad?
+    ReLU's derivative is 0 on its negative side (the design note's caveat to remedy 4): a unit
+    that is inactive for every input gets no gradient and never recovers. A large negative bias,
+    a too-large learning rate after one bad step, or inputs shifted far from zero cause it.
+    AUTOTRAINER flags dying ReLU at ≥ 70% zero gradients.
+
+    ## Example
+    ```python
+    nn.init.constant_(self.fc.bias, -3.0)     # pushes most pre-activations below zero
+    ```
+
+    Use instead:
+    ```python
+    nn.init.zeros_(self.fc.bias)              # or LeakyReLU / GELU, or normalize the inputs
+    ```
+
+    ## Options
+    - `dead-fraction` (0.7): share of dead units at which a layer is flagged (THEORY.md §2,
+      AUTOTRAINER's dying-ReLU threshold).
+
+    Measured only: no finding without the probe. With a small batch a healthy unit is zero for
+    all of it by chance (probability 2^-batch), far below the threshold.
+
+    ## References
+    - THEORY.md §0 (remedy 4), §2 (runtime thresholds); Lu et al. 2019, "Dying ReLU and
+      Initialization".
+    """
+
+    code = "GL602"
+    name = "dead-relu"
+    severity = Severity.WARNING
+    summary = "Most units of a ReLU layer are zero for the whole probe batch"
+    fix = "zero the biases, lower the learning rate, normalize inputs, or use LeakyReLU/GELU"
+    needs_weights = True
+    watches = DEAD_ACTIVATIONS
+    options = {"dead-fraction": 0.7}
+
+    def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
+        for node, share in sorted(probe.dead.items()):
+            if share < self.opts["dead-fraction"]:
+                continue
+            text = f"probe measured: {share:.0%} of the units are zero for all {ctx.batch_size} samples"
+            yield self.make(
+                ctx.location(node), "`{layer}`: {share:.0%} of its units are dead for the whole batch",
+                {"layer": ctx.label(node), "share": share}, model=ctx.model_name, node=ctx.label(node),
+            ).with_probe(ProbeVerdict(True, None, text))
