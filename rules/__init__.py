@@ -10,6 +10,7 @@ from gradlint.rules.gl202_exploding_gradient import ExplodingGradient
 from gradlint.rules.gl301_recurrent_spectral_radius import RecurrentSpectralRadius
 from gradlint.rules.gl401_missing_skip_connections import MissingSkipConnections
 from gradlint.rules.gl501_optimizer_without_clipping import OptimizerWithoutClipping
+from gradlint.rules.gl601_init_scale import InitScale
 from gradlint.rules.gl602_dead_relu import DeadReLU
 from gradlint.rules.gl603_non_finite import NonFinite
 
@@ -22,6 +23,7 @@ ALL_RULES = (
     RecurrentSpectralRadius,
     MissingSkipConnections,
     OptimizerWithoutClipping,
+    InitScale,
     DeadReLU,
     NonFinite,
 )

@@ -1,0 +1,122 @@
+from __future__ import annotations
+
+import statistics
+from collections.abc import Iterable
+
+import math
+
+from gradlint.findings import Finding, ProbeVerdict, Severity
+from gradlint.rule import ModelContext, Rule
+
+BREAKERS = ("norm", "block", "opaque")
+_INIT = {
+    "relu": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
+    "relu6": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
+    "leaky_relu": "nn.init.kaiming_normal_(w, a=slope, nonlinearity='leaky_relu')",
+    "tanh": "nn.init.xavier_normal_(w, gain=nn.init.calculate_gain('tanh'))",
+    "sigmoid": "nn.init.xavier_normal_(w)",
+    "selu": "nn.init.kaiming_normal_(w, nonlinearity='linear')  (LeCun normal)",
+}
+
+
+class InitScale(Rule):
+    """
+    ## What it does
+    Computes each hidden weight layer's backward gain at initialization, χ = fan_out·Var(W)·
+    E[φ'(z)²] with the activation that follows it at the propagated variance (THEORY.md §1), for
+    square layers of unnormalized stacks at least `min-depth` layers deep, and notes the model
+    when the median layer has χ outside [`low`, `high`], naming the initializer that gives χ ≈ 1.
+    It stays quiet when GL101, GL102, GL201 or GL202 already reports the model.
+
+    ## Why is this bad?
+    The gradient of a plain stack scales like Π χ: at PyTorch's default `nn.Linear` init a ReLU
+    layer has χ ≈ 0.17 (RMS gain 0.40), tanh ≈ 0.33; over 20 layers that is 1e-7. He and Xavier
+    initializations exist to make χ ≈ 1. An info note: GL201/GL102 judge the whole stack.
+
+    ## Example
+    ```python
+    self.layers = nn.ModuleList(nn.Linear(256, 256) for _ in range(12))   # default init, ReLU
+    ```
+
+    Use instead:
+    ```python
+    for layer in self.layers:
+        nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+        nn.init.zeros_(layer.bias)
+    ```
+
+    ## Options
+    - `low` (0.6), `high` (1.7): the χ band that is fine (THEORY.md §3, "Init scale").
+    - `min-depth` (4): weight layers a plain stack needs before its layers are looked at.
+
+    ## References
+    - He et al. 2015; Glorot & Bengio 2010; Saxe et al. 2013 (orthogonal); THEORY.md §1, §3.
+    """
+
+    code = "GL601"
+    name = "init-scale"
+    severity = Severity.INFO
+    summary = "Hidden layers whose per-layer gradient gain at initialization is far from 1"
+    fix = "initialize for the activation (kaiming for ReLU, xavier for tanh/sigmoid, orthogonal)"
+    needs_weights = True
+    explained_by = ("GL101", "GL102", "GL201", "GL202")  # they already carry the fix
+    options = {"low": 0.6, "high": 1.7, "min-depth": 4}
+
+    def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        if ctx.analysis is None or any(f.code in self.explained_by for f in ctx.prior):
+            return
+        graph, gains = ctx.graph, ctx.analysis.meanfield
+        chains = ctx.analysis.chains(
+            is_member=lambda n: graph.nodes[n]["kind"] == "weight",
+            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS or n in ctx.analysis.recurrent_nodes,
+        )
+        off: list[tuple[str, float, str | None]] = []
+        checked: list[float] = []
+        span: tuple[str, str] | None = None
+        for chain in chains:
+            if len(chain) < self.opts["min-depth"]:
+                continue
+            for layer, nxt in zip(chain.nodes, chain.nodes[1:]):
+                shape = graph.nodes[layer]["params"]
+                square = [s for s in shape.values() if len(s) == 2 and s[0] == s[1]]
+                if not square:
+                    continue
+                between = chain.between(layer, nxt)
+                activation = next((n for n in between if graph.nodes[n]["kind"] == "activation"), None)
+                chi = gains[layer][1] * (gains[activation][1] if activation else 1.0)
+                checked.append(chi)
+                if not self.opts["low"] <= chi <= self.opts["high"]:
+                    off.append((layer, chi, graph.nodes[activation]["activation"] if activation else None))
+                    span = span or (chain.start, chain.nodes[-1])
+        # the typical layer decides: the first layer sees the raw input, not the stack's fixed point
+        if not off or self.opts["low"] <= statistics.median(checked) <= self.opts["high"]:
+            return
+        layer, chi, activation = off[0]
+        init = _INIT.get(activation or "", "nn.init.orthogonal_(w)" if activation is None else
+                         "nn.init.kaiming_normal_(w)")
+        yield self.make(
+            ctx.location(layer),
+            "{count} of {checked} hidden layers have a per-layer gradient gain χ outside "
+            "[{low}, {high}] (`{first}`: χ = {chi:.2f}{after}); initialize with {init}",
+            {"count": len(off), "checked": len(checked), "low": self.opts["low"], "high": self.opts["high"],
+             "first": ctx.label(layer), "chi": chi, "after": f" before {activation}" if activation else "",
+             "init": init},
+            model=ctx.model_name, node=ctx.label(layer), span=span,
+            static_d=0.5 * math.log10(statistics.median(checked)),
+        )
+
+    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+        """The probe's per-layer gain: the measured ratio over the stack, per layer."""
+        import networkx as nx
+
+        start, end = finding.span  # type: ignore[misc]
+        measured = probe.span_d(start, end)
+        path = nx.shortest_path(ctx.graph, start, end)
+        steps = sum(1 for n in path[1:] if ctx.graph.nodes[n]["kind"] == "weight")
+        if measured is None or not math.isfinite(measured) or not steps:
+            return finding.with_probe(ProbeVerdict(False, None, "probe could not measure the stack"))
+        chi = 10 ** (2 * measured / steps)
+        inside = self.opts["low"] <= chi <= self.opts["high"]
+        verb = "did not confirm" if inside else "confirmed"
+        return finding.with_probe(ProbeVerdict(not inside, round(measured, 3),
+                                               f"probe {verb}: measured χ per layer = {chi:.2f}"))
