@@ -24,7 +24,7 @@ from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
 from gradlint.load import (LoadError, ModelSpec, bind_inputs, describe_exception, find_models,
                            import_file, specs_from_factory)
-from gradlint.probe import probe_graph
+from gradlint.probe import probe as run_probe
 from gradlint.rule import ModelContext, Rule
 from gradlint.settings import Settings
 from gradlint.trace import TraceError, TraceResult, on_meta_device, trace
@@ -206,7 +206,7 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
         watched = {a for rule in rules for a in rule.watches}
         watch = frozenset(n for n, f in ctx.graph.nodes(data=True) if f["activation"] in watched)
         try:
-            probe = probe_graph(traced.graph_module, inputs, settings.seed, watch)
+            probe = run_probe(traced.graph_module, inputs, settings.seed, watch)
         except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
             notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
     confirmed = []

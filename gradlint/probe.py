@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import math
+import statistics
 import time
 from typing import Any
 
@@ -36,6 +37,28 @@ class ProbeResult:
         if first == 0.0:
             return -math.inf
         return math.log10(first / last)
+
+
+SMALL_BATCH = 8   # below this, one batch is noisy: take the median over SEEDS probes
+SEEDS = 3
+
+
+def probe(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
+          watch_dead: frozenset[str] = frozenset()) -> ProbeResult:
+    """``probe_graph``, repeated with consecutive seeds (dropout masks and loss projections) and
+    combined by the per-node median when the batch is small (THEORY.md §2)."""
+    batch = next((v.shape[0] for v in inputs.values() if isinstance(v, torch.Tensor) and v.dim()), SMALL_BATCH)
+    if batch >= SMALL_BATCH:
+        return probe_graph(graph_module, inputs, seed, watch_dead)
+    runs = [probe_graph(graph_module, inputs, seed + i, watch_dead) for i in range(SEEDS)]
+
+    def median(field: str) -> dict[str, float]:
+        names = set.intersection(*(set(getattr(r, field)) for r in runs))
+        return {n: statistics.median(getattr(r, field)[n] for r in runs) for n in names}
+
+    first = runs[0]
+    return ProbeResult(median("grad_rms"), median("forward_rms"), first.nonfinite,
+                       sum(r.seconds for r in runs), first.nonfinite_forward, median("dead"))
 
 
 class _Recorder(fx.Interpreter):
