@@ -192,6 +192,12 @@ class Analysis:
         """Predicted log10 RMS gradient ratio from ``end`` back to ``start`` over *every* path:
         squared gains add over parallel paths, so a residual block contributes 1 + χ(branch)
         (THEORY.md §1, residual blocks) and a gated product the square of its gate."""
+        total = self.backward_gains(start, end)
+        return 0.5 * math.log10(max(total.get(start, 0.0), 1e-300))
+
+    def backward_gains(self, start: str, end: str) -> dict[str, float]:
+        """Predicted squared RMS gradient of every node between ``start`` and ``end``, relative
+        to ``end``'s (the sweep ``backward_gain`` reads its answer from)."""
         gains = self.meanfield
         between = nx.descendants(self._data_graph, start) & (nx.ancestors(self._data_graph, end) | {end})
         total: dict[str, float] = {end: 1.0}
@@ -205,7 +211,14 @@ class Analysis:
             total[node] = value
             if node == start:
                 break
-        return 0.5 * math.log10(max(total.get(start, 0.0), 1e-300))
+        return total
+
+    def main_route(self) -> list[str]:
+        """The nodes of the main span along its shortest path: the residual stream of a residual
+        network, the only path of a plain one."""
+        if self.main_span is None:
+            return []
+        return nx.shortest_path(self._data_graph, *self.main_span)
 
     def _edge_gain(self, source: str, target: str, gains: dict[str, tuple[float, float]]) -> float:
         if self.graph.nodes[target]["kind"] == "mul":

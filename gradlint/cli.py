@@ -58,6 +58,8 @@ def main() -> None:
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the findings here instead of stdout.")
 @click.option("--statistics", is_flag=True, help="Print the number of findings per rule instead.")
+@click.option("--plot", "plot_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Draw each model's gradient flow to this .png/.svg (needs gradlint[plot]).")
 @click.option("--fail-level", type=click.Choice(["info", "warning", "error"]),
               help="Lowest severity that makes the exit code 1 [warning].")
 @click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (never hides exit 2).")
@@ -71,7 +73,8 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
           no_probe: bool | None, seed: int | None, batch_size: int | None, seq_len: int | None,
           device: str | None, timeout: float | None, memory_limit: float | None, jobs: int | None,
           no_cache: bool, output_format: str,
-          output_file: Path | None, statistics: bool, fail_level: str | None, exit_zero: bool,
+          output_file: Path | None, statistics: bool, plot_path: Path | None, fail_level: str | None,
+          exit_zero: bool,
           baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
     from gradlint import reporters
@@ -81,6 +84,11 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
 
     if update_baseline and baseline is None:
         raise click.UsageError("--update-baseline needs --baseline FILE")
+    if plot_path is not None:
+        import importlib.util
+
+        if importlib.util.find_spec("matplotlib") is None:
+            raise click.UsageError("--plot needs matplotlib: pip install 'gradlint[plot]'")
     try:
         per_file = None
         if per_file_ignores:
@@ -97,7 +105,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             select=_codes(select), ignore=_codes(ignore), extend_select=_codes(extend_select),
             per_file_ignores=per_file, fail_level=Severity.parse(fail_level) if fail_level else None,
             probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
-            device=device, timeout=timeout, memory_limit=memory_limit)
+            device=device, timeout=timeout, memory_limit=memory_limit, flows=plot_path is not None)
         report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
                       baseline=baseline, update_baseline=update_baseline, cache=not no_cache)
     except ConfigError as exc:
@@ -113,6 +121,11 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
     finally:
         if output_file:
             out.close()
+    if plot_path is not None:
+        from gradlint.reporters.plot import write as plot
+
+        drawn = plot(report, plot_path)
+        click.echo(f"gradient flow of {drawn} model(s) drawn to {plot_path}", err=True)
     if output_format == "text" or output_file:
         _notes(report, quiet, verbose)
     sys.exit(report.exit_code(exit_zero))

@@ -61,6 +61,7 @@ class Overrides:
     device: str | None = None
     timeout: float | None = None
     memory_limit: float | None = None
+    flows: bool = False  # --plot: record each model's gradient flow
 
 
 @dataclasses.dataclass(frozen=True)
@@ -213,6 +214,7 @@ def settings_for(file: Path | None, config: FileConfig, cli: Overrides) -> Setti
         model_timeout=float(pick(cli.timeout, "timeout", 300)),
         memory_limit=pick(cli.memory_limit, "memory-limit", None),
         rule_options=rule_options,
+        flows=cli.flows,
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import importlib
+import math
 import signal
 import time
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ class ModelReport:
     name: str
     findings: list[Finding]
     notes: list[str]
+    flow: dict | None = dataclasses.field(default=None, kw_only=True)  # --plot data
     problem: str | None = None
     tracer: str | None = None
     coverage: float | None = None     # share of parameters inside the traced graph
@@ -133,6 +135,8 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     if report.problem:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {report.problem}", spec.name))
     result.findings.extend(report.findings)
+    if report.flow is not None:
+        result.flows.append({"model": spec.name, **report.flow})
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name) for text in report.notes)
     result.notes.append(Note(result.path, f"model `{spec.name}`: {report.summary()}", spec.name, detail=True))
 
@@ -192,9 +196,31 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
             notes.append("probe disabled (--no-probe): findings are static estimates")
     elif weights_known and not too_large and (found or (traced is not None and inputs is not None)):
         findings = _probe_and_confirm(found, rules, ctx, traced, inputs, settings, notes)
-    return ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage,
-                       graph.number_of_nodes() if graph is not None else None,
-                       time.perf_counter() - started)
+    report = ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage,
+                         graph.number_of_nodes() if graph is not None else None,
+                         time.perf_counter() - started)
+    if settings.flows and analysis is not None and weights_known:
+        report.flow = _flow(analysis, ctx, ctx.probe, findings)
+    return report
+
+
+_BLOCK_KINDS = ("input", "weight", "embedding", "activation", "norm", "add", "recurrent", "attention")
+
+
+def _flow(analysis: Analysis, ctx: ModelContext, probe: Any, findings: list[Finding]) -> dict | None:
+    """RMS gradient along the main path, predicted and measured, relative to its last point."""
+    route = [n for n in analysis.main_route() if ctx.graph.nodes[n]["kind"] in _BLOCK_KINDS]
+    if len(route) < 2:
+        return None
+    start, end = analysis.main_span
+    predicted = analysis.backward_gains(start, end)
+    flow = {"labels": [ctx.label(n) for n in route],
+            "predicted": [math.sqrt(predicted[n]) if n in predicted else None for n in route],
+            "measured": None, "findings": sorted({f.code for f in findings if f.span})}
+    if probe is not None and probe.grad_rms.get(end):
+        last = probe.grad_rms[end]
+        flow["measured"] = [probe.grad_rms[n] / last if n in probe.grad_rms else None for n in route]
+    return flow
 
 
 def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx: ModelContext,
@@ -222,6 +248,7 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
     if probe is not None:
         for rule in rules:
             confirmed.extend(rule.measure(ctx, probe))
+    ctx.probe = probe
     return confirmed
 
 

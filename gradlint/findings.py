@@ -141,6 +141,7 @@ class FileResult:
     findings: list[Finding] = dataclasses.field(default_factory=list)
     problems: list[Problem] = dataclasses.field(default_factory=list)
     notes: list[Note] = dataclasses.field(default_factory=list)
+    flows: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # for --plot
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -149,6 +150,7 @@ class FileResult:
             "findings": [f.to_dict() for f in self.findings],
             "problems": [p.to_dict() for p in self.problems],
             "notes": [n.to_dict() for n in self.notes],
+            "flows": list(self.flows),
         }
 
     @classmethod
@@ -159,4 +161,5 @@ class FileResult:
             findings=[Finding.from_dict(f) for f in data["findings"]],
             problems=[Problem(**p) for p in data["problems"]],
             notes=[Note(**n) for n in data["notes"]],
+            flows=list(data.get("flows", [])),
         )

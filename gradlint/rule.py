@@ -54,6 +54,7 @@ class ModelContext:
     weights_known: bool = True       # False on the meta device: no weight-dependent checks
     clipping: bool = False           # gradient clipping is configured in the project
     prior: list = dataclasses.field(default_factory=list)  # findings of rules that ran before
+    probe: Any = None                # the probe's measurements, once it ran
 
     def location(self, node: str | None, end_node: str | None = None) -> Location:
         source = self.graph.nodes[node]["source"] if (node and self.graph is not None) else None

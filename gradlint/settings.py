@@ -20,6 +20,7 @@ class Settings:
     model_timeout: float | None = 60.0    # seconds per model (the worker also has a hard limit)
     memory_limit: float | None = None     # GiB of address space per worker; None: 80% of RAM / jobs
     clipping: bool = False                # the project configures gradient clipping (found by the runner)
+    flows: bool = False                   # record the gradient flow along the main path (--plot)
     rule_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def enabled(self, code: str) -> bool:

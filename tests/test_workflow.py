@@ -215,3 +215,25 @@ def test_extend_select_and_per_file_ignores_flags(tmp_path):
     assert "exp/net.py" not in both.stdout and both.stdout.startswith("net.py:")
     bad = run_cli(".", "--per-file-ignores", "exp/*", cwd=root)
     assert bad.returncode == 2 and "expects GLOB:CODES" in bad.stderr
+
+
+def test_plot_draws_the_gradient_flow(tmp_path):
+    pytest.importorskip("matplotlib")
+    root = project(tmp_path, **{"net.py": net()})
+    result = run_cli("net.py", "--plot", "flow.png", "--no-cache", cwd=root)
+    assert result.returncode == 1
+    assert "gradient flow of 1 model(s) drawn to flow.png" in result.stderr
+    assert (root / "flow.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    svg = run_cli("net.py", "--plot", "flow.svg", cwd=root)
+    assert (root / "flow.svg").read_text().lstrip().startswith("<?xml") and svg.returncode == 1
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch, tmp_path):
+    import sys
+
+    from gradlint.reporters import plot
+    from gradlint.runner import Report
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    with pytest.raises(plot.PlotUnavailable, match=r"pip install 'gradlint\[plot\]'"):
+        plot.write(Report([]), tmp_path / "x.png")
