@@ -231,8 +231,10 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
     if traced is not None and inputs is not None:
         watched = {a for rule in rules for a in rule.watches}
         watch = frozenset(n for n, f in ctx.graph.nodes(data=True) if f["activation"] in watched)
+        saturation = {n: "zero-one" if f["max_derivative"] and f["max_derivative"] < 1 else "symmetric"
+                      for n, f in ctx.graph.nodes(data=True) if f["saturating"]}
         try:
-            probe = run_probe(traced.graph_module, inputs, settings.seed, watch)
+            probe = run_probe(traced.graph_module, inputs, settings.seed, watch, saturation)
         except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
             notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
     confirmed = []

@@ -28,6 +28,8 @@ class ProbeResult:
     nonfinite_forward: list[str] = dataclasses.field(default_factory=list)  # output itself
     dead: dict[str, float] = dataclasses.field(default_factory=dict)  # node -> share of units
     #                                 that output exactly 0 for the whole batch (ReLU family)
+    saturated: dict[str, float] = dataclasses.field(default_factory=dict)  # node -> share of
+    #                                 outputs in the flat tails (tanh |h| > 0.99, sigmoid < 0.01 or > 0.99)
 
     def span_d(self, start: str, end: str) -> float | None:
         """Measured log10 RMS gradient ratio, gradient at ``start`` over gradient at ``end``."""
@@ -44,13 +46,13 @@ SEEDS = 3
 
 
 def probe(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
-          watch_dead: frozenset[str] = frozenset()) -> ProbeResult:
+          watch_dead: frozenset[str] = frozenset(), watch_saturation: dict[str, str] | None = None) -> ProbeResult:
     """``probe_graph``, repeated with consecutive seeds (dropout masks and loss projections) and
     combined by the per-node median when the batch is small (THEORY.md §2)."""
     batch = next((v.shape[0] for v in inputs.values() if isinstance(v, torch.Tensor) and v.dim()), SMALL_BATCH)
     if batch >= SMALL_BATCH:
-        return probe_graph(graph_module, inputs, seed, watch_dead)
-    runs = [probe_graph(graph_module, inputs, seed + i, watch_dead) for i in range(SEEDS)]
+        return probe_graph(graph_module, inputs, seed, watch_dead, watch_saturation)
+    runs = [probe_graph(graph_module, inputs, seed + i, watch_dead, watch_saturation) for i in range(SEEDS)]
 
     def median(field: str) -> dict[str, float]:
         names = set.intersection(*(set(getattr(r, field)) for r in runs))
@@ -58,7 +60,8 @@ def probe(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
 
     first = runs[0]
     return ProbeResult(median("grad_rms"), median("forward_rms"), first.nonfinite,
-                       sum(r.seconds for r in runs), first.nonfinite_forward, median("dead"))
+                       sum(r.seconds for r in runs), first.nonfinite_forward, median("dead"),
+                       median("saturated"))
 
 
 class _Recorder(fx.Interpreter):
@@ -85,9 +88,13 @@ def disable_inplace(graph_module: fx.GraphModule) -> None:
 
 
 def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
-                watch_dead: frozenset[str] = frozenset()) -> ProbeResult:
-    """Forward and backward through the traced graph in train mode; measure every node, and the
-    share of dead units (zero for the whole batch) at the nodes in ``watch_dead``."""
+                watch_dead: frozenset[str] = frozenset(),
+                watch_saturation: dict[str, str] | None = None) -> ProbeResult:
+    """Forward and backward through the traced graph in train mode; measure every node, the
+    share of dead units (zero for the whole batch) at the nodes in ``watch_dead``, and the share
+    of saturated outputs at the nodes in ``watch_saturation`` (node -> "zero-one" for
+    sigmoid-like ranges, "symmetric" for tanh-like)."""
+    watch_saturation = watch_saturation or {}
     started = time.perf_counter()
     disable_inplace(graph_module)
     placeholders = [n for n in graph_module.graph.nodes if n.op == "placeholder"]
@@ -108,12 +115,18 @@ def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
         names = list(recorder.outputs)
         tensors = [recorder.outputs[n] for n in names]
         grads = torch.autograd.grad(loss, tensors, allow_unused=True)
-    grad_rms, forward_rms, nonfinite, dead, nonfinite_forward = {}, {}, [], {}, []
+    grad_rms, forward_rms, nonfinite, dead, nonfinite_forward, saturated = {}, {}, [], {}, [], {}
     for name, tensor, grad in zip(names, tensors, grads):
         value = tensor.detach()
         forward_rms[name] = _rms(value)
         if name in watch_dead and value.dim() >= 2 and value.shape[0] > 1:
             dead[name] = float((value == 0).all(dim=0).float().mean())
+        if name in watch_saturation:
+            if watch_saturation[name] == "zero-one":
+                tails = (value < 0.01) | (value > 0.99)
+            else:
+                tails = value.abs() > 0.99
+            saturated[name] = float(tails.float().mean())
         bad = not torch.isfinite(value).all()
         if bad:
             nonfinite_forward.append(name)
@@ -123,7 +136,7 @@ def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
         if bad:
             nonfinite.append(name)
     return ProbeResult(grad_rms, forward_rms, nonfinite, time.perf_counter() - started,
-                       nonfinite_forward, dead)
+                       nonfinite_forward, dead, saturated)
 
 
 def probe_recurrence(module: torch.nn.RNNBase, horizon: int, batch: int, seed: int) -> float:

@@ -143,6 +143,10 @@ class _ValueProxy(fx.Proxy):
     def __getattr__(self, name: str) -> Any:
         if name in _CONCRETE_ATTRS and self.tracer.guided:  # type: ignore[attr-defined]
             return getattr(self.example, name)
+        if name.startswith("__") and name.endswith("__"):
+            # protocol probes (__cuda_array_interface__, __array__, __dlpack__): a proxy is none
+            # of those, so torch falls back to treating it as the tensor it stands for
+            raise AttributeError(name)
         return super().__getattr__(name)
 
     def __len__(self) -> int:

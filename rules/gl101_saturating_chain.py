@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
@@ -131,4 +132,10 @@ class SaturatingActivationChain(Rule):
         return None
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        return span_verdict(finding, ctx, probe, self.thresholds)
+        confirmed = span_verdict(finding, ctx, probe, self.thresholds)
+        start, end = finding.span  # type: ignore[misc]
+        shares = [probe.saturated[n] for n in (start, end) if n in probe.saturated]
+        if confirmed.probe is not None and shares:
+            text = f"{confirmed.probe.text}; {max(shares):.0%} of the outputs in the flat tails"
+            return dataclasses.replace(confirmed, probe=dataclasses.replace(confirmed.probe, text=text))
+        return confirmed
