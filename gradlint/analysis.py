@@ -248,6 +248,12 @@ class Analysis:
         members = [n for n, shape in zip(chain.nodes, shapes) if shape == common]
         return members[0], members[-1]
 
+    def depth_chains(self, is_member: Callable[[str], bool], breaker_kinds: tuple[str, ...]) -> list[Chain]:
+        """``chains`` for the depth rules: nodes of ``breaker_kinds`` end a chain, and so do the
+        time steps of a loop (a recurrence, judged over its horizon by GL301, not as depth)."""
+        graph, recurrent = self.graph, self.recurrent_nodes
+        return self.chains(is_member, lambda n: graph.nodes[n]["kind"] in breaker_kinds or n in recurrent)
+
     @functools.cached_property
     def recurrent_applications(self) -> dict[str, list[str]]:
         """Weights applied again and again along one chain: a Python loop over time steps.

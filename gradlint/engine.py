@@ -41,6 +41,7 @@ class ModelReport:
     findings: list[Finding]
     notes: list[str]
     flow: dict | None = dataclasses.field(default=None, kw_only=True)  # --plot data
+    details: list[str] = dataclasses.field(default_factory=list, kw_only=True)  # --verbose notes
     problem: str | None = None
     tracer: str | None = None
     coverage: float | None = None     # share of parameters inside the traced graph
@@ -139,12 +140,15 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         result.flows.append({"model": spec.name, **report.flow})
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name) for text in report.notes)
     result.notes.append(Note(result.path, f"model `{spec.name}`: {report.summary()}", spec.name, detail=True))
+    result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
+                        for text in report.details)
 
 
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
              settings: Settings) -> ModelReport:
     started = time.perf_counter()
     notes: list[str] = []
+    details: list[str] = []
     if settings.device != "cpu" and not on_meta_device(model):
         device = torch.device(settings.device)
         model.to(device)
@@ -161,6 +165,8 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         coverage = _coverage(model, traced)
         for qualname, why in sorted(traced.opaque.items()):
             notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
+        details = [f"traced for these example inputs only: {decision}"
+                   for decision in dict.fromkeys(traced.specializations)]
         if not any(graph.nodes[p]["data"] for n, f in graph.nodes(data=True) if f["kind"] == "output"
                    for p in graph.predecessors(n)):
             inputs = None  # nothing for the probe to measure either
@@ -201,6 +207,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
                          time.perf_counter() - started)
     if settings.flows and analysis is not None and weights_known:
         report.flow = _flow(analysis, ctx, ctx.probe, findings)
+    report.details = details
     return report
 
 

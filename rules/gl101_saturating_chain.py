@@ -83,11 +83,7 @@ class SaturatingActivationChain(Rule):
         if ctx.analysis is None:
             return
         graph = ctx.graph
-        recurrent = ctx.analysis.recurrent_nodes  # time steps of a loop are GL301's business
-        chains = ctx.analysis.chains(
-            is_member=lambda n: graph.nodes[n]["saturating"],
-            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS or n in recurrent,
-        )
+        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["saturating"], BREAKERS)
         for chain in (part for whole in chains for part in self._layer_chains(ctx, whole)):
             activations = [graph.nodes[n]["activation"] for n in chain.nodes]
             start, end = ctx.analysis.comparable_span(chain)

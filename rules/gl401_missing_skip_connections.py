@@ -65,11 +65,7 @@ class MissingSkipConnections(Rule):
         if ctx.analysis is None:
             return
         graph = ctx.graph
-        recurrent = ctx.analysis.recurrent_nodes  # time steps of a loop are GL301's business
-        chains = ctx.analysis.chains(
-            is_member=lambda n: graph.nodes[n]["kind"] in ("weight", "recurrent", "attention"),
-            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS or n in recurrent,
-        )
+        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["kind"] in ("weight", "recurrent", "attention"), BREAKERS)
         for chain in chains:
             if len(chain) <= self.opts["max-depth"]:
                 continue

@@ -66,10 +66,7 @@ class InitScale(Rule):
         if ctx.analysis is None or any(f.code in self.explained_by for f in ctx.prior):
             return
         graph, gains = ctx.graph, ctx.analysis.meanfield
-        chains = ctx.analysis.chains(
-            is_member=lambda n: graph.nodes[n]["kind"] == "weight",
-            is_breaker=lambda n: graph.nodes[n]["kind"] in BREAKERS or n in ctx.analysis.recurrent_nodes,
-        )
+        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["kind"] == "weight", BREAKERS)
         off: list[tuple[str, float, str | None]] = []
         checked: list[float] = []
         span: tuple[str, str] | None = None
