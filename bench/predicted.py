@@ -23,8 +23,9 @@ warnings.simplefilter("ignore")
 
 
 def models():
-    from gradlint.load import find_models, import_file
     from zoo import SMALL
+
+    from gradlint.load import find_models, import_file
 
     for path in sorted((ROOT / "fixtures").rglob("*.py")):
         try:
@@ -68,7 +69,7 @@ def measure(model, inputs):
 
 
 def main() -> None:
-    rows, close, counted, misses = [], 0, 0, []
+    _rows, close, counted, misses = [], 0, 0, []
     print("| model | span | D predicted | D measured | ΔD | attention/gated/recurrent |")
     print("|---|---|---:|---:|---:|---|")
     for name, model, inputs in models():

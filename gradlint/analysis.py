@@ -54,7 +54,7 @@ class Chain:
         """Route nodes after ``start`` up to and including ``end``."""
         return self.route[self.route.index(start) + 1:self.route.index(end) + 1]
 
-    def part(self, members: list[str]) -> "Chain":
+    def part(self, members: list[str]) -> Chain:
         return Chain(tuple(members), self.route[self.route.index(members[0]):self.route.index(members[-1]) + 1])
 
 

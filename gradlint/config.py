@@ -29,9 +29,10 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
-import tomllib
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 from gradlint.findings import Severity
 from gradlint.settings import Settings

@@ -23,8 +23,15 @@ from gradlint.analysis import Analysis
 from gradlint.findings import FileResult, Finding, Location, Note, Problem, display_path
 from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
-from gradlint.load import (LoadError, ModelSpec, bind_inputs, describe_exception, find_models,
-                           import_file, specs_from_factory)
+from gradlint.load import (
+    LoadError,
+    ModelSpec,
+    bind_inputs,
+    describe_exception,
+    find_models,
+    import_file,
+    specs_from_factory,
+)
 from gradlint.probe import probe as run_probe
 from gradlint.rule import ModelContext, Rule
 from gradlint.settings import Settings

@@ -28,7 +28,7 @@ class Severity(enum.IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, text: str) -> "Severity":
+    def parse(cls, text: str) -> Severity:
         try:
             return cls[text.upper()]
         except KeyError:
@@ -83,7 +83,7 @@ class Finding:
         key = "\x1f".join([self.code, self.location.path, self.model or "", self.node or "", self.template])
         return hashlib.sha256(key.encode()).hexdigest()[:20]
 
-    def with_probe(self, verdict: ProbeVerdict, severity: Severity | None = None) -> "Finding":
+    def with_probe(self, verdict: ProbeVerdict, severity: Severity | None = None) -> Finding:
         return dataclasses.replace(self, probe=verdict, severity=severity or self.severity)
 
     def sort_key(self) -> tuple:
@@ -97,7 +97,7 @@ class Finding:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Finding":
+    def from_dict(cls, data: dict[str, Any]) -> Finding:
         data = dict(data)
         data.pop("message", None)
         data["severity"] = Severity.parse(data["severity"])
@@ -154,7 +154,7 @@ class FileResult:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "FileResult":
+    def from_dict(cls, data: dict[str, Any]) -> FileResult:
         return cls(
             path=data["path"],
             models=list(data["models"]),

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import concurrent.futures
-from collections import Counter
 import dataclasses
 import json
 import os
@@ -17,12 +16,27 @@ import signal
 import subprocess
 import sys
 import threading
+from collections import Counter
 from pathlib import Path
 
 from gradlint.cache import Cache
-from gradlint.config import (ConfigError, FileConfig, Overrides, fail_level, find_config, load_config,
-                             settings_for)
-from gradlint.findings import FileResult, Finding, Location, Problem, Severity, display_path
+from gradlint.config import (
+    ConfigError,
+    FileConfig,
+    Overrides,
+    fail_level,
+    find_config,
+    load_config,
+    settings_for,
+)
+from gradlint.findings import (
+    FileResult,
+    Finding,
+    Location,
+    Problem,
+    Severity,
+    display_path,
+)
 from gradlint.project import local_imports, parse, project_root
 from gradlint.settings import Settings
 from gradlint.suppress import Suppressions
@@ -252,7 +266,10 @@ class _FileChecker:
         return result
 
     def _source_findings(self, path: Path, tree: ast.Module, settings: Settings) -> list[Finding]:
-        from gradlint.rules.gl501_optimizer_without_clipping import SourceContext, builds_vanilla_rnn
+        from gradlint.rules.gl501_optimizer_without_clipping import (
+            SourceContext,
+            builds_vanilla_rnn,
+        )
 
         rules = [r for r in settings.rules() if r.scope == "source"]
         if not rules:

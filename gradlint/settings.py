@@ -39,7 +39,7 @@ class Settings:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         data = dict(data)
         data["select"] = tuple(data.get("select", ()))
         data["ignore"] = tuple(data.get("ignore", ()))

@@ -39,7 +39,7 @@ class Suppressions:
     whole_file: bool
 
     @classmethod
-    def read(cls, path: Path) -> "Suppressions":
+    def read(cls, path: Path) -> Suppressions:
         try:
             source = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
@@ -47,7 +47,7 @@ class Suppressions:
         return cls.parse(source)
 
     @classmethod
-    def parse(cls, source: str) -> "Suppressions":
+    def parse(cls, source: str) -> Suppressions:
         directives: dict[int, list[Directive]] = {}
         whole_file = False
         try:

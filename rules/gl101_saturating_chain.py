@@ -4,7 +4,14 @@ import dataclasses
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
-from gradlint.rule import CLASS_S, ModelContext, Rule, Thresholds, gain_text, span_verdict
+from gradlint.rule import (
+    CLASS_S,
+    ModelContext,
+    Rule,
+    Thresholds,
+    gain_text,
+    span_verdict,
+)
 
 # Nodes whose inside we cannot see end a chain: claiming a chain across them would be a guess.
 BREAKERS = ("norm", "recurrent", "attention", "block", "opaque")

@@ -3,7 +3,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
-from gradlint.rule import CLASS_H, CLASS_S, ModelContext, Rule, Thresholds, gain_text, span_verdict
+from gradlint.rule import (
+    CLASS_H,
+    CLASS_S,
+    ModelContext,
+    Rule,
+    Thresholds,
+    gain_text,
+    span_verdict,
+)
 
 # Structural rules that already explain a gradient that shrinks, with a more precise fix.
 EXPLAINED_BY = ("GL101", "GL201", "GL301")

@@ -3,7 +3,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
-from gradlint.rule import CLASS_H, ModelContext, Rule, Thresholds, gain_text, span_verdict
+from gradlint.rule import (
+    CLASS_H,
+    ModelContext,
+    Rule,
+    Thresholds,
+    gain_text,
+    span_verdict,
+)
 
 BREAKERS = ("norm", "block", "opaque")
 

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
+
 from gradlint.findings import Severity
 from gradlint.rule import ModelContext
-from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
 
 
 class ExplodingGradient(VanishingGradient):

@@ -3,7 +3,6 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Iterable
-
 from typing import TYPE_CHECKING, Any
 
 from gradlint.findings import Finding, ProbeVerdict, Severity
@@ -35,7 +34,7 @@ if TYPE_CHECKING:
 # must not pay for importing torch.
 
 
-def spectrum(name: str, weight: "torch.Tensor", gamma: float) -> _Spectrum:
+def spectrum(name: str, weight: torch.Tensor, gamma: float) -> _Spectrum:
     import torch
 
     w = weight.detach().double()

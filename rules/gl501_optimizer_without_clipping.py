@@ -158,7 +158,7 @@ class ImportMap:
     names: dict[str, str]
 
     @classmethod
-    def of(cls, tree: ast.Module) -> "ImportMap":
+    def of(cls, tree: ast.Module) -> ImportMap:
         names: dict[str, str] = {}
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):

@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+import math
 import statistics
 from collections.abc import Iterable
-
-import math
 
 from gradlint.findings import Finding, ProbeVerdict, Severity
 from gradlint.rule import ModelContext, Rule

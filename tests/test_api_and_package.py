@@ -7,12 +7,11 @@ import sys
 import zipfile
 
 import torch
+from conftest import ROOT
+from gradlint.rules import ALL_RULES
 from torch import nn
 
 import gradlint
-from gradlint.rules import ALL_RULES
-
-from conftest import ROOT
 
 
 class Deep(nn.Module):

@@ -84,7 +84,7 @@ def test_selecting_one_model_with_double_colon(write):
 
 def test_missing_path_and_non_python_file_exit_2_without_traceback(write):
     notes = write("notes.txt", "hello")
-    healthy = write("healthy.py", HEALTHY)
+    write("healthy.py", HEALTHY)
     result = run_cli("does_not_exist.py", "notes.txt", "healthy.py", cwd=notes.parent)
     assert result.returncode == 2
     assert "does_not_exist.py: error: no such file or directory" in result.stderr

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
-
 from conftest import FIXTURES, ROOT, run_cli
 
 EXPECT = re.compile(r"#\s*expect:\s*(.+)$")

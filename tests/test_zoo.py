@@ -9,13 +9,12 @@ import sys
 
 import pytest
 import torch
+from pathologies import edited, scaled_recurrence
+from zoo import SMALL
 
 import gradlint
 from gradlint.inputs import candidate_inputs
 from gradlint.settings import Settings
-
-from pathologies import edited, scaled_recurrence
-from zoo import SMALL
 
 pytest.importorskip("transformers")
 
