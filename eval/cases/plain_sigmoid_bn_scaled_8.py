@@ -1,0 +1,19 @@
+"""8 sigmoid layers, BatchNorm, plain, scaled init."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, width=64):
+        super().__init__()
+        layers = [nn.Linear(2, width)]
+        for _ in range(8):
+            layers += [nn.Linear(width, width), nn.BatchNorm1d(width), nn.Sigmoid()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 2)
+        for layer in self.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.xavier_normal_(layer.weight)
+
+    def forward(self, x):
+        return self.head(self.body(x))

@@ -1,0 +1,19 @@
+"""32 tanh layers, no normalization, plain, scaled init."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, width=64):
+        super().__init__()
+        layers = [nn.Linear(2, width)]
+        for _ in range(32):
+            layers += [nn.Linear(width, width), nn.Tanh()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(width, 2)
+        for layer in self.modules():
+            if isinstance(layer, nn.Linear):
+                nn.init.xavier_normal_(layer.weight, gain=nn.init.calculate_gain('tanh'))
+
+    def forward(self, x):
+        return self.head(self.body(x))

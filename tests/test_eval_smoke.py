@@ -1,0 +1,28 @@
+"""A smoke run of the evaluation (eval/): train three cases briefly, lint them, score them —
+so the evaluation code cannot silently break. The full run is `python eval/report.py`."""
+
+from __future__ import annotations
+
+import sys
+
+from conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "eval"))
+
+import report  # noqa: E402
+import tasks  # noqa: E402
+
+CASES = ["plain_sigmoid_none_default_16.py", "plain_relu_none_scaled_16.py", "plain_relu_none_default_32.py"]
+
+
+def test_train_lint_and_score_three_cases():
+    paths = [ROOT / "eval" / "cases" / name for name in CASES]
+    labels = {p.name: tasks.train(p, budget=300) for p in paths}
+    assert labels["plain_sigmoid_none_default_16.py"]["label"] == "fails"
+    assert labels["plain_relu_none_scaled_16.py"]["label"] == "trains"
+    found, seconds = report.run_gradlint(paths)
+    assert "GL101" in found["plain_sigmoid_none_default_16.py"]
+    assert not found["plain_relu_none_scaled_16.py"] & set(report.GRADIENT_RULES)
+    result = report.score(labels, found)
+    assert result["tp"] >= 2 and result["fp"] == 0 and result["precision"] == 1.0
+    assert seconds > 0
