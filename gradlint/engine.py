@@ -190,7 +190,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     rules = sorted((r for r in settings.rules(include_disabled=True) if r.scope == "model"),
                    key=lambda r: bool(r.explained_by))
     if not weights_known:
-        skipped = [r.code for r in rules if r.needs_weights]
+        skipped = [r.code for r in rules if r.needs_weights and settings.enabled(r.code)]
         rules = [r for r in rules if not r.needs_weights]
         notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
                      f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
