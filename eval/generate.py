@@ -24,7 +24,6 @@ INITS = {
 }
 
 SEQUENTIAL = '''"""{title}"""
-import torch
 from torch import nn
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any
 
 import networkx as nx
@@ -199,7 +199,7 @@ class Analysis:
         """Predicted squared RMS gradient of every node between ``start`` and ``end``, relative
         to ``end``'s (the sweep ``backward_gain`` reads its answer from)."""
         gains = self.meanfield
-        between = nx.descendants(self._data_graph, start) & (nx.ancestors(self._data_graph, end) | {end})
+        between = self.between(start, end) | {end}
         total: dict[str, float] = {end: 1.0}
         for node in self._reverse_order:
             if node == end or (node not in between and node != start):
@@ -212,6 +212,10 @@ class Analysis:
             if node == start:
                 break
         return total
+
+    def between(self, start: str, end: str) -> set[str]:
+        """Data nodes on some path from ``start`` to ``end`` (both excluded)."""
+        return nx.descendants(self._data_graph, start) & nx.ancestors(self._data_graph, end)
 
     def main_route(self) -> list[str]:
         """The nodes of the main span along its shortest path: the residual stream of a residual
@@ -494,7 +498,3 @@ def _fans(graph: nx.DiGraph, gm: fx.GraphModule, name: str, w: torch.Tensor) -> 
         stride = getattr(module, "stride", 1)
         fan_out = fan_out / groups / (math.prod(stride) if isinstance(stride, tuple) else stride)
     return float(fan_in), float(fan_out)
-
-
-def iter_nodes(graph: nx.DiGraph, kind: str) -> Iterable[str]:
-    return (n for n, d in graph.nodes(data=True) if d["kind"] == kind)

@@ -19,10 +19,8 @@ EXPLAINED_BY = ("GL101", "GL201", "GL301")
 
 def main_span_class(ctx: ModelContext, start: str, end: str) -> str:
     """S when saturating activations with no normalization carry the span, H otherwise."""
-    import networkx as nx
-
     graph = ctx.graph
-    between = nx.descendants(graph, start) & nx.ancestors(graph, end)
+    between = ctx.analysis.between(start, end)
     saturating = sum(graph.nodes[n]["saturating"] for n in between)
     normalized = any(graph.nodes[n]["kind"] == "norm" for n in between)
     return "S" if saturating >= 2 and not normalized else "H"
@@ -132,10 +130,8 @@ class VanishingGradient(Rule):
 
     @staticmethod
     def _crosses_recurrence(ctx: ModelContext, start: str, end: str) -> bool:
-        import networkx as nx
-
         graph = ctx.graph
-        between = (nx.descendants(graph, start) & nx.ancestors(graph, end)) | {start, end}
+        between = ctx.analysis.between(start, end) | {start, end}
         return any(graph.nodes[n]["kind"] == "recurrent" for n in between) or bool(
             between & ctx.analysis.recurrent_nodes)
 

@@ -1,5 +1,4 @@
 """8 relu layers, BatchNorm, plain, default init."""
-import torch
 from torch import nn
 
 

@@ -1,5 +1,4 @@
 """16 relu layers, BatchNorm, plain, scaled init."""
-import torch
 from torch import nn
 
 

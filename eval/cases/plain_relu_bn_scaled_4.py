@@ -1,5 +1,4 @@
 """4 relu layers, BatchNorm, plain, scaled init."""
-import torch
 from torch import nn
 
 

@@ -1,5 +1,4 @@
 """16 relu layers, no normalization, plain, default init."""
-import torch
 from torch import nn
 
 

@@ -1,5 +1,4 @@
 """16 sigmoid layers, BatchNorm, plain, default init."""
-import torch
 from torch import nn
 
 

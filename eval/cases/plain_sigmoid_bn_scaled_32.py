@@ -1,5 +1,4 @@
 """32 sigmoid layers, BatchNorm, plain, scaled init."""
-import torch
 from torch import nn
 
 

@@ -1,5 +1,4 @@
 """4 sigmoid layers, BatchNorm, plain, scaled init."""
-import torch
 from torch import nn
 
 

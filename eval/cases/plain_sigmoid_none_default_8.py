@@ -1,5 +1,4 @@
 """8 sigmoid layers, no normalization, plain, default init."""
-import torch
 from torch import nn
 
 

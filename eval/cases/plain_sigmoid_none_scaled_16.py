@@ -1,5 +1,4 @@
 """16 sigmoid layers, no normalization, plain, scaled init."""
-import torch
 from torch import nn
 
 

@@ -1,5 +1,4 @@
 """4 tanh layers, BatchNorm, plain, default init."""
-import torch
 from torch import nn
 
 

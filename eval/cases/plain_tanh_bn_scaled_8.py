@@ -1,5 +1,4 @@
 """8 tanh layers, BatchNorm, plain, scaled init."""
-import torch
 from torch import nn
 
 

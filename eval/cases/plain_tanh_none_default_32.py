@@ -1,5 +1,4 @@
 """32 tanh layers, no normalization, plain, default init."""
-import torch
 from torch import nn
 
 
