@@ -58,6 +58,16 @@ class Chain:
         return Chain(tuple(members), self.route[self.route.index(members[0]):self.route.index(members[-1]) + 1])
 
 
+@dataclasses.dataclass(frozen=True)
+class ResidualBlock:
+    """``add`` = stream + branch; ``identity_skip``: the stream reaches the add unchanged (not
+    damped, projected or gated on the way)."""
+
+    add: str
+    branch: frozenset[str]
+    identity_skip: bool
+
+
 class Analysis:
     """Facts about one traced model, computed lazily and shared by all rules."""
 
@@ -68,6 +78,7 @@ class Analysis:
         self.input_moments = input_moments or {}
         self._moments: dict[tuple, tuple[float, float, float]] = {}
         self._weights: dict[str, tuple[float, float, float, float] | None] = {}
+        self._means: dict[str, float] = {}
 
     # --- post-dominators ------------------------------------------------------------------
     @functools.cached_property
@@ -224,6 +235,34 @@ class Analysis:
             return []
         return nx.shortest_path(self._data_graph, *self.main_span)
 
+    def residual_blocks(self) -> list[ResidualBlock]:
+        """The residual blocks along the main span: each add on the main route with the branch
+        that feeds it from the stream (the nodes between the stream and the add that are not on
+        the route). One backward walk per branch, so linear in the span's size."""
+        if self.main_span is None:
+            return []
+        route = self.main_route()
+        on_route = set(route)
+        inside = self.between(*self.main_span) | set(self.main_span)
+        blocks = []
+        for previous, node in zip(route, route[1:]):
+            if self.graph.nodes[node]["kind"] != "add":
+                continue
+            branch: set[str] = set()
+            sources: set[str] = set()
+            stack = [p for p in self._data_graph.predecessors(node) if p not in on_route and p in inside]
+            while stack:
+                current = stack.pop()
+                if current in on_route:
+                    sources.add(current)
+                if current in branch or current in on_route or current not in inside:
+                    continue
+                branch.add(current)
+                stack.extend(self._data_graph.predecessors(current))
+            if branch:
+                blocks.append(ResidualBlock(node, frozenset(branch), previous in sources))
+        return blocks
+
     def _edge_gain(self, source: str, target: str, gains: dict[str, tuple[float, float]]) -> float:
         if self.graph.nodes[target]["kind"] == "mul":
             others = [gains[p][0] for p in self.graph.predecessors(target)
@@ -289,15 +328,24 @@ class Analysis:
         """node -> (q: forward second moment of its output, chi: backward squared gain)."""
         result: dict[str, tuple[float, float]] = {}
         variance: dict[str, float] = {}
+        means = self._means
         for name in self._order:
             facts = self.graph.nodes[name]
             data_inputs = [p for p in self.graph.predecessors(name) if self.graph.nodes[p]["data"]]
             q_inputs = [result[p][0] for p in data_inputs]
             v_in = variance[data_inputs[0]] if data_inputs else 1.0
-            q, chi, v = self._node_gain(name, facts, q_inputs, v_in, data_inputs)
+            q, chi, v, means[name] = self._node_gain(name, facts, q_inputs, v_in, data_inputs)
             result[name] = (q, chi)
             variance[name] = v
         return result
+
+    @property
+    def means(self) -> dict[str, float]:
+        """node -> the mean its output's units share. A ReLU's output has the same positive mean
+        in every unit; a residual stream adds these up coherently, so its second moment grows
+        faster than the sum of its branches' (computed with ``meanfield``)."""
+        _ = self.meanfield
+        return self._means
 
     def static_d(self, chain: Chain, start: str, end: str) -> float:
         """Predicted log10 RMS gradient ratio along the chain's route, gradient at ``start`` over
@@ -309,10 +357,33 @@ class Analysis:
         return 0.5 * total
 
     def _node_gain(self, name: str, facts: dict[str, Any], q_inputs: list[float], v_in: float,
-                   data_inputs: list[str]) -> tuple[float, float, float]:
-        """(q, chi, v) of one node: v is the batch variance of its output, which normalization
+                   data_inputs: list[str]) -> tuple[float, float, float, float]:
+        """(q, chi, v, m) of one node: v is the batch variance of its output, which normalization
         divides by — the per-unit offset a ReLU adds is removed by BatchNorm's centering, which
-        is where a BN-ReLU block's gain of π/(π−1) comes from (THEORY.md §1, Yang 2019)."""
+        is where a BN-ReLU block's gain of π/(π−1) comes from (THEORY.md §1, Yang 2019) — and m
+        the mean its units share (weight layers and normalizations reset it to 0)."""
+        m_inputs = [self._means[p] for p in data_inputs]
+        kind = facts["kind"]
+        if kind in ("weight", "norm", "embedding", "input"):
+            return (*self._node_moments(name, facts, q_inputs, v_in, data_inputs, m_inputs), 0.0)
+        if kind == "activation":
+            q_in = q_inputs[0] if q_inputs else 1.0
+            e_dphi2, e_phi2, e_phi = self._activation_moments(name, q_in)
+            return e_phi2, e_dphi2, max(e_phi2 - e_phi**2, 1e-12), e_phi
+        q, chi, v = self._node_moments(name, facts, q_inputs, v_in, data_inputs, m_inputs)
+        m_in = m_inputs[0] if m_inputs else 0.0
+        if kind == "add":
+            return q, chi, v, sum(m_inputs)
+        if kind == "mul":
+            return q, chi, v, math.prod(m_inputs) * math.sqrt(self._constant_factor(name))
+        if kind == "div":
+            return q, chi, v, m_in * math.sqrt(q / max(q_inputs[0], 1e-300)) if q_inputs else 0.0
+        if kind == "cat":
+            return q, chi, v, sum(m_inputs) / len(m_inputs) if m_inputs else 0.0
+        return q, chi, v, m_in
+
+    def _node_moments(self, name: str, facts: dict[str, Any], q_inputs: list[float], v_in: float,
+                      data_inputs: list[str], m_inputs: list[float]) -> tuple[float, float, float]:
         q_in = q_inputs[0] if q_inputs else 1.0
         kind = facts["kind"]
         if kind == "input":
@@ -320,9 +391,6 @@ class Analysis:
             return q, 1.0, q
         if kind == "weight":
             return self._weight_gain(name, q_in, v_in)
-        if kind == "activation":
-            e_dphi2, e_phi2, e_phi = self._activation_moments(name, q_in)
-            return e_phi2, e_dphi2, max(e_phi2 - e_phi**2, 1e-12)
         if kind == "norm":
             gamma2, beta2 = self._affine_moments(name)
             return gamma2 + beta2, gamma2 / max(v_in, 1e-12), gamma2
@@ -331,9 +399,12 @@ class Analysis:
             return q_in / (1.0 - p), 1.0 / (1.0 - p), v_in / (1.0 - p)
         if kind == "pool":
             return q_in, self._pool_gain(name, data_inputs), v_in
-        if kind == "add":
-            q = sum(q_inputs) if q_inputs else q_in
-            return q, 1.0, q
+        if kind == "add":  # independent inputs; their shared means add up coherently
+            if not q_inputs:
+                return q_in, 1.0, v_in
+            cross = sum(m_inputs) ** 2 - sum(m * m for m in m_inputs)
+            variances = [max(q - m * m, 0.0) for q, m in zip(q_inputs, m_inputs)]
+            return sum(q_inputs) + cross, 1.0, sum(variances)
         if kind == "mul":
             factor = self._constant_factor(name)
             if len(q_inputs) >= 2:
@@ -431,9 +502,9 @@ class Analysis:
     def _activation_moments(self, name: str, q: float) -> tuple[float, float, float]:
         """E[φ'(z)²], E[φ(z)²] and E[φ(z)] for z ~ N(0, q), for the activation as the model calls it
         (memoized per activation and q: deep stacks repeat both)."""
-        # q to three significant digits, and clamped: below 1e-6 every activation is in its
-        # linear regime and above 1e6 in its asymptotic one
-        key = (self._activation_key(name), float(f"{min(max(q, 1e-6), 1e6):.3g}"))
+        # q to three significant digits, and clamped below: under 1e-6 every activation is in
+        # its linear regime (no upper clamp: a ReLU's E[φ²] keeps growing with q)
+        key = (self._activation_key(name), float(f"{min(max(q, 1e-6), 1e300):.3g}"))
         if key not in self._moments:
             self._moments[key] = self._compute_moments(name, key[1])
         return self._moments[key]

@@ -50,6 +50,8 @@ class ProbeVerdict:
 
     ``measured_d`` is log10 of the RMS gradient ratio (earliest point / latest point) of the span:
     negative means the gradient shrinks going backwards (vanishing), positive that it grows.
+    For GL203, which judges the forward pass, it is log10 of the forward RMS ratio (latest point
+    / earliest point).
     """
 
     confirmed: bool

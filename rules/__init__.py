@@ -7,6 +7,7 @@ from gradlint.rules.gl101_saturating_chain import SaturatingActivationChain
 from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
 from gradlint.rules.gl201_missing_normalization import MissingNormalization
 from gradlint.rules.gl202_exploding_gradient import ExplodingGradient
+from gradlint.rules.gl203_growing_residual_stream import GrowingResidualStream
 from gradlint.rules.gl301_recurrent_spectral_radius import RecurrentSpectralRadius
 from gradlint.rules.gl401_missing_skip_connections import MissingSkipConnections
 from gradlint.rules.gl501_optimizer_without_clipping import OptimizerWithoutClipping
@@ -20,6 +21,7 @@ ALL_RULES = (
     VanishingGradient,
     MissingNormalization,
     ExplodingGradient,
+    GrowingResidualStream,
     RecurrentSpectralRadius,
     MissingSkipConnections,
     OptimizerWithoutClipping,

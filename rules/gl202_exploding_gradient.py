@@ -3,7 +3,7 @@ from __future__ import annotations
 from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
 
 from gradlint.findings import Severity
-from gradlint.rule import ModelContext
+from gradlint.rule import CLASS_H, CLASS_S, ModelContext, Thresholds
 
 
 class ExplodingGradient(VanishingGradient):
@@ -13,7 +13,12 @@ class ExplodingGradient(VanishingGradient):
     path (THEORY.md §1) and flags the model when the gradient *grows* past the threshold of its
     class going backwards. Unnormalized residual stacks (×3 per He-initialized block: D ≈ 12 at
     50 blocks), deep plain BatchNorm stacks (π/(π−1) per block, Yang et al. 2019) and chaotic
-    tanh nets are the usual cases. Gradient clipping configured anywhere in the project
+    tanh nets are the usual cases. A plain stack with normalization on its path (BatchNorm after
+    each layer) grows its gradient by π/(π−1) per ReLU layer at initialization, yet trains at
+    depths where that growth stays below the error threshold (He et al. 2016 trained plain-34
+    with BatchNorm, D ≈ 2.7; Yang et al. 2019 put the failure at about 50 layers, D ≈ 4; BN
+    gradients equilibrate after the first steps): there the warning band is empty, and GL401
+    reports the depth instead. Gradient clipping configured anywhere in the project
     downgrades an error to a warning: clipping bounds an exploding step (it cannot fix vanishing).
 
     ## Why is this bad?
@@ -35,6 +40,8 @@ class ExplodingGradient(VanishingGradient):
     ## Options
     - `warning-d` (2.0), `error-d` (4.0), `saturating-warning-d` (0.65), `saturating-error-d` (1.3):
       as GL102 (THEORY.md §3).
+    - `normalized-warning-d` (4.0): the warning threshold for plain stacks with normalization on
+      the path (THEORY.md §1 "Normalization", §3 class H anchored on Yang 2019).
 
     ## References
     - Pascanu, Mikolov & Bengio 2013 (clipping); Yang et al. 2019; Zhang et al. 2019 (Fixup);
@@ -48,6 +55,16 @@ class ExplodingGradient(VanishingGradient):
            "initial scale, and clip gradients")
     explained_by = ("GL101", "GL201", "GL301")
     direction = 1
+    options = {
+        "warning-d": CLASS_H.warning, "error-d": CLASS_H.error,
+        "saturating-warning-d": CLASS_S.warning, "saturating-error-d": CLASS_S.error,
+        "normalized-warning-d": CLASS_H.error,
+    }
+
+    def thresholds(self, network_class: str) -> Thresholds:
+        if network_class == "N":
+            return Thresholds(self.opts["normalized-warning-d"], self.opts["error-d"])
+        return super().thresholds(network_class)
 
     def adjust(self, severity: Severity, ctx: ModelContext) -> Severity:
         if ctx.clipping and severity is Severity.ERROR:

@@ -85,6 +85,45 @@ def test_predicted_gain_matches_the_measurement(name):
     assert abs(predicted - measured) <= tolerance, (predicted, measured)
 
 
+class ReluEnds(nn.Module):
+    """x + relu(fc(x)): every branch adds the same positive offset to all units."""
+
+    def __init__(self, depth, width):
+        super().__init__()
+        self.fcs = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, x):
+        for fc in self.fcs:
+            x = x + torch.relu(fc(x))
+        return x
+
+
+FORWARD_CASES = {
+    "x + relu(fc(x)), default init, 8 blocks": ReluEnds(8, 64),
+    "x + relu(fc(x)), default init, 16 blocks": ReluEnds(16, 64),
+    "residual, He-init branches": Residual(16, 128, zero_last=False),
+    "residual, zero-initialized branch ends": Residual(16, 128, zero_last=True),
+}
+
+
+@pytest.mark.parametrize("name", list(FORWARD_CASES))
+def test_predicted_stream_growth_matches_the_measurement(name):
+    """The forward RMS growth along the residual stream (GL203): the mean-field second moment
+    with the units' shared mean, against the probe's forward RMS, within a factor of 1.4."""
+    torch.manual_seed(0)
+    model = FORWARD_CASES[name]
+    width = model.fcs[0].in_features if hasattr(model, "fcs") else model.fc1[0].in_features
+    x = torch.randn(64, width, generator=torch.Generator().manual_seed(0))
+    traced = trace(model, {"x": x})
+    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    start, end = analysis.main_span
+    q = analysis.meanfield
+    predicted = 0.5 * math.log10(q[end][0] / q[start][0])
+    rms = probe_graph(traced.graph_module, {"x": x}, 0).forward_rms
+    measured = math.log10(rms[end] / rms[start])
+    assert abs(predicted - measured) <= 0.15, (predicted, measured)
+
+
 @pytest.mark.parametrize("radius", [0.5, 0.9, 1.0, 1.1])
 def test_vanilla_rnn_per_step_gain_is_bounded_by_the_spectral_radius(radius):
     """GL301's estimate ρ·γ over T steps is an upper bound for tanh (φ' ≤ 1): the measured D_T

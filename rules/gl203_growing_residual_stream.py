@@ -1,0 +1,119 @@
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+from gradlint.findings import Finding, ProbeVerdict, Severity
+from gradlint.rule import ModelContext, Rule, Thresholds
+
+
+class GrowingResidualStream(Rule):
+    """
+    ## What it does
+    Finds residual stacks with no normalization on the stream or in the branches, whose
+    branches hold only weight layers and ReLU-family activations (positively homogeneous: a
+    branch's output scales with the stream it reads), and predicts how much the residual stream's RMS grows from the
+    first block to the last. The mean-field pass tracks each node's second moment *and* the mean
+    its units share: a ReLU branch adds the same positive offset to every unit, and along the
+    stream these offsets add up coherently, so the stream grows geometrically — faster than the
+    sum of the branches' variances suggests. The probe measures the forward RMS at both ends.
+
+    ## Why is this bad?
+    Zhang, Dauphin & Ma 2019 (Fixup) show that without normalization the output scale of a
+    residual network grows exponentially with depth, and with it the gradient of the loss with
+    respect to the weights: training at an ordinary learning rate diverges even though the
+    activation-gradient ratio across the stack (GL202) looks moderate. De & Smith 2020 (SkipInit)
+    make the same point: normalization's role in residual nets is to down-scale the branches.
+    On gradlint's evaluation (eval/, two spirals, SGD with momentum) unnormalized ReLU residual
+    stacks whose stream grew ×1.7–6 trained, and every one that grew ×23 or more diverged to NaN;
+    stacks with BatchNorm in the branches grew ×20 by adding bounded increments and trained.
+
+    ## Example
+    ```python
+    class Block(nn.Module):
+        def forward(self, x):
+            return x + torch.relu(self.fc(x))     # 16 of these: the stream grows ×23
+    ```
+
+    Use instead:
+    ```python
+    class Block(nn.Module):
+        def __init__(self, width):
+            super().__init__()
+            self.fc = nn.Linear(width, width)
+            nn.init.zeros_(self.fc.weight)         # Fixup / SkipInit: each branch starts at 0
+            nn.init.zeros_(self.fc.bias)           # (or normalize: x + relu(norm(fc(x))))
+    ```
+
+    ## Options
+    - `warning-d` (1.0), `error-d` (2.0): log10 of the stream's RMS growth (×10, ×100) at which
+      the finding is a warning or an error. ×10 sits between the largest growth that trained and
+      the smallest that diverged in eval/.
+    - `min-blocks` (2): residual blocks needed before the stack is judged.
+
+    When GL202 already reports the gradient exploding across the same stack, this rule stays
+    quiet: the cause and the fix are the same. The finding is confirmed when the probe's forward RMS grows past the warning threshold over
+    the same span; otherwise it is kept as info with the measured growth.
+
+    ## References
+    - Zhang, Dauphin & Ma 2019 (Fixup); De & Smith 2020 (SkipInit); THEORY.md §1 (residual
+      blocks: 1 + α²·χ_F per block), §2 (forward RMS ratio); eval/ (README "Evaluation").
+    """
+
+    code = "GL203"
+    name = "growing-residual-stream"
+    severity = Severity.ERROR
+    summary = "Residual stream of an unnormalized residual stack predicted (and measured) to grow geometrically"
+    fix = ("zero-initialize each branch's last layer (Fixup/SkipInit), scale branches by 1/√depth, "
+           "or normalize inside each branch")
+    needs_weights = True
+    explained_by = ("GL202",)  # a gradient explosion already reported has the same cause and fix
+    options = {"warning-d": 1.0, "error-d": 2.0, "min-blocks": 2}
+
+    def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        if ctx.analysis is None or ctx.analysis.main_span is None:
+            return
+        if any(f.code in self.explained_by for f in ctx.prior):
+            return
+        blocks = ctx.analysis.residual_blocks()
+        if len(blocks) < self.opts["min-blocks"] or not all(self._homogeneous(ctx, b.branch) for b in blocks):
+            return
+        if any(ctx.graph.nodes[n]["kind"] == "norm" for n in ctx.analysis.main_route()):
+            return  # the stream itself is normalized (post-norm): it cannot grow geometrically
+        start, end = ctx.analysis.main_span
+        q = ctx.analysis.meanfield
+        growth = 0.5 * math.log10(max(q[end][0], 1e-300) / max(q[start][0], 1e-300))
+        severity = Thresholds(self.opts["warning-d"], self.opts["error-d"]).severity(growth)
+        if growth <= 0 or severity is None:
+            return
+        yield self.make(
+            ctx.location(blocks[0].add),  # the residual add, in the block or in the loop over blocks
+            "the residual stream grows by {gain:.2g} in RMS from `{first}` to `{last}` across {blocks} "
+            "residual blocks with unnormalized ReLU-family branches (predicted)",
+            {"gain": 10 ** growth, "first": ctx.label(start), "last": ctx.label(end), "blocks": len(blocks)},
+            severity=severity, model=ctx.model_name, node=ctx.label(start), span=(start, end),
+            static_d=growth,
+        )
+
+    @staticmethod
+    def _homogeneous(ctx: ModelContext, branch: frozenset[str]) -> bool:
+        """A branch whose output scales with its input: weight layers, no normalization, no
+        saturating activation."""
+        kinds = [ctx.graph.nodes[n]["kind"] for n in branch]
+        return ("weight" in kinds and "norm" not in kinds
+                and not any(ctx.graph.nodes[n]["saturating"] for n in branch))
+
+    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+        start, end = finding.span  # type: ignore[misc]
+        first, last = probe.forward_rms.get(start), probe.forward_rms.get(end)
+        if not first or last is None or math.isnan(last):
+            verdict = ProbeVerdict(False, None, f"probe could not measure the forward RMS at `{ctx.label(start)}`")
+            return finding.with_probe(verdict)
+        measured = math.log10(max(last, 1e-300) / first) if math.isfinite(last) else math.inf
+        text = f"the stream's RMS grows by {10 ** measured:.2g}" if math.isfinite(measured) \
+            else "the stream overflows to Inf"
+        measured_d = round(measured, 3) if math.isfinite(measured) else None
+        if measured >= self.opts["warning-d"]:
+            return finding.with_probe(ProbeVerdict(True, measured_d, f"probe confirmed: {text}"))
+        return finding.with_probe(ProbeVerdict(False, measured_d, f"probe did not confirm: {text}"),
+                                  Severity.INFO)
