@@ -34,6 +34,12 @@ if TYPE_CHECKING:
 # must not pay for importing torch.
 
 
+def _mode(module: Any) -> str:
+    """RNN_TANH / RNN_RELU / LSTM / GRU, for the nn.RNN family and for the cells."""
+    mode = getattr(module, "mode", None)
+    return mode or {"LSTMCell": "LSTM", "GRUCell": "GRU"}.get(type(module).__name__, "RNN")
+
+
 def spectrum(name: str, weight: torch.Tensor, gamma: float) -> _Spectrum:
     import torch
 
@@ -48,7 +54,8 @@ class RecurrentSpectralRadius(Rule):
     Computes the spectral radius ρ and the largest singular value s_max of every recurrent weight:
     `weight_hh_l*` of `nn.RNN`, `nn.GRU` and `nn.LSTM` (per gate, every layer and direction), and
     any square weight that the traced graph applies again and again along one chain (a Python
-    loop over time steps unrolls into repeated calls of the same layer). The per-step gradient
+    loop over time steps unrolls into repeated calls of the same layer; an `nn.RNNCell`,
+    `LSTMCell` or `GRUCell` stepped in such a loop is judged by its `weight_hh`). The per-step gradient
     gain is ρ·γ, with γ the largest derivative of the nonlinearity after the weight (tanh and
     ReLU 1, sigmoid 1/4); over a horizon of T steps, D_T = (T−1)·log10(ρ·γ).
 
@@ -153,7 +160,7 @@ class RecurrentSpectralRadius(Rule):
 
     @staticmethod
     def _module_spectra(module: Any) -> Iterable[_Spectrum]:
-        gates = _GATES.get(module.mode)
+        gates = _GATES.get(_mode(module))
         gamma = 1.0  # tanh and ReLU both have sup|φ'| = 1
         for name, weight in module.named_parameters():
             if not name.startswith("weight_hh"):
@@ -180,12 +187,21 @@ class RecurrentSpectralRadius(Rule):
         from gradlint.graph import weight_of
 
         for key, nodes in ctx.analysis.recurrent_applications.items():
-            weight = weight_of(ctx.analysis.graph_module, ctx.graph, nodes[0])
-            if weight is None or weight.dim() != 2 or weight.shape[0] != weight.shape[1]:
-                continue
-            gamma = self._gamma_after(ctx, nodes[0], nodes[1])
-            spec = spectrum(key, weight, gamma)
+            cell = self._cell(ctx, nodes[0])
             steps = len(nodes)
+            if cell is not None:  # nn.RNNCell / LSTMCell / GRUCell stepped in a loop: its weight_hh
+                spectra = list(self._module_spectra(cell))
+                if _mode(cell) in _GATES:
+                    spec = max(spectra, key=lambda s: s.step_gain)
+                    if spec.step_gain <= 1.0:
+                        continue  # gated cells are only judged when a gate can explode
+                else:
+                    spec = max(spectra, key=lambda s: abs(math.log10(max(s.step_gain, 1e-300))))
+            else:
+                weight = weight_of(ctx.analysis.graph_module, ctx.graph, nodes[0])
+                if weight is None or weight.dim() != 2 or weight.shape[0] != weight.shape[1]:
+                    continue
+                spec = spectrum(key, weight, self._gamma_after(ctx, nodes[0], nodes[1]))
             static_d = (steps - 1) * math.log10(max(spec.step_gain, 1e-300))
             severity = self.thresholds.severity(static_d)
             if severity is None:
@@ -201,6 +217,14 @@ class RecurrentSpectralRadius(Rule):
                 severity=severity, model=ctx.model_name, node=ctx.label(nodes[0]),
                 span=(nodes[0], nodes[-1]), static_d=static_d,
             )
+
+    @staticmethod
+    def _cell(ctx: ModelContext, node: str) -> Any:
+        import torch
+
+        qualname = ctx.graph.nodes[node]["module"]
+        module = ctx.model.get_submodule(qualname) if qualname else None
+        return module if isinstance(module, torch.nn.RNNCellBase) else None
 
     @staticmethod
     def _gamma_after(ctx: ModelContext, node: str, next_use: str) -> float:
