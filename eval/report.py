@@ -1,18 +1,22 @@
-"""Score gradlint against the training labels: a confusion matrix overall and per rule,
-precision, recall, the false-positive rate on the cases that train, and the time gradlint took
-against the time training took.
+"""Score gradlint against the training labels: a confusion matrix overall, per family and per
+rule, precision, recall, the false-positive rate on the cases that train, and the time gradlint
+took against the time training took.
 
     python eval/report.py            # uses eval/labels.json (python eval/tasks.py regenerates it)
 
-A case is predicted to fail when gradlint reports a gradient finding at warning level or above:
-GL101, GL102, GL201, GL202, GL301 or GL603. GL401 (degradation, not failure within a short
-budget), GL501 (training code), GL601 (info) and GL602 are listed but do not count.
+A case is predicted to fail when gradlint reports a finding at warning level or above from one of
+GRADIENT_RULES (GL401 reports degradation, not failure within a short budget; GL601 is info-level
+and GL602 a measurement that does not by itself stop training: listed, not counted). Every
+disagreement is printed with its explanation from eval/disagreements.json; one without an
+explanation is marked UNEXPLAINED.
 """
 
 from __future__ import annotations
 
 import argparse
+import concurrent.futures
 import json
+import statistics
 import sys
 import time
 from collections import Counter
@@ -20,26 +24,38 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-GRADIENT_RULES = ("GL101", "GL102", "GL201", "GL202", "GL301", "GL603")
+CASES = HERE / "cases"
+GRADIENT_RULES = ("GL101", "GL102", "GL201", "GL202", "GL203", "GL301", "GL501", "GL603")
 
 
-def run_gradlint(cases: list[Path]) -> tuple[dict[str, set[str]], float]:
+def run_gradlint(cases: list[Path], jobs: int = 2) -> tuple[dict[str, set[str]], dict[str, float]]:
+    """Lint each case on its own (its project's configuration applies, as for a user), ``jobs`` at
+    a time, without the cache: the codes at warning level or above, and the seconds, per case
+    (keyed by the path relative to eval/cases)."""
     sys.path.insert(0, str(ROOT))
     from gradlint.runner import lint
 
-    started = time.perf_counter()
-    report = lint([str(c) for c in cases], jobs=2)
-    seconds = time.perf_counter() - started
-    found: dict[str, set[str]] = {c.name: set() for c in cases}
-    for result in report.files:
-        name = Path(result.path).name
-        found[name] |= {f.code for f in result.findings if f.severity >= report.fail_level}
-    return found, seconds
+    def one(case: Path) -> tuple[set[str], float]:
+        started = time.perf_counter()
+        report = lint([str(case)], jobs=1)
+        seconds = time.perf_counter() - started
+        return {f.code for r in report.files for f in r.findings if f.severity >= report.fail_level}, seconds
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        results = list(pool.map(one, cases))
+    names = [key(c) for c in cases]
+    return ({n: r[0] for n, r in zip(names, results)}, {n: r[1] for n, r in zip(names, results)})
+
+
+def key(case: Path) -> str:
+    case = case.resolve()
+    return case.relative_to(CASES).as_posix() if case.is_relative_to(CASES) else case.name
 
 
 def score(labels: dict, found: dict[str, set[str]]) -> dict:
-    matrix = Counter()
+    matrix: Counter = Counter()
     per_rule: dict[str, Counter] = {code: Counter() for code in GRADIENT_RULES}
+    per_family: dict[str, Counter] = {}
     misses = []
     for name, entry in sorted(labels.items()):
         if entry["label"] == "undecided" or name not in found:
@@ -47,45 +63,65 @@ def score(labels: dict, found: dict[str, set[str]]) -> dict:
         actual = entry["label"] == "fails"
         predicted = bool(found[name] & set(GRADIENT_RULES))
         matrix[(predicted, actual)] += 1
+        per_family.setdefault(name.split("/")[0] if "/" in name else "-", Counter())[(predicted, actual)] += 1
         for code in GRADIENT_RULES:
             if code in found[name]:
                 per_rule[code][actual] += 1
         if predicted != actual:
             misses.append((name, entry["label"], sorted(found[name])))
+    return {**_rates(matrix), "per_rule": per_rule, "per_family": {k: _rates(v) for k, v in per_family.items()},
+            "misses": misses}
+
+
+def _rates(matrix: Counter) -> dict:
     tp, fp, fn, tn = matrix[(True, True)], matrix[(True, False)], matrix[(False, True)], matrix[(False, False)]
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
             "precision": tp / (tp + fp) if tp + fp else float("nan"),
             "recall": tp / (tp + fn) if tp + fn else float("nan"),
-            "fp_rate": fp / (fp + tn) if fp + tn else float("nan"),
-            "per_rule": per_rule, "misses": misses}
+            "fp_rate": fp / (fp + tn) if fp + tn else float("nan")}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--labels", type=Path, default=HERE / "labels.json")
+    parser.add_argument("--explanations", type=Path, default=HERE / "disagreements.json")
+    parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args()
     document = json.loads(args.labels.read_text())
     labels = document["cases"]
-    cases = [HERE / "cases" / name for name in sorted(labels)]
-    found, seconds = run_gradlint(cases)
+    explanations = json.loads(args.explanations.read_text()) if args.explanations.exists() else {}
+    started = time.perf_counter()
+    found, seconds = run_gradlint([CASES / name for name in sorted(labels)], args.jobs)
+    wall = time.perf_counter() - started
     result = score(labels, found)
     decided = result["tp"] + result["fp"] + result["fn"] + result["tn"]
-    training = sum(entry["seconds"] for entry in labels.values())
     undecided = sum(1 for e in labels.values() if e["label"] == "undecided")
     print(f"{len(labels)} cases ({decided} decided, {undecided} undecided); labels from `{document['command']}`\n")
     print("| | training fails | training works |\n|---|---:|---:|")
     print(f"| gradlint flags | {result['tp']} | {result['fp']} |")
     print(f"| gradlint passes | {result['fn']} | {result['tn']} |\n")
     print(f"precision {result['precision']:.2f}, recall {result['recall']:.2f}, "
-          f"false-positive rate on cases that train {result['fp_rate']:.2f}")
-    print(f"gradlint {seconds:.0f} s for all cases; training {training:.0f} s\n")
-    print("| rule | flags a failing case | flags a working case |\n|---|---:|---:|")
+          f"false-positive rate on cases that train {result['fp_rate']:.2f}\n")
+    print("| family | cases | flags a failing case | misses a failing case | flags a working case | passes a working case |")
+    print("|---|---:|---:|---:|---:|---:|")
+    for family, rates in sorted(result["per_family"].items()):
+        total = rates["tp"] + rates["fp"] + rates["fn"] + rates["tn"]
+        print(f"| {family} | {total} | {rates['tp']} | {rates['fn']} | {rates['fp']} | {rates['tn']} |")
+    print("\n| rule | flags a failing case | flags a working case |\n|---|---:|---:|")
     for code, counts in result["per_rule"].items():
         print(f"| {code} | {counts[True]} | {counts[False]} |")
+    training = {name: entry["seconds"] for name, entry in labels.items()}
+    ratios = [training[n] / seconds[n] for n in seconds if seconds[n] > 0]
+    print(f"\nTime: gradlint {sum(seconds.values()):.0f} s over all cases ({wall:.0f} s wall with "
+          f"{args.jobs} jobs, median {statistics.median(seconds.values()):.1f} s a case); training "
+          f"{sum(training.values()):.0f} s (median {statistics.median(training.values()):.1f} s a case, "
+          f"on the short budgets of eval/tasks.py); per case, training took a median "
+          f"{statistics.median(ratios):.1f}× gradlint's time")
     if result["misses"]:
-        print("\nDisagreements (case: training label, gradlint's findings):")
+        print("\nDisagreements (case: training label; gradlint's findings — why):")
         for name, label, codes in result["misses"]:
-            print(f"- {name}: {label}; {', '.join(codes) or 'no finding'}")
+            why = explanations.get(name, "UNEXPLAINED")
+            print(f"- {name}: {label}; {', '.join(codes) or 'no finding'} — {why}")
 
 
 if __name__ == "__main__":

@@ -1,28 +1,71 @@
-"""The ground truth: train each case for a short, fixed, seeded budget on two spirals.
+"""The ground truth: train each case for a short, fixed, seeded budget on its family's task.
 
-    python eval/tasks.py [--budget STEPS] [CASE.py ...]    # writes eval/labels.json
+    python eval/tasks.py [--budget STEPS] [--jobs N] [CASE.py ...]    # writes eval/labels.json
 
-Two interleaved spirals (2 classes, 2,000 points, noise 0.2) need a deep, well-conditioned
-function. Plain SGD with momentum (lr 0.05, batch 128) for --budget steps (default 600), seeded;
-the loss on the whole set is measured before and after. Label, from the ratio r = final/initial:
-r ≤ 0.5 "trains", r ≥ 0.95 "fails", in between "undecided" (left out of the scores).
+With no CASE, every case under eval/cases/ is trained and labels.json is rewritten; with CASEs,
+only those are (re)trained and merged into the existing labels.json. Cases are keyed by their
+POSIX path relative to eval/cases/ (``mlp/plain_relu_bn_default_16.py``).
+
+Tasks (one fixed recipe each; the family is the first directory under eval/cases/):
+
+* ``spirals`` (mlp/, residual/, published/): two interleaved spirals, 2 classes, 2,000 points,
+  noise 0.2. SGD lr 0.05, momentum 0.9, batch 128, 600 steps; cross-entropy on the whole set.
+* ``blobs`` (published/deep_linear_100_orthogonal.py only: a linear model cannot fit spirals):
+  two Gaussian blobs (centres ±(0.5, 0.5), σ 0.3), 2,000 points; the spirals recipe.
+* ``images`` (cnn/): 1×8×8 images of a cosine grating (period 4 pixels, uniform random phase)
+  in one of 4 orientations (0°, 45°, 90°, 135°) plus N(0, 1) pixel noise; 2,048 images, 4
+  classes. A random phase makes every class's mean image zero, so no linear classifier on pixels
+  (nor any net without a nonlinearity) beats chance. SGD lr 0.05, momentum 0.9, batch 32, 200
+  steps; cross-entropy on the whole set.
+* ``adding-T<T>`` (rnn_t<T>/, T = 10 and 100; clipping/, T = 20): the adding problem
+  (Hochreiter & Schmidhuber 1997, THEORY.md §4): inputs (batch, T, 2), channel 0 values
+  U(−1, 1), channel 1 a marker on one position in each half; the target is the sum of the two
+  marked values; MSE. Fresh seeded batches of 32 every step; the loss is measured on 1,000
+  held-out sequences. rnn_t10/: Adam lr 0.003, 1,000 steps. rnn_t100/: Adam lr 0.01, 1,000
+  steps (at lr 0.003 not even an LSTM leaves the plateau within the budget; at lr 0.01 the T=10
+  tanh RNNs oscillate). clipping/<case>/model.py: the file's own ``fit(model, batches)`` is
+  called with 1,000 batches (its own optimizer, learning rate and clipping), so the label
+  reflects the training code; T is the GL301 horizon in the case's pyproject.toml.
+
+Labels. Classification: r = final loss / initial loss. Adding problem: r = final MSE / the MSE of
+predicting the mean (the variance of the held-out targets, ≈ 0.67), so a model that starts with a
+huge output and merely learns the mean does not count as training. r ≤ 0.5 "trains", r ≥ 0.95 or a
+non-finite loss "fails", in between "undecided" (left out of the scores). A run stops at the
+first non-finite training loss (label "fails"). Losses are measured in train mode (BatchNorm
+normalizes with the whole set's statistics; buffers restored afterwards): after a short budget
+BatchNorm's running averages can lag far behind the weights, which is not a failure to train.
+
+Every run is seeded (data seed 0, batch order seed 1) and single-threaded, and the model is
+built right after ``torch.manual_seed(0)``, as gradlint builds it, so labels are reproducible;
+``--jobs`` (default 2) only spreads cases over processes.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
+import hashlib
 import importlib.util
 import json
 import math
+import re
+import sys
 import time
+from collections import Counter
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 HERE = Path(__file__).resolve().parent
+CASES = HERE / "cases"
 LABELS = HERE / "labels.json"
 TRAINS, FAILS = 0.5, 0.95
 
+
+# ---------------------------------------------------------------------------------------------
+# data
 
 def spirals(n: int = 2000, noise: float = 0.2, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     generator = torch.Generator().manual_seed(seed)
@@ -33,59 +76,267 @@ def spirals(n: int = 2000, noise: float = 0.2, seed: int = 0) -> tuple[torch.Ten
     return x, y
 
 
-def load(path: Path) -> torch.nn.Module:
-    spec = importlib.util.spec_from_file_location(f"_eval_{path.stem}", path)
+def blobs(n: int = 2000, sigma: float = 0.3, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    centre = torch.tensor([0.5, 0.5])
+    x = torch.cat([centre + sigma * torch.randn(n // 2, 2, generator=generator),
+                   -centre + sigma * torch.randn(n // 2, 2, generator=generator)])
+    y = torch.cat([torch.zeros(n // 2), torch.ones(n // 2)]).long()
+    return x, y
+
+
+def gratings(n: int = 2048, size: int = 8, period: float = 4.0, noise: float = 1.0,
+             seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    generator = torch.Generator().manual_seed(seed)
+    y = torch.randint(0, 4, (n,), generator=generator)
+    theta = y.float() * math.pi / 4
+    phase = torch.rand(n, generator=generator) * 2 * math.pi
+    coords = torch.arange(size).float()
+    rows, cols = torch.meshgrid(coords, coords, indexing="ij")
+    along = cols[None] * torch.cos(theta)[:, None, None] + rows[None] * torch.sin(theta)[:, None, None]
+    x = torch.cos(2 * math.pi / period * along + phase[:, None, None])
+    x = x + noise * torch.randn(n, size, size, generator=generator)
+    return x[:, None], y
+
+
+def adding(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+    values = torch.rand(n, T, generator=generator) * 2 - 1
+    first = torch.randint(0, T // 2, (n,), generator=generator)
+    second = torch.randint(T // 2, T, (n,), generator=generator)
+    rows = torch.arange(n)
+    markers = torch.zeros(n, T)
+    markers[rows, first] = 1.0
+    markers[rows, second] = 1.0
+    targets = (values[rows, first] + values[rows, second])[:, None]
+    return torch.stack([values, markers], dim=2), targets
+
+
+# ---------------------------------------------------------------------------------------------
+# tasks
+
+@dataclass(frozen=True)
+class Task:
+    name: str
+    budget: int       # optimizer steps
+    batch: int
+    kind: str         # "classify" (r vs the initial loss) or "adding" (r vs the mean predictor)
+    optimizer: str    # "sgd" (momentum 0.9), "adam", or "fit" (the case's own fit(model, batches))
+    lr: float = 0.0
+
+    @property
+    def recipe(self) -> str:
+        loss = "cross-entropy" if self.kind == "classify" else "MSE"
+        if self.optimizer == "fit":
+            return f"the case's own fit(model, batches), {self.budget} batches of {self.batch}, {loss}"
+        optimizer = f"SGD lr {self.lr} momentum 0.9" if self.optimizer == "sgd" else f"Adam lr {self.lr}"
+        return f"{optimizer}, batch {self.batch}, {self.budget} steps, {loss}"
+
+    @property
+    def horizon(self) -> int:
+        return int(self.name.rsplit("T", 1)[1])
+
+
+TASKS = {t.name: t for t in (
+    Task("spirals", 600, 128, "classify", "sgd", 0.05),
+    Task("blobs", 600, 128, "classify", "sgd", 0.05),
+    Task("images", 200, 32, "classify", "sgd", 0.05),
+    Task("adding-T10", 1000, 32, "adding", "adam", 0.003),
+    Task("adding-T100", 1000, 32, "adding", "adam", 0.01),
+    Task("adding-T20", 1000, 32, "adding", "fit"),
+)}
+CRITERION = {
+    "classify": f"r = final/initial loss; r <= {TRAINS}: trains; r >= {FAILS} or non-finite: fails",
+    "adding": f"r = final MSE / MSE of predicting the mean (held-out target variance, ~0.67); "
+              f"r <= {TRAINS}: trains; r >= {FAILS} or non-finite: fails",
+}
+
+
+def relative(path: Path) -> str:
+    path = Path(path).resolve()
+    try:
+        return path.relative_to(CASES).as_posix()
+    except ValueError:
+        return path.name
+
+
+def task_of(path: Path) -> Task:
+    key = relative(path)
+    family = key.split("/")[0] if "/" in key else "mlp"
+    if key == "published/deep_linear_100_orthogonal.py":
+        return TASKS["blobs"]
+    if family in ("mlp", "residual", "published"):
+        return TASKS["spirals"]
+    if family == "cnn":
+        return TASKS["images"]
+    match = re.fullmatch(r"rnn_t(\d+)", family)
+    if match:
+        return TASKS[f"adding-T{match.group(1)}"]
+    if family == "clipping":
+        return TASKS[f"adding-T{horizon_of(Path(path))}"]
+    raise ValueError(f"{key}: no task for the family {family!r}")
+
+
+def horizon_of(path: Path) -> int:
+    """GL301's horizon in the case's own pyproject.toml (the clipping projects)."""
+    import tomllib
+
+    data = tomllib.loads((Path(path).resolve().parent / "pyproject.toml").read_text())
+    return int(data["tool"]["gradlint"]["rules"]["GL301"]["horizon"])
+
+
+@functools.cache
+def dataset(name: str) -> tuple[torch.Tensor, torch.Tensor]:
+    if name == "spirals":
+        return spirals()
+    if name == "blobs":
+        return blobs()
+    if name == "images":
+        return gratings()
+    return adding(1000, TASKS[name].horizon, torch.Generator().manual_seed(0))
+
+
+# ---------------------------------------------------------------------------------------------
+# training
+
+def import_case(path: Path):
+    path = Path(path).resolve()
+    digest = hashlib.sha1(str(path).encode()).hexdigest()[:8]
+    spec = importlib.util.spec_from_file_location(f"_eval_{path.stem}_{digest}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    return module
+
+
+def load(path: Path) -> torch.nn.Module:
+    module = import_case(path)
     torch.manual_seed(0)  # the same weights gradlint sees (it seeds 0 before building)
     return module.Net()
 
 
-def train(path: Path, budget: int) -> dict:
-    x, y = spirals()
-    model = load(path)
-    loss_fn = torch.nn.functional.cross_entropy
+def train(path: Path, budget: int | None = None) -> dict:
+    """Train one case on its task for ``budget`` steps (default: the task's) and label it."""
+    path = Path(path)
+    task = task_of(path)
+    steps = task.budget if budget is None else budget
+    module = import_case(path)
+    torch.manual_seed(0)
+    model = module.Net()
+    x, y = dataset(task.name)
+    if task.kind == "classify":
+        loss_fn = torch.nn.functional.cross_entropy
+        baseline = None
+    else:
+        loss_fn = torch.nn.functional.mse_loss
+        baseline = float(((y - y.mean()) ** 2).mean())
 
     def full_loss() -> float:
-        model.eval()
+        # train mode: BatchNorm normalizes with the statistics of the whole set, so running
+        # averages that lag behind the weights after a short budget do not read as failure;
+        # the buffers are restored, so measuring changes nothing
+        buffers = {name: b.clone() for name, b in model.named_buffers()}
         with torch.no_grad():
             value = float(loss_fn(model(x), y))
-        model.train()
+            for name, b in model.named_buffers():
+                b.copy_(buffers[name])
         return value
 
     initial = full_loss()
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
     generator = torch.Generator().manual_seed(1)
     started = time.perf_counter()
-    for _ in range(budget):
-        batch = torch.randint(0, len(x), (128,), generator=generator)
-        loss = loss_fn(model(x[batch]), y[batch])
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
+    diverged = False
+    if task.kind == "classify":
+        optimizer = torch.optim.SGD(model.parameters(), lr=task.lr, momentum=0.9)
+        for _ in range(steps):
+            batch = torch.randint(0, len(x), (task.batch,), generator=generator)
+            loss = loss_fn(model(x[batch]), y[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if not math.isfinite(loss.item()):
+                diverged = True
+                break
+    elif task.optimizer == "fit":  # a training script: its own optimizer and clipping
+        batches = (adding(task.batch, task.horizon, generator) for _ in range(steps))
+        module.fit(model, batches)
+    else:
+        optimizer = torch.optim.Adam(model.parameters(), lr=task.lr)
+        for _ in range(steps):
+            inputs, targets = adding(task.batch, task.horizon, generator)
+            loss = loss_fn(model(inputs), targets)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            if not math.isfinite(loss.item()):
+                diverged = True
+                break
     seconds = time.perf_counter() - started
-    final = full_loss()
-    ratio = final / initial if math.isfinite(final) else math.inf
+    final = math.nan if diverged else full_loss()
+    reference = initial if baseline is None else baseline
+    ratio = final / reference if math.isfinite(final) and math.isfinite(reference) else math.inf
     label = "trains" if ratio <= TRAINS else "fails" if ratio >= FAILS else "undecided"
-    return {"label": label, "initial_loss": round(initial, 4), "final_loss": round(final, 4) if math.isfinite(final) else None,
+    return {"label": label, "task": task.name, "budget": steps,
+            "initial_loss": round(initial, 4) if math.isfinite(initial) else None,
+            "final_loss": round(final, 4) if math.isfinite(final) else None,
             "ratio": round(ratio, 4) if math.isfinite(ratio) else None, "seconds": round(seconds, 2)}
+
+
+def _worker_init() -> None:
+    torch.set_num_threads(1)
+
+
+def _train_one(args: tuple[str, int | None]) -> tuple[str, dict]:
+    path, budget = args
+    return relative(Path(path)), train(Path(path), budget)
+
+
+def _budget_of(labels: dict[str, dict], task: str) -> int | list[int]:
+    """The steps the task's cases were trained for (a list when a partial rerun mixed budgets)."""
+    budgets = sorted({entry["budget"] for entry in labels.values() if entry["task"] == task})
+    return budgets[0] if len(budgets) == 1 else budgets
+
+
+def all_cases() -> list[Path]:
+    """Every file under eval/cases/ that defines the model class ``Net`` (a clipping project may
+    hold helper modules beside its model.py)."""
+    return sorted(p for p in CASES.rglob("*.py") if "__pycache__" not in p.parts
+                  and "\nclass Net(" in p.read_text(encoding="utf-8"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("cases", nargs="*", type=Path)
-    parser.add_argument("--budget", type=int, default=600)
+    parser.add_argument("--budget", type=int, default=None, help="steps for every task (default: each task's own)")
+    parser.add_argument("--jobs", type=int, default=2, help="processes (default 2)")
     parser.add_argument("--output", type=Path, default=LABELS)
     args = parser.parse_args()
     torch.set_num_threads(1)
-    cases = args.cases or sorted((HERE / "cases").glob("*.py"))
-    labels = {}
-    for path in cases:
-        labels[path.name] = train(path, args.budget)
-        print(f"{path.name}: {labels[path.name]}", flush=True)
-    document = {"command": f"python eval/tasks.py --budget {args.budget}", "budget": args.budget,
-                "criterion": f"final/initial loss <= {TRAINS}: trains; >= {FAILS}: fails", "cases": labels}
+    cases = args.cases or all_cases()
+    # the slowest first, so the pool does not end on one long case
+    first = {"adding-T100": 0, "blobs": 1, "adding-T20": 3, "adding-T10": 3}
+    order = sorted(cases, key=lambda p: (first.get(task_of(p).name, 1 if relative(p).startswith("published/")
+                                                   else 2), relative(p)))
+    started = time.perf_counter()
+    labels: dict[str, dict] = {}
+    with ProcessPoolExecutor(max_workers=args.jobs, initializer=_worker_init) as pool:
+        for key, entry in pool.map(_train_one, [(str(p), args.budget) for p in order]):
+            labels[key] = entry
+            print(f"{key}: {entry}", flush=True)
+    wall = time.perf_counter() - started
+    if args.cases and args.output.exists():
+        previous = json.loads(args.output.read_text()).get("cases", {})
+        labels = {**previous, **labels}
+    used = sorted({entry["task"] for entry in labels.values()})
+    command = "python eval/tasks.py" + (f" --budget {args.budget}" if args.budget else "")
+    document = {
+        "command": command,
+        "budget": {name: _budget_of(labels, name) for name in used},
+        "criterion": {name: f"{TASKS[name].recipe}; {CRITERION[TASKS[name].kind]}" for name in used},
+        "cases": dict(sorted(labels.items())),
+    }
     args.output.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+    counts = Counter(entry["label"] for entry in labels.values())
+    print(f"{len(cases)} cases trained in {wall:.0f} s wall ({args.jobs} jobs); labels.json: "
+          f"{len(labels)} cases, {dict(counts)}", file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import networkx as nx
 import torch
 from torch import fx
 
-from gradlint.graph import weight_of
+from gradlint.graph import get_attr, weight_of
 
 _GRID = torch.linspace(-7.0, 7.0, 1401, dtype=torch.float64)
 _GRID_WEIGHTS = torch.exp(-0.5 * _GRID**2)
@@ -271,11 +271,18 @@ class Analysis:
         return gains[target][1]
 
     def _constant_factor(self, name: str) -> float:
-        """The square of the numbers a product multiplies by (``0.5 * x``): its squared gain."""
+        """The squared gain of what a product multiplies by besides its data: numbers
+        (``0.5 * x``) and parameters or buffers (SkipInit's ``alpha * branch``, α = 0 at init)."""
         node = self._fx_node(name)
-        numbers = [a for a in (*node.args, *node.kwargs.values())
-                   if isinstance(a, (int, float)) and not isinstance(a, bool)]
-        return math.prod(float(c) ** 2 for c in numbers)
+        factor = 1.0
+        for a in (*node.args, *node.kwargs.values()):
+            if isinstance(a, (int, float)) and not isinstance(a, bool):
+                factor *= float(a) ** 2
+            elif isinstance(a, fx.Node) and a.op == "get_attr":
+                value = get_attr(self.graph_module, a.target)
+                if isinstance(value, torch.Tensor) and value.is_floating_point():
+                    factor *= float(value.detach().double().pow(2).mean())
+        return factor
 
     def comparable_span(self, chain: Chain) -> tuple[str, str]:
         """The part of a chain whose two ends have the same output shape.

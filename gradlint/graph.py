@@ -189,9 +189,9 @@ def _node_facts(
 
     if facts["kind"] in ("weight", "matmul", "norm", "embedding") and node.op != "call_module":
         facts["params"] = {
-            arg.target: tuple(_get_attr(gm, arg.target).shape)
+            arg.target: tuple(get_attr(gm, arg.target).shape)
             for arg in node.all_input_nodes
-            if arg.op == "get_attr" and isinstance(_get_attr(gm, arg.target), torch.Tensor)
+            if arg.op == "get_attr" and isinstance(get_attr(gm, arg.target), torch.Tensor)
         }
     if facts["kind"] == "matmul":
         # x @ W with a parameter is a weight layer; activation @ activation (attention) is not.
@@ -207,7 +207,7 @@ def _set_activation(facts: dict[str, Any], activation: str | None) -> None:
                  max_derivative=max_derivative)
 
 
-def _get_attr(gm: fx.GraphModule, target: str) -> Any:
+def get_attr(gm: fx.GraphModule, target: str) -> Any:
     value: Any = gm
     for atom in target.split("."):
         value = getattr(value, atom)
@@ -227,6 +227,6 @@ def weight_of(graph_module: fx.GraphModule, graph: nx.DiGraph, name: str) -> tor
         module = graph_module.get_submodule(facts["module"])
         weight = getattr(module, "weight", None)
         return weight if isinstance(weight, torch.Tensor) else None
-    tensors = [_get_attr(graph_module, p) for p in facts["params"]]
+    tensors = [get_attr(graph_module, p) for p in facts["params"]]
     matrices = [t for t in tensors if isinstance(t, torch.Tensor) and t.dim() >= 2]
     return matrices[0] if len(matrices) == 1 else None

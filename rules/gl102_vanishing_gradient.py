@@ -20,15 +20,15 @@ EXPLAINED_BY = ("GL101", "GL201", "GL301")
 def main_span_class(ctx: ModelContext, start: str, end: str) -> str:
     """The span's network class (THEORY.md §3): S when saturating activations carry it with no
     normalization and no residual stream (an identity skip: a damped skip does not keep the
-    gradient), N when normalization layers sit on a plain stack, H otherwise (ReLU family,
-    linear, residual stream)."""
+    gradient), N when normalization layers sit on it (judged as H, except that GL202 needs the
+    error threshold), H otherwise (ReLU family, linear, residual stream)."""
     graph = ctx.graph
     between = ctx.analysis.between(start, end)
     saturating = sum(graph.nodes[n]["saturating"] for n in between)
     normalized = any(graph.nodes[n]["kind"] == "norm" for n in between)
-    residual = any(block.identity_skip for block in ctx.analysis.residual_blocks())
     if normalized:
-        return "H" if residual else "N"
+        return "N"
+    residual = any(block.identity_skip for block in ctx.analysis.residual_blocks())
     return "S" if saturating >= 2 and not residual else "H"
 
 

@@ -13,12 +13,13 @@ class ExplodingGradient(VanishingGradient):
     path (THEORY.md §1) and flags the model when the gradient *grows* past the threshold of its
     class going backwards. Unnormalized residual stacks (×3 per He-initialized block: D ≈ 12 at
     50 blocks), deep plain BatchNorm stacks (π/(π−1) per block, Yang et al. 2019) and chaotic
-    tanh nets are the usual cases. A plain stack with normalization on its path (BatchNorm after
-    each layer) grows its gradient by π/(π−1) per ReLU layer at initialization, yet trains at
-    depths where that growth stays below the error threshold (He et al. 2016 trained plain-34
-    with BatchNorm, D ≈ 2.7; Yang et al. 2019 put the failure at about 50 layers, D ≈ 4; BN
-    gradients equilibrate after the first steps): there the warning band is empty, and GL401
-    reports the depth instead. Gradient clipping configured anywhere in the project
+    tanh nets are the usual cases. With normalization on the path the gradient also grows at
+    initialization — by π/(π−1) per BN-ReLU layer in a plain stack, and through post-BN residual
+    blocks — yet such nets train where that growth stays below the error threshold: BN
+    gradients equilibrate after the first steps (THEORY.md §1), He et al. 2016 trained plain-34
+    with BatchNorm (D ≈ 2.7) and post-BN ResNets of 110 layers, and Yang et al. 2019 put the
+    failure of plain BN stacks at about 50 layers (D ≈ 4). So on a normalized path the warning
+    band is empty (GL401 reports the depth). Gradient clipping configured anywhere in the project
     downgrades an error to a warning: clipping bounds an exploding step (it cannot fix vanishing).
 
     ## Why is this bad?
@@ -40,8 +41,8 @@ class ExplodingGradient(VanishingGradient):
     ## Options
     - `warning-d` (2.0), `error-d` (4.0), `saturating-warning-d` (0.65), `saturating-error-d` (1.3):
       as GL102 (THEORY.md §3).
-    - `normalized-warning-d` (4.0): the warning threshold for plain stacks with normalization on
-      the path (THEORY.md §1 "Normalization", §3 class H anchored on Yang 2019).
+    - `normalized-warning-d` (4.0): the warning threshold when normalization layers sit on the
+      path (THEORY.md §1 "Normalization", §3 class H anchored on Yang 2019).
 
     ## References
     - Pascanu, Mikolov & Bengio 2013 (clipping); Yang et al. 2019; Zhang et al. 2019 (Fixup);

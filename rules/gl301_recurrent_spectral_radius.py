@@ -34,6 +34,15 @@ if TYPE_CHECKING:
 # must not pay for importing torch.
 
 
+_RELU_WHY = (" (a ReLU recurrence zeroes about half of its units at each step: the typical "
+             "per-step gain is ρ·√E[φ'²] ≈ ρ/√2, THEORY.md §1)")
+
+
+def _is_relu(ctx: ModelContext, finding: Finding) -> bool:
+    """An nn.RNN(nonlinearity="relu") module finding (loop findings have a span instead)."""
+    return finding.span is None and _mode(ctx.model.get_submodule(finding.args["module"])) == "RNN_RELU"
+
+
 def _mode(module: Any) -> str:
     """RNN_TANH / RNN_RELU / LSTM / GRU, for the nn.RNN family and for the cells."""
     mode = getattr(module, "mode", None)
@@ -89,7 +98,11 @@ class RecurrentSpectralRadius(Rule):
     The probe runs each `nn.RNN`-family module alone for `horizon` steps with a loss on the last
     step and measures D_T = log10(|∂L/∂x_1| / |∂L/∂x_T|); for a hand-written loop it compares the
     activation gradient at the first and last application of the weight. A finding whose
-    measured D_T does not pass the warning threshold is kept as info.
+    measured D_T does not pass the warning threshold is kept as info. ρ·γ is a bound, not the
+    typical gain: a ReLU recurrence zeroes about half of its units at each step (typical gain
+    ≈ ρ/√2, THEORY.md §1), so an orthogonal ReLU RNN with ρ = 1 — or 1.1 — still vanishes. The
+    probe therefore also measures every vanilla `nn.RNN` the static check passed, and a measured
+    D_T past the thresholds in the opposite direction to the prediction is reported as measured.
 
     ## References
     - Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent neural networks".
@@ -238,6 +251,38 @@ class RecurrentSpectralRadius(Rule):
         return 1.0
 
     # --- probe -------------------------------------------------------------------------------
+    def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
+        """Vanilla `nn.RNN` modules whose ρ·γ is near 1 (no static finding) can still vanish or
+        explode over the horizon: measure each one alone and report what the probe finds."""
+        import torch
+
+        from gradlint.probe import probe_recurrence
+
+        reported = {f.node for f in ctx.prior if f.code == self.code}
+        horizon = self.opts["horizon"]
+        for qualname, module in ctx.model.named_modules():
+            if not isinstance(module, torch.nn.RNNBase) or _mode(module) in _GATES or qualname in reported:
+                continue
+            measured = probe_recurrence(module, horizon, ctx.batch_size, ctx.seed)
+            severity = self.thresholds.severity(measured) if not math.isnan(measured) else None
+            if severity is None:
+                continue
+            worst = max(self._module_spectra(module), key=lambda s: abs(math.log10(max(s.step_gain, 1e-300))))
+            node = self._call_node(ctx, qualname)
+            why = _RELU_WHY if measured < 0 and _mode(module) == "RNN_RELU" else ""
+            direction = "vanishes" if measured < 0 else "explodes"
+            finding = self.make(
+                ctx.location(node) if node else ctx.fallback,
+                "{kind} `{module}`: {weight} has spectral radius {radius:.2f}, so ρ·γ looks stable, "
+                "yet the gradient {direction} over {horizon} steps{why}",
+                {"kind": type(module).__name__, "module": qualname, "weight": worst.weight,
+                 "radius": worst.radius, "horizon": horizon, "direction": direction, "why": why},
+                severity=severity, model=ctx.model_name, node=qualname,
+            )
+            rounded = round(measured, 3) if math.isfinite(measured) else None
+            text = f"probe measured: the gradient from step {horizon} back to step 1 is ×{gain_text(measured)}"
+            yield finding.with_probe(ProbeVerdict(True, rounded, text))
+
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
         if finding.span is not None:
             measured = probe.span_d(*finding.span) if probe is not None else None
@@ -256,6 +301,12 @@ class RecurrentSpectralRadius(Rule):
         if measured * predicted > 0 and abs(measured) >= self.thresholds.warning:
             return finding.with_probe(
                 ProbeVerdict(True, rounded, f"probe confirmed: the gradient {where} is ×{gain}"))
+        severity = self.thresholds.severity(measured) if measured * predicted < 0 else None
+        if severity is not None:  # ρ·γ is a bound: the typical step gain can sit on the other side of 1
+            direction = "vanishes" if measured < 0 else "explodes"
+            return finding.with_probe(ProbeVerdict(
+                True, rounded, f"probe measured the opposite: the gradient {where} is ×{gain}, it "
+                f"{direction}{_RELU_WHY if measured < 0 and _is_relu(ctx, finding) else ''}"), severity)
         return finding.with_probe(
             ProbeVerdict(False, rounded, f"probe did not confirm: the gradient {where} is ×{gain}"),
             Severity.INFO)

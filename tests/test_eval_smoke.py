@@ -12,17 +12,17 @@ sys.path.insert(0, str(ROOT / "eval"))
 import report  # noqa: E402
 import tasks  # noqa: E402
 
-CASES = ["plain_sigmoid_none_default_16.py", "plain_relu_none_scaled_16.py", "plain_relu_none_default_32.py"]
+CASES = ["mlp/plain_sigmoid_none_default_16.py", "mlp/plain_relu_none_scaled_16.py", "mlp/plain_relu_none_default_32.py"]
 
 
 def test_train_lint_and_score_three_cases():
     paths = [ROOT / "eval" / "cases" / name for name in CASES]
-    labels = {p.name: tasks.train(p, budget=300) for p in paths}
-    assert labels["plain_sigmoid_none_default_16.py"]["label"] == "fails"
-    assert labels["plain_relu_none_scaled_16.py"]["label"] == "trains"
+    labels = {name: tasks.train(p, budget=300) for name, p in zip(CASES, paths)}
+    assert labels["mlp/plain_sigmoid_none_default_16.py"]["label"] == "fails"
+    assert labels["mlp/plain_relu_none_scaled_16.py"]["label"] == "trains"
     found, seconds = report.run_gradlint(paths)
-    assert "GL101" in found["plain_sigmoid_none_default_16.py"]
-    assert not found["plain_relu_none_scaled_16.py"] & set(report.GRADIENT_RULES)
+    assert "GL101" in found["mlp/plain_sigmoid_none_default_16.py"]
+    assert not found["mlp/plain_relu_none_scaled_16.py"] & set(report.GRADIENT_RULES)
     result = report.score(labels, found)
     assert result["tp"] >= 2 and result["fp"] == 0 and result["precision"] == 1.0
-    assert seconds > 0
+    assert sum(seconds.values()) > 0

@@ -1,0 +1,20 @@
+"""8 tanh conv layers (+ stem), no normalization, plain (ModuleList loop, functional activations), scaled init; 1-channel images, 4 classes."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, channels=16, depth=8):
+        super().__init__()
+        self.stem = nn.Conv2d(1, channels, 3, padding=1)
+        self.convs = nn.ModuleList(nn.Conv2d(channels, channels, 3, padding=1) for _ in range(depth))
+        self.fc = nn.Linear(channels, 4)
+        for layer in self.modules():
+            if isinstance(layer, nn.Conv2d):
+                nn.init.xavier_normal_(layer.weight, gain=nn.init.calculate_gain('tanh'))
+
+    def forward(self, x):
+        x = self.stem(x)
+        for conv in self.convs:
+            x = torch.tanh(conv(x))
+        return self.fc(x.mean(dim=(2, 3)))

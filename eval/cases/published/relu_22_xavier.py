@@ -1,0 +1,20 @@
+"""THEORY.md §4: 22-layer ReLU MLP, Xavier init Var 1/n (He et al. 2015: converges, later; warning)."""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, depth=22, width=128):
+        super().__init__()
+        self.stem = nn.Linear(2, width)
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.head = nn.Linear(width, 2)
+        for layer in self.layers:
+            nn.init.normal_(layer.weight, std=(1.0 / width) ** 0.5)
+            nn.init.zeros_(layer.bias)
+
+    def forward(self, x):
+        x = self.stem(x)
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        return self.head(x)

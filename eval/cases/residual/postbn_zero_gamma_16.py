@@ -1,0 +1,30 @@
+"""16 residual blocks: ResNet-style blocks with the last BatchNorm's weight zeroed (Goyal et al. 2017); two spirals."""
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc1 = nn.Linear(width, width, bias=False)
+        self.bn1 = nn.BatchNorm1d(width)
+        self.fc2 = nn.Linear(width, width, bias=False)
+        self.bn2 = nn.BatchNorm1d(width)
+        nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+        nn.init.kaiming_normal_(self.fc2.weight, nonlinearity="relu")
+        nn.init.zeros_(self.bn2.weight)
+
+    def forward(self, x):
+        out = torch.relu(self.bn1(self.fc1(x)))
+        return torch.relu(x + self.bn2(self.fc2(out)))
+
+
+class Net(nn.Module):
+    def __init__(self, width=64, depth=16):
+        super().__init__()
+        self.stem = nn.Linear(2, width)
+        self.blocks = nn.Sequential(*[Block(width) for _ in range(depth)])
+        self.head = nn.Linear(width, 2)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)))

@@ -1,0 +1,27 @@
+"""16 residual blocks: SkipInit (De & Smith 2020): He-initialized branches times a learnable scalar α = 0; two spirals."""
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc1 = nn.Linear(width, width)
+        self.fc2 = nn.Linear(width, width)
+        nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+        nn.init.kaiming_normal_(self.fc2.weight, nonlinearity="relu")
+        self.alpha = nn.Parameter(torch.zeros(()))
+
+    def forward(self, x):
+        return x + self.alpha * self.fc2(torch.relu(self.fc1(x)))
+
+
+class Net(nn.Module):
+    def __init__(self, width=64, depth=16):
+        super().__init__()
+        self.stem = nn.Linear(2, width)
+        self.blocks = nn.Sequential(*[Block(width) for _ in range(depth)])
+        self.head = nn.Linear(width, 2)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)))

@@ -1,0 +1,27 @@
+"""16 residual blocks: He-initialized branches whose last Linear is zero-initialized, no normalization; two spirals."""
+import torch
+from torch import nn
+
+
+class Block(nn.Module):
+    def __init__(self, width):
+        super().__init__()
+        self.fc1 = nn.Linear(width, width)
+        self.fc2 = nn.Linear(width, width)
+        nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+        nn.init.zeros_(self.fc2.weight)
+        nn.init.zeros_(self.fc2.bias)
+
+    def forward(self, x):
+        return x + self.fc2(torch.relu(self.fc1(x)))
+
+
+class Net(nn.Module):
+    def __init__(self, width=64, depth=16):
+        super().__init__()
+        self.stem = nn.Linear(2, width)
+        self.blocks = nn.Sequential(*[Block(width) for _ in range(depth)])
+        self.head = nn.Linear(width, 2)
+
+    def forward(self, x):
+        return self.head(self.blocks(self.stem(x)))

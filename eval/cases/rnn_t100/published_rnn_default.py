@@ -1,0 +1,13 @@
+"""THEORY.md §4: vanilla tanh nn.RNN, default init, adding problem T=100 (Le et al. 2015: fails); adding problem, (batch, T, 2) in, (batch, 1) out."""
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, hidden=128):
+        super().__init__()
+        self.rnn = nn.RNN(2, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, 1)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
