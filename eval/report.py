@@ -110,6 +110,12 @@ def main() -> None:
     print("\n| rule | flags a failing case | flags a working case |\n|---|---:|---:|")
     for code, counts in result["per_rule"].items():
         print(f"| {code} | {counts[True]} | {counts[False]} |")
+    working = [n for n, e in labels.items() if e["label"] == "trains"]
+    any_warning = [n for n in working if found[n]]
+    print(f"\nCases that train with any finding at warning level or above, GL401's depth warning "
+          f"(degradation, THEORY.md §3) included: {len(any_warning)} of {len(working)} "
+          f"({len(any_warning) / max(len(working), 1):.1%}): "
+          f"{', '.join(sorted({c for n in any_warning for c in found[n]})) or 'none'}")
     training = {name: entry["seconds"] for name, entry in labels.items()}
     ratios = [training[n] / seconds[n] for n in seconds if seconds[n] > 0]
     print(f"\nTime: gradlint {sum(seconds.values()):.0f} s over all cases ({wall:.0f} s wall with "

@@ -92,8 +92,10 @@ class RecurrentSpectralRadius(Rule):
     ## Options
     - `horizon` (100): T, the number of time steps the gradient must cross for `nn.RNN`-family
       modules (a hand-written loop uses the number of steps it was traced with).
-    - `warning-d` (2.0), `error-d` (4.0): |D_T| at which a recurrence is a warning or an error
-      (THEORY.md §3, recurrent class: Pascanu 2013; Le 2015).
+    - `warning-d` (3.0), `error-d` (4.0): |D_T| at which a recurrence is a warning or an error
+      (THEORY.md §3, recurrent class: Pascanu 2013; Le 2015). THEORY's warning at 2 has no
+      measured anchor; on eval/ recurrences trained at a measured |D_T| up to 2.4 (T = 10-20)
+      and failed from 3.5 (T = 100), so the warning starts at 3.
 
     The probe runs each `nn.RNN`-family module alone for `horizon` steps with a loss on the last
     step and measures D_T = log10(|∂L/∂x_1| / |∂L/∂x_T|); for a hand-written loop it compares the
