@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import itertools
 import math
 from collections.abc import Callable
 from typing import Any
@@ -78,6 +79,8 @@ class Analysis:
         self.input_moments = input_moments or {}
         self._moments: dict[tuple, tuple[float, float, float]] = {}
         self._weights: dict[str, tuple[float, float, float, float] | None] = {}
+        # node -> the mean its output's units share (filled by ``meanfield``): a ReLU's output has
+        # the same positive mean in every unit, and a residual stream adds these up coherently
         self._means: dict[str, float] = {}
 
     # --- post-dominators ------------------------------------------------------------------
@@ -245,7 +248,7 @@ class Analysis:
         on_route = set(route)
         inside = self.between(*self.main_span) | set(self.main_span)
         blocks = []
-        for previous, node in zip(route, route[1:]):
+        for previous, node in itertools.pairwise(route):
             if self.graph.nodes[node]["kind"] != "add":
                 continue
             branch: set[str] = set()
@@ -345,14 +348,6 @@ class Analysis:
             result[name] = (q, chi)
             variance[name] = v
         return result
-
-    @property
-    def means(self) -> dict[str, float]:
-        """node -> the mean its output's units share. A ReLU's output has the same positive mean
-        in every unit; a residual stream adds these up coherently, so its second moment grows
-        faster than the sum of its branches' (computed with ``meanfield``)."""
-        _ = self.meanfield
-        return self._means
 
     def static_d(self, chain: Chain, start: str, end: str) -> float:
         """Predicted log10 RMS gradient ratio along the chain's route, gradient at ``start`` over
