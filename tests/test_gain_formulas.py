@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+import gradlint
 from gradlint.analysis import Analysis
 from gradlint.graph import build_graph
 from gradlint.probe import probe_graph, probe_recurrence
@@ -154,3 +155,16 @@ def test_small_batches_take_the_median_of_several_probes(monkeypatch):
     calls.clear()
     probe_module.probe(traced.graph_module, {"x": torch.randn(16, 32)}, seed=5)
     assert calls == [5]
+
+
+def test_orthogonal_relu_rnn_is_measured_vanishing_at_the_typical_step_gain():
+    """ρ·γ = 1 passes the static bound; GL301 measures the module over the horizon and reports the
+    vanishing, whose per-step rate is the typical gain ρ·√E[φ'²] = 1/√2 (THEORY.md §1)."""
+    torch.manual_seed(0)
+    model = nn.RNN(2, 64, nonlinearity="relu", batch_first=True)
+    nn.init.orthogonal_(model.weight_hh_l0)
+    nn.init.zeros_(model.bias_hh_l0)
+    report = gradlint.check_model(model, torch.randn(8, 100, 2))
+    (finding,) = [f for f in report.findings if f.code == "GL301"]
+    assert str(finding.severity) == "error" and finding.probe.confirmed
+    assert abs(finding.probe.measured_d / 99 - math.log10(1 / math.sqrt(2))) < 0.03, finding.probe
