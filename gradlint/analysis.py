@@ -238,6 +238,7 @@ class Analysis:
             return []
         return nx.shortest_path(self._data_graph, *self.main_span)
 
+    @functools.cached_property
     def residual_blocks(self) -> list[ResidualBlock]:
         """The residual blocks along the main span: each add on the main route with the branch
         that feeds it from the stream (the nodes between the stream and the add that are not on
@@ -265,6 +266,21 @@ class Analysis:
             if branch:
                 blocks.append(ResidualBlock(node, frozenset(branch), previous in sources))
         return blocks
+
+    @functools.cached_property
+    def main_span_class(self) -> str | None:
+        """The main span's network class (THEORY.md §3): S when saturating activations carry it
+        with no normalization and no residual stream (an identity skip: a damped skip does not
+        keep the gradient), N when normalization layers sit on it (judged as H, except that
+        GL202 needs the error threshold), H otherwise (ReLU family, linear, residual stream)."""
+        if self.main_span is None:
+            return None
+        between = self.between(*self.main_span)
+        if any(self.graph.nodes[n]["kind"] == "norm" for n in between):
+            return "N"
+        saturating = sum(self.graph.nodes[n]["saturating"] for n in between)
+        residual = any(block.identity_skip for block in self.residual_blocks)
+        return "S" if saturating >= 2 and not residual else "H"
 
     def _edge_gain(self, source: str, target: str, gains: dict[str, tuple[float, float]]) -> float:
         if self.graph.nodes[target]["kind"] == "mul":

@@ -17,21 +17,6 @@ from gradlint.rule import (
 EXPLAINED_BY = ("GL101", "GL201", "GL301")
 
 
-def main_span_class(ctx: ModelContext, start: str, end: str) -> str:
-    """The span's network class (THEORY.md §3): S when saturating activations carry it with no
-    normalization and no residual stream (an identity skip: a damped skip does not keep the
-    gradient), N when normalization layers sit on it (judged as H, except that GL202 needs the
-    error threshold), H otherwise (ReLU family, linear, residual stream)."""
-    graph = ctx.graph
-    between = ctx.analysis.between(start, end)
-    saturating = sum(graph.nodes[n]["saturating"] for n in between)
-    normalized = any(graph.nodes[n]["kind"] == "norm" for n in between)
-    if normalized:
-        return "N"
-    residual = any(block.identity_skip for block in ctx.analysis.residual_blocks())
-    return "S" if saturating >= 2 and not residual else "H"
-
-
 def _located(ctx: ModelContext, node: str) -> str:
     """The node itself, or (for a span starting on the model's input) the first node after it
     that has a source line."""
@@ -117,7 +102,7 @@ class VanishingGradient(Rule):
         static_d = ctx.analysis.backward_gain(start, end)
         if static_d * self.direction <= 0:
             return
-        severity = self.thresholds(main_span_class(ctx, start, end)).severity(static_d)
+        severity = self.thresholds(ctx.analysis.main_span_class).severity(static_d)
         if severity is None:
             return
         severity = self.adjust(severity, ctx)
@@ -142,5 +127,4 @@ class VanishingGradient(Rule):
             between & ctx.analysis.recurrent_nodes)
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        start, end = finding.span  # type: ignore[misc]
-        return span_verdict(finding, ctx, probe, self.thresholds(main_span_class(ctx, start, end)))
+        return span_verdict(finding, ctx, probe, self.thresholds(ctx.analysis.main_span_class))

@@ -3,7 +3,7 @@ from __future__ import annotations
 from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
 
 from gradlint.findings import Severity
-from gradlint.rule import CLASS_H, CLASS_S, ModelContext, Thresholds
+from gradlint.rule import CLASS_H, ModelContext, Thresholds
 
 
 class ExplodingGradient(VanishingGradient):
@@ -56,11 +56,7 @@ class ExplodingGradient(VanishingGradient):
            "initial scale, and clip gradients")
     explained_by = ("GL101", "GL201", "GL301")
     direction = 1
-    options = {
-        "warning-d": CLASS_H.warning, "error-d": CLASS_H.error,
-        "saturating-warning-d": CLASS_S.warning, "saturating-error-d": CLASS_S.error,
-        "normalized-warning-d": CLASS_H.error,
-    }
+    options = {**VanishingGradient.options, "normalized-warning-d": CLASS_H.error}
 
     def thresholds(self, network_class: str) -> Thresholds:
         if network_class == "N":

@@ -76,7 +76,7 @@ class GrowingResidualStream(Rule):
             return
         if any(f.code in self.explained_by for f in ctx.prior):
             return
-        blocks = ctx.analysis.residual_blocks()
+        blocks = ctx.analysis.residual_blocks
         if len(blocks) < self.opts["min-blocks"] or not all(self._homogeneous(ctx, b.branch) for b in blocks):
             return
         if any(ctx.graph.nodes[n]["kind"] == "norm" for n in ctx.analysis.main_route()):
