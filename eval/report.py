@@ -28,23 +28,26 @@ CASES = HERE / "cases"
 GRADIENT_RULES = ("GL101", "GL102", "GL201", "GL202", "GL203", "GL301", "GL501", "GL603")
 
 
-def run_gradlint(cases: list[Path], jobs: int = 2) -> tuple[dict[str, set[str]], dict[str, float]]:
+def run_gradlint(cases: list[Path], jobs: int = 2) -> dict[str, dict]:
     """Lint each case on its own (its project's configuration applies, as for a user), ``jobs`` at
-    a time, without the cache: the codes at warning level or above, and the seconds, per case
-    (keyed by the path relative to eval/cases)."""
+    a time, without the cache: per case (keyed by the path relative to eval/cases) the seconds it
+    took and every finding as ``Finding.to_dict`` writes it."""
     sys.path.insert(0, str(ROOT))
     from gradlint.runner import lint
 
-    def one(case: Path) -> tuple[set[str], float]:
+    def one(case: Path) -> dict:
         started = time.perf_counter()
         report = lint([str(case)], jobs=1)
         seconds = time.perf_counter() - started
-        return {f.code for r in report.files for f in r.findings if f.severity >= report.fail_level}, seconds
+        return {"seconds": seconds, "findings": [f.to_dict() for r in report.files for f in r.findings]}
 
     with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
-        results = list(pool.map(one, cases))
-    names = [key(c) for c in cases]
-    return ({n: r[0] for n, r in zip(names, results)}, {n: r[1] for n, r in zip(names, results)})
+        return dict(zip([key(c) for c in cases], pool.map(one, cases)))
+
+
+def flagged(record: dict) -> set[str]:
+    """The codes of a case's findings at warning level or above (what fails a lint run)."""
+    return {f["code"] for f in record["findings"] if f["severity"] in ("warning", "error")}
 
 
 def key(case: Path) -> str:
@@ -86,13 +89,23 @@ def main() -> None:
     parser.add_argument("--labels", type=Path, default=HERE / "labels.json")
     parser.add_argument("--explanations", type=Path, default=HERE / "disagreements.json")
     parser.add_argument("-j", "--jobs", type=int, default=2)
+    parser.add_argument("--save", type=Path, help="also write every case's findings and time to this JSON file")
+    parser.add_argument("--load", type=Path, help="score the findings a --save run wrote instead of linting again")
     args = parser.parse_args()
     document = json.loads(args.labels.read_text())
     labels = document["cases"]
     explanations = json.loads(args.explanations.read_text()) if args.explanations.exists() else {}
-    started = time.perf_counter()
-    found, seconds = run_gradlint([CASES / name for name in sorted(labels)], args.jobs)
-    wall = time.perf_counter() - started
+    if args.load:
+        saved = json.loads(args.load.read_text())
+        records, wall = saved["cases"], saved["wall"]
+    else:
+        started = time.perf_counter()
+        records = run_gradlint([CASES / name for name in sorted(labels)], args.jobs)
+        wall = time.perf_counter() - started
+    if args.save:
+        args.save.write_text(json.dumps({"wall": wall, "cases": records}, indent=1) + "\n")
+    found = {name: flagged(record) for name, record in records.items()}
+    seconds = {name: record["seconds"] for name, record in records.items()}
     result = score(labels, found)
     decided = result["tp"] + result["fp"] + result["fn"] + result["tn"]
     undecided = sum(1 for e in labels.values() if e["label"] == "undecided")

@@ -20,9 +20,10 @@ def test_train_lint_and_score_three_cases():
     labels = {name: tasks.train(p, budget=300) for name, p in zip(CASES, paths)}
     assert labels["mlp/plain_sigmoid_none_default_16.py"]["label"] == "fails"
     assert labels["mlp/plain_relu_none_scaled_16.py"]["label"] == "trains"
-    found, seconds = report.run_gradlint(paths)
+    records = report.run_gradlint(paths)
+    found = {name: report.flagged(record) for name, record in records.items()}
     assert "GL101" in found["mlp/plain_sigmoid_none_default_16.py"]
     assert not found["mlp/plain_relu_none_scaled_16.py"] & set(report.GRADIENT_RULES)
     result = report.score(labels, found)
     assert result["tp"] >= 2 and result["fp"] == 0 and result["precision"] == 1.0
-    assert sum(seconds.values()) > 0
+    assert all(record["seconds"] > 0 for record in records.values())
