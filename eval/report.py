@@ -76,6 +76,19 @@ def score(labels: dict, found: dict[str, set[str]]) -> dict:
             "misses": misses}
 
 
+def degradation(labels: dict, found: dict[str, set[str]]) -> dict[str, str | None]:
+    """The cases that train with GL401's warning, each with its shallower sibling (the same file
+    name with a smaller depth suffix, ``_32.py`` → ``_16.py``) that trains too and gets no GL401
+    finding, or None when there is none."""
+    siblings = {}
+    for name in sorted(n for n, e in labels.items() if e["label"] == "trains" and "GL401" in found.get(n, ())):
+        stem, _, depth = name[:-3].rpartition("_")
+        shallower = [f"{stem}_{d}.py" for d in range(int(depth) - 1, 0, -1)] if depth.isdigit() else []
+        siblings[name] = next((s for s in shallower if labels.get(s, {}).get("label") == "trains"
+                               and "GL401" not in found.get(s, ())), None)
+    return siblings
+
+
 def _rates(matrix: Counter) -> dict:
     tp, fp, fn, tn = matrix[(True, True)], matrix[(True, False)], matrix[(False, True)], matrix[(False, False)]
     return {"tp": tp, "fp": fp, "fn": fn, "tn": tn,
@@ -115,6 +128,11 @@ def main() -> None:
     print(f"| gradlint passes | {result['fn']} | {result['tn']} |\n")
     print(f"precision {result['precision']:.2f}, recall {result['recall']:.2f}, "
           f"false-positive rate on cases that train {result['fp_rate']:.2f}\n")
+    first = score({name: {**entry, "label": entry["runs"][0][1]} for name, entry in labels.items()}, found)
+    print(f"Labelled from the task's first learning rate alone (no retry at a third or three times it): "
+          f"{first['tp']} / {first['fp']} / {first['fn']} / {first['tn']} (flags a failing case / flags a "
+          f"working case / misses / passes), precision {first['precision']:.2f}, recall {first['recall']:.2f}, "
+          f"false-positive rate {first['fp_rate']:.2f}\n")
     print("| family | cases | flags a failing case | misses a failing case | flags a working case | passes a working case |")
     print("|---|---:|---:|---:|---:|---:|")
     for family, rates in sorted(result["per_family"].items()):
@@ -129,6 +147,16 @@ def main() -> None:
           f"(degradation, THEORY.md §3) included: {len(any_warning)} of {len(working)} "
           f"({len(any_warning) / max(len(working), 1):.1%}): "
           f"{', '.join(sorted({c for n in any_warning for c in found[n]})) or 'none'}")
+    degraded = degradation(labels, found)
+    if degraded:
+        pairs = {n: sibling for n, sibling in degraded.items() if sibling}
+        worse = [n for n, sibling in pairs.items() if labels[n]["final_loss"] > labels[sibling]["final_loss"]]
+        print(f"\nGL401's own claim (plain stacks this deep train worse than shallower ones), checked on the "
+              f"{len(degraded)} cases that train with its warning: {len(worse)} of the {len(pairs)} with a "
+              f"shallower sibling that trains without it end at a higher loss")
+        for name, sibling in degraded.items():
+            versus = f"{labels[name]['final_loss']} vs {labels[sibling]['final_loss']} ({sibling})" if sibling else "no sibling"
+            print(f"- {name}: {versus}")
     training = {name: entry["seconds"] for name, entry in labels.items()}
     ratios = [training[n] / seconds[n] for n in seconds if seconds[n] > 0]
     print(f"\nTime: gradlint {sum(seconds.values()):.0f} s over all cases ({wall:.0f} s wall with "
@@ -141,6 +169,9 @@ def main() -> None:
         for name, label, codes in result["misses"]:
             why = explanations.get(name, "UNEXPLAINED")
             print(f"- {name}: {label}; {', '.join(codes) or 'no finding'} — {why}")
+    stale = sorted(set(explanations) - {name for name, _, _ in result["misses"]})
+    if stale:
+        print(f"\nSTALE explanations in {args.explanations.name} (these cases agree now): {', '.join(stale)}")
 
 
 if __name__ == "__main__":

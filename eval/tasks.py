@@ -27,11 +27,20 @@ Tasks (one fixed recipe each; the family is the first directory under eval/cases
   called with 1,000 batches (its own optimizer, learning rate and clipping), so the label
   reflects the training code; T is the GL301 horizon in the case's pyproject.toml.
 
+Learning rates. A run that does not train at the task's learning rate is repeated at a third of
+it and at three times it (a half-decade either way, as in any learning-rate sweep), and the case
+is labelled from its best run: the labels ask whether the *model* trains within the budget, not
+whether one learning rate suits it (at lr 0.05 alone, pre-LN, pre-activation BN, SkipInit and
+zero-initialized residual stacks 32 blocks deep diverge to NaN; at a third of it they train).
+``runs`` in labels.json records every run as [lr, label, r]; eval/report.py also scores the
+labels of the first run alone. A fit() case brings its own learning rate and runs once.
+
 Labels. Classification: r = final loss / initial loss. Adding problem: r = final MSE / the MSE of
 predicting the mean (the variance of the held-out targets, ≈ 0.67), so a model that starts with a
-huge output and merely learns the mean does not count as training. r ≤ 0.5 "trains", r ≥ 0.95 or a
-non-finite loss "fails", in between "undecided" (left out of the scores). A run stops at the
-first non-finite training loss (label "fails"). Losses are measured in train mode (BatchNorm
+huge output and merely learns the mean does not count as training. A run with r ≤ 0.5 "trains",
+r ≥ 0.95 or a non-finite loss "fails", in between "undecided"; a case "trains" when one of its
+runs trains, "fails" when every run fails, and is otherwise "undecided" (left out of the
+scores). A run stops at the first non-finite training loss (label "fails"). Losses are measured in train mode (BatchNorm
 normalizes with the whole set's statistics; buffers restored afterwards): after a short budget
 BatchNorm's running averages can lag far behind the weights, which is not a failure to train.
 
@@ -124,11 +133,20 @@ class Task:
     lr: float = 0.0
 
     @property
+    def lrs(self) -> tuple[float | None, ...]:
+        """The learning rates a case is tried at, in order, until one trains: the task's, then a
+        third of it and three times it (a fit() case brings its own, so it runs once)."""
+        if self.optimizer == "fit":
+            return (None,)
+        return (self.lr, round(self.lr / 3, 6), round(self.lr * 3, 6))
+
+    @property
     def recipe(self) -> str:
         loss = "cross-entropy" if self.kind == "classify" else "MSE"
         if self.optimizer == "fit":
             return f"the case's own fit(model, batches), {self.budget} batches of {self.batch}, {loss}"
-        optimizer = f"SGD lr {self.lr} momentum 0.9" if self.optimizer == "sgd" else f"Adam lr {self.lr}"
+        lrs = f"lr {self.lr} (then {self.lrs[1]} and {self.lrs[2]} until one trains)"
+        optimizer = f"SGD {lrs} momentum 0.9" if self.optimizer == "sgd" else f"Adam {lrs}"
         return f"{optimizer}, batch {self.batch}, {self.budget} steps, {loss}"
 
     @property
@@ -214,10 +232,27 @@ def load(path: Path) -> torch.nn.Module:
 
 
 def train(path: Path, budget: int | None = None) -> dict:
-    """Train one case on its task for ``budget`` steps (default: the task's) and label it."""
+    """Train one case on its task for ``budget`` steps (default: the task's) at each of the task's
+    learning rates until one trains, and label it from the best run: "trains" when one run
+    trains, "fails" when every run fails, "undecided" otherwise."""
     path = Path(path)
     task = task_of(path)
     steps = task.budget if budget is None else budget
+    runs = []
+    for lr in task.lrs:
+        runs.append(_train_at(path, task, steps, lr))
+        if runs[-1]["label"] == "trains":
+            break
+    labels = {run["label"] for run in runs}
+    label = "trains" if "trains" in labels else "fails" if labels == {"fails"} else "undecided"
+    best = min(runs, key=lambda run: math.inf if run["ratio"] is None else run["ratio"])
+    return {"label": label, "task": task.name, "budget": steps, "lr": best["lr"],
+            "initial_loss": best["initial_loss"], "final_loss": best["final_loss"], "ratio": best["ratio"],
+            "seconds": round(sum(run["seconds"] for run in runs), 2),
+            "runs": [[run["lr"], run["label"], run["ratio"]] for run in runs]}
+
+
+def _train_at(path: Path, task: Task, steps: int, lr: float | None) -> dict:
     module = import_case(path)
     torch.manual_seed(0)
     model = module.Net()
@@ -244,24 +279,20 @@ def train(path: Path, budget: int | None = None) -> dict:
     generator = torch.Generator().manual_seed(1)
     started = time.perf_counter()
     diverged = False
-    if task.kind == "classify":
-        optimizer = torch.optim.SGD(model.parameters(), lr=task.lr, momentum=0.9)
-        for _ in range(steps):
-            batch = torch.randint(0, len(x), (task.batch,), generator=generator)
-            loss = loss_fn(model(x[batch]), y[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            if not math.isfinite(loss.item()):
-                diverged = True
-                break
-    elif task.optimizer == "fit":  # a training script: its own optimizer and clipping
+    if task.optimizer == "fit":  # a training script: its own optimizer and clipping
         batches = (adding(task.batch, task.horizon, generator) for _ in range(steps))
         module.fit(model, batches)
     else:
-        optimizer = torch.optim.Adam(model.parameters(), lr=task.lr)
+        if task.optimizer == "sgd":
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+        else:
+            optimizer = torch.optim.Adam(model.parameters(), lr=lr)
         for _ in range(steps):
-            inputs, targets = adding(task.batch, task.horizon, generator)
+            if task.kind == "classify":
+                batch = torch.randint(0, len(x), (task.batch,), generator=generator)
+                inputs, targets = x[batch], y[batch]
+            else:
+                inputs, targets = adding(task.batch, task.horizon, generator)
             loss = loss_fn(model(inputs), targets)
             optimizer.zero_grad()
             loss.backward()
@@ -274,7 +305,7 @@ def train(path: Path, budget: int | None = None) -> dict:
     reference = initial if baseline is None else baseline
     ratio = final / reference if math.isfinite(final) and math.isfinite(reference) else math.inf
     label = "trains" if ratio <= TRAINS else "fails" if ratio >= FAILS else "undecided"
-    return {"label": label, "task": task.name, "budget": steps,
+    return {"label": label, "lr": lr,
             "initial_loss": round(initial, 4) if math.isfinite(initial) else None,
             "final_loss": round(final, 4) if math.isfinite(final) else None,
             "ratio": round(ratio, 4) if math.isfinite(ratio) else None, "seconds": round(seconds, 2)}

@@ -35,6 +35,12 @@ class Thresholds:
 # THEORY.md §3, by network class.
 CLASS_H = Thresholds(2.0, 4.0)      # ReLU family, linear, normalized, residual stream
 CLASS_S = Thresholds(0.65, 1.3)     # saturating activations without normalization
+# The chaotic side of class S (the gradient *grows* through saturating activations). The warning
+# band's anchor, Glorot's tanh net at the standard init (D ≈ −1.0, trains to a worse error), lies
+# on the ordered side; the chaotic side's only published anchor is Schoenholz 2017's bound
+# L ≲ 6ξ (D = 1.3), and on eval/ chaotic 16-layer tanh nets at D = 0.7-0.8 (≈ 3.5ξ) trained. So
+# a growing gradient through saturating activations is an error past 6ξ and has no warning band.
+CLASS_S_CHAOTIC = Thresholds(1.3, 1.3)
 # Recurrences over the horizon T. THEORY.md §3 puts the warning at |D_T| = 2 with no measured
 # anchor; on eval/ (README "Evaluation") recurrences trained at measured |D_T| up to 2.4 over
 # T = 10-20 steps and failed from 3.5 over T = 100, so the warning starts at 3.

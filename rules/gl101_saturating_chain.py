@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from gradlint.findings import Finding, Severity
 from gradlint.rule import (
     CLASS_S,
+    CLASS_S_CHAOTIC,
     ModelContext,
     Rule,
     Thresholds,
@@ -58,6 +59,10 @@ class SaturatingActivationChain(Rule):
     - `warning-d` (0.65), `error-d` (1.3): |D| of the static gain over a chain with tanh-like
       activations at which it is a warning or an error (THEORY.md §3, class S: Schoenholz 2017,
       trainable iff depth ≲ 6ξ; D = −L/(4.6ξ), so 3ξ ↔ 0.65 and 6ξ ↔ 1.3).
+    - `chaotic-warning-d` (1.3): the warning threshold when the gradient *grows* across a
+      tanh-like chain (the chaotic phase). The warning band's anchor (Glorot's standard init,
+      D ≈ −1.0) is on the shrinking side; on the growing side the only published anchor is the
+      6ξ trainability bound, and in eval/ chaotic 16-layer tanh nets at D = 0.7–0.8 trained.
 
     The probe confirms a finding when the measured activation-gradient ratio over the chain has
     the predicted sign and |D| ≥ `warning-d`; otherwise the finding is kept as info.
@@ -80,11 +85,14 @@ class SaturatingActivationChain(Rule):
         "sigmoid-error-length": 4,
         "warning-d": CLASS_S.warning,
         "error-d": CLASS_S.error,
+        "chaotic-warning-d": CLASS_S_CHAOTIC.warning,
     }
 
-    @property
-    def thresholds(self) -> Thresholds:
-        return Thresholds(self.opts["warning-d"], self.opts["error-d"])
+    def thresholds(self, static_d: float | None) -> Thresholds:
+        """Class S's thresholds; a gradient that grows across the chain (the chaotic phase) has
+        no warning band (gradlint.rule.CLASS_S_CHAOTIC)."""
+        growing = static_d is not None and static_d > 0
+        return Thresholds(self.opts["chaotic-warning-d" if growing else "warning-d"], self.opts["error-d"])
 
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None:
@@ -98,7 +106,7 @@ class SaturatingActivationChain(Rule):
             if all(graph.nodes[n]["max_derivative"] <= 0.25 for n in chain.nodes):
                 severity = self._by_length(len(chain))
             else:
-                severity = self.thresholds.severity(static_d)
+                severity = self.thresholds(static_d).severity(static_d)
             if severity is None:
                 continue
             names = "/".join(sorted(set(activations), key=activations.index))
@@ -135,7 +143,7 @@ class SaturatingActivationChain(Rule):
         return None
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        confirmed = span_verdict(finding, ctx, probe, self.thresholds)
+        confirmed = span_verdict(finding, ctx, probe, self.thresholds(finding.static_d))
         start, end = finding.span  # type: ignore[misc]
         shares = [probe.saturated[n] for n in (start, end) if n in probe.saturated]
         if confirmed.probe is not None and shares:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
 
 from gradlint.findings import Severity
-from gradlint.rule import CLASS_H, ModelContext, Thresholds
+from gradlint.rule import CLASS_H, CLASS_S_CHAOTIC, ModelContext, Thresholds
 
 
 class ExplodingGradient(VanishingGradient):
@@ -39,8 +39,12 @@ class ExplodingGradient(VanishingGradient):
     ```
 
     ## Options
-    - `warning-d` (2.0), `error-d` (4.0), `saturating-warning-d` (0.65), `saturating-error-d` (1.3):
-      as GL102 (THEORY.md §3).
+    - `warning-d` (2.0), `error-d` (4.0), `saturating-error-d` (1.3): as GL102 (THEORY.md §3).
+    - `saturating-warning-d` (1.3): a gradient that grows through saturating activations is the
+      chaotic phase, whose only published anchor is Schoenholz 2017's trainability bound (6ξ,
+      D = 1.3); the class-S warning band (0.65, 3ξ) is anchored on the shrinking side (Glorot's
+      standard init), and in eval/ chaotic 16-layer tanh nets at D = 0.7–0.8 trained. So the
+      warning band is empty, as on normalized paths.
     - `normalized-warning-d` (4.0): the warning threshold when normalization layers sit on the
       path (THEORY.md §1 "Normalization", §3 class H anchored on Yang 2019).
 
@@ -56,7 +60,8 @@ class ExplodingGradient(VanishingGradient):
            "initial scale, and clip gradients")
     explained_by = ("GL101", "GL201", "GL301")
     direction = 1
-    options = {**VanishingGradient.options, "normalized-warning-d": CLASS_H.error}
+    options = {**VanishingGradient.options, "normalized-warning-d": CLASS_H.error,
+               "saturating-warning-d": CLASS_S_CHAOTIC.warning}
 
     def thresholds(self, network_class: str) -> Thresholds:
         if network_class == "N":

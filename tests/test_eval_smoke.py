@@ -20,6 +20,10 @@ def test_train_lint_and_score_three_cases():
     labels = {name: tasks.train(p, budget=300) for name, p in zip(CASES, paths)}
     assert labels["mlp/plain_sigmoid_none_default_16.py"]["label"] == "fails"
     assert labels["mlp/plain_relu_none_scaled_16.py"]["label"] == "trains"
+    # a failing case is retried at a third and three times the task's learning rate; one that
+    # trains at the task's rate is not
+    assert [run[0] for run in labels["mlp/plain_sigmoid_none_default_16.py"]["runs"]] == [0.05, 0.016667, 0.15]
+    assert [run[0] for run in labels["mlp/plain_relu_none_scaled_16.py"]["runs"]] == [0.05]
     records = report.run_gradlint(paths)
     found = {name: report.flagged(record) for name, record in records.items()}
     assert "GL101" in found["mlp/plain_sigmoid_none_default_16.py"]
