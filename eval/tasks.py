@@ -40,9 +40,10 @@ predicting the mean (the variance of the held-out targets, ≈ 0.67), so a model
 huge output and merely learns the mean does not count as training. A run with r ≤ 0.5 "trains",
 r ≥ 0.95 or a non-finite loss "fails", in between "undecided"; a case "trains" when one of its
 runs trains, "fails" when every run fails, and is otherwise "undecided" (left out of the
-scores). A run stops at the first non-finite training loss (label "fails"). Losses are measured in train mode (BatchNorm
-normalizes with the whole set's statistics; buffers restored afterwards): after a short budget
-BatchNorm's running averages can lag far behind the weights, which is not a failure to train.
+scores). A run stops at the first non-finite training loss (label "fails"). Losses are measured
+in train mode (BatchNorm normalizes with the whole set's statistics; buffers restored
+afterwards): after a short budget BatchNorm's running averages can lag far behind the weights,
+which is not a failure to train.
 
 Every run is seeded (data seed 0, batch order seed 1) and single-threaded, and the model is
 built right after ``torch.manual_seed(0)``, as gradlint builds it, so labels are reproducible;

@@ -65,7 +65,8 @@ class SaturatingActivationChain(Rule):
       6ξ trainability bound, and in eval/ chaotic 16-layer tanh nets at D = 0.7–0.8 trained.
 
     The probe confirms a finding when the measured activation-gradient ratio over the chain has
-    the predicted sign and |D| ≥ `warning-d`; otherwise the finding is kept as info.
+    the predicted sign and |D| ≥ `warning-d` (`chaotic-warning-d` when the gradient grows);
+    otherwise the finding is kept as info.
 
     ## References
     - Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward networks".
