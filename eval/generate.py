@@ -562,38 +562,36 @@ def rnn_cases() -> dict[str, str]:
 # ---------------------------------------------------------------------------------------------
 # published/: THEORY.md §4's feed-forward cases on two spirals
 
+STEM_MLP = '''
+class Net(nn.Module):
+    def __init__(self, {params}):
+        super().__init__()
+        self.stem = nn.Linear(2, width)
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range({count}))
+        self.head = nn.Linear(width, 2)
+{init}
+    def forward(self, x):
+        x = self.stem(x)
+        for layer in self.layers:
+            x = {act}(layer(x))
+        return self.head(x)
+'''
+XAVIER_NORMAL = "nn.init.normal_(layer.weight, std=(1.0 / width) ** 0.5)"
+
+
+def stem_mlp(params: str, count: str, act: str, weight: str | None = None,
+             bias: str = "nn.init.zeros_(layer.bias)") -> str:
+    """A stem, ``count`` hidden layers of ``act`` in a ModuleList, a head; ``weight`` and ``bias``
+    initialize every hidden layer (PyTorch's default init when ``weight`` is None)."""
+    init = f"        for layer in self.layers:\n            {weight}\n            {bias}\n" if weight else ""
+    return STEM_MLP.format(params=params, count=count, act=act, init=init)
+
+
 PUBLISHED = {
-    "tanh_5x256_default": ("5-layer tanh MLP at PyTorch's default init (Glorot: warning)", '''
-class Net(nn.Module):
-    def __init__(self, width=256):
-        super().__init__()
-        self.stem = nn.Linear(2, width)
-        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(5))
-        self.head = nn.Linear(width, 2)
-
-    def forward(self, x):
-        x = self.stem(x)
-        for layer in self.layers:
-            x = torch.tanh(layer(x))
-        return self.head(x)
-'''),
-    "tanh_5x256_xavier": ("the same 5-layer tanh MLP with xavier_uniform_ (pass)", '''
-class Net(nn.Module):
-    def __init__(self, width=256):
-        super().__init__()
-        self.stem = nn.Linear(2, width)
-        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(5))
-        self.head = nn.Linear(width, 2)
-        for layer in self.layers:
-            nn.init.xavier_uniform_(layer.weight)
-            nn.init.zeros_(layer.bias)
-
-    def forward(self, x):
-        x = self.stem(x)
-        for layer in self.layers:
-            x = torch.tanh(layer(x))
-        return self.head(x)
-'''),
+    "tanh_5x256_default": ("5-layer tanh MLP at PyTorch's default init (Glorot: warning)",
+                           stem_mlp("width=256", "5", "torch.tanh")),
+    "tanh_5x256_xavier": ("the same 5-layer tanh MLP with xavier_uniform_ (pass)",
+                          stem_mlp("width=256", "5", "torch.tanh", "nn.init.xavier_uniform_(layer.weight)")),
     "sigmoid_5x256": ("5-layer sigmoid MLP, no normalization (Glorot: error)", '''
 class Net(nn.Module):
     def __init__(self, width=256):
@@ -607,57 +605,13 @@ class Net(nn.Module):
     def forward(self, x):
         return self.head(self.hidden(x))
 '''),
-    "relu_30_xavier": ("30-layer ReLU MLP, Xavier init Var 1/n (He et al. 2015: stalls; error)", '''
-class Net(nn.Module):
-    def __init__(self, depth=30, width=128):
-        super().__init__()
-        self.stem = nn.Linear(2, width)
-        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
-        self.head = nn.Linear(width, 2)
-        for layer in self.layers:
-            nn.init.normal_(layer.weight, std=(1.0 / width) ** 0.5)
-            nn.init.zeros_(layer.bias)
-
-    def forward(self, x):
-        x = self.stem(x)
-        for layer in self.layers:
-            x = torch.relu(layer(x))
-        return self.head(x)
-'''),
-    "relu_30_kaiming": ("30-layer ReLU MLP, kaiming_normal_ (He et al. 2015: converges)", '''
-class Net(nn.Module):
-    def __init__(self, depth=30, width=128):
-        super().__init__()
-        self.stem = nn.Linear(2, width)
-        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
-        self.head = nn.Linear(width, 2)
-        for layer in self.layers:
-            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
-            nn.init.zeros_(layer.bias)
-
-    def forward(self, x):
-        x = self.stem(x)
-        for layer in self.layers:
-            x = torch.relu(layer(x))
-        return self.head(x)
-'''),
-    "relu_22_xavier": ("22-layer ReLU MLP, Xavier init Var 1/n (He et al. 2015: converges, later; warning)", '''
-class Net(nn.Module):
-    def __init__(self, depth=22, width=128):
-        super().__init__()
-        self.stem = nn.Linear(2, width)
-        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
-        self.head = nn.Linear(width, 2)
-        for layer in self.layers:
-            nn.init.normal_(layer.weight, std=(1.0 / width) ** 0.5)
-            nn.init.zeros_(layer.bias)
-
-    def forward(self, x):
-        x = self.stem(x)
-        for layer in self.layers:
-            x = torch.relu(layer(x))
-        return self.head(x)
-'''),
+    "relu_30_xavier": ("30-layer ReLU MLP, Xavier init Var 1/n (He et al. 2015: stalls; error)",
+                       stem_mlp("depth=30, width=128", "depth", "torch.relu", XAVIER_NORMAL)),
+    "relu_30_kaiming": ("30-layer ReLU MLP, kaiming_normal_ (He et al. 2015: converges)",
+                        stem_mlp("depth=30, width=128", "depth", "torch.relu",
+                                 'nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")')),
+    "relu_22_xavier": ("22-layer ReLU MLP, Xavier init Var 1/n (He et al. 2015: converges, later; warning)",
+                       stem_mlp("depth=22, width=128", "depth", "torch.relu", XAVIER_NORMAL)),
     "relu_20_default": ("20-layer ReLU MLP at PyTorch's default init (error, D ≈ −7.4)", '''
 class Net(nn.Module):
     def __init__(self, width=128):
@@ -725,37 +679,19 @@ class Net(nn.Module):
 '''),
 }
 
-TANH_50 = '''"""THEORY.md §4: 50-layer tanh MLP, σ_w² = {sw2}, σ_b = 0.05 (Schoenholz et al. 2017: {expected})."""
-import torch
-from torch import nn
-
-
-class Net(nn.Module):
-    def __init__(self, sigma_w2={sw2}, depth=50, width=128):
-        super().__init__()
-        self.stem = nn.Linear(2, width)
-        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
-        self.head = nn.Linear(width, 2)
-        for layer in self.layers:
-            nn.init.normal_(layer.weight, std=(sigma_w2 / width) ** 0.5)
-            nn.init.normal_(layer.bias, std=0.05)
-
-    def forward(self, x):
-        x = self.stem(x)
-        for layer in self.layers:
-            x = torch.tanh(layer(x))
-        return self.head(x)
-'''
-
-
 def published_cases() -> dict[str, str]:
-    files = {}
-    for name, (title, body) in PUBLISHED.items():
-        imports = "import torch\nfrom torch import nn\n" if "torch." in body else "from torch import nn\n"
-        files[f"published/{name}.py"] = f'"""THEORY.md §4: {title}."""\n{imports}\n{body}'
+    cases = dict(PUBLISHED)
     for label, sw2, expected in (("critical", 1.5, "trainable; no gradient finding"),
                                  ("ordered", 0.5, "vanishing; error"), ("chaotic", 4.0, "chaotic; error")):
-        files[f"published/tanh_50_{label}.py"] = TANH_50.format(sw2=sw2, expected=expected)
+        cases[f"tanh_50_{label}"] = (
+            f"50-layer tanh MLP, σ_w² = {sw2}, σ_b = 0.05 (Schoenholz et al. 2017: {expected})",
+            stem_mlp(f"sigma_w2={sw2}, depth=50, width=128", "depth", "torch.tanh",
+                     "nn.init.normal_(layer.weight, std=(sigma_w2 / width) ** 0.5)",
+                     "nn.init.normal_(layer.bias, std=0.05)"))
+    files = {}
+    for name, (title, body) in cases.items():
+        imports = "import torch\nfrom torch import nn\n" if "torch." in body else "from torch import nn\n"
+        files[f"published/{name}.py"] = f'"""THEORY.md §4: {title}."""\n{imports}\n{body}'
     return files
 
 

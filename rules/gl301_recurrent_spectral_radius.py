@@ -26,6 +26,16 @@ class _Spectrum:
     def step_gain(self) -> float:
         return self.radius * self.gamma
 
+    @property
+    def log_gain(self) -> float:
+        """log10 of the step gain (a zero gain counts as 1e-300): D per step."""
+        return math.log10(max(self.step_gain, 1e-300))
+
+
+def _farthest_from_one(spectra: Iterable[_Spectrum]) -> _Spectrum:
+    """The weight whose step gain is farthest from 1 (on a log scale), either way."""
+    return max(spectra, key=lambda s: abs(s.log_gain))
+
 
 if TYPE_CHECKING:
     import torch
@@ -140,7 +150,7 @@ class RecurrentSpectralRadius(Rule):
             if not isinstance(module, torch.nn.RNNBase):
                 continue
             spectra = list(self._module_spectra(module))
-            worst = max(spectra, key=lambda s: abs(math.log10(max(s.step_gain, 1e-300))))
+            worst = _farthest_from_one(spectra)
             node = self._call_node(ctx, qualname)
             location = ctx.location(node) if node else ctx.fallback
             kind = type(module).__name__
@@ -159,7 +169,7 @@ class RecurrentSpectralRadius(Rule):
                     static_d=(horizon - 1) * math.log10(worst.step_gain),
                 )
                 continue
-            static_d = (horizon - 1) * math.log10(max(worst.step_gain, 1e-300))
+            static_d = (horizon - 1) * worst.log_gain
             severity = self.thresholds.severity(static_d)
             if severity is None:
                 continue
@@ -211,13 +221,13 @@ class RecurrentSpectralRadius(Rule):
                     if spec.step_gain <= 1.0:
                         continue  # gated cells are only judged when a gate can explode
                 else:
-                    spec = max(spectra, key=lambda s: abs(math.log10(max(s.step_gain, 1e-300))))
+                    spec = _farthest_from_one(spectra)
             else:
                 weight = weight_of(ctx.analysis.graph_module, ctx.graph, nodes[0])
                 if weight is None or weight.dim() != 2 or weight.shape[0] != weight.shape[1]:
                     continue
                 spec = spectrum(key, weight, self._gamma_after(ctx, nodes[0], nodes[1]))
-            static_d = (steps - 1) * math.log10(max(spec.step_gain, 1e-300))
+            static_d = (steps - 1) * spec.log_gain
             severity = self.thresholds.severity(static_d)
             if severity is None:
                 continue
@@ -269,7 +279,7 @@ class RecurrentSpectralRadius(Rule):
             severity = self.thresholds.severity(measured) if not math.isnan(measured) else None
             if severity is None:
                 continue
-            worst = max(self._module_spectra(module), key=lambda s: abs(math.log10(max(s.step_gain, 1e-300))))
+            worst = _farthest_from_one(self._module_spectra(module))
             node = self._call_node(ctx, qualname)
             why = _RELU_WHY if measured < 0 and _mode(module) == "RNN_RELU" else ""
             direction = "vanishes" if measured < 0 else "explodes"
