@@ -159,14 +159,18 @@ def clean(path: Path) -> None:
 @main.command()
 @click.argument("code", required=False)
 @click.option("--all", "show_all", is_flag=True, help="List every rule.")
-@click.option("--output-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--output-format", type=click.Choice(["text", "json", "markdown"]), default="text",
+              show_default=True, help="markdown: the README's rule table (with --all).")
 def rule(code: str | None, show_all: bool, output_format: str) -> None:
     """Show a rule's documentation, or list every rule."""
     import json
 
-    from gradlint.rules import ALL_RULES, RULES_BY_CODE
+    from gradlint.rules import ALL_RULES, RULES_BY_CODE, markdown_table
 
     if show_all or code is None:
+        if output_format == "markdown":
+            click.echo(markdown_table())
+            return
         rows = [{"code": r.code, "name": r.name, "severity": str(r.severity), "summary": r.summary}
                 for r in ALL_RULES]
         if output_format == "json":
@@ -178,6 +182,8 @@ def rule(code: str | None, show_all: bool, output_format: str) -> None:
     selected = RULES_BY_CODE.get(code.upper())
     if selected is None:
         raise click.UsageError(f"unknown rule {code!r}; `gradlint rule --all` lists them")
+    if output_format == "markdown":
+        raise click.UsageError("--output-format markdown lists every rule: use it with --all")
     if output_format == "json":
         click.echo(json.dumps({"code": selected.code, "name": selected.name,
                                "severity": str(selected.severity), "summary": selected.summary,

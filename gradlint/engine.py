@@ -34,6 +34,7 @@ from gradlint.load import (
 )
 from gradlint.probe import probe as run_probe
 from gradlint.rule import ModelContext, Rule
+from gradlint.rules import run_order
 from gradlint.settings import Settings
 from gradlint.trace import TraceError, TraceResult, on_meta_device, trace
 
@@ -187,8 +188,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     # Rules that stay quiet when a structural rule explains the problem run after those rules,
     # and see their findings even when the user disabled them: ignoring GL101 accepts a sigmoid
     # chain, it does not ask GL102 to report the same chain again.
-    rules = sorted((r for r in settings.rules(include_disabled=True) if r.scope == "model"),
-                   key=lambda r: bool(r.explained_by))
+    rules = run_order(r for r in settings.rules(include_disabled=True) if r.scope == "model")
     if not weights_known:
         skipped = [r.code for r in rules if r.needs_weights and settings.enabled(r.code)]
         rules = [r for r in rules if not r.needs_weights]

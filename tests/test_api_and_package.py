@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import zipfile
+from pathlib import Path
 
 import torch
 from conftest import ROOT
@@ -94,3 +95,22 @@ def test_files_without_models_never_import_torch(tmp_path):
             "print(len(report.findings), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)
     assert out.stdout.split() == ["1", "False"]  # GL501 on train.py, found from the source alone
+
+
+def test_readme_rule_table_is_written_from_the_rule_files():
+    from gradlint.rules import markdown_table
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert markdown_table() in readme, (
+        "README's rule table is stale: paste `gradlint rule --all --output-format markdown` over it")
+
+
+def test_rules_run_after_the_rules_that_explain_their_findings():
+    from gradlint.rules import run_order
+
+    order = [rule.code for rule in run_order(rule() for rule in reversed(ALL_RULES))]
+    assert sorted(order) == sorted(rule.code for rule in ALL_RULES)
+    for rule in ALL_RULES:
+        for first in rule.explained_by:
+            assert order.index(first) < order.index(rule.code), (first, rule.code)
+    assert order == [rule.code for rule in run_order(rule() for rule in ALL_RULES)]  # stable

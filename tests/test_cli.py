@@ -224,8 +224,9 @@ def test_rule_docs_from_the_cli():
         assert heading in result.stdout
     listing = run_cli("rule", "--all", "--output-format", "json")
     codes = [row["code"] for row in json.loads(listing.stdout)]
-    assert codes == ["GL001", "GL101", "GL102", "GL201", "GL202", "GL203", "GL301", "GL401", "GL501",
-                     "GL601", "GL602", "GL603"]
+    # every rule file under rules/ is listed, in code order, without a list kept by hand
+    files = sorted(p.name[:5].upper() for p in (ROOT / "rules").glob("gl[0-9][0-9][0-9]_*.py"))
+    assert codes == files and len(codes) >= 12
     assert run_cli("rule", "GL999").returncode == 2
 
 
