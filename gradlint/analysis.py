@@ -51,12 +51,17 @@ class Chain:
     def __len__(self) -> int:
         return len(self.nodes)
 
+    @functools.cached_property
+    def _position(self) -> dict[str, int]:
+        # built once: a rule that walks a chain layer by layer stays linear in its length
+        return {node: i for i, node in enumerate(self.route)}
+
     def between(self, start: str, end: str) -> tuple[str, ...]:
         """Route nodes after ``start`` up to and including ``end``."""
-        return self.route[self.route.index(start) + 1:self.route.index(end) + 1]
+        return self.route[self._position[start] + 1:self._position[end] + 1]
 
     def part(self, members: list[str]) -> Chain:
-        return Chain(tuple(members), self.route[self.route.index(members[0]):self.route.index(members[-1]) + 1])
+        return Chain(tuple(members), self.route[self._position[members[0]]:self._position[members[-1]] + 1])
 
 
 @dataclasses.dataclass(frozen=True)
