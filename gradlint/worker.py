@@ -31,6 +31,8 @@ def main() -> None:
         result = lint_import_target(request["module"], request["selector"], settings)
     else:
         result = lint_model_file(Path(request["path"]), request.get("selector"), settings)
+    # Python to Python, lossless: a measured -inf travels as -Infinity (allow_nan's default);
+    # the output formats turn it into null (findings.jsonable)
     json.dump(result.to_dict(), result_channel)
     result_channel.flush()
     sys.stdout.flush()
