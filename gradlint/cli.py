@@ -5,7 +5,12 @@ Imports stay lazy: ``--help``, ``rule`` and files without models never import to
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -106,8 +111,10 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             per_file_ignores=per_file, fail_level=Severity.parse(fail_level) if fail_level else None,
             probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
             device=device, timeout=timeout, memory_limit=memory_limit, flows=plot_path is not None)
-        report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
-                      baseline=baseline, update_baseline=update_baseline, cache=not no_cache)
+        with _stop_on_signals():
+            report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated,
+                          jobs=jobs, baseline=baseline, update_baseline=update_baseline,
+                          cache=not no_cache)
     except ConfigError as exc:
         click.echo(f"gradlint: error: {exc}", err=True)
         sys.exit(2)
@@ -129,6 +136,39 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
     if output_format == "text" or output_file:
         _notes(report, quiet, verbose)
     sys.exit(report.exit_code(exit_zero))
+
+
+# Ctrl-C, a terminal closing, and what CI and pre-commit send when they give up
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While files are checked, a stop signal kills every worker (processes.stop_all) and exits
+    at once with 128 + the signal number (130 for Ctrl-C) and one line, without waiting for the
+    threads that wait on the workers. (A SIGKILL runs no handler: the workers' guards see to it.)"""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    # a signal ignored on purpose (nohup, a background job of a non-interactive shell) stays so
+    previous = {signum: signal.signal(signum, _stop) for signum in _STOP_SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN}
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def _stop(signum: int, frame: object) -> None:
+    from gradlint.processes import stop_all
+
+    stopped = stop_all()
+    running = f"{stopped} running check{'s' if stopped != 1 else ''} stopped" if stopped else "nothing running"
+    sys.stderr.write(f"gradlint: interrupted by {signal.Signals(signum).name} ({running}); "
+                     "no results reported\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 def _notes(report, quiet: bool, verbose: bool) -> None:

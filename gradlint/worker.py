@@ -13,8 +13,11 @@ import os
 import sys
 import warnings
 
+from gradlint import processes
+
 
 def main() -> None:
+    processes.guard_worker()  # first: the worker must not outlive gradlint, whatever kills it
     result_channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the user's prints go to stderr, never into our JSON
     request = json.loads(sys.stdin.read())
