@@ -5,12 +5,10 @@ Imports stay lazy: ``--help``, ``rule`` and files without models never import to
 
 from __future__ import annotations
 
-import contextlib
 import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import click
@@ -82,6 +80,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
           exit_zero: bool,
           baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
+    _stop_on_signals()
     from gradlint import reporters
     from gradlint.config import ConfigError, Overrides, check_code
     from gradlint.findings import Severity
@@ -111,10 +110,8 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             per_file_ignores=per_file, fail_level=Severity.parse(fail_level) if fail_level else None,
             probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
             device=device, timeout=timeout, memory_limit=memory_limit, flows=plot_path is not None)
-        with _stop_on_signals():
-            report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated,
-                          jobs=jobs, baseline=baseline, update_baseline=update_baseline,
-                          cache=not no_cache)
+        report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
+                      baseline=baseline, update_baseline=update_baseline, cache=not no_cache)
     except ConfigError as exc:
         click.echo(f"gradlint: error: {exc}", err=True)
         sys.exit(2)
@@ -142,22 +139,22 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
 _STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
 
 
-@contextlib.contextmanager
-def _stop_on_signals() -> Iterator[None]:
-    """While files are checked, a stop signal kills every worker (processes.stop_all) and exits
+def _stop_on_signals() -> None:
+    """Until the command ends, a stop signal kills every worker (processes.stop_all) and exits
     at once with 128 + the signal number (130 for Ctrl-C) and one line, without waiting for the
-    threads that wait on the workers. (A SIGKILL runs no handler: the workers' guards see to it.)"""
+    threads that wait on the workers. (A SIGKILL runs no handler: the workers' guards see to it.)
+    The previous handlers come back when the command ends (click's CliRunner runs it in-process)."""
     if threading.current_thread() is not threading.main_thread():
-        yield
         return
     # a signal ignored on purpose (nohup, a background job of a non-interactive shell) stays so
     previous = {signum: signal.signal(signum, _stop) for signum in _STOP_SIGNALS
                 if signal.getsignal(signum) is not signal.SIG_IGN}
-    try:
-        yield
-    finally:
+
+    def restore() -> None:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
+
+    click.get_current_context().call_on_close(restore)
 
 
 def _stop(signum: int, frame: object) -> None:
