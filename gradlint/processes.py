@@ -19,7 +19,6 @@ Nothing here imports torch.
 
 from __future__ import annotations
 
-import ctypes
 import os
 import signal
 import sys
@@ -76,6 +75,8 @@ def _die_with_parent(signum: int) -> bool:
     """Ask the kernel to send ``signum`` when our parent dies (Linux); False where unsupported."""
     if not sys.platform.startswith("linux"):
         return False
+    import ctypes
+
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         return libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
