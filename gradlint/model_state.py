@@ -31,6 +31,7 @@ from typing import Any
 
 import torch
 from torch import nn
+from torch.nn.parameter import is_lazy
 
 
 @dataclasses.dataclass
@@ -52,10 +53,14 @@ def preserved(model: nn.Module) -> Iterator[list[str]]:
     modules = list(model.modules())
     flags = [(m, m.training, m.__dict__.get("inplace")) for m in modules]
     held = [(m, dict(m._parameters), dict(m._buffers)) for m in modules]
-    buffers = [(b, b.detach().clone()) for _, b in model.named_buffers() if not b.is_meta]
+    # a lazy module's first forward materializes its parameters and buffers (and turns it into
+    # the plain module): that cannot be undone, and training's first forward would do the same
+    buffers = [(b, b.detach().clone()) for _, b in model.named_buffers()
+               if not b.is_meta and not is_lazy(b)]
+    lazy = [name for name, p in model.named_parameters() if is_lazy(p)]
     parameters = [_ParameterState(name, p, p.data, p._version, p.requires_grad, p.grad,
                                   p.grad._version if p.grad is not None else None)
-                  for name, p in model.named_parameters()]
+                  for name, p in model.named_parameters() if name not in lazy]
     random_states = _random_states()
     try:
         yield unrestored
@@ -88,10 +93,16 @@ def preserved(model: nn.Module) -> Iterator[list[str]]:
             if state.grad is not None and state.grad._version != state.grad_version:
                 written.append(f"{state.name}.grad")
         _restore_random_states(random_states)
+        if lazy:
+            unrestored.append(f"its lazy parameters ({_names(lazy)}) were materialized by the "
+                              "forward, as the first training step would")
         if written:
-            names = ", ".join(f"`{n}`" for n in written[:5]) + (" ..." if len(written) > 5 else "")
-            unrestored.append(f"its forward wrote {names} in place; gradlint restored everything "
-                              "else but cannot undo that")
+            unrestored.append(f"its forward wrote {_names(written)} in place; gradlint restored "
+                              "everything else but cannot undo that")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
 
 
 def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:

@@ -172,3 +172,12 @@ def test_a_file_checked_through_the_engine_leaves_its_model_alone(build, tmp_pat
         assert (checked["grads"][key] is None) == (grad is None), key
         if grad is not None:
             assert torch.equal(checked["grads"][key][1], grad[1]), f"{key}.grad changed"
+
+
+def test_a_lazy_module_stays_materialized_and_the_report_says_so() -> None:
+    model = nn.Sequential(nn.LazyLinear(8), nn.ReLU(), nn.Linear(8, 2))
+    report = gradlint.check_model(model, torch.randn(8, 4))
+    assert report.notes == ["its lazy parameters (`0.weight`, `0.bias`) were materialized by the "
+                            "forward, as the first training step would"]
+    assert model[0].weight.shape == (8, 4)
+    assert model(torch.randn(3, 4)).shape == (3, 2)
