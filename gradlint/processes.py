@@ -5,14 +5,16 @@ A worker runs user code, which may hang, ignore signals or start processes of it
 - every worker is started in a session (and process group) of its own, which its children join:
   killing the group kills the worker and everything it started;
 - the parent keeps a registry of the live worker groups: ``register`` when one starts,
-  ``unregister`` when it is done, and ``stop_all`` (for a signal handler, a KeyboardInterrupt or
-  the end of a run) SIGKILLs every group still registered. However workers are started (a process
+  ``unregister`` when it is done, and ``stop_all`` (for a signal handler or a KeyboardInterrupt)
+  SIGKILLs every group still registered. However workers are started (a process
   per file today), registering their group is all that stopping them needs;
 - a SIGKILLed gradlint runs no handler, so the worker side guards itself (``guard_worker``, the
   first thing a worker does, before any user code): on Linux the process the parent started
   forks; it stays behind as a small guard whose parent-death signal (``PR_SET_PDEATHSIG``) makes
   it kill the whole group when gradlint dies, and the forked process, which does the work,
-  dies with the guard. Elsewhere the guard is skipped and only the parent's handlers apply.
+  dies with the guard. (The kernel sends the signal when the *thread* that started the guard
+  ends; the runner's threads wait for their worker, so that is when gradlint ends.) Elsewhere the
+  guard is skipped and only the parent's handlers apply.
 
 Nothing here imports torch.
 """
