@@ -12,7 +12,8 @@ A worker runs user code, which may hang, ignore signals or start processes of it
   first thing a worker does, before any user code): on Linux the process the parent started
   forks; it stays behind as a small guard whose parent-death signal (``PR_SET_PDEATHSIG``) makes
   it kill the whole group when gradlint dies, and the forked process, which does the work,
-  dies with the guard. (The kernel sends the signal when the *thread* that started the guard
+  dies with the guard. When the worker is done, the guard kills what the user's code left
+  running in the group before it exits. (The kernel sends the signal when the *thread* that started the guard
   ends; the runner's threads wait for their worker, so that is when gradlint ends.) Elsewhere the
   guard is skipped and only the parent's handlers apply.
 
@@ -110,6 +111,9 @@ def guard_worker() -> None:
         return
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the parent or the kernel stop the guard
     _, status = os.waitpid(worker, 0)
+    # what the user's code started and left running would hold the worker's pipes open, and the
+    # parent would wait for it until the time limit
+    _kill_rest_of_group(guard)
     if os.WIFSIGNALED(status):   # report the worker's death as our own: the parent reads it
         signum = os.WTERMSIG(status)
         if signum not in (signal.SIGKILL, signal.SIGSTOP):   # these have no handler to reset
@@ -120,3 +124,28 @@ def guard_worker() -> None:
 
 def _kill_own_group(*_: object) -> None:
     os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _kill_rest_of_group(me: int) -> None:
+    """SIGKILL every other living process of our group (Linux: read from /proc), until none is
+    left; one that forks meanwhile is found by the next pass."""
+    group = os.getpgrp()
+    for _ in range(50):
+        others = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != b"Z" and int(fields[2]) == group:   # state, ppid, pgrp
+                others.append(int(entry.name))
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass

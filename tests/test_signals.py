@@ -144,3 +144,36 @@ def test_a_timeout_kills_the_worker_and_its_children(tmp_path: Path) -> None:
     assert process.returncode == 2
     assert "hang_0.py: error: timed out after 20 s" in err
     assert_nothing_survives(token)
+
+
+LEAKS = """\
+import subprocess
+import sys
+
+from torch import nn
+
+subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)  # left running"])
+
+
+class Small(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+def test_a_process_the_file_leaves_running_is_stopped_with_its_worker(tmp_path: Path) -> None:
+    """It holds the worker's output pipes: before, gradlint waited for it until the time limit
+    and reported the file as timed out."""
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "tmp"\n')
+    (tmp_path / "leaks.py").write_text(LEAKS)
+    token = uuid.uuid4().hex
+    env = {**os.environ, MARK: token, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    run = subprocess.run([sys.executable, "-m", "gradlint", "leaks.py", "--no-cache", "--timeout", "120"],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "No findings in 1 model of 1 file." in run.stderr
+    assert_nothing_survives(token)
