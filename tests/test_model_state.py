@@ -108,7 +108,8 @@ def test_check_model_leaves_the_model_as_it_found_it(build) -> None:
     assert not any("in place" in note for note in report.notes)
     assert_unchanged(before, snapshot(model))
     assert torch.equal(x, x_before)
-    # the probe ran on it (in train mode, through BatchNorm): a second check agrees exactly
+    # the restored model checks the same again (test_the_guard_is_what_keeps_it shows what the
+    # same check changes without the guard)
     again = gradlint.check_model(model, x)
     assert [f.message for f in again.findings] == [f.message for f in report.findings]
     assert_unchanged(before, snapshot(model))
