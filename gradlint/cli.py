@@ -5,7 +5,10 @@ Imports stay lazy: ``--help``, ``rule`` and files without models never import to
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
+import threading
 from pathlib import Path
 
 import click
@@ -77,6 +80,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
           exit_zero: bool,
           baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
+    _stop_on_signals()
     from gradlint import reporters
     from gradlint.config import ConfigError, Overrides, check_code
     from gradlint.findings import Severity
@@ -129,6 +133,39 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
     if output_format == "text" or output_file:
         _notes(report, quiet, verbose)
     sys.exit(report.exit_code(exit_zero))
+
+
+# Ctrl-C, a terminal closing, and what CI and pre-commit send when they give up
+_STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
+def _stop_on_signals() -> None:
+    """Until the command ends, a stop signal kills every worker (processes.stop_all) and exits
+    at once with 128 + the signal number (130 for Ctrl-C) and one line, without waiting for the
+    threads that wait on the workers. (A SIGKILL runs no handler: the workers' guards see to it.)
+    The previous handlers come back when the command ends (click's CliRunner runs it in-process)."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    # a signal ignored on purpose (nohup, a background job of a non-interactive shell) stays so
+    previous = {signum: signal.signal(signum, _stop) for signum in _STOP_SIGNALS
+                if signal.getsignal(signum) is not signal.SIG_IGN}
+
+    def restore() -> None:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+    click.get_current_context().call_on_close(restore)
+
+
+def _stop(signum: int, frame: object) -> None:
+    from gradlint.processes import stop_all
+
+    stopped = stop_all()
+    running = f"{stopped} running check{'s' if stopped != 1 else ''} stopped" if stopped else "nothing running"
+    sys.stderr.write(f"gradlint: interrupted by {signal.Signals(signum).name} ({running}); "
+                     "no results reported\n")
+    sys.stderr.flush()
+    os._exit(128 + signum)
 
 
 def _notes(report, quiet: bool, verbose: bool) -> None:

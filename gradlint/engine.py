@@ -32,6 +32,7 @@ from gradlint.load import (
     import_file,
     specs_from_factory,
 )
+from gradlint.model_state import preserved
 from gradlint.probe import probe as run_probe
 from gradlint.rule import ModelContext, Rule
 from gradlint.rules import run_order
@@ -65,12 +66,25 @@ class ModelReport:
 
 def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None,
                 settings: Settings | None = None) -> ModelReport:
-    """Lint one model object (the Python API). ``inputs``: a tensor, a tuple or a dict."""
+    """Lint one model object (the Python API). ``inputs``: a tensor, a tuple or a dict.
+    The model, the given input tensors and the global random states are left as they were."""
     settings = settings or Settings()
     bound = bind_inputs(model, inputs) if inputs is not None else None
+    if bound is not None:  # a forward may write its inputs in place (x.relu_())
+        bound = {k: v.detach().clone().requires_grad_(v.requires_grad) if isinstance(v, torch.Tensor) else v
+                 for k, v in bound.items()}
     name = name or type(model).__name__
     fallback = _class_location(type(model))
-    return _analyze(model, bound, name, fallback, settings)
+    return _analyze_untouched(model, bound, name, fallback, settings)
+
+
+def _analyze_untouched(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
+                       settings: Settings) -> ModelReport:
+    """``_analyze``, leaving the model and the global random states as it found them."""
+    with preserved(model) as unrestored:
+        report = _analyze(model, inputs, name, fallback, settings)
+    report.notes.extend(unrestored)
+    return report
 
 
 def lint_model_file(path: Path, selector: str | None, settings: Settings) -> FileResult:
@@ -135,7 +149,7 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     fallback = Location(display_path(str(path.resolve())), spec.line, 1)
     try:
         with _time_limit(settings.model_timeout):
-            report = _analyze(spec.model, spec.inputs, spec.name, fallback, settings)
+            report = _analyze_untouched(spec.model, spec.inputs, spec.name, fallback, settings)
     except ModelTimeout:
         result.problems.append(Problem(
             result.path, f"model `{spec.name}`: checking took longer than {settings.model_timeout:g} s; "

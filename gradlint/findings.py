@@ -9,6 +9,8 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import math
+import numbers
 import os
 from typing import Any
 
@@ -17,6 +19,31 @@ def display_path(path: str) -> str:
     """Paths under the working directory print relative, like every linter's."""
     relative = os.path.relpath(path)
     return path if relative.startswith("..") else relative
+
+
+def jsonable(value: Any) -> Any:
+    """The one place where finding values become JSON values, for every JSON-based output format:
+    a float that is not finite (a gradient ratio of exactly 0 measures log10 = -inf) becomes
+    ``null`` — its text form (``inf``, ``-inf``, ``nan``) is kept in the message — tuples become
+    lists, and anything that is not a JSON type its ``str``. Dump the result with
+    ``allow_nan=False``, so a value that slipped past this function fails loudly instead of
+    writing ``Infinity``, which no JSON parser but Python's accepts."""
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return str(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, dict):
+        return {str(key): jsonable(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(item) for item in value]
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return jsonable(dataclasses.asdict(value))
+    return str(value)
 
 
 class Severity(enum.IntEnum):
@@ -93,6 +120,8 @@ class Finding:
         return (loc.path, loc.line, loc.col, self.code, self.model or "", self.node or "")
 
     def to_dict(self) -> dict[str, Any]:
+        """Lossless (floats stay as they are, ±inf and NaN included): what a worker sends and the
+        cache keeps. Output formats pass it through ``jsonable``."""
         data = dataclasses.asdict(self)
         data["severity"] = str(self.severity)
         data["message"] = self.message

@@ -19,6 +19,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
+from gradlint import processes
 from gradlint.cache import Cache
 from gradlint.config import (
     ConfigError,
@@ -124,8 +125,17 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(targets) or 1))
     checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache))
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
+    processes.resume()
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
+    try:
         results.extend(pool.map(checker.check, targets))
+    except BaseException:
+        # KeyboardInterrupt in the API (the CLI stops on its own signal handlers): kill the
+        # workers, so the threads waiting on them return, and do not wait for the rest
+        processes.stop_all()
+        pool.shutdown(wait=False, cancel_futures=True)
+        raise
+    pool.shutdown()
     # the same files give the same output whatever order they were named in
     results.sort(key=lambda r: r.path)
     report = Report(results, fail_level(configs.for_path(None), overrides))
@@ -310,20 +320,26 @@ class _FileChecker:
     def _run_worker(self, fields: dict, shown: str, settings: Settings) -> FileResult:
         request = json.dumps(fields)
         timeout = settings.model_timeout or None
-        env = {**os.environ, "PYTHONHASHSEED": "0"}
+        env = {**os.environ, "PYTHONHASHSEED": "0", **processes.child_environment()}
         limit = self.memory_limit(settings)
+        # a session of its own: the group is the worker and every process it starts, which
+        # processes.kill stops together (a timeout, Ctrl-C, gradlint killed)
         process = subprocess.Popen(
             [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
             preexec_fn=(lambda: _limit_memory(limit)) if limit else None)
+        processes.register(process.pid)
         try:
             out, err = process.communicate(request.encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
-            _kill(process)
+            processes.kill(process.pid)
+            process.communicate()
             return FileResult(shown, problems=[Problem(
                 shown, f"timed out after {timeout:g} s (importing or checking the file "
                        "never finished); raise --timeout, or guard slow code with "
                        "`if __name__ == \"__main__\":`")])
+        finally:
+            processes.unregister(process.pid)
         if process.returncode == 0:
             try:
                 return FileResult.from_dict(json.loads(out))
@@ -359,14 +375,6 @@ def _crash_reason(returncode: int, stderr: bytes) -> str:
     lines = [line for line in stderr.decode(errors="replace").splitlines() if line.strip()]
     last = f" (last output: {lines[-1].strip()[:200]})" if lines else ""
     return f"{what} while importing or checking the file{last}; run the file alone to debug it"
-
-
-def _kill(process: subprocess.Popen) -> None:
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        process.kill()
-    process.communicate()
 
 
 def _may_define_models(tree: ast.Module) -> bool:

@@ -13,8 +13,11 @@ import os
 import sys
 import warnings
 
+from gradlint import processes
+
 
 def main() -> None:
+    processes.guard_worker()  # first: the worker must not outlive gradlint, whatever kills it
     result_channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the user's prints go to stderr, never into our JSON
     request = json.loads(sys.stdin.read())
@@ -31,6 +34,8 @@ def main() -> None:
         result = lint_import_target(request["module"], request["selector"], settings)
     else:
         result = lint_model_file(Path(request["path"]), request.get("selector"), settings)
+    # Python to Python, lossless: a measured -inf travels as -Infinity (allow_nan's default);
+    # the output formats turn it into null (findings.jsonable)
     json.dump(result.to_dict(), result_channel)
     result_channel.flush()
     sys.stdout.flush()

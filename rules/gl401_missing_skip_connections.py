@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, ProbeVerdict, Severity
@@ -92,9 +93,11 @@ class MissingSkipConnections(Rule):
         if measured is None:
             return finding.with_probe(ProbeVerdict(False, None, "probe could not measure the path"))
         gain = gain_text(measured)
+        # a gradient of exactly 0 at the start measures -inf: the text says "0", the number is None
+        number = round(measured, 3) if math.isfinite(measured) else None
         if abs(measured) >= CLASS_H.warning:
             text = f"probe confirmed: gradient across the path is {gain} (distorted as well as deep)"
-            return finding.with_probe(ProbeVerdict(True, round(measured, 3), text))
+            return finding.with_probe(ProbeVerdict(True, number, text))
         text = (f"probe measured: gradient across the path is {gain}, healthy; the risk is degradation, "
                 "not vanishing")
-        return finding.with_probe(ProbeVerdict(False, round(measured, 3), text))
+        return finding.with_probe(ProbeVerdict(False, number, text))

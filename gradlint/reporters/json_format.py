@@ -6,6 +6,7 @@
                           "location": {"path", "line", "col", "end_line", "end_col"},
                           "model", "node", "span", "static_d", "fingerprint",
                           "probe": null | {"confirmed", "measured_d", "text"}}],
+            # a number that is not finite (±inf, NaN) is null; the message keeps its text
             "problems": [{"path", "message", "model"}],
             "notes": [{"path", "message", "model", "detail"}]}]}
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
+from gradlint.findings import jsonable
 from gradlint.runner import Report
 
 SCHEMA_VERSION = 1
@@ -30,5 +32,5 @@ def write(report: Report, out: TextIO) -> None:
             entry["fingerprint"] = finding.fingerprint
         files.append(data)
     document = {"version": SCHEMA_VERSION, "files": files, "summary": summary(report)}
-    json.dump(document, out, indent=2, sort_keys=True, allow_nan=False)
+    json.dump(jsonable(document), out, indent=2, sort_keys=True, allow_nan=False)
     out.write("\n")

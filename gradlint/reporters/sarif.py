@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gradlint import __version__
+from gradlint.findings import jsonable
 from gradlint.runner import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
@@ -61,7 +62,7 @@ def write(report: Report, out: TextIO) -> None:
                              "toolExecutionNotifications": notifications}],
         }],
     }
-    json.dump(document, out, indent=2, allow_nan=False)
+    json.dump(jsonable(document), out, indent=2, allow_nan=False)
     out.write("\n")
 
 

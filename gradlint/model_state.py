@@ -1,0 +1,129 @@
+"""Leave the user's model as it was found: ``preserved(model)`` around everything gradlint does
+to it (tracing runs its forward, the probe switches it to train mode, turns off in-place
+activations and seeds the global RNG, ``--device`` moves it).
+
+Restored on the way out, every time (an exception or a timeout included):
+
+- each submodule's train/eval mode and ``inplace`` flag;
+- which tensors each submodule holds as parameters and buffers (a forward that replaces one,
+  a device move);
+- buffer values (BatchNorm's running statistics and ``num_batches_tracked``: a forward in train
+  mode writes them) — buffers are small, so their values are copied;
+- each parameter's data (its storage and device), ``requires_grad`` and ``.grad`` (None stays
+  None; an existing gradient is the same tensor afterwards);
+- the global random states: torch's CPU generator (and CUDA's when initialized), Python's
+  ``random``, and numpy's when numpy is imported.
+
+Parameter values are not copied (that would double the model's memory). gradlint itself never
+writes them; a forward that writes its own parameters or their gradients in place (an EMA update)
+is detected by the tensors' version counters and named in the returned notes, since that cannot
+be undone without a copy.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import random
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn.parameter import is_lazy
+
+
+@dataclasses.dataclass
+class _ParameterState:
+    name: str
+    parameter: nn.Parameter
+    data: torch.Tensor          # an alias of the storage, not a copy
+    version: int
+    requires_grad: bool
+    grad: torch.Tensor | None
+    grad_version: int | None
+
+
+@contextlib.contextmanager
+def preserved(model: nn.Module) -> Iterator[list[str]]:
+    """Run the body on ``model`` and put it back as it was. Yields a list that, after the body,
+    holds one note per change that could not be undone (empty when everything was restored)."""
+    unrestored: list[str] = []
+    modules = list(model.modules())
+    flags = [(m, m.training, m.__dict__.get("inplace")) for m in modules]
+    held = [(m, dict(m._parameters), dict(m._buffers)) for m in modules]
+    # a lazy module's first forward materializes its parameters and buffers (and turns it into
+    # the plain module): that cannot be undone, and training's first forward would do the same
+    buffers = [(b, b.detach().clone()) for _, b in model.named_buffers()
+               if not b.is_meta and not is_lazy(b)]
+    lazy = [name for name, p in model.named_parameters() if is_lazy(p)]
+    parameters = [_ParameterState(name, p, p.data, p._version, p.requires_grad, p.grad,
+                                  p.grad._version if p.grad is not None else None)
+                  for name, p in model.named_parameters() if name not in lazy]
+    random_states = _random_states()
+    try:
+        yield unrestored
+    finally:
+        for module, parameters_held, buffers_held in held:
+            module._parameters.clear()
+            module._parameters.update(parameters_held)
+            module._buffers.clear()
+            module._buffers.update(buffers_held)
+        for module, training, inplace in flags:
+            module.training = training
+            if isinstance(inplace, bool):
+                module.inplace = inplace
+        with torch.no_grad():
+            for buffer, saved in buffers:
+                if buffer.shape != saved.shape or buffer.dtype != saved.dtype:
+                    buffer.data = saved
+                elif not torch.equal(buffer, saved):
+                    buffer.copy_(saved)
+        written = []
+        for state in parameters:
+            parameter = state.parameter
+            if not _same_storage(parameter, state.data):   # moved to a device, or replaced
+                parameter.data = state.data
+            if parameter._version != state.version:
+                written.append(state.name)
+            parameter.requires_grad_(state.requires_grad)
+            if parameter.grad is not state.grad:
+                parameter.grad = state.grad
+            if state.grad is not None and state.grad._version != state.grad_version:
+                written.append(f"{state.name}.grad")
+        _restore_random_states(random_states)
+        if lazy:
+            unrestored.append(f"its lazy parameters ({_names(lazy)}) were materialized by the "
+                              "forward, as the first training step would")
+        if written:
+            unrestored.append(f"its forward wrote {_names(written)} in place; gradlint restored "
+                              "everything else but cannot undo that")
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"`{n}`" for n in names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+
+
+def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return (a.device == b.device and a.dtype == b.dtype and a.shape == b.shape
+            and a.stride() == b.stride() and a.data_ptr() == b.data_ptr())
+
+
+def _random_states() -> dict[str, Any]:
+    states: dict[str, Any] = {"torch": torch.get_rng_state(), "random": random.getstate()}
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        states["cuda"] = torch.cuda.get_rng_state_all()
+    numpy = sys.modules.get("numpy")
+    if numpy is not None:
+        states["numpy"] = numpy.random.get_state()
+    return states
+
+
+def _restore_random_states(states: dict[str, Any]) -> None:
+    torch.set_rng_state(states["torch"])
+    random.setstate(states["random"])
+    if "cuda" in states:
+        torch.cuda.set_rng_state_all(states["cuda"])
+    if "numpy" in states:
+        sys.modules["numpy"].random.set_state(states["numpy"])

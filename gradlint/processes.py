@@ -1,0 +1,151 @@
+"""Worker processes never outlive gradlint: the one place that knows how they are stopped.
+
+A worker runs user code, which may hang, ignore signals or start processes of its own. So:
+
+- every worker is started in a session (and process group) of its own, which its children join:
+  killing the group kills the worker and everything it started;
+- the parent keeps a registry of the live worker groups: ``register`` when one starts,
+  ``unregister`` when it is done, and ``stop_all`` (for a signal handler or a KeyboardInterrupt)
+  SIGKILLs every group still registered. However workers are started (a process
+  per file today), registering their group is all that stopping them needs;
+- a SIGKILLed gradlint runs no handler, so the worker side guards itself (``guard_worker``, the
+  first thing a worker does, before any user code): on Linux the process the parent started
+  forks; it stays behind as a small guard whose parent-death signal (``PR_SET_PDEATHSIG``) makes
+  it kill the whole group when gradlint dies, and the forked process, which does the work,
+  dies with the guard. When the worker is done, the guard kills what the user's code left
+  running in the group before it exits. (The kernel sends the signal when the *thread* that started the guard
+  ends; the runner's threads wait for their worker, so that is when gradlint ends.) Elsewhere the
+  guard is skipped and only the parent's handlers apply.
+
+Nothing here imports torch.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+
+_PR_SET_PDEATHSIG = 1
+# environment variable naming the process that started the worker (see guard_worker)
+PARENT_ENV = "GRADLINT_PARENT_PID"
+
+_live: set[int] = set()    # process group ids of running workers
+_stopping = False
+
+
+def register(group: int) -> None:
+    """A worker group started. Once ``stop_all`` has run, it is killed at once instead."""
+    _live.add(group)
+    if _stopping:   # checked after adding: stop_all either saw the group or we see the flag
+        kill(group)
+
+
+def unregister(group: int) -> None:
+    _live.discard(group)
+
+
+def kill(group: int) -> None:
+    try:
+        os.killpg(group, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def stop_all() -> int:
+    """SIGKILL every live worker group; later ``register`` calls kill theirs at once. Safe in a
+    signal handler: no lock, and the set is copied in one step. Returns how many were running."""
+    global _stopping
+    _stopping = True
+    groups = tuple(_live)
+    for group in groups:
+        kill(group)
+    return len(groups)
+
+
+def resume() -> None:
+    """Allow workers again after ``stop_all`` (the Python API: a KeyboardInterrupt in one
+    ``lint()`` call must not stop the next one)."""
+    global _stopping
+    _stopping = False
+
+
+def child_environment() -> dict[str, str]:
+    return {PARENT_ENV: str(os.getpid())}
+
+
+def _die_with_parent(signum: int) -> bool:
+    """Ask the kernel to send ``signum`` when our parent dies (Linux); False where unsupported."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def guard_worker() -> None:
+    """Call first in a worker process, before any user code. Returns in the process that does
+    the work; the process the parent started becomes its guard and never returns.
+
+    The guard is told (SIGTERM, by the kernel) when gradlint dies, and answers by killing its
+    whole process group: the worker and every process the user's code started. The worker gets
+    SIGKILL when its guard dies. Each parent-death signal is set and *then* the parent checked,
+    since a parent that died before the call would never send it."""
+    parent = int(os.environ.pop(PARENT_ENV, "0") or 0)
+    if not parent or not hasattr(os, "fork") or not _die_with_parent(signal.SIGTERM):
+        return
+    signal.signal(signal.SIGTERM, _kill_own_group)
+    if os.getppid() != parent:
+        _kill_own_group()
+    guard = os.getpid()
+    worker = os.fork()
+    if worker == 0:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        _die_with_parent(signal.SIGKILL)
+        if os.getppid() != guard:
+            os._exit(1)
+        return
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # only the parent or the kernel stop the guard
+    _, status = os.waitpid(worker, 0)
+    # what the user's code started and left running would hold the worker's pipes open, and the
+    # parent would wait for it until the time limit
+    _kill_rest_of_group(guard)
+    if os.WIFSIGNALED(status):   # report the worker's death as our own: the parent reads it
+        signum = os.WTERMSIG(status)
+        if signum not in (signal.SIGKILL, signal.SIGSTOP):   # these have no handler to reset
+            signal.signal(signum, signal.SIG_DFL)
+        os.kill(guard, signum)
+    os._exit(os.waitstatus_to_exitcode(status) if os.WIFEXITED(status) else 1)
+
+
+def _kill_own_group(*_: object) -> None:
+    os.killpg(os.getpgrp(), signal.SIGKILL)
+
+
+def _kill_rest_of_group(me: int) -> None:
+    """SIGKILL every other living process of our group (Linux: read from /proc), until none is
+    left; one that forks meanwhile is found by the next pass."""
+    group = os.getpgrp()
+    for _ in range(50):
+        others = []
+        for entry in os.scandir("/proc"):
+            if not entry.name.isdigit() or int(entry.name) == me:
+                continue
+            try:
+                with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                    fields = stat.read().rsplit(b")", 1)[1].split()
+            except OSError:
+                continue
+            if fields[0] != b"Z" and int(fields[2]) == group:   # state, ppid, pgrp
+                others.append(int(entry.name))
+        if not others:
+            return
+        for pid in others:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
