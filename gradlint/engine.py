@@ -77,7 +77,6 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
     result = FileResult(shown)
     try:
         module = import_file(path)
-        specs, skipped = find_models(module, path, settings.seed)
     except LoadError as exc:
         result.problems.append(Problem(shown, str(exc)))
         return result
@@ -86,6 +85,14 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
             raise
         result.problems.append(Problem(shown, f"importing the file raised {describe_exception(exc)}; "
                                               "fix the error or exclude the file"))
+        return result
+    try:
+        specs, skipped = find_models(module, path, settings.seed)
+    except LoadError as exc:
+        result.problems.append(Problem(shown, str(exc)))
+        return result
+    except Exception as exc:  # noqa: BLE001 - gradlint's own failure, never the user's import
+        result.problems.append(Problem(shown, internal_error("finding the file's models", exc)))
         return result
     if selector is not None:
         chosen = [s for s in specs if s.name == selector]
@@ -139,6 +146,10 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         result.problems.append(Problem(
             result.path, f"model `{spec.name}`: checking took longer than {settings.model_timeout:g} s; "
             "raise --timeout or make the model smaller for linting", spec.name))
+        return
+    except Exception as exc:  # noqa: BLE001 - one model's failure never stops the others
+        result.problems.append(Problem(result.path, f"model `{spec.name}`: "
+                                       + internal_error("checking this model", exc), spec.name))
         return
     if report.problem:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {report.problem}", spec.name))
@@ -335,6 +346,18 @@ def _coverage(model: nn.Module, traced: TraceResult) -> float:
         return 1.0
     hidden = sum(p.numel() for q in traced.opaque for p in model.get_submodule(q).parameters())
     return 1.0 - hidden / total
+
+
+def internal_error(during: str, exc: BaseException) -> str:
+    """gradlint's own failure, said as such: where in gradlint it happened, and what to do."""
+    tb, where = exc.__traceback__, ""
+    while tb is not None:  # the innermost frame, whoever's code it is
+        where = f" at {display_path(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    text = str(exc).strip().splitlines()
+    message = f"{type(exc).__name__}{where}" + (f": {text[0][:200]}" if text else "")
+    return (f"internal error in gradlint while {during} ({message}); this is a gradlint bug, not "
+            "an error in your file: please report it with the file attached")
 
 
 def _class_location(cls: type) -> Location:

@@ -19,6 +19,7 @@ import inspect
 import itertools
 import os
 import sys
+import types
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,8 @@ class ModelSpec:
     inputs: dict[str, Any] | None          # bound to forward's parameters; None: infer them
     line: int                              # where the model is defined, for findings with no node
     error: str | None = None               # why this model could not be built
+    built_from: str | None = None   # how gradlint built it, shown to the user
+    placeholders: tuple[str, ...] = ()
 
 
 def import_file(path: Path) -> Any:
@@ -74,17 +77,23 @@ def _package_of(path: Path) -> tuple[str, Path]:
 
 
 def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], list[str]]:
-    """The file's models, and notes about classes that were skipped (constructor needs arguments)."""
+    """The file's models, and notes about classes that were skipped (constructor needs arguments).
+
+    Discovery reads the module's namespace as a plain dict and looks only at objects whose *type*
+    says what they are (classes, functions, nn.Module instances): it never calls an attribute of
+    a user's object, so a module-level ``torch.fx.Proxy`` or any object whose ``__getattr__``
+    answers everything is passed over, not asked questions.
+    """
+    namespace = dict(vars(module))
     specs: list[ModelSpec] = []
-    if callable(getattr(module, HOOK, None)):
+    if callable(namespace.get(HOOK)):  # callable() looks at the type only
         specs.extend(_from_hook(module, seed))
     hooked_types = {type(s.model) for s in specs if s.model is not None}
 
     candidates: list[ModelSpec] = []
     needs_args: list[tuple[str, list[str]]] = []
-    for name, cls in sorted(vars(module).items(), key=lambda item: _line_of(item[1])):
-        if not (inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == module.__name__):
-            continue
+    classes = [(name, obj) for name, obj in namespace.items() if _is_model_class(obj, module.__name__)]
+    for name, cls in sorted(classes, key=lambda item: _line_of(item[1])):
         if inspect.isabstract(cls) or cls in hooked_types or cls.forward is nn.Module.forward:
             continue  # abstract, declared through the hook, or a base class with no forward()
         missing = _required_parameters(cls)
@@ -103,9 +112,19 @@ def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], li
         f"skipped `{name}`: its constructor needs arguments ({', '.join(missing)}); "
         f"return an instance from {HOOK}() to lint it"
         for name, missing in needs_args
-        if getattr(module, name) not in parts
+        if namespace[name] not in parts
     ]
     return specs, notes
+
+
+def _is_class(obj: Any) -> bool:
+    """``inspect.isclass`` without asking the object: only its type is looked at."""
+    return issubclass(type(obj), type)
+
+
+def _is_model_class(obj: Any, module_name: str) -> bool:
+    return (_is_class(obj) and issubclass(obj, nn.Module)
+            and type.__getattribute__(obj, "__module__") == module_name)
 
 
 def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
@@ -139,7 +158,7 @@ def _construct(name: str, cls: type, seed: int) -> ModelSpec:
 
 
 def _from_hook(module: Any, seed: int) -> list[ModelSpec]:
-    hook = getattr(module, HOOK)
+    hook = inspect.getattr_static(module, HOOK)
     line = _line_of(hook)
     torch.manual_seed(seed)
     try:
@@ -205,6 +224,9 @@ def _required_parameters(cls: type) -> list[str]:
 
 
 def _line_of(obj: Any) -> int:
+    """The line defining a class or a function; 1 for anything else (never unwrapped or asked)."""
+    if not (_is_class(obj) or isinstance(obj, (types.FunctionType, types.MethodType))):
+        return 1
     try:
         return inspect.getsourcelines(obj)[1]
     except (TypeError, OSError):
