@@ -23,13 +23,15 @@ from gradlint.analysis import Analysis
 from gradlint.findings import FileResult, Finding, Location, Note, Problem, display_path
 from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
+from gradlint.intercept import TrainingStarted, intercepted
 from gradlint.load import (
     LoadError,
     ModelSpec,
+    bind_call,
     bind_inputs,
     describe_exception,
     find_models,
-    import_file,
+    import_script,
     specs_from_factory,
 )
 from gradlint.probe import probe as run_probe
@@ -75,25 +77,43 @@ def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None
 def lint_model_file(path: Path, selector: str | None, settings: Settings) -> FileResult:
     shown = display_path(str(path))
     result = FileResult(shown)
-    try:
-        module = import_file(path)
-    except LoadError as exc:
-        result.problems.append(Problem(shown, str(exc)))
-        return result
-    except BaseException as exc:  # noqa: BLE001 - importing runs arbitrary user code
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        result.problems.append(Problem(shown, f"importing the file raised {describe_exception(exc)}; "
-                                              "fix the error or exclude the file"))
-        return result
-    try:
-        specs, skipped = find_models(module, path, settings.seed)
-    except LoadError as exc:
-        result.problems.append(Problem(shown, str(exc)))
-        return result
-    except Exception as exc:  # noqa: BLE001 - gradlint's own failure, never the user's import
-        result.problems.append(Problem(shown, internal_error("finding the file's models", exc)))
-        return result
+    with intercepted() as recorder:
+        try:
+            module, ended = import_script(path)
+        except LoadError as exc:
+            result.problems.append(Problem(shown, str(exc)))
+            return result
+        except BaseException as exc:  # noqa: BLE001 - importing the file's package runs user code
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            result.problems.append(Problem(shown, f"importing the file raised {describe_exception(exc)}; "
+                                                  "fix the error or exclude the file"))
+            return result
+        if isinstance(ended, KeyboardInterrupt):
+            raise ended
+        try:
+            specs, skipped = find_models(module, path, settings.seed)
+        except LoadError as exc:
+            result.problems.append(Problem(shown, str(exc)))
+            return result
+        except Exception as exc:  # noqa: BLE001 - gradlint's own failure, never the user's import
+            result.problems.append(Problem(shown, internal_error("finding the file's models", exc)))
+            return result
+    if ended is not None:
+        stopped = _script_stopped(ended, specs, path)
+        if stopped is None:
+            result.problems.append(Problem(shown, f"importing the file raised {describe_exception(ended)}; "
+                                                  "fix the error or exclude the file"))
+            return result
+        result.notes.append(Note(shown, stopped))
+    for spec in specs:
+        call = recorder.call_of(spec.model) if spec.model is not None and spec.inputs is None else None
+        if call is not None:
+            try:
+                spec.inputs = bind_call(spec.model, call.args, call.kwargs)
+                spec.inputs_from = f"the file's own call at {call.where}"
+            except TypeError:
+                pass
     if selector is not None:
         chosen = [s for s in specs if s.name == selector]
         if not chosen:
@@ -106,6 +126,35 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
         _check_spec(spec, path, settings, result)
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) -> str | None:
+    """The note for a file that did not run to its end, or None when it found no model before
+    it ended (then the exception is an import error)."""
+    built = sum(1 for s in specs if s.model is not None)
+    kept = (f"the {built} models it built or defined before that were checked" if built != 1
+            else "the model it built or defined before that was checked")
+    if isinstance(ended, TrainingStarted):
+        return (f"stopped the file where training starts ({ended.what} at {ended.where}), so no "
+                f"training loop ran; {kept}")
+    if not specs:
+        return None
+    if isinstance(ended, SystemExit):
+        what = f"sys.exit({ended.code!r})"
+    else:
+        text = str(ended).strip().splitlines()
+        what = f"{type(ended).__name__}: {text[0][:200]}" if text else type(ended).__name__
+    return f"the file stopped at {_line_in(ended, path)} ({what}), so nothing after it ran; {kept}"
+
+
+def _line_in(exc: BaseException, path: Path) -> str:
+    """file:line of the innermost frame of ``exc`` in ``path`` (the statement that failed)."""
+    target, line, tb = str(path.resolve()), None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{display_path(target)}:{line}" if line is not None else display_path(target)
 
 
 def lint_import_target(module_name: str, attribute: str, settings: Settings) -> FileResult:
@@ -160,6 +209,9 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     result.notes.append(Note(result.path, f"model `{spec.name}`: {report.summary()}", spec.name, detail=True))
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
                         for text in report.details)
+    if spec.inputs_from:
+        result.notes.append(Note(result.path, f"model `{spec.name}`: example inputs from {spec.inputs_from}",
+                                 spec.name, detail=True))
 
 
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,

@@ -56,3 +56,114 @@ def test_an_error_inside_gradlint_is_not_blamed_on_the_users_import(write, monke
     assert problem.message.startswith("internal error in gradlint while finding the file's models "
                                       "(RuntimeError at ")
     assert "discovery bug" in problem.message and "importing the file" not in problem.message
+
+
+SIGMOID_LAYERS = "nn.Linear(32, 32), nn.Sigmoid(), nn.Linear(32, 32), nn.Sigmoid(), " \
+                 "nn.Linear(32, 32), nn.Sigmoid(), nn.Linear(32, 32), nn.Sigmoid()"
+
+FACTORIES_AND_INSTANCES = f"""
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, width=16):
+        super().__init__()
+        self.fc1 = nn.Linear(32, width)
+        self.fc2 = nn.Linear(width, 2)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+
+
+def make_sigmoid_mlp() -> nn.Module:
+    return nn.Sequential({SIGMOID_LAYERS})
+
+
+def build_net():
+    model = Net(width=64)
+    return model.to("cpu")
+
+
+def helper(depth):
+    return nn.Sequential(*[nn.Linear(4, 4) for _ in range(depth)])
+
+
+net = Net(width=8)
+alias = net
+criterion = nn.CrossEntropyLoss()
+"""
+
+
+def _models(stdout: str) -> dict[str, dict]:
+    return {m["name"]: m for f in json.loads(stdout)["files"] for m in f["model_status"]}
+
+
+def test_factory_functions_and_module_level_instances_are_models(write):
+    path = write("factories.py", FACTORIES_AND_INSTANCES)
+    result = run_cli("factories.py", "-v", cwd=path.parent)
+    assert result.returncode == 1, result.stderr
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("factories.py:16:1:") and "GL101 error: 4 sigmoid layers" in line
+    assert "(model `make_sigmoid_mlp`)" in line
+    # net (its alias is the same object), the two factories; Net itself is linted as the
+    # file's instance `net`, the loss is no model, helper() needs an argument
+    assert "in 3 models of 1 file" in result.stderr
+    assert "skipped `helper()`: it returns a model but needs arguments (depth)" in result.stderr
+    for name in ("net", "make_sigmoid_mlp", "build_net"):
+        assert f"model `{name}`: traced by value-guided fx" in result.stderr
+    assert "model `alias`" not in result.stderr and "model `Net`" not in result.stderr
+
+
+TRAINING_SCRIPT = """
+import torch
+from torch import nn
+
+torch.manual_seed(0)
+model = nn.Sequential(nn.Linear(12, 32), nn.Tanh(), nn.Linear(32, 3))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+inputs = torch.randn(5, 12)
+try:
+    for step in range(10**9):
+        loss = model(inputs).pow(2).mean()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+except Exception:
+    pass
+open(MARKER, "w").write("the training loop ran")
+"""
+
+
+def test_a_training_script_is_stopped_where_training_starts(write, tmp_path):
+    marker = tmp_path / "trained"
+    path = write("train.py", TRAINING_SCRIPT.replace("MARKER", repr(str(marker))))
+    result = run_cli("train.py", "-v", "--timeout", "120", cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    assert not marker.exists()
+    assert ("train.py: note: stopped the file where training starts (backward() at train.py:13), "
+            "so no training loop ran; the model it built or defined before that was checked") in result.stderr
+    assert "model `model`: example inputs from the file's own call at train.py:11" in result.stderr
+    assert "in 1 model of 1 file." in result.stderr
+
+
+def test_an_optimizer_step_also_stops_the_script(write, tmp_path):
+    source = TRAINING_SCRIPT.replace("        loss.backward()\n", "")
+    path = write("train.py", source.replace("MARKER", repr(str(tmp_path / "trained"))))
+    result = run_cli("train.py", cwd=path.parent)
+    assert "stopped the file where training starts (SGD.step() at train.py:13)" in result.stderr
+    assert not (tmp_path / "trained").exists()
+
+
+def test_a_script_that_downloads_data_keeps_its_model_and_never_reaches_the_network(write):
+    source = ("import urllib.request\nfrom torch import nn\n\n"
+              f"model = nn.Sequential({SIGMOID_LAYERS})  # the model\n"
+              "urllib.request.urlretrieve('https://example.com/data.npz', 'data.npz')\n")
+    path = write("tutorial.py", source)
+    result = run_cli("tutorial.py", cwd=path.parent)
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.startswith("tutorial.py:4:")
+    assert "GL101 error" in result.stdout
+    assert ("tutorial.py: note: the file stopped at tutorial.py:5 (URLError: <urlopen error gradlint "
+            "blocks network access") in result.stderr
+    assert not (path.parent / "data.npz").exists()
