@@ -23,6 +23,7 @@ from gradlint.analysis import Analysis
 from gradlint.findings import FileResult, Finding, Location, Note, Problem, display_path
 from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
+from gradlint.inputs import describe as describe_inputs
 from gradlint.intercept import TrainingStarted, intercepted
 from gradlint.load import (
     LoadError,
@@ -224,7 +225,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         model.to(device)
         if inputs is not None:
             inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-    traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes)
+    traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes, details)
     graph = analysis = None
     coverage = None
     if traced is not None:
@@ -235,8 +236,8 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         coverage = _coverage(model, traced)
         for qualname, why in sorted(traced.opaque.items()):
             notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
-        details = [f"traced for these example inputs only: {decision}"
-                   for decision in dict.fromkeys(traced.specializations)]
+        details += [f"traced for these example inputs only: {decision}"
+                    for decision in dict.fromkeys(traced.specializations)]
         if not any(graph.nodes[p]["data"] for n, f in graph.nodes(data=True) if f["kind"] == "output"
                    for p in graph.predecessors(n)):
             inputs = None  # nothing for the probe to measure either
@@ -332,8 +333,15 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
 
 
 def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings: Settings,
-                       notes: list[str]) -> tuple[TraceResult | None, dict[str, Any] | None, str | None]:
-    """Trace guided by the given inputs, else by inferred ones, else symbolically."""
+                       notes: list[str], details: list[str]
+                       ) -> tuple[TraceResult | None, dict[str, Any] | None, str | None]:
+    """Trace guided by the given inputs, else by inferred ones, else symbolically.
+
+    Returns the trace, the inputs it was guided by, and a problem for the user: the model could
+    not be traced at all, or its forward() raised for every input gradlint could build (a bug in
+    the model, or inputs gradlint cannot guess: either way the user must hear it).
+    """
+    problem = None
     if inputs is not None:
         try:
             return trace(model, inputs), inputs, None
@@ -343,27 +351,42 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
             why = str(exc)
     else:
         why = None
+        failures: list[str] = []
+        tried = 0
         try:
             for candidate in candidate_inputs(model, settings.batch_size, settings.seq_len, settings.seed):
-                if settings.device != "cpu":
-                    candidate = {k: v.to(settings.device) if isinstance(v, torch.Tensor) else v
+                tried += 1
+                device = "meta" if on_meta_device(model) else settings.device
+                if device != "cpu":
+                    candidate = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                                  for k, v in candidate.items()}
                 try:
                     return trace(model, candidate), candidate, None
                 except TraceError as exc:
                     why = str(exc)
+                    details.append(f"inputs tried and refused: {describe_inputs(candidate)}: {exc}")
+                    if exc.forward_failed:
+                        failures.append(str(exc))
         except ValueError as exc:
             why = f"cannot infer example inputs: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the model's own init_hidden() may raise
+            why = f"building example inputs raised {describe_exception(exc)}"
+        if tried and len(failures) == tried:
+            problem = (f"forward() raised {failures[0].replace(' in forward at ', ' at ', 1)} — for every "
+                       f"input gradlint could build ({tried} tried; -v lists them); fix forward(), or "
+                       f"return (model, example_inputs) from gradlint_models()")
     try:
         traced = trace(model, None)
     except TraceError as exc:
-        tried = f"; with example inputs: {why}" if why else ""
-        return None, None, (f"could not be traced ({exc}{tried}); graph rules skipped. "
+        if problem is not None:
+            return None, None, problem
+        tried_text = f"; with example inputs: {why}" if why else ""
+        return None, None, (f"could not be traced ({exc}{tried_text}); graph rules skipped. "
                             "Return (model, example_inputs) from gradlint_models() to trace it by value")
-    if settings.probe:
+    if settings.probe and problem is None:
         notes.append(f"probe skipped ({why}); return (model, example_inputs) from "
                      "gradlint_models() to measure gradients")
-    return traced, None, None
+    return traced, None, problem
 
 
 # A probe holds the weights, their gradients and the activations of one batch: budget 4× the

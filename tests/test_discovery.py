@@ -167,3 +167,57 @@ def test_a_script_that_downloads_data_keeps_its_model_and_never_reaches_the_netw
     assert ("tutorial.py: note: the file stopped at tutorial.py:5 (URLError: <urlopen error gradlint "
             "blocks network access") in result.stderr
     assert not (path.parent / "data.npz").exists()
+
+
+TWO_INPUTS = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(64, 64) for _ in range(4))
+
+    def forward(self, x, y):
+        for layer in self.layers:
+            x = torch.sigmoid(layer(x))
+        return x + y
+"""
+
+
+def test_a_second_tensor_input_is_built_like_the_first_and_the_model_is_probed(write):
+    path = write("two_inputs.py", TWO_INPUTS)
+    result = run_cli("two_inputs.py", cwd=path.parent)
+    assert result.returncode == 1
+    assert "GL101 error" in result.stdout and "probe confirmed" in result.stdout
+
+
+BROKEN_FORWARD = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(16, 16)
+        self.out = nn.Linear(32, 2)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.fc(x)))
+"""
+
+
+def test_a_forward_that_fails_for_every_input_is_an_error_at_the_users_line(write):
+    path = write("broken.py", BROKEN_FORWARD)
+    result = run_cli("broken.py", cwd=path.parent)
+    assert result.returncode == 2
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert errors == ["broken.py: error: model `Net`: forward() raised RuntimeError at broken.py:13: mat1 and "
+                      "mat2 shapes cannot be multiplied (8x16 and 32x2) — for every input gradlint could "
+                      "build (2 tried; -v lists them); fix forward(), or return (model, example_inputs) "
+                      "from gradlint_models()"]
+    verbose = run_cli("broken.py", "-v", cwd=path.parent)
+    assert "model `Net`: inputs tried and refused: x: float32[8, 16]: RuntimeError" in verbose.stderr
+    assert "model `Net`: inputs tried and refused: x: float32[8, 32]: RuntimeError" in verbose.stderr
