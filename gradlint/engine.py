@@ -20,7 +20,20 @@ import torch
 from torch import nn
 
 from gradlint.analysis import Analysis
-from gradlint.findings import FileResult, Finding, Location, Note, Problem, display_path
+from gradlint.findings import (
+    CHECKED,
+    FAILED,
+    NOT_BUILT,
+    NOT_TRACED,
+    STRUCTURE_ONLY,
+    FileResult,
+    Finding,
+    Location,
+    ModelStatus,
+    Note,
+    Problem,
+    display_path,
+)
 from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
 from gradlint.inputs import describe as describe_inputs
@@ -57,6 +70,14 @@ class ModelReport:
     coverage: float | None = None     # share of parameters inside the traced graph
     nodes: int | None = None
     seconds: float | None = None
+    probed: bool = dataclasses.field(default=False, kw_only=True)
+    unprobed: str | None = dataclasses.field(default=None, kw_only=True)  # why the probe did not run
+
+    @property
+    def status(self) -> str:
+        if self.tracer is None:
+            return NOT_TRACED
+        return CHECKED if self.probed else STRUCTURE_ONLY
 
     def summary(self) -> str:
         if self.tracer is None:
@@ -93,7 +114,8 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
         if isinstance(ended, KeyboardInterrupt):
             raise ended
         try:
-            specs, skipped = find_models(module, path, settings.seed)
+            specs, skipped = find_models(module, path, settings.seed, batch_size=settings.batch_size,
+                                         seq_len=settings.seq_len)
         except LoadError as exc:
             result.problems.append(Problem(shown, str(exc)))
             return result
@@ -185,21 +207,27 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings) -> 
 
 def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
     result.models.append(spec.name)
+    known = {"name": spec.name, "line": spec.line, "built_from": spec.built_from,
+             "placeholders": tuple(spec.placeholders), "inputs_from": spec.inputs_from}
+
+    def give_up(status: str, message: str) -> None:
+        result.problems.append(Problem(result.path, f"model `{spec.name}`: {message}", spec.name))
+        result.model_status.append(ModelStatus(status=status, why=message, **known))
+        _status_note(result, result.model_status[-1])
+
     if spec.model is None:
-        result.problems.append(Problem(result.path, f"model `{spec.name}`: {spec.error}", spec.name))
+        give_up(NOT_BUILT, str(spec.error))
         return
     fallback = Location(display_path(str(path.resolve())), spec.line, 1)
     try:
         with _time_limit(settings.model_timeout):
-            report = _analyze(spec.model, spec.inputs, spec.name, fallback, settings)
+            report = _analyze(spec.model, spec.inputs, spec.name, fallback, settings, spec.too_large)
     except ModelTimeout:
-        result.problems.append(Problem(
-            result.path, f"model `{spec.name}`: checking took longer than {settings.model_timeout:g} s; "
-            "raise --timeout or make the model smaller for linting", spec.name))
+        give_up(FAILED, f"checking took longer than {settings.model_timeout:g} s; "
+                        "raise --timeout or make the model smaller for linting")
         return
     except Exception as exc:  # noqa: BLE001 - one model's failure never stops the others
-        result.problems.append(Problem(result.path, f"model `{spec.name}`: "
-                                       + internal_error("checking this model", exc), spec.name))
+        give_up(FAILED, internal_error("checking this model", exc))
         return
     if report.problem:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {report.problem}", spec.name))
@@ -207,16 +235,34 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     if report.flow is not None:
         result.flows.append({"model": spec.name, **report.flow})
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name) for text in report.notes)
-    result.notes.append(Note(result.path, f"model `{spec.name}`: {report.summary()}", spec.name, detail=True))
+    result.model_status.append(ModelStatus(
+        status=report.status, tracer=report.tracer, coverage=report.coverage, nodes=report.nodes,
+        seconds=round(report.seconds, 3) if report.seconds is not None else None,
+        why=report.problem or report.unprobed, **known))
+    _status_note(result, result.model_status[-1])
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
                         for text in report.details)
-    if spec.inputs_from:
-        result.notes.append(Note(result.path, f"model `{spec.name}`: example inputs from {spec.inputs_from}",
-                                 spec.name, detail=True))
+
+
+def _status_note(result: FileResult, status: ModelStatus) -> None:
+    """The -v line saying how far gradlint got with a model, how it was built and fed."""
+    parts = [status.status if status.status == CHECKED or not status.why
+             else f"{status.status} ({status.why})"]
+    if status.built_from:
+        parts.append(f"built from {status.built_from}")
+    if status.placeholders:
+        parts.append(f"placeholders: {', '.join(status.placeholders)}")
+    if status.inputs_from:
+        parts.append(f"example inputs from {status.inputs_from}")
+    if status.tracer is not None:
+        parts.append(f"traced by {status.tracer}: {status.nodes} nodes, coverage {status.coverage:.0%}")
+    if status.seconds is not None:
+        parts.append(f"{status.seconds:.2f} s")
+    result.notes.append(Note(result.path, f"model `{status.name}`: {'; '.join(parts)}", status.name, detail=True))
 
 
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
-             settings: Settings) -> ModelReport:
+             settings: Settings, too_large_meta: str | None = None) -> ModelReport:
     started = time.perf_counter()
     notes: list[str] = []
     details: list[str] = []
@@ -231,7 +277,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     if traced is not None:
         graph = build_graph(traced)
         moments = {k: float(v.double().pow(2).mean()) for k, v in (inputs or {}).items()
-                   if isinstance(v, torch.Tensor) and v.is_floating_point()}
+                   if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.is_meta}
         analysis = Analysis(graph, traced.graph_module, moments)
         coverage = _coverage(model, traced)
         for qualname, why in sorted(traced.opaque.items()):
@@ -256,8 +302,14 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     if not weights_known:
         skipped = [r.code for r in rules if r.needs_weights and settings.enabled(r.code)]
         rules = [r for r in rules if not r.needs_weights]
-        notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
-                     f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
+        if too_large_meta:
+            notes.append(f"too large to build here ({too_large_meta}): built on the meta device, structure "
+                         f"checked; weight-dependent rules ({', '.join(skipped) or 'none'}), gain "
+                         "estimates and the probe skipped; raise --memory-limit on a larger machine, "
+                         "or return a smaller configuration from gradlint_models()")
+        else:
+            notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
+                         f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
     found: list[tuple[Rule, Finding]] = []
     for rule in rules:
         ctx.prior = [f for _, f in found]
@@ -279,6 +331,15 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     if settings.flows and analysis is not None and weights_known:
         report.flow = _flow(analysis, ctx, ctx.probe, findings)
     report.details = details
+    report.probed = ctx.probe is not None
+    if not report.probed:
+        report.unprobed = ("the probe is disabled (--no-probe)" if not settings.probe
+                           else "too large to build here; structure checked on the meta device" if too_large_meta
+                           else "weights on the meta device" if not weights_known
+                           else "too large to probe" if too_large
+                           else "not traced" if traced is None
+                           else "no example inputs it accepts" if inputs is None
+                           else "the probe failed")
     return report
 
 

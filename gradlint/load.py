@@ -48,6 +48,7 @@ class ModelSpec:
     built_from: str | None = None   # how gradlint built it, shown to the user
     placeholders: tuple[str, ...] = ()
     inputs_from: str | None = None         # where the example inputs came from, when not inferred
+    too_large: str | None = None           # why it was left on the meta device (not built for real)
 
 
 def import_file(path: Path) -> Any:
@@ -95,7 +96,8 @@ def _package_of(path: Path) -> tuple[str, Path]:
     return ".".join(parts), directory
 
 
-def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], list[str]]:
+def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8,
+                seq_len: int = 32) -> tuple[list[ModelSpec], list[str]]:
     """The file's models, and notes about the ones that were skipped.
 
     In this order, each model once: what ``gradlint_models()`` returns; module-level ``nn.Module``
@@ -134,7 +136,7 @@ def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], li
         seen.add(id(obj))
         line = assigned.get(name, 1)
         instances.append(ModelSpec(name, obj, None, line,
-                                   built_from=f"module-level `{name}` ({shown}:{line}), as the file built it"))
+                                   built_from=f"the module-level `{name}` ({shown}:{line}), as the file built it"))
 
     made: list[ModelSpec] = []
     functions = [(n, f) for n, f in namespace.items() if isinstance(f, types.FunctionType)
@@ -169,7 +171,7 @@ def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], li
         if missing:
             needs_args.append((name, missing))
             continue
-        spec = _construct(name, cls, seed)
+        spec = construct_sized(name, cls, seed, batch_size, seq_len)
         if spec.built_from is None:
             spec.built_from = f"{name}() (its constructor needs no arguments)"
         candidates.append(spec)
@@ -207,7 +209,7 @@ def _call_factory(name: str, func: Any, seed: int, shown: str) -> tuple[ModelSpe
     if not isinstance(model, nn.Module):
         return None, (f"skipped `{name}()`: it returned a {type(model).__name__}, not an nn.Module; "
                       f"return its model from {HOOK}() to lint it")
-    return ModelSpec(name, model, None, line, built_from=f"returned by {name}() ({shown}:{line})"), None
+    return ModelSpec(name, model, None, line, built_from=f"{name}() ({shown}:{line})"), None
 
 
 def _required_arguments(func: types.FunctionType) -> list[str]:
@@ -330,7 +332,7 @@ def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
         if missing:
             raise LoadError(f"`{name}` needs constructor arguments ({', '.join(missing)}); point "
                             "gradlint at a function that builds it instead")
-        return [_construct(name, factory, seed)]
+        return [construct_sized(name, factory, seed)]
     if not callable(factory):
         raise LoadError(f"`{name}` is a {type(factory).__name__}, not a model class or a callable")
     torch.manual_seed(seed)
@@ -340,6 +342,24 @@ def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
         raise LoadError(f"`{name}()` raised {describe_exception(exc)}") from None
     declared = built if isinstance(built, dict) else {name: built}
     return _declared_specs(declared, f"{name}()", _line_of(factory))
+
+
+def construct_sized(name: str, cls: type, seed: int, batch_size: int = 8, seq_len: int = 32) -> ModelSpec:
+    """Build a model class with no arguments, first on the meta device: built for real only when
+    the probe fits the memory this worker may use, else left on meta (structure rules only)."""
+    from gradlint import sizing
+
+    meta = sizing.build_on_meta(lambda: _construct(name, cls, seed))
+    if meta.model is None or not sizing.on_meta(meta.model):
+        return _construct(name, cls, seed)  # a constructor that needs real tensors: the limits guard it
+    size = sizing.measure(meta.model, batch_size, seq_len, seed)
+    why = sizing.too_large(size, sizing.budget())
+    if why is None:
+        del meta
+        return _construct(name, cls, seed)
+    meta.too_large = why
+    meta.built_from = f"{name}() on the meta device only ({why})"
+    return meta
 
 
 def _construct(name: str, cls: type, seed: int) -> ModelSpec:

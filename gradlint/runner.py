@@ -375,8 +375,8 @@ def _may_define_models(tree: ast.Module) -> bool:
     (``model = nn.Sequential(...)``, ``def build(): return Net()``)."""
     if _imports_torch(tree) and any(
         isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call)
-        or isinstance(node, ast.FunctionDef) and any(isinstance(r, ast.Return) and r.value is not None
-                                                     for r in ast.walk(node))
+        or isinstance(node, ast.FunctionDef) and _callable_without_arguments(node)
+        and any(isinstance(r, ast.Return) and r.value is not None for r in ast.walk(node))
         for node in _top_level(tree.body)
     ):
         return True
@@ -408,3 +408,9 @@ def _top_level(body: list[ast.stmt]):
                 yield from _top_level(getattr(stmt, field, []))
             for handler in getattr(stmt, "handlers", []):
                 yield from _top_level(handler.body)
+
+
+def _callable_without_arguments(function: ast.FunctionDef) -> bool:
+    args = function.args
+    return (len(args.posonlyargs) + len(args.args) <= len(args.defaults)
+            and all(default is not None for default in args.kw_defaults))

@@ -37,7 +37,7 @@ def test_module_level_proxy_and_answer_everything_objects_are_left_alone(write):
     path = write("odd_globals.py", ODD_GLOBALS)
     result = run_cli("odd_globals.py", cwd=path.parent)
     assert result.returncode == 0, result.stderr
-    assert "No findings in 1 model of 1 file." in result.stderr
+    assert "No findings in 1 file: 1 model found, 1 checked." in result.stderr
     assert "error" not in result.stderr
 
 
@@ -95,10 +95,6 @@ criterion = nn.CrossEntropyLoss()
 """
 
 
-def _models(stdout: str) -> dict[str, dict]:
-    return {m["name"]: m for f in json.loads(stdout)["files"] for m in f["model_status"]}
-
-
 def test_factory_functions_and_module_level_instances_are_models(write):
     path = write("factories.py", FACTORIES_AND_INSTANCES)
     result = run_cli("factories.py", "-v", cwd=path.parent)
@@ -108,10 +104,12 @@ def test_factory_functions_and_module_level_instances_are_models(write):
     assert "(model `make_sigmoid_mlp`)" in line
     # net (its alias is the same object), the two factories; Net itself is linted as the
     # file's instance `net`, the loss is no model, helper() needs an argument
-    assert "in 3 models of 1 file" in result.stderr
+    assert "in 1 file: 3 models found, 3 checked." in result.stderr
     assert "skipped `helper()`: it returns a model but needs arguments (depth)" in result.stderr
-    for name in ("net", "make_sigmoid_mlp", "build_net"):
-        assert f"model `{name}`: traced by value-guided fx" in result.stderr
+    assert "model `net`: checked; built from the module-level `net` (factories.py:29), as the file built it" \
+        in result.stderr
+    assert "model `make_sigmoid_mlp`: checked; built from make_sigmoid_mlp() (factories.py:16)" in result.stderr
+    assert "model `build_net`: checked; built from build_net() (factories.py:20)" in result.stderr
     assert "model `alias`" not in result.stderr and "model `Net`" not in result.stderr
 
 
@@ -143,8 +141,8 @@ def test_a_training_script_is_stopped_where_training_starts(write, tmp_path):
     assert not marker.exists()
     assert ("train.py: note: stopped the file where training starts (backward() at train.py:13), "
             "so no training loop ran; the model it built or defined before that was checked") in result.stderr
-    assert "model `model`: example inputs from the file's own call at train.py:11" in result.stderr
-    assert "in 1 model of 1 file." in result.stderr
+    assert "example inputs from the file's own call at train.py:11" in result.stderr
+    assert "Found 1 finding (1 info) in 1 file: 1 model found, 1 checked." in result.stderr  # -v lists infos
 
 
 def test_an_optimizer_step_also_stops_the_script(write, tmp_path):
@@ -221,3 +219,104 @@ def test_a_forward_that_fails_for_every_input_is_an_error_at_the_users_line(writ
     verbose = run_cli("broken.py", "-v", cwd=path.parent)
     assert "model `Net`: inputs tried and refused: x: float32[8, 16]: RuntimeError" in verbose.stderr
     assert "model `Net`: inputs tried and refused: x: float32[8, 32]: RuntimeError" in verbose.stderr
+
+
+HUGE = """
+import torch
+from torch import nn
+
+
+class Huge(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(nn.Linear(16384, 16384), nn.Tanh(), nn.Linear(16384, 16384))
+
+    def forward(self, x):
+        return self.layers(x)
+"""
+
+
+def test_a_model_too_large_for_the_memory_budget_is_checked_on_the_meta_device(write):
+    # 537 million parameters: 2 GiB of weights, about 8 GiB to probe, in a 2 GiB worker
+    path = write("huge.py", HUGE)
+    result = run_cli("huge.py", "--memory-limit", "2", cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    assert ("huge.py: note: model `Huge`: too large to build here (536.9 million parameters need "
+            "about 8.0 GiB to probe, ") in result.stderr
+    assert "built on the meta device, structure checked; weight-dependent rules (" in result.stderr
+    assert "error" not in result.stderr
+
+
+MIXED = """
+import torch
+from torch import nn
+
+
+class Healthy(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(16, 32), nn.ReLU(), nn.Linear(32, 4))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class NoShape(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.randn(16, 16) / 4)
+
+    def forward(self, x):
+        return torch.relu(x @ self.w)
+
+
+class Raises(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        raise RuntimeError("not implemented yet")
+
+
+class NoWeights(nn.Module):
+    def __init__(self):
+        super().__init__()
+        raise FileNotFoundError("weights.pt")
+
+    def forward(self, x):
+        return x
+
+
+optimizer = torch.optim.Adam(Healthy().parameters())
+"""
+
+
+def test_each_models_status_in_json_and_verbose_text_and_the_summary_counts_them(write):
+    path = write("mixed.py", MIXED)
+    result = run_cli("mixed.py", "--output-format", "json", cwd=path.parent)
+    assert result.returncode == 2
+    document = json.loads(result.stdout)
+    statuses = {m["name"]: m for m in document["files"][0]["model_status"]}
+    assert {name: m["status"] for name, m in statuses.items()} == {
+        "Healthy": "checked", "NoShape": "structure-only", "Raises": "not traced", "NoWeights": "not built"}
+    assert statuses["Healthy"]["built_from"] == "Healthy() (its constructor needs no arguments)"
+    assert statuses["Healthy"]["tracer"] == "value-guided fx" and statuses["Healthy"]["coverage"] == 1.0
+    assert statuses["NoShape"]["why"] == "no example inputs it accepts"
+    assert "not implemented yet" in statuses["Raises"]["why"]
+    assert statuses["NoWeights"]["why"].startswith("constructor raised FileNotFoundError")
+    assert document["summary"] == ("Found 1 finding (1 info) in 1 file: 4 models found, 1 checked, 3 not "
+                                   "checked (1 structure-only, 1 not traced, 1 not built). 1 file could "
+                                   "not be fully checked.")
+    assert [f["code"] for f in document["files"][0]["findings"]] == ["GL501"]  # JSON keeps infos
+
+    text = run_cli("mixed.py", cwd=path.parent)
+    assert text.stdout == ""  # the info finding is counted, not listed
+    assert ("Found 1 finding (1 info, listed with --show-info) in 1 file: 4 models found, 1 checked, "
+            "3 not checked") in text.stderr
+    assert "GL501 info" in run_cli("mixed.py", "--show-info", cwd=path.parent).stdout
+    verbose = run_cli("mixed.py", "-v", cwd=path.parent)
+    assert "GL501 info" in verbose.stdout
+    assert ("mixed.py: note: model `Healthy`: checked; built from Healthy() (its constructor needs no "
+            "arguments); traced by value-guided fx: 5 nodes, coverage 100%;") in verbose.stderr
+    assert "mixed.py: note: model `NoShape`: structure-only (no example inputs it accepts);" in verbose.stderr

@@ -7,7 +7,12 @@
                           "model", "node", "span", "static_d", "fingerprint",
                           "probe": null | {"confirmed", "measured_d", "text"}}],
             "problems": [{"path", "message", "model"}],
-            "notes": [{"path", "message", "model", "detail"}]}]}
+            "notes": [{"path", "message", "model", "detail"}],
+            "model_status": [{"name", "status", "line", "built_from", "placeholders", "inputs_from",
+                              "tracer", "coverage", "nodes", "seconds", "why"}]}]}
+
+``status`` is "checked" (traced and probed), "structure-only" (traced, not probed: ``why``),
+"not traced", "not built" or "failed" (timed out, or gradlint's own error).
 """
 
 from __future__ import annotations
