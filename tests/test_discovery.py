@@ -320,3 +320,23 @@ def test_each_models_status_in_json_and_verbose_text_and_the_summary_counts_them
     assert ("mixed.py: note: model `Healthy`: checked; built from Healthy() (its constructor needs no "
             "arguments); traced by value-guided fx: 5 nodes, coverage 100%;") in verbose.stderr
     assert "mixed.py: note: model `NoShape`: structure-only (no example inputs it accepts);" in verbose.stderr
+
+
+def test_the_discovery_fixtures_are_traced_and_probed():
+    paths = ["fixtures/factory_sigmoid_mlp.py", "fixtures/script_tutorial", "fixtures/clean_linear_lstm_classifier.py",
+             "fixtures/gl101_double_precision.py", "fixtures/gl301_word_language_model"]
+    result = run_cli(*paths, "--output-format", "json", "--no-cache", "-j", "2")
+    document = json.loads(result.stdout)
+    statuses = {(Path(f["path"]).name, m["name"]): (m["status"], m["built_from"])
+                for f in document["files"] for m in f["model_status"]}
+    assert statuses == {
+        ("factory_sigmoid_mlp.py", "make_classifier"): ("checked", "make_classifier() (fixtures/factory_sigmoid_mlp.py:6)"),
+        ("train.py", "model"): ("checked", "the module-level `model` (fixtures/script_tutorial/train.py:10), as the file built it"),
+        ("clean_linear_lstm_classifier.py", "SensorClassifier"): ("checked", "SensorClassifier() (its constructor needs no arguments)"),
+        ("gl101_double_precision.py", "DoubleSigmoidNet"): ("checked", "DoubleSigmoidNet() (its constructor needs no arguments)"),
+        ("model.py", "RNNModel"): ("checked", "RNNModel() (its constructor needs no arguments)"),
+    }
+    notes = [n["message"] for f in document["files"] for n in f["notes"]]
+    assert ("the file stopped at fixtures/script_tutorial/train.py:21 (URLError: <urlopen error gradlint blocks "
+            "network access while it imports model files (no dataset or weight downloads)>), so nothing after "
+            "it ran; the model it built or defined before that was checked") in notes
