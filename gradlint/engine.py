@@ -51,6 +51,7 @@ from gradlint.load import (
 from gradlint.probe import probe as run_probe
 from gradlint.rule import ModelContext, Rule
 from gradlint.settings import Settings
+from gradlint.sizing import PROBE_MEMORY_FACTOR
 from gradlint.trace import TraceError, TraceResult, on_meta_device, trace
 
 
@@ -133,8 +134,9 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
         call = recorder.call_of(spec.model) if spec.model is not None and spec.inputs is None else None
         if call is not None:
             try:
-                spec.inputs = bind_call(spec.model, call.args, call.kwargs)
-                spec.inputs_from = f"the file's own call at {call.where}"
+                spec.inputs, rows = _first_rows(bind_call(spec.model, call.args, call.kwargs),
+                                                settings.batch_size)
+                spec.inputs_from = f"the file's own call at {call.where}" + rows
             except TypeError:
                 pass
     if selector is not None:
@@ -149,6 +151,21 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
         _check_spec(spec, path, settings, result)
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+# A script may run its model on a whole data set at once; the probe needs one batch of it.
+MAX_RECORDED_ROWS = 64
+
+
+def _first_rows(inputs: dict[str, Any], batch_size: int) -> tuple[dict[str, Any], str]:
+    """The script's inputs, cut to their first ``batch_size`` rows when every tensor has the
+    same, large, first dimension (a data set passed whole); else as they are."""
+    tensors = [v for v in inputs.values() if isinstance(v, torch.Tensor) and v.dim() > 0]
+    rows = {t.shape[0] for t in tensors}
+    if len(rows) != 1 or (total := rows.pop()) <= MAX_RECORDED_ROWS:
+        return inputs, ""
+    cut = {k: v[:batch_size] if isinstance(v, torch.Tensor) and v.dim() > 0 else v for k, v in inputs.items()}
+    return cut, f" (its first {batch_size} of {total} rows)"
 
 
 def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) -> str | None:
@@ -448,11 +465,6 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
         notes.append(f"probe skipped ({why}); return (model, example_inputs) from "
                      "gradlint_models() to measure gradients")
     return traced, None, problem
-
-
-# A probe holds the weights, their gradients and the activations of one batch: budget 4× the
-# weights, and refuse before starting rather than run the machine out of memory.
-PROBE_MEMORY_FACTOR = 4
 
 
 def _too_large_to_probe(model: nn.Module) -> str | None:

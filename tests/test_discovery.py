@@ -145,6 +145,17 @@ def test_a_training_script_is_stopped_where_training_starts(write, tmp_path):
     assert "Found 1 finding (1 info) in 1 file: 1 model found, 1 checked." in result.stderr  # -v lists infos
 
 
+def test_a_data_set_passed_whole_is_cut_to_one_probe_batch(write):
+    source = ("import torch\nfrom torch import nn\n\nX = torch.randn(5000, 20)\n"
+              "model = nn.Sequential(nn.Linear(20, 64), nn.ReLU(), nn.Linear(64, 1))\n"
+              "model(X).pow(2).mean().backward()\n")
+    path = write("whole.py", source)
+    result = run_cli("whole.py", "-v", cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    assert ("model `model`: checked; built from the module-level `model` (whole.py:5), as the file built "
+            "it; example inputs from the file's own call at whole.py:6 (its first 8 of 5000 rows)") in result.stderr
+
+
 def test_an_optimizer_step_also_stops_the_script(write, tmp_path):
     source = TRAINING_SCRIPT.replace("        loss.backward()\n", "")
     path = write("train.py", source.replace("MARKER", repr(str(tmp_path / "trained"))))
@@ -340,3 +351,35 @@ def test_the_discovery_fixtures_are_traced_and_probed():
     assert ("the file stopped at fixtures/script_tutorial/train.py:21 (URLError: <urlopen error gradlint blocks "
             "network access while it imports model files (no dataset or weight downloads)>), so nothing after "
             "it ran; the model it built or defined before that was checked") in notes
+
+
+PARTS = """
+import torch
+from torch import nn
+
+encoder = nn.Sequential(nn.Embedding(100, 32), nn.Linear(32, 32))
+decoder = nn.Linear(32, 100)
+
+
+class Seq2Seq(nn.Module):
+    def __init__(self, encoder, decoder):
+        super().__init__()
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, ids):
+        return self.decoder(torch.tanh(self.encoder(ids)))
+
+
+model = Seq2Seq(encoder, decoder)
+same_model = model
+"""
+
+
+def test_instances_that_are_parts_of_another_model_are_linted_inside_it_only(write):
+    path = write("parts.py", PARTS)
+    result = run_cli("parts.py", "--output-format", "json", cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    (record,) = json.loads(result.stdout)["files"][0]["model_status"]
+    assert record["name"] == "model" and record["status"] == "checked"
+    assert record["built_from"] == "the module-level `model` (parts.py:19), as the file built it"
