@@ -36,9 +36,9 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
     The first input's shape comes from the first layers that consume it (a Linear or Embedding
     feeding an RNN gets a sequence dimension, in the RNN's layout); floating inputs take the
     dtype of the model's weights (``.double()``), and float64 is tried as well when forward()
-    itself makes double tensors. Further required inputs are built from their names: a recurrent
-    state (``hidden``, ``hx``, ...) from the model's own ``init_hidden(batch)`` or from its RNN's
-    sizes, sequence lengths as integers, masks as None, anything else (``forward(src, tgt)``)
+    itself makes double tensors. Further required inputs are built from their names and
+    annotations: a recurrent state (``hidden``, ``hx``, ..., or a ``Tuple[Tensor, Tensor]`` in a
+    model with an RNN) from the model's own ``init_hidden(batch)`` or from its RNN's sizes, sequence lengths as integers, masks as None, anything else (``forward(src, tgt)``)
     like the first input.
     """
     generator = torch.Generator().manual_seed(seed)
@@ -50,6 +50,9 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
         raise ValueError("forward() takes no required arguments")
     rnn = next((m for m in model.modules() if isinstance(m, nn.RNNBase)), None)
     dtypes = _float_dtypes(model)
+    annotations = {name: p.annotation if isinstance(p.annotation, str) else repr(p.annotation)
+                   for name, p in inspect.signature(model.forward).parameters.items()
+                   if p.annotation is not p.empty}
     seen: set[tuple] = set()
     for module in model.modules():
         for example in _inputs_for(module, batch, seq_len, generator, rnn, dtypes):
@@ -59,7 +62,8 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
             seen.add(key)
             inputs = {required[0]: example}
             for name in required[1:]:
-                inputs[name] = _further_input(model, name, example, batch, rnn, generator)
+                inputs[name] = _further_input(model, name, annotations.get(name, ""), example, batch,
+                                              rnn, generator)
             yield inputs
             if len(seen) >= MAX_CANDIDATES:
                 return
@@ -125,10 +129,11 @@ def _inputs_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Ge
     return [torch.randn(*shape, generator=generator, dtype=dtype) for shape in shapes for dtype in dtypes]
 
 
-def _further_input(model: nn.Module, name: str, first: torch.Tensor, batch: int, rnn: nn.RNNBase | None,
-                   generator: torch.Generator) -> Any:
+def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Tensor, batch: int,
+                   rnn: nn.RNNBase | None, generator: torch.Generator) -> Any:
     lowered = name.lower()
-    if lowered in _HIDDEN_NAMES:
+    # a state by name, or by an annotation like Tuple[Tensor, Tensor] when the model has an RNN
+    if lowered in _HIDDEN_NAMES or (rnn is not None and "tuple" in annotation.lower()):
         return _initial_state(model, batch, rnn, first.dtype if first.is_floating_point() else None)
     if lowered in _LENGTH_NAMES:
         steps = first.shape[1] if rnn is None or rnn.batch_first else first.shape[0]

@@ -383,3 +383,31 @@ def test_instances_that_are_parts_of_another_model_are_linted_inside_it_only(wri
     (record,) = json.loads(result.stdout)["files"][0]["model_status"]
     assert record["name"] == "model" and record["status"] == "checked"
     assert record["built_from"] == "the module-level `model` (parts.py:19), as the file built it"
+
+
+LSTM_STATE = """
+from typing import Tuple
+
+import torch
+from torch import nn
+
+
+class CharLSTM(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.embed = nn.Embedding(50, 32)
+        self.lstm = nn.LSTM(32, 64, num_layers=2, batch_first=True)
+        self.out = nn.Linear(64, 50)
+
+    def forward(self, ids, carry_in: Tuple[torch.Tensor, torch.Tensor]):
+        out, carry = self.lstm(self.embed(ids), carry_in)
+        return self.out(out), carry
+"""
+
+
+def test_a_state_argument_is_recognized_by_its_annotation_and_built_from_the_rnn(write):
+    path = write("lstm_state.py", LSTM_STATE)
+    result = run_cli("lstm_state.py", "--output-format", "json", cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    (record,) = json.loads(result.stdout)["files"][0]["model_status"]
+    assert record["status"] == "checked", record
