@@ -150,11 +150,12 @@ def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8,
         spec, note = _call_factory(name, func, seed, shown)
         if note:
             notes.append(note)
-        if spec is None or (spec.model is not None and (id(spec.model) in seen or type(spec.model) in hooked_types
-                                                       or _shape_key(spec.model) in {_shape_key(s.model) for s in
-                                                                                     [*instances, *made] if s.model is not None})):
+        if spec is None:
             continue
         if spec.model is not None:
+            known_shapes = {_shape_key(s.model) for s in [*instances, *made] if s.model is not None}
+            if id(spec.model) in seen or type(spec.model) in hooked_types or _shape_key(spec.model) in known_shapes:
+                continue  # the same model as one found before (`model = build()`, or the hook's)
             seen.add(id(spec.model))
         made.append(spec)
 
