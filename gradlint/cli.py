@@ -70,7 +70,10 @@ def main() -> None:
               help="Hide findings recorded in this baseline file.")
 @click.option("--update-baseline", is_flag=True, help="Record the current findings in --baseline.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no notes, no summary.")
-@click.option("-v", "--verbose", is_flag=True, help="Also say how each model was traced and probed.")
+@click.option("-v", "--verbose", is_flag=True,
+              help="Also list info-level findings and say how each model was found, built, traced and probed.")
+@click.option("--show-info", is_flag=True,
+              help="List info-level findings too (text output; they are always counted in the summary).")
 def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend_select: str | None,
           per_file_ignores: tuple[str, ...], config_path: Path | None, isolated: bool,
           no_probe: bool | None, seed: int | None, batch_size: int | None, seq_len: int | None,
@@ -78,7 +81,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
           no_cache: bool, output_format: str,
           output_file: Path | None, statistics: bool, plot_path: Path | None, fail_level: str | None,
           exit_zero: bool,
-          baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool) -> None:
+          baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool, show_info: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
     _stop_on_signals()
     from gradlint import reporters
@@ -115,13 +118,15 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
     except ConfigError as exc:
         click.echo(f"gradlint: error: {exc}", err=True)
         sys.exit(2)
+    # info findings fail nothing by default: the text lists them on request, or when they fail the run
+    show_info = show_info or verbose or report.fail_level <= Severity.INFO
     out = open(output_file, "w", encoding="utf-8") if output_file else sys.stdout  # noqa: SIM115
     try:
         if statistics:
             for line in reporters.statistics(report):
                 out.write(line + "\n")
         else:
-            reporters.render(report, output_format, out)
+            reporters.render(report, output_format, out, show_info=show_info)
     finally:
         if output_file:
             out.close()
@@ -131,7 +136,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
         drawn = plot(report, plot_path)
         click.echo(f"gradient flow of {drawn} model(s) drawn to {plot_path}", err=True)
     if output_format == "text" or output_file:
-        _notes(report, quiet, verbose)
+        _notes(report, quiet, verbose, show_info or output_format != "text")
     sys.exit(report.exit_code(exit_zero))
 
 
@@ -168,7 +173,7 @@ def _stop(signum: int, frame: object) -> None:
     os._exit(128 + signum)
 
 
-def _notes(report, quiet: bool, verbose: bool) -> None:
+def _notes(report, quiet: bool, verbose: bool, show_info: bool) -> None:
     """Problems, notes and the summary go to stderr, so stdout stays parseable."""
     from gradlint.reporters import summary
 
@@ -180,7 +185,7 @@ def _notes(report, quiet: bool, verbose: bool) -> None:
         for note in result.notes:
             if verbose or not note.detail:
                 click.echo(f"{note.path}: note: {note.message}", err=True)
-    click.echo(summary(report), err=True)
+    click.echo(summary(report, show_info=show_info), err=True)
 
 
 @main.command()

@@ -20,16 +20,32 @@ import torch
 from torch import nn
 
 from gradlint.analysis import Analysis
-from gradlint.findings import FileResult, Finding, Location, Note, Problem, display_path
+from gradlint.findings import (
+    CHECKED,
+    FAILED,
+    NOT_BUILT,
+    NOT_TRACED,
+    STRUCTURE_ONLY,
+    FileResult,
+    Finding,
+    Location,
+    ModelStatus,
+    Note,
+    Problem,
+    display_path,
+)
 from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
+from gradlint.inputs import describe as describe_inputs
+from gradlint.intercept import TrainingStarted, intercepted
 from gradlint.load import (
     LoadError,
     ModelSpec,
+    bind_call,
     bind_inputs,
     describe_exception,
     find_models,
-    import_file,
+    import_script,
     specs_from_factory,
 )
 from gradlint.model_state import preserved
@@ -37,6 +53,7 @@ from gradlint.probe import probe as run_probe
 from gradlint.rule import ModelContext, Rule
 from gradlint.rules import run_order
 from gradlint.settings import Settings
+from gradlint.sizing import PROBE_MEMORY_FACTOR
 from gradlint.trace import TraceError, TraceResult, on_meta_device, trace
 
 
@@ -56,6 +73,14 @@ class ModelReport:
     coverage: float | None = None     # share of parameters inside the traced graph
     nodes: int | None = None
     seconds: float | None = None
+    probed: bool = dataclasses.field(default=False, kw_only=True)
+    unprobed: str | None = dataclasses.field(default=None, kw_only=True)  # why the probe did not run
+
+    @property
+    def status(self) -> str:
+        if self.tracer is None:
+            return NOT_TRACED
+        return CHECKED if self.probed else STRUCTURE_ONLY
 
     def summary(self) -> str:
         if self.tracer is None:
@@ -79,10 +104,10 @@ def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None
 
 
 def _analyze_untouched(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
-                       settings: Settings) -> ModelReport:
+                       settings: Settings, too_large_meta: str | None = None) -> ModelReport:
     """``_analyze``, leaving the model and the global random states as it found them."""
     with preserved(model) as unrestored:
-        report = _analyze(model, inputs, name, fallback, settings)
+        report = _analyze(model, inputs, name, fallback, settings, too_large_meta)
     report.notes.extend(unrestored)
     return report
 
@@ -90,18 +115,45 @@ def _analyze_untouched(model: nn.Module, inputs: dict[str, Any] | None, name: st
 def lint_model_file(path: Path, selector: str | None, settings: Settings) -> FileResult:
     shown = display_path(str(path))
     result = FileResult(shown)
-    try:
-        module = import_file(path)
-        specs, skipped = find_models(module, path, settings.seed)
-    except LoadError as exc:
-        result.problems.append(Problem(shown, str(exc)))
-        return result
-    except BaseException as exc:  # noqa: BLE001 - importing runs arbitrary user code
-        if isinstance(exc, KeyboardInterrupt):
-            raise
-        result.problems.append(Problem(shown, f"importing the file raised {describe_exception(exc)}; "
-                                              "fix the error or exclude the file"))
-        return result
+    with intercepted() as recorder:
+        try:
+            module, ended = import_script(path)
+        except LoadError as exc:
+            result.problems.append(Problem(shown, str(exc)))
+            return result
+        except BaseException as exc:  # noqa: BLE001 - importing the file's package runs user code
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            result.problems.append(Problem(shown, f"importing the file raised {describe_exception(exc)}; "
+                                                  "fix the error or exclude the file"))
+            return result
+        if isinstance(ended, KeyboardInterrupt):
+            raise ended
+        try:
+            specs, skipped = find_models(module, path, settings.seed, batch_size=settings.batch_size,
+                                         seq_len=settings.seq_len)
+        except LoadError as exc:
+            result.problems.append(Problem(shown, str(exc)))
+            return result
+        except Exception as exc:  # noqa: BLE001 - gradlint's own failure, never the user's import
+            result.problems.append(Problem(shown, internal_error("finding the file's models", exc)))
+            return result
+    if ended is not None:
+        stopped = _script_stopped(ended, specs, path)
+        if stopped is None:
+            result.problems.append(Problem(shown, f"importing the file raised {describe_exception(ended)}; "
+                                                  "fix the error or exclude the file"))
+            return result
+        result.notes.append(Note(shown, stopped))
+    for spec in specs:
+        call = recorder.call_of(spec.model) if spec.model is not None and spec.inputs is None else None
+        if call is not None:
+            try:
+                spec.inputs, rows = _first_rows(bind_call(spec.model, call.args, call.kwargs),
+                                                settings.batch_size)
+                spec.inputs_from = f"the file's own call at {call.where}" + rows
+            except TypeError:
+                pass
     if selector is not None:
         chosen = [s for s in specs if s.name == selector]
         if not chosen:
@@ -114,6 +166,50 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
         _check_spec(spec, path, settings, result)
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+# A script may run its model on a whole data set at once; the probe needs one batch of it.
+MAX_RECORDED_ROWS = 64
+
+
+def _first_rows(inputs: dict[str, Any], batch_size: int) -> tuple[dict[str, Any], str]:
+    """The script's inputs, cut to their first ``batch_size`` rows when every tensor has the
+    same, large, first dimension (a data set passed whole); else as they are."""
+    tensors = [v for v in inputs.values() if isinstance(v, torch.Tensor) and v.dim() > 0]
+    rows = {t.shape[0] for t in tensors}
+    if len(rows) != 1 or (total := rows.pop()) <= MAX_RECORDED_ROWS:
+        return inputs, ""
+    cut = {k: v[:batch_size] if isinstance(v, torch.Tensor) and v.dim() > 0 else v for k, v in inputs.items()}
+    return cut, f" (its first {batch_size} of {total} rows)"
+
+
+def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) -> str | None:
+    """The note for a file that did not run to its end, or None when it found no model before
+    it ended (then the exception is an import error)."""
+    built = sum(1 for s in specs if s.model is not None)
+    kept = (f"the {built} models it built or defined before that were checked" if built != 1
+            else "the model it built or defined before that was checked")
+    if isinstance(ended, TrainingStarted):
+        return (f"stopped the file where training starts ({ended.what} at {ended.where}), so no "
+                f"training loop ran; {kept}")
+    if not specs:
+        return None
+    if isinstance(ended, SystemExit):
+        what = f"sys.exit({ended.code!r})"
+    else:
+        text = str(ended).strip().splitlines()
+        what = f"{type(ended).__name__}: {text[0][:200]}" if text else type(ended).__name__
+    return f"the file stopped at {_line_in(ended, path)} ({what}), so nothing after it ran; {kept}"
+
+
+def _line_in(exc: BaseException, path: Path) -> str:
+    """file:line of the innermost frame of ``exc`` in ``path`` (the statement that failed)."""
+    target, line, tb = str(path.resolve()), None, exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == target:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return f"{display_path(target)}:{line}" if line is not None else display_path(target)
 
 
 def lint_import_target(module_name: str, attribute: str, settings: Settings) -> FileResult:
@@ -143,17 +239,27 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings) -> 
 
 def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
     result.models.append(spec.name)
+    known = {"name": spec.name, "line": spec.line, "built_from": spec.built_from,
+             "placeholders": tuple(spec.placeholders), "inputs_from": spec.inputs_from}
+
+    def give_up(status: str, message: str) -> None:
+        result.problems.append(Problem(result.path, f"model `{spec.name}`: {message}", spec.name))
+        result.model_status.append(ModelStatus(status=status, why=message, **known))
+        _status_note(result, result.model_status[-1])
+
     if spec.model is None:
-        result.problems.append(Problem(result.path, f"model `{spec.name}`: {spec.error}", spec.name))
+        give_up(NOT_BUILT, str(spec.error))
         return
     fallback = Location(display_path(str(path.resolve())), spec.line, 1)
     try:
         with _time_limit(settings.model_timeout):
-            report = _analyze_untouched(spec.model, spec.inputs, spec.name, fallback, settings)
+            report = _analyze_untouched(spec.model, spec.inputs, spec.name, fallback, settings, spec.too_large)
     except ModelTimeout:
-        result.problems.append(Problem(
-            result.path, f"model `{spec.name}`: checking took longer than {settings.model_timeout:g} s; "
-            "raise --timeout or make the model smaller for linting", spec.name))
+        give_up(FAILED, f"checking took longer than {settings.model_timeout:g} s; "
+                        "raise --timeout or make the model smaller for linting")
+        return
+    except Exception as exc:  # noqa: BLE001 - one model's failure never stops the others
+        give_up(FAILED, internal_error("checking this model", exc))
         return
     if report.problem:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {report.problem}", spec.name))
@@ -161,13 +267,34 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     if report.flow is not None:
         result.flows.append({"model": spec.name, **report.flow})
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name) for text in report.notes)
-    result.notes.append(Note(result.path, f"model `{spec.name}`: {report.summary()}", spec.name, detail=True))
+    result.model_status.append(ModelStatus(
+        status=report.status, tracer=report.tracer, coverage=report.coverage, nodes=report.nodes,
+        seconds=round(report.seconds, 3) if report.seconds is not None else None,
+        why=report.problem or report.unprobed, **known))
+    _status_note(result, result.model_status[-1])
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
                         for text in report.details)
 
 
+def _status_note(result: FileResult, status: ModelStatus) -> None:
+    """The -v line saying how far gradlint got with a model, how it was built and fed."""
+    parts = [status.status if status.status == CHECKED or not status.why
+             else f"{status.status} ({status.why})"]
+    if status.built_from:
+        parts.append(f"built from {status.built_from}")
+    if status.placeholders:
+        parts.append(f"placeholders: {', '.join(status.placeholders)}")
+    if status.inputs_from:
+        parts.append(f"example inputs from {status.inputs_from}")
+    if status.tracer is not None:
+        parts.append(f"traced by {status.tracer}: {status.nodes} nodes, coverage {status.coverage:.0%}")
+    if status.seconds is not None:
+        parts.append(f"{status.seconds:.2f} s")
+    result.notes.append(Note(result.path, f"model `{status.name}`: {'; '.join(parts)}", status.name, detail=True))
+
+
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
-             settings: Settings) -> ModelReport:
+             settings: Settings, too_large_meta: str | None = None) -> ModelReport:
     started = time.perf_counter()
     notes: list[str] = []
     details: list[str] = []
@@ -176,19 +303,19 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         model.to(device)
         if inputs is not None:
             inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-    traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes)
+    traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes, details)
     graph = analysis = None
     coverage = None
     if traced is not None:
         graph = build_graph(traced)
         moments = {k: float(v.double().pow(2).mean()) for k, v in (inputs or {}).items()
-                   if isinstance(v, torch.Tensor) and v.is_floating_point()}
+                   if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.is_meta}
         analysis = Analysis(graph, traced.graph_module, moments)
         coverage = _coverage(model, traced)
         for qualname, why in sorted(traced.opaque.items()):
             notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
-        details = [f"traced for these example inputs only: {decision}"
-                   for decision in dict.fromkeys(traced.specializations)]
+        details += [f"traced for these example inputs only: {decision}"
+                    for decision in dict.fromkeys(traced.specializations)]
         if not any(graph.nodes[p]["data"] for n, f in graph.nodes(data=True) if f["kind"] == "output"
                    for p in graph.predecessors(n)):
             inputs = None  # nothing for the probe to measure either
@@ -206,8 +333,14 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     if not weights_known:
         skipped = [r.code for r in rules if r.needs_weights and settings.enabled(r.code)]
         rules = [r for r in rules if not r.needs_weights]
-        notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
-                     f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
+        if too_large_meta:
+            notes.append(f"too large to build here ({too_large_meta}): built on the meta device, structure "
+                         f"checked; weight-dependent rules ({', '.join(skipped) or 'none'}), gain "
+                         "estimates and the probe skipped; raise --memory-limit on a larger machine, "
+                         "or return a smaller configuration from gradlint_models()")
+        else:
+            notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
+                         f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
     found: list[tuple[Rule, Finding]] = []
     for rule in rules:
         ctx.prior = [f for _, f in found]
@@ -229,6 +362,15 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     if settings.flows and analysis is not None and weights_known:
         report.flow = _flow(analysis, ctx, ctx.probe, findings)
     report.details = details
+    report.probed = ctx.probe is not None
+    if not report.probed:
+        report.unprobed = ("the probe is disabled (--no-probe)" if not settings.probe
+                           else "too large to build here; structure checked on the meta device" if too_large_meta
+                           else "weights on the meta device" if not weights_known
+                           else "too large to probe" if too_large
+                           else "not traced" if traced is None
+                           else "no example inputs it accepts" if inputs is None
+                           else "the probe failed")
     return report
 
 
@@ -283,8 +425,15 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
 
 
 def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings: Settings,
-                       notes: list[str]) -> tuple[TraceResult | None, dict[str, Any] | None, str | None]:
-    """Trace guided by the given inputs, else by inferred ones, else symbolically."""
+                       notes: list[str], details: list[str]
+                       ) -> tuple[TraceResult | None, dict[str, Any] | None, str | None]:
+    """Trace guided by the given inputs, else by inferred ones, else symbolically.
+
+    Returns the trace, the inputs it was guided by, and a problem for the user: the model could
+    not be traced at all, or its forward() raised for every input gradlint could build (a bug in
+    the model, or inputs gradlint cannot guess: either way the user must hear it).
+    """
+    problem = None
     if inputs is not None:
         try:
             return trace(model, inputs), inputs, None
@@ -294,32 +443,42 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
             why = str(exc)
     else:
         why = None
+        failures: list[str] = []
+        tried = 0
         try:
             for candidate in candidate_inputs(model, settings.batch_size, settings.seq_len, settings.seed):
-                if settings.device != "cpu":
-                    candidate = {k: v.to(settings.device) if isinstance(v, torch.Tensor) else v
+                tried += 1
+                device = "meta" if on_meta_device(model) else settings.device
+                if device != "cpu":
+                    candidate = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                                  for k, v in candidate.items()}
                 try:
                     return trace(model, candidate), candidate, None
                 except TraceError as exc:
                     why = str(exc)
+                    details.append(f"inputs tried and refused: {describe_inputs(candidate)}: {exc}")
+                    if exc.forward_failed:
+                        failures.append(str(exc))
         except ValueError as exc:
             why = f"cannot infer example inputs: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the model's own init_hidden() may raise
+            why = f"building example inputs raised {describe_exception(exc)}"
+        if tried and len(failures) == tried:
+            problem = (f"forward() raised {failures[0].replace(' in forward at ', ' at ', 1)} — for every "
+                       f"input gradlint could build ({tried} tried; -v lists them); fix forward(), or "
+                       f"return (model, example_inputs) from gradlint_models()")
     try:
         traced = trace(model, None)
     except TraceError as exc:
-        tried = f"; with example inputs: {why}" if why else ""
-        return None, None, (f"could not be traced ({exc}{tried}); graph rules skipped. "
+        if problem is not None:
+            return None, None, problem
+        tried_text = f"; with example inputs: {why}" if why else ""
+        return None, None, (f"could not be traced ({exc}{tried_text}); graph rules skipped. "
                             "Return (model, example_inputs) from gradlint_models() to trace it by value")
-    if settings.probe:
+    if settings.probe and problem is None:
         notes.append(f"probe skipped ({why}); return (model, example_inputs) from "
                      "gradlint_models() to measure gradients")
-    return traced, None, None
-
-
-# A probe holds the weights, their gradients and the activations of one batch: budget 4× the
-# weights, and refuse before starting rather than run the machine out of memory.
-PROBE_MEMORY_FACTOR = 4
+    return traced, None, problem
 
 
 def _too_large_to_probe(model: nn.Module) -> str | None:
@@ -349,6 +508,18 @@ def _coverage(model: nn.Module, traced: TraceResult) -> float:
         return 1.0
     hidden = sum(p.numel() for q in traced.opaque for p in model.get_submodule(q).parameters())
     return 1.0 - hidden / total
+
+
+def internal_error(during: str, exc: BaseException) -> str:
+    """gradlint's own failure, said as such: where in gradlint it happened, and what to do."""
+    tb, where = exc.__traceback__, ""
+    while tb is not None:  # the innermost frame, whoever's code it is
+        where = f" at {display_path(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+        tb = tb.tb_next
+    text = str(exc).strip().splitlines()
+    message = f"{type(exc).__name__}{where}" + (f": {text[0][:200]}" if text else "")
+    return (f"internal error in gradlint while {during} ({message}); this is a gradlint bug, not "
+            "an error in your file: please report it with the file attached")
 
 
 def _class_location(cls: type) -> Location:

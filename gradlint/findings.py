@@ -165,6 +165,40 @@ class Note:
         return dataclasses.asdict(self)
 
 
+# What gradlint reached of a model, from most to least.
+CHECKED, STRUCTURE_ONLY, NOT_TRACED, NOT_BUILT, FAILED = (
+    "checked", "structure-only", "not traced", "not built", "failed")
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelStatus:
+    """One model and how far gradlint got with it: ``checked`` (traced and probed),
+    ``structure-only`` (traced, the probe did not run: ``why`` says why), ``not traced``,
+    ``not built`` (its constructor or factory raised), ``failed`` (timed out, or gradlint's own
+    error)."""
+
+    name: str
+    status: str
+    line: int | None = None
+    built_from: str | None = None
+    placeholders: tuple[str, ...] = ()
+    inputs_from: str | None = None
+    tracer: str | None = None
+    coverage: float | None = None
+    nodes: int | None = None
+    seconds: float | None = None
+    why: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["placeholders"] = list(self.placeholders)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelStatus:
+        return cls(**{**data, "placeholders": tuple(data.get("placeholders", ()))})
+
+
 @dataclasses.dataclass
 class FileResult:
     path: str
@@ -173,6 +207,7 @@ class FileResult:
     problems: list[Problem] = dataclasses.field(default_factory=list)
     notes: list[Note] = dataclasses.field(default_factory=list)
     flows: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # for --plot
+    model_status: list[ModelStatus] = dataclasses.field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -182,6 +217,7 @@ class FileResult:
             "problems": [p.to_dict() for p in self.problems],
             "notes": [n.to_dict() for n in self.notes],
             "flows": list(self.flows),
+            "model_status": [m.to_dict() for m in self.model_status],
         }
 
     @classmethod
@@ -193,4 +229,5 @@ class FileResult:
             problems=[Problem(**p) for p in data["problems"]],
             notes=[Note(**n) for n in data["notes"]],
             flows=list(data.get("flows", [])),
+            model_status=[ModelStatus.from_dict(m) for m in data.get("model_status", [])],
         )

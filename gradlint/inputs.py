@@ -13,7 +13,13 @@ from typing import Any
 import torch
 from torch import nn
 
-MAX_CANDIDATES = 3
+MAX_CANDIDATES = 6
+
+# Names under which forward() takes a recurrent state, and methods that build one.
+_HIDDEN_NAMES = frozenset({"hidden", "hx", "h", "h0", "h_0", "hc", "state", "states", "hidden_state",
+                           "hidden_states", "prev_state", "carry"})
+_INIT_HIDDEN = ("init_hidden", "init_hidden_state", "initHidden", "init_state", "begin_state")
+_LENGTH_NAMES = frozenset({"lengths", "lens", "length", "seq_lens", "seq_lengths", "src_lengths", "input_lengths"})
 
 
 def required_parameters(model: nn.Module) -> list[str]:
@@ -25,67 +31,139 @@ def required_parameters(model: nn.Module) -> list[str]:
 
 
 def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterator[dict[str, Any]]:
-    """Plausible example inputs, most likely first. Raises ValueError when none can be built."""
+    """Plausible example inputs, most likely first. Raises ValueError when none can be built.
+
+    The first input's shape comes from the first layers that consume it (a Linear or Embedding
+    feeding an RNN gets a sequence dimension, in the RNN's layout); floating inputs take the
+    dtype of the model's weights (``.double()``), and float64 is tried as well when forward()
+    itself makes double tensors. Further required inputs are built from their names and
+    annotations: a recurrent state (``hidden``, ``hx``, ..., or a ``Tuple[Tensor, Tensor]`` in a
+    model with an RNN) from the model's own ``init_hidden(batch)`` or from its RNN's sizes, sequence lengths as integers, masks as None, anything else (``forward(src, tgt)``)
+    like the first input.
+    """
     generator = torch.Generator().manual_seed(seed)
     if _is_hugging_face(model):
         yield hugging_face_inputs(model, batch, seq_len, generator)
         return
     required = required_parameters(model)
-    if len(required) != 1:
-        raise ValueError(
-            f"forward() takes {len(required)} required arguments ({', '.join(required) or 'none'})"
-        )
+    if not required:
+        raise ValueError("forward() takes no required arguments")
+    rnn = next((m for m in model.modules() if isinstance(m, nn.RNNBase)), None)
+    dtypes = _float_dtypes(model)
+    annotations = {name: p.annotation if isinstance(p.annotation, str) else repr(p.annotation)
+                   for name, p in inspect.signature(model.forward).parameters.items()
+                   if p.annotation is not p.empty}
     seen: set[tuple] = set()
     for module in model.modules():
-        example = _input_for(module, batch, seq_len, generator)
-        if example is None:
-            continue
-        key = (tuple(example.shape), example.dtype)
-        if key in seen:
-            continue
-        seen.add(key)
-        yield {required[0]: example}
-        if len(seen) >= MAX_CANDIDATES:
-            return
+        for example in _inputs_for(module, batch, seq_len, generator, rnn, dtypes):
+            key = (tuple(example.shape), example.dtype)
+            if key in seen:
+                continue
+            seen.add(key)
+            inputs = {required[0]: example}
+            for name in required[1:]:
+                inputs[name] = _further_input(model, name, annotations.get(name, ""), example, batch,
+                                              rnn, generator)
+            yield inputs
+            if len(seen) >= MAX_CANDIDATES:
+                return
     if not seen:
         raise ValueError("no layer tells the input's shape (Linear, Conv, Embedding, RNN, ...)")
 
 
+def describe(inputs: dict[str, Any]) -> str:
+    """``x: float32[8, 32], hidden: (float32[2, 8, 64], float32[2, 8, 64])``, for the -v list."""
+    def one(value: Any) -> str:
+        if isinstance(value, torch.Tensor):
+            return f"{str(value.dtype).removeprefix('torch.')}[{', '.join(map(str, value.shape))}]"
+        if isinstance(value, (tuple, list)):
+            return "(" + ", ".join(one(v) for v in value) + ")"
+        return repr(value)
+
+    return ", ".join(f"{name}: {one(value)}" for name, value in inputs.items())
 
 
-def _input_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Generator) -> torch.Tensor | None:
-    def randn(*shape: int) -> torch.Tensor:
-        return torch.randn(*shape, generator=generator)
+def _float_dtypes(model: nn.Module) -> list[torch.dtype]:
+    """The weights' floating dtype first; float64 too when forward() visibly makes doubles."""
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.get_default_dtype())
+    dtypes = [dtype]
+    try:
+        source = inspect.getsource(type(model).forward)
+    except (OSError, TypeError):
+        source = ""
+    if torch.float64 not in dtypes and any(word in source for word in ("double", "float64")):
+        dtypes.append(torch.float64)
+    return dtypes
 
-    if isinstance(module, nn.Linear):
-        return randn(batch, module.in_features)
-    if isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
-        channels = module.in_channels
-        spatial = {nn.Conv1d: (64,), nn.Conv2d: (32, 32), nn.Conv3d: (8, 16, 16)}[type(module)]
-        return randn(batch, channels, *spatial)
+
+def _inputs_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Generator,
+                rnn: nn.RNNBase | None, dtypes: list[torch.dtype]) -> list[torch.Tensor]:
+    """Inputs this layer accepts as the model's first layer, the most likely first."""
+    shapes: list[tuple[int, ...]] = []
+    sequence = (batch, seq_len) if rnn is None or rnn.batch_first else (seq_len, batch)
     if isinstance(module, nn.Embedding):
-        return torch.randint(0, module.num_embeddings, (batch, seq_len), generator=generator)
-    if isinstance(module, nn.RNNBase):
-        if module.batch_first:
-            return randn(batch, seq_len, module.input_size)
-        return randn(seq_len, batch, module.input_size)
-    if isinstance(module, (nn.TransformerEncoder, nn.TransformerEncoderLayer)):
+        orders = [sequence] if rnn is None else [sequence, sequence[::-1]]
+        return [torch.randint(0, module.num_embeddings, order, generator=generator) for order in orders]
+    if isinstance(module, nn.Linear):
+        # a Linear feeding an RNN sees (batch, time, features) in the RNN's layout
+        shapes = [(*sequence, module.in_features), (batch, module.in_features)] if rnn is not None \
+            else [(batch, module.in_features)]
+    elif isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+        sizes = {nn.Conv1d: [(64,)], nn.Conv2d: [(32, 32), (28, 28), (224, 224)],
+                 nn.Conv3d: [(8, 16, 16)]}[type(module)]
+        shapes = [(batch, module.in_channels, *size) for size in sizes]
+    elif isinstance(module, nn.RNNBase):
+        shapes = [(batch, seq_len, module.input_size) if module.batch_first else (seq_len, batch, module.input_size)]
+    elif isinstance(module, (nn.TransformerEncoder, nn.TransformerEncoderLayer)):
         layer = module.layers[0] if isinstance(module, nn.TransformerEncoder) else module
         attention = layer.self_attn
-        if attention.batch_first:
-            return randn(batch, seq_len, attention.embed_dim)
-        return randn(seq_len, batch, attention.embed_dim)
-    if isinstance(module, nn.MultiheadAttention):
-        if module.batch_first:
-            return randn(batch, seq_len, module.embed_dim)
-        return randn(seq_len, batch, module.embed_dim)
-    if isinstance(module, nn.LayerNorm):
-        return randn(batch, *module.normalized_shape)
-    if isinstance(module, nn.BatchNorm1d):
-        return randn(batch, module.num_features)
-    if isinstance(module, nn.BatchNorm2d):
-        return randn(batch, module.num_features, 32, 32)
-    return None
+        shapes = [(batch, seq_len, attention.embed_dim) if attention.batch_first else (seq_len, batch, attention.embed_dim)]
+    elif isinstance(module, nn.MultiheadAttention):
+        shapes = [(batch, seq_len, module.embed_dim) if module.batch_first else (seq_len, batch, module.embed_dim)]
+    elif isinstance(module, nn.LayerNorm):
+        shapes = [(batch, *module.normalized_shape)]
+    elif isinstance(module, nn.BatchNorm1d):
+        shapes = [(batch, module.num_features)]
+    elif isinstance(module, nn.BatchNorm2d):
+        shapes = [(batch, module.num_features, 32, 32)]
+    return [torch.randn(*shape, generator=generator, dtype=dtype) for shape in shapes for dtype in dtypes]
+
+
+def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Tensor, batch: int,
+                   rnn: nn.RNNBase | None, generator: torch.Generator) -> Any:
+    lowered = name.lower()
+    # a state by name, or by an annotation like Tuple[Tensor, Tensor] when the model has an RNN
+    if lowered in _HIDDEN_NAMES or (rnn is not None and "tuple" in annotation.lower()):
+        return _initial_state(model, batch, rnn, first.dtype if first.is_floating_point() else None)
+    if lowered in _LENGTH_NAMES:
+        steps = first.shape[1] if rnn is None or rnn.batch_first else first.shape[0]
+        return torch.full((batch,), steps, dtype=torch.int64)
+    if lowered == "mask" or lowered.endswith("_mask"):
+        return None
+    if first.is_floating_point():
+        return torch.randn(first.shape, generator=generator, dtype=first.dtype)
+    return torch.randint(0, int(first.max()) + 1, tuple(first.shape), generator=generator)
+
+
+def _initial_state(model: nn.Module, batch: int, rnn: nn.RNNBase | None, dtype: torch.dtype | None) -> Any:
+    """The model's own ``init_hidden(batch)`` when it has one, else zeros sized from its RNN."""
+    for method in _INIT_HIDDEN:
+        init = getattr(type(model), method, None)
+        if callable(init):
+            for args in ((batch,), ()):
+                try:
+                    return getattr(model, method)(*args)
+                except TypeError:
+                    continue
+    if rnn is None:
+        return None
+    layers = rnn.num_layers * (2 if rnn.bidirectional else 1)
+    dtype = dtype or rnn.weight_ih_l0.dtype
+    size = getattr(rnn, "proj_size", 0) or rnn.hidden_size
+    h = torch.zeros(layers, batch, size, dtype=dtype)
+    if isinstance(rnn, nn.LSTM):
+        return h, torch.zeros(layers, batch, rnn.hidden_size, dtype=dtype)
+    return h
 
 
 def _is_hugging_face(model: nn.Module) -> bool:

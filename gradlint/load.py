@@ -12,6 +12,7 @@ runs. Its models are:
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import importlib
 import importlib.util
@@ -19,6 +20,8 @@ import inspect
 import itertools
 import os
 import sys
+import textwrap
+import types
 from pathlib import Path
 from typing import Any
 
@@ -42,10 +45,31 @@ class ModelSpec:
     inputs: dict[str, Any] | None          # bound to forward's parameters; None: infer them
     line: int                              # where the model is defined, for findings with no node
     error: str | None = None               # why this model could not be built
+    built_from: str | None = None   # how gradlint built it, shown to the user
+    placeholders: tuple[str, ...] = ()
+    inputs_from: str | None = None         # where the example inputs came from, when not inferred
+    too_large: str | None = None           # why it was left on the meta device (not built for real)
 
 
 def import_file(path: Path) -> Any:
     """Import ``path`` under a private name, as a submodule of its package when it is in one."""
+    module, loader = _new_module(path)
+    loader.exec_module(module)
+    return module
+
+
+def import_script(path: Path) -> tuple[Any, BaseException | None]:
+    """Like :func:`import_file`, but running the file may end early: the module comes back as far
+    as the file got, with the exception that ended it (None when the file ran to its end)."""
+    module, loader = _new_module(path)
+    try:
+        loader.exec_module(module)
+    except BaseException as exc:  # noqa: BLE001 - a script may fail, exit or be stopped anywhere
+        return module, exc
+    return module, None
+
+
+def _new_module(path: Path) -> tuple[Any, Any]:
     path = path.resolve()
     package, basedir = _package_of(path)
     if str(basedir) not in sys.path:
@@ -59,8 +83,7 @@ def import_file(path: Path) -> Any:
         raise LoadError(f"cannot import {path.name}: not a Python source file")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
+    return module, spec.loader
 
 
 def _package_of(path: Path) -> tuple[str, Path]:
@@ -73,39 +96,233 @@ def _package_of(path: Path) -> tuple[str, Path]:
     return ".".join(parts), directory
 
 
-def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], list[str]]:
-    """The file's models, and notes about classes that were skipped (constructor needs arguments)."""
+def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8,
+                seq_len: int = 32) -> tuple[list[ModelSpec], list[str]]:
+    """The file's models, and notes about the ones that were skipped.
+
+    In this order, each model once: what ``gradlint_models()`` returns; module-level ``nn.Module``
+    instances with parameters (``model = nn.Sequential(...)``, ``net = Net(256)``); module-level
+    functions that return a model and need no arguments (annotated ``-> nn.Module``, or visibly
+    returning a model class's instance), called; classes defined in the file whose constructor
+    needs no arguments, built.
+
+    The same model is never linted twice: one object bound to two names is one model; a class
+    with an instance or a factory result in the file is linted as that instance (the sizes the
+    file really uses), not built again with its defaults; a factory whose model has exactly the
+    class and parameter shapes of one found before is that model (``model = build()``); and a
+    model that is a part of another one (a ``Block`` inside a ``Net``, an ``encoder`` passed to a
+    ``Seq2Seq``) is linted inside it only.
+
+    Discovery reads the module's namespace as a plain dict and looks only at objects whose *type*
+    says what they are (classes, functions, nn.Module instances): it never calls an attribute of
+    a user's object, so a module-level ``torch.fx.Proxy`` or any object whose ``__getattr__``
+    answers everything is passed over, not asked questions.
+    """
+    namespace = dict(vars(module))
+    shown = display_path(str(path))
     specs: list[ModelSpec] = []
-    if callable(getattr(module, HOOK, None)):
+    notes: list[str] = []
+    if callable(namespace.get(HOOK)):  # callable() looks at the type only
         specs.extend(_from_hook(module, seed))
     hooked_types = {type(s.model) for s in specs if s.model is not None}
+    assigned = _assignment_lines(path)
 
+    instances: list[ModelSpec] = []
+    seen = {id(s.model) for s in specs if s.model is not None}
+    for name, obj in sorted(((n, o) for n, o in namespace.items() if _is_model_instance(o)),
+                            key=lambda item: assigned.get(item[0], 0)):
+        if id(obj) in seen or type(obj) in hooked_types:
+            continue
+        seen.add(id(obj))
+        line = assigned.get(name, 1)
+        instances.append(ModelSpec(name, obj, None, line,
+                                   built_from=f"the module-level `{name}` ({shown}:{line}), as the file built it"))
+
+    made: list[ModelSpec] = []
+    functions = [(n, f) for n, f in namespace.items() if isinstance(f, types.FunctionType)
+                 and n != HOOK and f.__module__ == module.__name__ and _returns_model(f, namespace)]
+    for name, func in sorted(functions, key=lambda item: _line_of(item[1])):
+        missing = _required_arguments(func)
+        if missing:
+            notes.append(f"skipped `{name}()`: it returns a model but needs arguments "
+                         f"({', '.join(missing)}); return its model from {HOOK}() to lint it")
+            continue
+        spec, note = _call_factory(name, func, seed, shown)
+        if note:
+            notes.append(note)
+        if spec is None:
+            continue
+        if spec.model is not None:
+            known_shapes = {_shape_key(s.model) for s in [*instances, *made] if s.model is not None}
+            if id(spec.model) in seen or type(spec.model) in hooked_types or _shape_key(spec.model) in known_shapes:
+                continue  # the same model as one found before (`model = build()`, or the hook's)
+            seen.add(id(spec.model))
+        made.append(spec)
+
+    built_types = {type(s.model) for s in [*instances, *made] if s.model is not None}
     candidates: list[ModelSpec] = []
     needs_args: list[tuple[str, list[str]]] = []
-    for name, cls in sorted(vars(module).items(), key=lambda item: _line_of(item[1])):
-        if not (inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == module.__name__):
-            continue
+    classes = [(name, obj) for name, obj in namespace.items() if _is_model_class(obj, module.__name__)]
+    for name, cls in sorted(classes, key=lambda item: _line_of(item[1])):
         if inspect.isabstract(cls) or cls in hooked_types or cls.forward is nn.Module.forward:
             continue  # abstract, declared through the hook, or a base class with no forward()
+        if cls in built_types:
+            continue  # the file's own instance of it is linted instead
         missing = _required_parameters(cls)
         if missing:
             needs_args.append((name, missing))
             continue
-        candidates.append(_construct(name, cls, seed))
+        spec = construct_sized(name, cls, seed, batch_size, seq_len)
+        if spec.built_from is None:
+            spec.built_from = f"{name}() (its constructor needs no arguments)"
+        candidates.append(spec)
 
-    parts = {
-        type(sub)
-        for spec in [*specs, *candidates] if spec.model is not None
-        for sub in list(spec.model.modules())[1:]
-    }
-    specs.extend(c for c in candidates if c.model is None or type(c.model) not in parts)
-    notes = [
+    everything = [s.model for s in [*specs, *instances, *made, *candidates] if s.model is not None]
+    part_ids = {id(sub) for model in everything for sub in list(model.modules())[1:]}
+    parts = {type(sub) for model in everything for sub in list(model.modules())[1:]
+             if type(sub).__module__ == module.__name__}
+    found = [s for s in instances if id(s.model) not in part_ids]
+    found += [s for s in made if s.model is None or (id(s.model) not in part_ids and type(s.model) not in parts)]
+    found += [c for c in candidates if c.model is None or type(c.model) not in parts]
+    specs.extend(sorted(found, key=lambda s: s.line))
+    notes.extend(
         f"skipped `{name}`: its constructor needs arguments ({', '.join(missing)}); "
         f"return an instance from {HOOK}() to lint it"
         for name, missing in needs_args
-        if getattr(module, name) not in parts
-    ]
+        if namespace[name] not in parts
+    )
     return specs, notes
+
+
+def _call_factory(name: str, func: Any, seed: int, shown: str) -> tuple[ModelSpec | None, str | None]:
+    """Call a module-level function that returns a model (inside the file's interception)."""
+    from gradlint.intercept import TrainingStarted
+
+    line = _line_of(func)
+    torch.manual_seed(seed)
+    try:
+        model = func()
+    except TrainingStarted as stop:
+        return None, (f"skipped `{name}()`: calling it started training ({stop.what} at {stop.where}), "
+                      f"so gradlint stopped it; return its model from {HOOK}() to lint it")
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+        return ModelSpec(name, None, None, line, f"`{name}()` raised {describe_exception(exc)}"), None
+    if not isinstance(model, nn.Module):
+        return None, (f"skipped `{name}()`: it returned a {type(model).__name__}, not an nn.Module; "
+                      f"return its model from {HOOK}() to lint it")
+    return ModelSpec(name, model, None, line, built_from=f"{name}() ({shown}:{line})"), None
+
+
+def _required_arguments(func: types.FunctionType) -> list[str]:
+    parameters = inspect.signature(func).parameters.values()
+    return [p.name for p in parameters if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+
+
+def _is_model_instance(obj: Any) -> bool:
+    """An nn.Module object with parameters (a loss or an activation at module level is no model)."""
+    if not issubclass(type(obj), nn.Module):
+        return False
+    try:
+        return any(True for _ in nn.Module.parameters(obj))
+    except Exception:  # noqa: BLE001 - a half-built module
+        return False
+
+
+def _shape_key(model: nn.Module) -> tuple:
+    return type(model), tuple((n, tuple(p.shape)) for n, p in model.named_parameters())
+
+
+# Methods that return the module they are called on: `return Net().to(device)` returns a model.
+_SELF_RETURNING = frozenset({"to", "cpu", "cuda", "double", "float", "half", "bfloat16", "train",
+                             "eval", "requires_grad_", "apply", "type", "share_memory", "to_empty"})
+
+
+def _returns_model(func: types.FunctionType, namespace: dict[str, Any]) -> bool:
+    """Annotated ``-> nn.Module`` (or a subclass), or a ``return`` of a model class's instance:
+    read from the source, without calling the function."""
+    annotation = func.__annotations__.get("return")
+    if isinstance(annotation, str):
+        annotation = _resolve_dotted(annotation, namespace)
+    if _is_class(annotation) and issubclass(annotation, nn.Module):
+        return True
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(func)))
+    except (OSError, TypeError, SyntaxError):
+        return False
+    built: set[str] = set()
+    for _ in range(3):  # `model = Net(); model = model.to(device)`: follow assignments a few steps
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Assign) and _builds_model(node.value, namespace, built):
+                built.update(t.id for t in node.targets if isinstance(t, ast.Name))
+    return any(isinstance(node, ast.Return) and node.value is not None
+               and _builds_model(node.value, namespace, built) for node in ast.walk(tree))
+
+
+def _builds_model(expr: ast.expr, namespace: dict[str, Any], built: set[str]) -> bool:
+    if isinstance(expr, ast.Name):
+        return expr.id in built
+    if not isinstance(expr, ast.Call):
+        return False
+    func = expr.func
+    if isinstance(func, ast.Attribute) and func.attr in _SELF_RETURNING and _builds_model(func.value, namespace, built):
+        return True
+    target = _resolve(func, namespace)
+    return _is_class(target) and issubclass(target, nn.Module)
+
+
+def _resolve(expr: ast.expr, namespace: dict[str, Any]) -> Any:
+    """What a dotted name in the module refers to, read with getattr_static on modules and classes."""
+    if isinstance(expr, ast.Name):
+        return namespace.get(expr.id)
+    if isinstance(expr, ast.Attribute):
+        base = _resolve(expr.value, namespace)
+        if isinstance(base, types.ModuleType) or _is_class(base):
+            return inspect.getattr_static(base, expr.attr, None)
+    return None
+
+
+def _resolve_dotted(text: str, namespace: dict[str, Any]) -> Any:
+    try:
+        expr = ast.parse(text, mode="eval").body
+    except SyntaxError:
+        return None
+    return _resolve(expr, namespace)
+
+
+def _assignment_lines(path: Path) -> dict[str, int]:
+    """Name -> line of its first assignment in the file's top level (inside if/with/for/try too)."""
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        return {}
+    lines: dict[str, int] = {}
+
+    def visit(body: list[ast.stmt]) -> None:
+        for stmt in body:
+            if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
+                targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
+                for target in targets:
+                    for node in ast.walk(target):
+                        if isinstance(node, ast.Name):
+                            lines.setdefault(node.id, stmt.lineno)
+            elif not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                for field in ("body", "orelse", "finalbody"):
+                    visit(getattr(stmt, field, []))
+                for handler in getattr(stmt, "handlers", []):
+                    visit(handler.body)
+
+    visit(tree.body)
+    return lines
+
+
+def _is_class(obj: Any) -> bool:
+    """``inspect.isclass`` without asking the object: only its type is looked at."""
+    return issubclass(type(obj), type)
+
+
+def _is_model_class(obj: Any, module_name: str) -> bool:
+    return (_is_class(obj) and issubclass(obj, nn.Module)
+            and type.__getattribute__(obj, "__module__") == module_name)
 
 
 def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
@@ -116,7 +333,7 @@ def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
         if missing:
             raise LoadError(f"`{name}` needs constructor arguments ({', '.join(missing)}); point "
                             "gradlint at a function that builds it instead")
-        return [_construct(name, factory, seed)]
+        return [construct_sized(name, factory, seed)]
     if not callable(factory):
         raise LoadError(f"`{name}` is a {type(factory).__name__}, not a model class or a callable")
     torch.manual_seed(seed)
@@ -126,6 +343,24 @@ def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
         raise LoadError(f"`{name}()` raised {describe_exception(exc)}") from None
     declared = built if isinstance(built, dict) else {name: built}
     return _declared_specs(declared, f"{name}()", _line_of(factory))
+
+
+def construct_sized(name: str, cls: type, seed: int, batch_size: int = 8, seq_len: int = 32) -> ModelSpec:
+    """Build a model class with no arguments, first on the meta device: built for real only when
+    the probe fits the memory this worker may use, else left on meta (structure rules only)."""
+    from gradlint import sizing
+
+    meta = sizing.build_on_meta(lambda: _construct(name, cls, seed))
+    if meta.model is None or not sizing.on_meta(meta.model):
+        return _construct(name, cls, seed)  # a constructor that needs real tensors: the limits guard it
+    size = sizing.measure(meta.model, batch_size, seq_len, seed)
+    why = sizing.too_large(size, sizing.budget())
+    if why is None:
+        del meta
+        return _construct(name, cls, seed)
+    meta.too_large = why
+    meta.built_from = f"{name}() on the meta device only ({why})"
+    return meta
 
 
 def _construct(name: str, cls: type, seed: int) -> ModelSpec:
@@ -139,7 +374,7 @@ def _construct(name: str, cls: type, seed: int) -> ModelSpec:
 
 
 def _from_hook(module: Any, seed: int) -> list[ModelSpec]:
-    hook = getattr(module, HOOK)
+    hook = inspect.getattr_static(module, HOOK)
     line = _line_of(hook)
     torch.manual_seed(seed)
     try:
@@ -178,6 +413,11 @@ def bind_inputs(model: nn.Module, inputs: Any) -> dict[str, Any]:
         args, kwargs = tuple(inputs), {}
     else:
         args, kwargs = (inputs,), {}
+    return bind_call(model, args, kwargs)
+
+
+def bind_call(model: nn.Module, args: tuple, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """Map a call's positional and keyword arguments onto forward's parameter names."""
     signature = inspect.signature(model.forward)
     bound = signature.bind(*args, **kwargs)
     flat: dict[str, Any] = {}
@@ -205,6 +445,9 @@ def _required_parameters(cls: type) -> list[str]:
 
 
 def _line_of(obj: Any) -> int:
+    """The line defining a class or a function; 1 for anything else (never unwrapped or asked)."""
+    if not (_is_class(obj) or isinstance(obj, (types.FunctionType, types.MethodType))):
+        return 1
     try:
         return inspect.getsourcelines(obj)[1]
     except (TypeError, OSError):

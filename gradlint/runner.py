@@ -378,7 +378,16 @@ def _crash_reason(returncode: int, stderr: bytes) -> str:
 
 
 def _may_define_models(tree: ast.Module) -> bool:
-    """Cheap test from the source: a class with a base, or the gradlint_models() hook."""
+    """Cheap test from the source: a class with a base, the gradlint_models() hook, or a file that
+    imports torch and builds something at its top level or has a function returning a value
+    (``model = nn.Sequential(...)``, ``def build(): return Net()``)."""
+    if _imports_torch(tree) and any(
+        isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Call)
+        or isinstance(node, ast.FunctionDef) and _callable_without_arguments(node)
+        and any(isinstance(r, ast.Return) and r.value is not None for r in ast.walk(node))
+        for node in _top_level(tree.body)
+    ):
+        return True
     for node in ast.walk(tree):
         if isinstance(node, ast.FunctionDef) and node.name == "gradlint_models":
             return True
@@ -387,3 +396,29 @@ def _may_define_models(tree: ast.Module) -> bool:
             if bases - _NOT_MODEL_BASES:
                 return True
     return False
+
+
+def _imports_torch(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "torch" for a in node.names):
+            return True
+        if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
+            return True
+    return False
+
+
+def _top_level(body: list[ast.stmt]):
+    """Statements run when the module is imported (into if/with/for/try, not into defs)."""
+    for stmt in body:
+        yield stmt
+        if not isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            for field in ("body", "orelse", "finalbody"):
+                yield from _top_level(getattr(stmt, field, []))
+            for handler in getattr(stmt, "handlers", []):
+                yield from _top_level(handler.body)
+
+
+def _callable_without_arguments(function: ast.FunctionDef) -> bool:
+    args = function.args
+    return (len(args.posonlyargs) + len(args.args) <= len(args.defaults)
+            and all(default is not None for default in args.kw_defaults))

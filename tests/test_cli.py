@@ -42,7 +42,7 @@ def test_clean_file_exits_0_and_says_so(write):
     result = run_cli(str(path), cwd=path.parent)
     assert result.returncode == 0
     assert result.stdout == ""
-    assert "No findings in 1 model of 1 file." in result.stderr
+    assert "No findings in 1 file: 1 model found, 1 checked." in result.stderr
 
 
 def test_finding_exits_1_and_points_at_the_users_line(write):
@@ -53,7 +53,7 @@ def test_finding_exits_1_and_points_at_the_users_line(write):
     assert line.startswith("net.py:13:17: GL101 error: 4 sigmoid layers in a row")
     measured = re.search(r"probe confirmed: gradient at `\w+` is ([0-9.e+-]+) of", line)
     assert measured and float(measured.group(1)) < 0.1
-    assert "Found 1 finding (1 error) in 1 model of 1 file." in result.stderr
+    assert "Found 1 finding (1 error) in 1 file: 1 model found, 1 checked." in result.stderr
 
 
 def test_no_probe_reports_static_estimates_only(write):
@@ -90,7 +90,7 @@ def test_missing_path_and_non_python_file_exit_2_without_traceback(write):
     assert "does_not_exist.py: error: no such file or directory" in result.stderr
     assert "notes.txt: error: not a Python file" in result.stderr
     assert "Traceback" not in result.stderr
-    assert "in 1 model of 3 files" in result.stderr  # the healthy file was still checked
+    assert "in 3 files: 1 model found, 1 checked." in result.stderr  # the healthy file was still checked
 
 
 def test_syntax_error_import_error_and_raising_constructor(write, tmp_path):
@@ -141,13 +141,27 @@ def test_main_block_never_runs(write, tmp_path):
 
 
 def test_probe_skipped_when_inputs_cannot_be_inferred(write):
-    source = SIGMOID_NET.replace("def forward(self, x):", "def forward(self, x, y):")
-    path = write("two_inputs.py", source)
-    result = run_cli("two_inputs.py", cwd=path.parent)
+    source = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.weights = nn.ParameterList(nn.Parameter(torch.randn(64, 64) / 8) for _ in range(4))
+
+    def forward(self, x):
+        for w in self.weights:
+            x = torch.sigmoid(x @ w)
+        return x
+"""
+    path = write("params_only.py", source)
+    result = run_cli("params_only.py", cwd=path.parent)
     assert result.returncode == 1  # the static rules still ran
     assert "GL101 error" in result.stdout and "probe" not in result.stdout
-    assert ("note: model `Net`: probe skipped (cannot infer example inputs: forward() takes 2 "
-            "required arguments (x, y))") in result.stderr
+    assert ("note: model `Net`: probe skipped (cannot infer example inputs: no layer tells the "
+            "input's shape") in result.stderr
 
 
 def test_hook_provides_models_that_need_arguments_and_inputs(write):
@@ -159,7 +173,7 @@ def test_hook_provides_models_that_need_arguments_and_inputs(write):
     assert result.returncode == 1
     (line,) = result.stdout.splitlines()
     assert "6 sigmoid layers" in line and "(model `deep`)" in line and "probe confirmed" in line
-    assert "in 2 models of 1 file" in result.stderr
+    assert "in 1 file: 2 models found, 2 checked." in result.stderr
 
 
 def test_constructor_needing_arguments_is_a_note(write):

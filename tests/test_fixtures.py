@@ -31,7 +31,7 @@ def expectations() -> Counter:
 
 @pytest.fixture(scope="module")
 def fixture_run():
-    return run_cli("fixtures", "-j", "2", "--no-cache")
+    return run_cli("fixtures", "-j", "2", "--no-cache", "--show-info")
 
 
 def parse(stdout: str) -> list[dict]:
@@ -83,7 +83,7 @@ def test_findings_point_into_the_users_file_not_into_torch(fixture_run):
 def test_output_is_identical_across_runs(fixture_run):
     subset = ["fixtures/published_relu_30_xavier.py", "fixtures/gl301_loop_rnn.py",
               "fixtures/published_tanh_50_sw.py", "fixtures/published_rnn_default.py"]
-    again = run_cli(*subset, "-j", "1", "--no-cache")
+    again = run_cli(*subset, "-j", "1", "--no-cache", "--show-info")
     first = [line for line in fixture_run.stdout.splitlines() if line.split(":")[0] in subset]
     assert again.stdout.splitlines() == first
     assert first  # the subset does produce findings

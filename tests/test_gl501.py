@@ -17,7 +17,7 @@ def train(model):
 
 def lint_project(write, files: dict[str, str]):
     paths = {name: write(name, text) for name, text in {"train.py": TRAIN, **files}.items()}
-    return run_cli("train.py", cwd=paths["train.py"].parent)
+    return run_cli("train.py", "--show-info", cwd=paths["train.py"].parent)
 
 
 @pytest.mark.parametrize("name, text", [

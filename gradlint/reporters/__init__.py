@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections import Counter
 from typing import TextIO
 
+from gradlint.findings import CHECKED, Severity
 from gradlint.runner import Report
 
 FORMATS = ("text", "json", "sarif", "github")
 
 
-def render(report: Report, output_format: str, out: TextIO) -> None:
+def render(report: Report, output_format: str, out: TextIO, *, show_info: bool = True) -> None:
+    """Write the findings; ``show_info=False`` leaves info-level findings out of the text format
+    (they are counted in the summary; JSON, SARIF and GitHub annotations keep everything)."""
     if output_format == "json":
         from gradlint.reporters.json_format import write
     elif output_format == "sarif":
@@ -19,29 +22,50 @@ def render(report: Report, output_format: str, out: TextIO) -> None:
         from gradlint.reporters.github import write
     else:
         from gradlint.reporters.text import write
+
+        write(report, out, show_info=show_info)
+        return
     write(report, out)
 
 
-def summary(report: Report) -> str:
+def summary(report: Report, *, show_info: bool = True) -> str:
+    """``Found 3 findings (1 error, 2 infos) in 2 files: 4 models found, 3 checked, 1 not checked
+    (1 structure-only).``: how much of the project gradlint reached, at a glance."""
     findings = report.findings
     counts = Counter(f.severity for f in findings)
-    models = sum(len(r.models) for r in report.files)
-    where = f"in {plural(models, 'model')} of {plural(len(report.files), 'file')}"
+    files = plural(len(report.files), "file")
     if findings:
-        parts = [plural(counts[s], str(s)) for s in sorted(counts, reverse=True)]
-        text = f"Found {plural(len(findings), 'finding')} ({', '.join(parts)}) {where}."
+        parts = [plural(counts[s], str(s)) for s in sorted(counts, reverse=True)
+                 if show_info or s > Severity.INFO]
+        inner = ", ".join(parts)
+        if not show_info and counts[Severity.INFO]:
+            inner += ("; " if inner else "") + f"{plural(counts[Severity.INFO], 'info')}, listed with --show-info"
+        text = f"Found {plural(len(findings), 'finding')} ({inner}) in {files}"
     else:
-        text = f"No findings {where}."
+        text = f"No findings in {files}"
     hidden = []
     if report.suppressed:
         hidden.append(f"{report.suppressed} suppressed")
     if report.baselined:
         hidden.append(f"{report.baselined} in the baseline")
     if hidden:
-        text = text[:-1] + f" ({', '.join(hidden)})."
+        text += f" ({', '.join(hidden)})"
+    text += ": " + reached(report) + "."
     failed = sum(1 for r in report.files if r.problems)
     if failed:
         text += f" {plural(failed, 'file')} could not be fully checked."
+    return text
+
+
+def reached(report: Report) -> str:
+    """``4 models found, 3 checked, 1 not checked (1 structure-only)``."""
+    found = sum(len(r.models) for r in report.files)
+    statuses = Counter(m.status for r in report.files for m in r.model_status)
+    checked = statuses.pop(CHECKED, 0)
+    text = f"{plural(found, 'model')} found, {checked} checked"
+    if found > checked:
+        detail = ", ".join(f"{count} {status}" for status, count in sorted(statuses.items(), key=lambda i: -i[1]))
+        text += f", {found - checked} not checked" + (f" ({detail})" if detail else "")
     return text
 
 

@@ -8,7 +8,12 @@
                           "probe": null | {"confirmed", "measured_d", "text"}}],
             # a number that is not finite (±inf, NaN) is null; the message keeps its text
             "problems": [{"path", "message", "model"}],
-            "notes": [{"path", "message", "model", "detail"}]}]}
+            "notes": [{"path", "message", "model", "detail"}],
+            "model_status": [{"name", "status", "line", "built_from", "placeholders", "inputs_from",
+                              "tracer", "coverage", "nodes", "seconds", "why"}]}]}
+
+``status`` is "checked" (traced and probed), "structure-only" (traced, not probed: ``why``),
+"not traced", "not built" or "failed" (timed out, or gradlint's own error).
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from gradlint.findings import Finding
+from gradlint.findings import Finding, Severity
 from gradlint.runner import Report
 
 
@@ -16,8 +16,10 @@ def finding_line(finding: Finding, show_model: bool) -> str:
             f"{finding.message}{model}{probe} [fix: {finding.fix}]")
 
 
-def write(report: Report, out: TextIO) -> None:
+def write(report: Report, out: TextIO, *, show_info: bool = True) -> None:
+    """One line per finding; info-level ones only with ``show_info`` (-v, --show-info)."""
     for result in report.files:
         several = len(result.models) > 1
         for finding in result.findings:
-            out.write(finding_line(finding, several) + "\n")
+            if show_info or finding.severity > Severity.INFO:
+                out.write(finding_line(finding, several) + "\n")

@@ -1,0 +1,117 @@
+"""Run a user's file the way a script runs, without letting it train or reach the network.
+
+Tutorials, exported notebooks and Stack Overflow-style scripts build their model at the top level
+and go straight on to load data and train, with no ``if __name__ == "__main__":`` guard. While
+gradlint imports such a file (and while it calls the file's model factories):
+
+* the first ``backward()`` (``torch.autograd.backward``) or optimizer ``step()`` raises
+  :class:`TrainingStarted`, which derives from ``BaseException`` so that a script's own
+  ``except Exception`` cannot swallow it: no training loop ever runs inside gradlint;
+* the network is closed (``socket`` connections and name lookups raise :class:`NetworkBlocked`,
+  an ``OSError``), so a dataset download fails at once instead of hanging or fetching data;
+* the first top-level call of every ``nn.Module`` records its arguments, so a model whose forward
+  the script already ran is probed with the script's own inputs.
+
+Whatever the file built before it stopped or failed stays in its module namespace.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import socket
+from collections.abc import Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from torch.fx.node import map_aggregate
+from torch.optim.optimizer import register_optimizer_step_pre_hook
+
+from gradlint.findings import display_path
+from gradlint.trace import user_location
+
+
+class TrainingStarted(BaseException):
+    """The file started training; raised where it did, to stop it there."""
+
+    def __init__(self, what: str) -> None:
+        where = user_location()
+        self.what = what
+        self.where = f"{display_path(where.path)}:{where.line}" if where else "an unknown line"
+        super().__init__(f"{what} at {self.where}")
+
+
+class NetworkBlocked(ConnectionRefusedError):
+    def __init__(self) -> None:
+        super().__init__("gradlint blocks network access while it imports model files "
+                         "(no dataset or weight downloads)")
+
+
+@dataclasses.dataclass
+class Call:
+    """The first top-level call of a module: its arguments, detached, and the caller's line."""
+
+    args: tuple
+    kwargs: dict[str, Any]
+    where: str
+
+
+@dataclasses.dataclass
+class Recorder:
+    calls: dict[int, tuple[nn.Module, Call]] = dataclasses.field(default_factory=dict)
+    depth: int = 0
+
+    def call_of(self, model: nn.Module) -> Call | None:
+        entry = self.calls.get(id(model))
+        return entry[1] if entry is not None and entry[0] is model else None
+
+
+def _detached(value: Any) -> Any:
+    return map_aggregate(value, lambda v: v.detach() if isinstance(v, torch.Tensor) else v)
+
+
+@contextlib.contextmanager
+def intercepted() -> Iterator[Recorder]:
+    """Stop training, block the network and record forward calls inside the ``with`` block."""
+    recorder = Recorder()
+    original_call = nn.Module.__call__
+    original_backward = torch.autograd.backward
+    original_socket = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection,
+                       socket.getaddrinfo)
+
+    def call(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if recorder.depth == 0 and id(module) not in recorder.calls:
+            where = user_location()
+            shown = f"{display_path(where.path)}:{where.line}" if where else "an unknown line"
+            recorder.calls[id(module)] = (module, Call(_detached(args), _detached(kwargs), shown))
+        recorder.depth += 1
+        try:
+            return original_call(module, *args, **kwargs)
+        finally:
+            recorder.depth -= 1
+
+    def backward(*args: Any, **kwargs: Any) -> None:
+        raise TrainingStarted("backward()")
+
+    def step_hook(optimizer: Any, args: Any, kwargs: Any) -> None:
+        raise TrainingStarted(f"{type(optimizer).__name__}.step()")
+
+    def blocked(*args: Any, **kwargs: Any) -> Any:
+        raise NetworkBlocked()
+
+    nn.Module.__call__ = call
+    torch.autograd.backward = backward
+    handle = register_optimizer_step_pre_hook(step_hook)
+    socket.socket.connect = socket.socket.connect_ex = blocked  # type: ignore[method-assign]
+    socket.create_connection = socket.getaddrinfo = blocked  # type: ignore[assignment]
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    try:
+        yield recorder
+    finally:
+        nn.Module.__call__ = original_call
+        torch.autograd.backward = original_backward
+        handle.remove()
+        (socket.socket.connect, socket.socket.connect_ex, socket.create_connection,
+         socket.getaddrinfo) = original_socket
