@@ -190,6 +190,10 @@ def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) ->
     kept = (f"the {built} models it built or defined before that were checked" if built != 1
             else "the model it built or defined before that was checked")
     if isinstance(ended, TrainingStarted):
+        if not specs:
+            kept = ("no model was built or defined before that, so nothing was checked: move the "
+                    "training code under `if __name__ == \"__main__\":`, or declare the models in "
+                    "gradlint_models()")
         return (f"stopped the file where training starts ({ended.what} at {ended.where}), so no "
                 f"training loop ran; {kept}")
     if not specs:

@@ -39,7 +39,9 @@ class Net(nn.Module):
 def build():
     torch.manual_seed(1)
     net = Net()
-    net(torch.randn(8, 16)).pow(2).sum().backward()   # running statistics and .grads exist
+    net(torch.randn(8, 16))                            # running statistics exist
+    for parameter in net.parameters():                 # and .grads (no backward(): a file that
+        parameter.grad = torch.randn_like(parameter)   # calls it at import is stopped there)
     net.stem[0].weight.grad = None                     # None must stay None
     net.head.bias.requires_grad_(False)                # a frozen parameter
     net.head.bias.grad = None
