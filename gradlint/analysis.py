@@ -251,8 +251,19 @@ class Analysis:
             first = step[first]
         start = self._stream_origin(first)
         if self.graph.nodes[start]["shape"] is None:
-            return None, (f"the first layer `{self.graph.nodes[start]['label']}` outputs no single "
-                          "tensor (a tuple or a structure) to measure a gradient at")
+            # a layer that returns a tuple (nn.LSTM's output and state): start at its input when
+            # that is a floating-point tensor, else at the first tensor every gradient crosses after it
+            feeding = [p for p in self.graph.predecessors(start)
+                       if self.graph.nodes[p]["data"] and self.graph.nodes[p]["shape"] is not None
+                       and p in self._float_nodes]
+            after = self._post_dominator_chain(start, self.post_dominators)
+            if len(feeding) == 1:
+                start = feeding[0]
+            elif after:
+                start = after[0]
+            else:
+                return None, (f"the first layer `{self.graph.nodes[start]['label']}` outputs no single "
+                              "tensor (a tuple or a structure) to measure a gradient at")
         ends = self._post_dominator_chain(start, self.post_dominators)
         loss_at = None
         # An encoder whose states are also an output of the model: the output post-dominates it,
@@ -315,11 +326,19 @@ class Analysis:
         return frozenset(n for n, d in self.graph.nodes(data=True) if d["floating"])
 
     def _passes_no_gradient(self, node: str) -> bool:
+        """A weight layer whose weights are all zero, or a product with a zero parameter or
+        number (SkipInit's α): the gradient of its input is exactly zero at initialization."""
         kind = self.graph.nodes[node]["kind"]
         if kind == "weight":
-            return self.meanfield[node][1] == 0.0
+            weight = weight_of(self.graph_module, self.graph, node)
+            return weight is not None and not weight.is_meta and not bool(weight.detach().any())
         if kind == "mul":
-            return self._constant_factor(node) == 0.0
+            values = [a for a in (*self._fx_node(node).args, *self._fx_node(node).kwargs.values())
+                      if isinstance(a, (int, float)) and not isinstance(a, bool)]
+            values += [get_attr(self.graph_module, a.target) for a in self._fx_node(node).all_input_nodes
+                       if a.op == "get_attr"]
+            return any((isinstance(v, torch.Tensor) and not v.is_meta and not bool(v.detach().any()))
+                       or (isinstance(v, (int, float)) and v == 0) for v in values)
         return False
 
     @property

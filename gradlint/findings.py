@@ -144,6 +144,8 @@ class FileResult:
     problems: list[Problem] = dataclasses.field(default_factory=list)
     notes: list[Note] = dataclasses.field(default_factory=list)
     flows: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # for --plot
+    # model -> {"span": {"start", "end", "layers_in_span", "layers_in_model"} | None, "span_note"}
+    spans: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -153,6 +155,7 @@ class FileResult:
             "problems": [p.to_dict() for p in self.problems],
             "notes": [n.to_dict() for n in self.notes],
             "flows": list(self.flows),
+            "spans": dict(self.spans),
         }
 
     @classmethod
@@ -164,4 +167,5 @@ class FileResult:
             problems=[Problem(**p) for p in data["problems"]],
             notes=[Note(**n) for n in data["notes"]],
             flows=list(data.get("flows", [])),
+            spans=dict(data.get("spans", {})),
         )

@@ -34,11 +34,19 @@ def _located(ctx: ModelContext, node: str) -> str:
 class VanishingGradient(Rule):
     """
     ## What it does
-    Predicts the gradient ratio across the model's main path — from the output of its first
-    layer (or the residual stream that starts there) to the last point of the same shape — by
+    Predicts the gradient ratio across the model's main span — from the first weight layer on
+    the longest path from the data input (or the residual stream that starts there) to the
+    latest tensor that every gradient reaching it crosses (the logits; the last hidden state of
+    an encoder whose states are the output; through the decoder of an encoder-decoder) — by
     propagating the mean-field squared gain backwards over *every* path: a residual block
     contributes 1 + χ(branch), a zero-initialized branch end contributes exactly 1, a gate its
-    own scale (THEORY.md §1). It flags the model when the gradient shrinks past the threshold of
+    own scale, pooling, token selection and resizing their share of the elements (THEORY.md §1).
+    The ratio is of the gradient's norms (the RMS ratio times √(size at the start / size at
+    the end)): a narrowing layer or a max-pooling divides the RMS without losing gradient, and
+    a He-initialized layer keeps the norm exactly. When the classifier (or any layer every
+    gradient crosses) is zero-initialized, as in Fixup, the span ends at its input and the
+    probe puts its loss there. `gradlint -v` prints the span and its depth (weight layers in
+    the span / in the model); a model without a span says so, and this rule does not run. It flags the model when the gradient shrinks past the threshold of
     its class, and only when no structural rule (GL101, GL201, GL301) already explains it.
     Spans that cross a recurrence (an RNN module, or a layer applied at every time step) are
     left to GL301, which judges them over the horizon.
@@ -99,7 +107,7 @@ class VanishingGradient(Rule):
         start, end = ctx.analysis.main_span
         if self._crosses_recurrence(ctx, start, end):
             return  # gradients across time steps are GL301's business, with the recurrent class
-        static_d = ctx.analysis.backward_gain(start, end)
+        static_d = ctx.analysis.span_gain(start, end)
         if static_d * self.direction <= 0:
             return
         severity = self.thresholds(ctx.analysis.main_span_class).severity(static_d)
@@ -127,4 +135,17 @@ class VanishingGradient(Rule):
             between & ctx.analysis.recurrent_nodes)
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        return span_verdict(finding, ctx, probe, self.thresholds(ctx.analysis.main_span_class))
+        # the probe's RMS ratio, turned into the ratio of norms the prediction is about
+        return span_verdict(finding, ctx, _NormRatio(probe, ctx.analysis.size_correction(*finding.span)),
+                            self.thresholds(ctx.analysis.main_span_class))
+
+
+class _NormRatio:
+    """The probe's measured ratio over a span, as the ratio of the gradient's norms."""
+
+    def __init__(self, probe, correction: float) -> None:
+        self.probe, self.correction = probe, correction
+
+    def span_d(self, start: str, end: str) -> float | None:
+        measured = self.probe.span_d(start, end)
+        return measured + self.correction if measured is not None else None
