@@ -284,21 +284,33 @@ class Analysis:
         if not ends:
             return None, (f"no tensor after `{self.graph.nodes[start]['label']}` carries every "
                           "gradient that reaches it (the output is a structure of separate paths)")
-        end, note = ends[-1], None
-        for index, node in enumerate(ends):   # a layer that passes no gradient back at init
-            if self._passes_no_gradient(node):
-                kept = [n for n in ends[:index]]
-                label = self.graph.nodes[node]["label"]
-                if not kept:
-                    return None, (f"`{label}` right after the first layer is zero-initialized: "
-                                  "no gradient reaches the layers before it at initialization")
-                end, loss_at = kept[-1], kept[-1]
-                note = (f"`{label}` is zero-initialized, so no gradient reaches the layers before it "
-                        f"until the first update: the span ends at its input `{self.graph.nodes[end]['label']}`, "
-                        "where the probe puts its loss")
-                break
-        span = Span(start, end, source, len(self._layers_within(start, end)), len(self._model_layers),
-                    loss_at, note)
+        # The readout (the last weight layer, followed by nothing but reshapes) is not part of the
+        # depth the thresholds are anchored on (hidden layers, THEORY.md §3): the span ends at its
+        # input, where every weight layer's gradient has been made. It still counts as covered.
+        readout = len(ends) - 1
+        while readout > 0 and self.graph.nodes[ends[readout]]["kind"] in ("other", "dropout"):
+            readout -= 1
+        covered: set[str] = set()
+        if readout > 0 and self._is_layer(ends[readout]):
+            covered = {self._layer_key(ends[readout])}
+            ends = ends[:readout + 1]
+        end, note = ends[-2] if covered else ends[-1], None
+        # a layer every gradient crosses that passes none back at initialization (Fixup's
+        # zero-initialized classifier): the span ends at its input, where the probe puts its loss
+        zero = next((i for i, node in enumerate(ends) if self._passes_no_gradient(node)), None)
+        if zero is not None:
+            label = self.graph.nodes[ends[zero]]["label"]
+            if zero == 0:
+                return None, (f"`{label}` right after the first layer is zero-initialized: "
+                              "no gradient reaches the layers before it at initialization")
+            if zero < len(ends) - 1:
+                covered = set()
+            end = loss_at = ends[zero - 1]
+            note = (f"`{label}` is zero-initialized, so no gradient reaches the layers before it "
+                    f"until the first update: the span ends at its input `{self.graph.nodes[end]['label']}`, "
+                    "where the probe puts its loss")
+        span = Span(start, end, source, len(self._layers_within(start, end) | covered),
+                    len(self._model_layers), loss_at, note)
         return span, None
 
     def _post_dominator_chain(self, start: str, dominators: dict[str, str]) -> list[str]:

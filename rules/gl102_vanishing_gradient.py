@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
@@ -29,6 +30,41 @@ def _located(ctx: ModelContext, node: str) -> str:
         seen.add(current)
         queue.extend(sorted(s for s in ctx.graph.successors(current) if s not in seen))
     return node
+
+
+def _initializer_fix(ctx: ModelContext, start: str, end: str) -> str | None:
+    """For a plain span (no normalization, no residual block) whose typical weight layer has a
+    per-layer gain χ outside GL601's band: the initializer that gives χ ≈ 1 (THEORY.md §1)."""
+    from gradlint.rules.gl601_init_scale import _INIT, InitScale
+
+    analysis, graph = ctx.analysis, ctx.graph
+    if analysis.main_span_class == "N" or analysis.residual_blocks:
+        return None
+    gains, route = analysis.meanfield, analysis.main_route()
+    layers: list[tuple[float, str | None]] = []
+    for index, node in enumerate(route):
+        if graph.nodes[node]["kind"] != "weight":
+            continue
+        activation = None
+        for later in route[index + 1:]:
+            if graph.nodes[later]["kind"] == "weight":
+                break
+            if graph.nodes[later]["kind"] == "activation":
+                activation = later
+                break
+        chi = gains[node][1] * (gains[activation][1] if activation else 1.0)
+        layers.append((chi, graph.nodes[activation]["activation"] if activation else None))
+    if not layers:
+        return None
+    low, high = InitScale.options["low"], InitScale.options["high"]
+    chis = sorted(chi for chi, _ in layers)
+    median = chis[len(chis) // 2]
+    if low <= median <= high:
+        return None
+    activations = [a for _, a in layers if a]
+    common = max(set(activations), key=activations.count) if activations else None
+    init = _INIT.get(common or "", "nn.init.orthogonal_(w)" if common is None else "nn.init.kaiming_normal_(w)")
+    return f"initialize every layer with {init} (the typical layer's χ is {median:.2g}, THEORY.md §1)"
 
 
 class VanishingGradient(Rule):
@@ -114,7 +150,7 @@ class VanishingGradient(Rule):
         if severity is None:
             return
         severity = self.adjust(severity, ctx)
-        yield self.make(
+        finding = self.make(
             ctx.location(_located(ctx, start), end),
             "the gradient {direction} by {gain} from `{last}` back to `{first}` (predicted over "
             "every path of the main span)",
@@ -123,6 +159,8 @@ class VanishingGradient(Rule):
             severity=severity, model=ctx.model_name, node=ctx.label(start), span=(start, end),
             static_d=static_d,
         )
+        init = _initializer_fix(ctx, start, end)
+        yield dataclasses.replace(finding, fix=f"{init}; or {self.fix}") if init else finding
 
     def adjust(self, severity: Severity, ctx: ModelContext) -> Severity:
         return severity
