@@ -7,7 +7,12 @@
                           "model", "node", "span", "static_d", "fingerprint",
                           "probe": null | {"confirmed", "measured_d", "text"}}],
             "problems": [{"path", "message", "model"}],
-            "notes": [{"path", "message", "model", "detail"}]}]}
+            "notes": [{"path", "message", "model", "detail"}],
+            "spans": {model: {"span": null | {"start", "end", "layers_in_span", "layers_in_model"},
+                              "span_note": null | str}}}]}
+
+A model's ``span`` is its main span (the whole-model gain rules judge it) and how many of its
+weight layers lie in it; without one, ``span_note`` says why (and those rules did not run).
 """
 
 from __future__ import annotations
