@@ -239,6 +239,9 @@ class Analysis:
 
     @functools.cached_property
     def _span_and_note(self) -> tuple[Span | None, str | None]:
+        if self.graph.graph.get("tracer") == "symbolic fx":
+            return None, ("traced without example inputs, so there are no tensor shapes to follow; "
+                          "return (model, example_inputs) from gradlint_models()")
         depth, step = self._longest
         inputs = [n for n in self._order if self.graph.nodes[n]["kind"] == "input" and n in depth]
         if not inputs:
@@ -271,7 +274,7 @@ class Analysis:
         # than a tenth of the model's layers (a decoder), follow it to its end instead; the probe
         # then puts its loss there, so that the measured ratio is over the same paths.
         sink = start
-        while self.graph.nodes[step[sink]]["kind"] != "output":
+        while sink in step and self.graph.nodes[step[sink]]["kind"] != "output":
             sink = step[sink]
         if sink not in ends:
             further = self._post_dominator_chain(start, self._post_dominators_of(sink))

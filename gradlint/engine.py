@@ -241,8 +241,7 @@ def _main_span(analysis: Analysis | None, settings: Settings, notes: list[str],
         why = analysis.span_note
         if enabled:
             notes.append(f"no main span ({why}): the whole-model gain rules ({', '.join(enabled)}) did "
-                         "not run; return (model, example_inputs) from gradlint_models() if the inputs "
-                         "were not the model's own")
+                         "not run; the other rules did")
         return None, why
     label = analysis.graph.nodes
     share = span.layers_in_span / max(span.layers_in_model, 1)
