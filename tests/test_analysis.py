@@ -283,6 +283,9 @@ from torch import nn
 class NoLayers(nn.Module):
     def forward(self, x):
         return torch.tanh(x) * 2
+
+def gradlint_models():
+    return {"NoLayers": (NoLayers(), torch.randn(4, 8))}
 """)
     result = run_cli(str(path), "--no-cache", "--plot", str(path.parent / "flow.png"), cwd=path.parent)
     assert result.returncode == 0, result.stderr
