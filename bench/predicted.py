@@ -7,8 +7,10 @@ residual stream that starts there → the latest tensor every gradient reaching 
 logits, or the last hidden state) and its depth (weight layers in the span / in the model):
 D_predicted = the mean-field gain summed over every path (THEORY.md §1), D_measured = log10 of the
 probe's activation-gradient ratio over the same two nodes (with the probe's loss at the span's end
-when the span stops before the model's outputs), both as the ratio of the gradient's norms (the
-RMS ratio times √(size at the start / size at the end), what the rules judge). Prints a Markdown
+when the span stops before the model's outputs), both as the rules judge it: the ratio of the
+gradient's norms (the RMS ratio times √(size at the start / size at the end)), an average over
+k positions counted as keeping the gradient (the same constant on both sides, so ΔD is the RMS
+ratio's). Prints a Markdown
 table and the share of models within |ΔD| ≤ 1 (10×), attention- and gate-dominated models apart.
 """
 
@@ -69,7 +71,7 @@ def measure(model, inputs):
     start, end = span.start, span.end
     # the gradient's norm ratio, as the rules judge it (the RMS ratio plus the same size
     # correction on both sides)
-    correction = analysis.size_correction(start, end)
+    correction = analysis.judged_correction(start, end)
     predicted = analysis.backward_gain(start, end) + correction
     losses = (span.loss_at,) if span.loss_at else ()
     measured = probe(traced.graph_module, inputs, 0, losses_at=losses).span_d(start, end)

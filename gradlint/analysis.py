@@ -404,10 +404,31 @@ class Analysis:
             return 0.0
         return 0.5 * math.log10(max(math.prod(first), 1) / max(math.prod(last), 1))
 
+    def judged_correction(self, start: str, end: str) -> float:
+        """What the gain rules add to the RMS ratio over ``start`` → ``end``: ``size_correction``,
+        and ½·log10(k) for every op on the route that averages k elements (a global average
+        pool, a mean over tokens). Averaging hands each position 1/k of the gradient, yet the
+        weights a convolution or a token-wise layer shares over those positions receive the sum
+        of their gradients, so for training an average keeps the gradient as a max-pooling does."""
+        correction = self.size_correction(start, end)
+        if self._data_graph.has_node(start) and self._data_graph.has_node(end) and nx.has_path(self._data_graph, start, end):
+            for node in nx.shortest_path(self._data_graph, start, end)[1:]:
+                if self._averages(node):
+                    inputs = [p for p in self.graph.predecessors(node) if self.graph.nodes[p]["data"]]
+                    ratio = self._size_ratio(node, inputs[0]) if len(inputs) == 1 else None
+                    if ratio:
+                        correction -= 0.5 * math.log10(ratio)
+        return correction
+
+    def _averages(self, node: str) -> bool:
+        facts = self.graph.nodes[node]
+        return facts["target"] in _AVERAGING or (facts["kind"] == "pool" and "Avg" in (facts["module_type"] or ""))
+
     def span_gain(self, start: str, end: str) -> float:
-        """Predicted log10 ratio of the gradient's norm at ``start`` over its norm at ``end``,
-        over every path: ``backward_gain`` plus ``size_correction``."""
-        return self.backward_gain(start, end) + self.size_correction(start, end)
+        """The gradient's ratio over ``start`` → ``end`` as the gain rules judge it: the
+        predicted log10 RMS ratio over every path (``backward_gain``) plus ``judged_correction``
+        (the ratio of the gradient's norms, averages counted as keeping the gradient)."""
+        return self.backward_gain(start, end) + self.judged_correction(start, end)
 
     def backward_gains(self, start: str, end: str) -> dict[str, float]:
         """Predicted squared RMS gradient of every node between ``start`` and ``end``, relative
@@ -722,9 +743,7 @@ class Analysis:
     def _pool_gain(self, name: str, data_inputs: list[str]) -> float:
         ratio = self._size_ratio(name, data_inputs[0]) if data_inputs else None
         if ratio is not None:
-            facts = self.graph.nodes[name]
-            averaging = "Avg" in (facts["module_type"] or "") or facts["target"] in _AVERAGING
-            return ratio**2 if averaging else ratio
+            return ratio**2 if self._averages(name) else ratio
         node = self._fx_node(name)
         kernel: Any = None
         if node.op == "call_module":

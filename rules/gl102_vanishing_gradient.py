@@ -79,7 +79,9 @@ class VanishingGradient(Rule):
     own scale, pooling, token selection and resizing their share of the elements (THEORY.md §1).
     The ratio is of the gradient's norms (the RMS ratio times √(size at the start / size at
     the end)): a narrowing layer or a max-pooling divides the RMS without losing gradient, and
-    a He-initialized layer keeps the norm exactly. When the classifier (or any layer every
+    a He-initialized layer keeps the norm exactly. An average over k positions (a global
+    average pool, a mean over tokens) hands each position 1/k of the gradient, but the weights
+    shared over those positions receive the sum, so it is counted as keeping the gradient too. When the classifier (or any layer every
     gradient crosses) is zero-initialized, as in Fixup, the span ends at its input and the
     probe puts its loss there. `gradlint -v` prints the span and its depth (weight layers in
     the span / in the model); a model without a span says so, and this rule does not run. It flags the model when the gradient shrinks past the threshold of
@@ -174,7 +176,7 @@ class VanishingGradient(Rule):
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
         # the probe's RMS ratio, turned into the ratio of norms the prediction is about
-        return span_verdict(finding, ctx, _NormRatio(probe, ctx.analysis.size_correction(*finding.span)),
+        return span_verdict(finding, ctx, _NormRatio(probe, ctx.analysis.judged_correction(*finding.span)),
                             self.thresholds(ctx.analysis.main_span_class))
 
 
