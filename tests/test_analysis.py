@@ -314,3 +314,31 @@ class Net(nn.Module):
                                                "layers_in_model": 3}, "span_note": None}}
     verbose = run_cli(str(path), "--no-cache", "-v", cwd=path.parent)
     assert "model `Net`: main span `net.0` → `net.3`: 3 of 3 weight layers (100%)" in verbose.stderr
+
+
+def test_a_global_average_pool_counts_as_keeping_the_gradient():
+    """Averaging 8×8 positions hands each 1/64 of the gradient (the norm drops by 8), yet the
+    convolution's shared weights receive the sum: the gain rules judge it as keeping the gradient."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.ModuleList(nn.Conv2d(16, 16, 3, padding=1) for _ in range(4))
+            self.pool, self.head = nn.AdaptiveAvgPool2d(1), nn.Linear(16, 4)
+            for conv in self.convs:
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+
+        def forward(self, x):
+            for conv in self.convs:
+                x = torch.relu(conv(x))
+            return self.head(self.pool(x).flatten(1))
+
+    torch.manual_seed(0)
+    x = torch.randn(16, 16, 8, 8)
+    traced = trace(Net(), {"x": x})
+    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    start, end = analysis.main_span
+    norm_ratio = analysis.backward_gain(start, end) + analysis.size_correction(start, end)
+    assert norm_ratio == pytest.approx(-0.5 * math.log10(64), abs=0.3)
+    assert analysis.span_gain(start, end) == pytest.approx(0.0, abs=0.3)
+    measured = probe_graph(traced.graph_module, {"x": x}, 0).span_d(start, end)
+    assert abs(measured + analysis.size_correction(start, end) - norm_ratio) < 0.3
