@@ -28,6 +28,12 @@ from torch import fx
 
 from gradlint.graph import get_attr, weight_of
 
+# ops that average the elements they reduce: each input element gets 1/k of the gradient
+_AVERAGING = frozenset({"mean", "nanmean", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",
+                        "adaptive_avg_pool2d", "adaptive_avg_pool3d"})
+# ops that add elements without touching the others' gradients: each input element keeps its own
+_KEEPING = frozenset({"sum", "nansum", "pad"})
+
 _GRID = torch.linspace(-7.0, 7.0, 1401, dtype=torch.float64)
 _GRID_WEIGHTS = torch.exp(-0.5 * _GRID**2)
 _GRID_WEIGHTS = _GRID_WEIGHTS / _GRID_WEIGHTS.sum()
@@ -72,6 +78,32 @@ class ResidualBlock:
     add: str
     branch: frozenset[str]
     identity_skip: bool
+
+
+LAYER_KINDS = ("weight", "embedding", "recurrent")
+
+
+@dataclasses.dataclass(frozen=True)
+class Span:
+    """The model's main span, for its overall gradient ratio.
+
+    ``start``: the output of the first weight layer on the longest path from the data input with
+    the longest path (or the point just before it where a residual stream forks); ``end``: the
+    latest tensor that every gradient reaching ``start`` crosses on its way from the output — the
+    logits of a classifier or language model, the last hidden state of an encoder. Pooling,
+    reshapes, token selection, attention and concatenations lie inside it. ``layers_in_span`` of
+    the model's ``layers_in_model`` weight layers (modules, or parameter sets) lie between the
+    two. ``loss_at``: the node where the probe must put its loss for its ratio to cover the same
+    paths as the prediction (None: the model's output will do).
+    """
+
+    start: str
+    end: str
+    source: str
+    layers_in_span: int
+    layers_in_model: int
+    loss_at: str | None = None
+    note: str | None = None
 
 
 class Analysis:
@@ -170,25 +202,178 @@ class Analysis:
             chains.append(Chain(tuple(members), tuple(route)))
         return chains
 
+    # --- the main span -------------------------------------------------------------------
     @functools.cached_property
+    def _longest(self) -> tuple[dict[str, int], dict[str, str]]:
+        """For every data node that reaches the output: the most weight layers any path from it
+        to the output crosses (the node itself included), and the next node on that path. One
+        reverse-topological sweep."""
+        graph, successors = self.graph, self._successors
+        depth: dict[str, int] = {}
+        step: dict[str, str] = {}
+        for node in self._reverse_order:
+            if graph.nodes[node]["kind"] == "output":
+                depth[node] = 0
+                continue
+            best = None
+            for succ in successors[node]:
+                if succ in depth and (best is None or depth[succ] > depth[best]):
+                    best = succ
+            if best is not None:
+                depth[node], step[node] = depth[best] + self._is_layer(node), best
+        return depth, step
+
+    def _is_layer(self, node: str) -> bool:
+        return self.graph.nodes[node]["kind"] in LAYER_KINDS
+
+    def _layer_key(self, node: str) -> str:
+        facts = self.graph.nodes[node]
+        return facts["module"] or ",".join(sorted(facts["params"])) or node
+
+    @functools.cached_property
+    def _model_layers(self) -> set[str]:
+        """Every weight layer (module or parameter set) on a data path to the model's output.
+        Tables looked up by constant indices (learned positions, relative-position biases,
+        token types) are learned offsets, not layers the data goes through."""
+        depth, _ = self._longest
+        return {self._layer_key(n) for n in depth if self._is_layer(n)}
+
+    def _layers_within(self, start: str, end: str) -> set[str]:
+        inside = self.between(start, end) | {start, end}
+        return {self._layer_key(n) for n in inside if self._is_layer(n)}
+
+    @functools.cached_property
+    def _span_and_note(self) -> tuple[Span | None, str | None]:
+        if self.graph.graph.get("tracer") == "symbolic fx":
+            return None, ("traced without example inputs, so there are no tensor shapes to follow; "
+                          "return (model, example_inputs) from gradlint_models()")
+        depth, step = self._longest
+        inputs = [n for n in self._order if self.graph.nodes[n]["kind"] == "input" and n in depth]
+        if not inputs:
+            return None, "no input reaches the output through a differentiable path"
+        source = max(inputs, key=depth.__getitem__)   # the first of the longest on ties
+        if depth[source] == 0:
+            return None, "no weight layer lies between the inputs and the output"
+        first = source
+        while not self._is_layer(first):
+            first = step[first]
+        start = self._stream_origin(first)
+        if self.graph.nodes[start]["shape"] is None:
+            # a layer that returns a tuple (nn.LSTM's output and state): start at its input when
+            # that is a floating-point tensor, else at the first tensor every gradient crosses after it
+            feeding = [p for p in self.graph.predecessors(start)
+                       if self.graph.nodes[p]["data"] and self.graph.nodes[p]["shape"] is not None
+                       and p in self._float_nodes]
+            after = self._post_dominator_chain(start, self.post_dominators)
+            if len(feeding) == 1:
+                start = feeding[0]
+            elif after:
+                start = after[0]
+            else:
+                return None, (f"the first layer `{self.graph.nodes[start]['label']}` outputs no single "
+                              "tensor (a tuple or a structure) to measure a gradient at")
+        ends = self._post_dominator_chain(start, self.post_dominators)
+        loss_at = None
+        # An encoder whose states are also an output of the model: the output post-dominates it,
+        # so the span above would stop at the encoder. When the longest path goes on through more
+        # than a tenth of the model's layers (a decoder), follow it to its end instead; the probe
+        # then puts its loss there, so that the measured ratio is over the same paths.
+        sink = start
+        while sink in step and self.graph.nodes[step[sink]]["kind"] != "output":
+            sink = step[sink]
+        if sink not in ends:
+            further = self._post_dominator_chain(start, self._post_dominators_of(sink))
+            if further and ends:
+                gained = self._layers_within(start, further[-1]) - self._layers_within(start, ends[-1])
+                if len(gained) * 10 > len(self._model_layers):
+                    ends, loss_at = further, further[-1]
+            elif further:
+                ends, loss_at = further, further[-1]
+        if not ends:
+            return None, (f"no tensor after `{self.graph.nodes[start]['label']}` carries every "
+                          "gradient that reaches it (the output is a structure of separate paths)")
+        # The readout (the last weight layer, followed by nothing but reshapes) is not part of the
+        # depth the thresholds are anchored on (hidden layers, THEORY.md §3): the span ends at its
+        # input, where every weight layer's gradient has been made. It still counts as covered.
+        readout = len(ends) - 1
+        while readout > 0 and self.graph.nodes[ends[readout]]["kind"] in ("other", "dropout"):
+            readout -= 1
+        covered: set[str] = set()
+        if readout > 0 and self._is_layer(ends[readout]):
+            covered = {self._layer_key(ends[readout])}
+            ends = ends[:readout + 1]
+        end, note = ends[-2] if covered else ends[-1], None
+        # a layer every gradient crosses that passes none back at initialization (Fixup's
+        # zero-initialized classifier): the span ends at its input, where the probe puts its loss
+        zero = next((i for i, node in enumerate(ends) if self._passes_no_gradient(node)), None)
+        if zero is not None:
+            label = self.graph.nodes[ends[zero]]["label"]
+            if zero == 0:
+                return None, (f"`{label}` right after the first layer is zero-initialized: "
+                              "no gradient reaches the layers before it at initialization")
+            if zero < len(ends) - 1:
+                covered = set()
+            end = loss_at = ends[zero - 1]
+            note = (f"`{label}` is zero-initialized, so no gradient reaches the layers before it "
+                    f"until the first update: the span ends at its input `{self.graph.nodes[end]['label']}`, "
+                    "where the probe puts its loss")
+        span = Span(start, end, source, len(self._layers_within(start, end) | covered),
+                    len(self._model_layers), loss_at, note)
+        return span, None
+
+    def _post_dominator_chain(self, start: str, dominators: dict[str, str]) -> list[str]:
+        """The nodes after ``start`` that every path from it to the output crosses, in order,
+        that hold one floating-point tensor (the output node itself excluded)."""
+        chain, node = [], start
+        while node in dominators:
+            node = dominators[node]
+            facts = self.graph.nodes[node]
+            if facts["kind"] == "output":
+                break
+            if facts["shape"] is not None and node in self._float_nodes:
+                chain.append(node)
+        return chain
+
+    def _post_dominators_of(self, sink: str) -> dict[str, str]:
+        """Immediate post-dominators with ``sink`` as the only exit: over the nodes that reach it."""
+        nodes = nx.ancestors(self._data_graph, sink) | {sink}
+        idom = nx.immediate_dominators(self._data_graph.subgraph(nodes).reverse(copy=False), sink)
+        idom.pop(sink, None)
+        return idom
+
+    @functools.cached_property
+    def _float_nodes(self) -> frozenset[str]:
+        return frozenset(n for n, d in self.graph.nodes(data=True) if d["floating"])
+
+    def _passes_no_gradient(self, node: str) -> bool:
+        """A weight layer whose weights are all zero, or a product with a zero parameter or
+        number (SkipInit's α): the gradient of its input is exactly zero at initialization."""
+        kind = self.graph.nodes[node]["kind"]
+        if kind == "weight":
+            weight = weight_of(self.graph_module, self.graph, node)
+            return weight is not None and not weight.is_meta and not bool(weight.detach().any())
+        if kind == "mul":
+            values = [a for a in (*self._fx_node(node).args, *self._fx_node(node).kwargs.values())
+                      if isinstance(a, (int, float)) and not isinstance(a, bool)]
+            values += [get_attr(self.graph_module, a.target) for a in self._fx_node(node).all_input_nodes
+                       if a.op == "get_attr"]
+            return any((isinstance(v, torch.Tensor) and not v.is_meta and not bool(v.detach().any()))
+                       or (isinstance(v, (int, float)) and v == 0) for v in values)
+        return False
+
+    @property
+    def span(self) -> Span | None:
+        """The model's main span (see ``Span``), or None: ``span_note`` says why."""
+        return self._span_and_note[0]
+
+    @property
+    def span_note(self) -> str | None:
+        return self._span_and_note[1]
+
+    @property
     def main_span(self) -> tuple[str, str] | None:
-        """The model's main path, for its overall gradient ratio: from the output of its first
-        weight layer (or embedding) to the latest node of the same shape that still leads to the
-        output — for a residual network, the residual stream from the first block to the last."""
-        outputs = [n for n, d in self._data_graph.nodes(data=True) if d["kind"] == "output"]
-        reaching = set().union(*(nx.ancestors(self._data_graph, o) for o in outputs)) if outputs else set()
-        firsts = [n for n in self._order if n in reaching
-                  and self.graph.nodes[n]["kind"] in ("weight", "embedding", "recurrent")]
-        if not firsts:
-            return None
-        start = self._stream_origin(firsts[0])
-        shape = self.graph.nodes[start]["shape"]
-        if shape is None:
-            return None
-        downstream = nx.descendants(self._data_graph, start)
-        ends = [n for n in self._order if n in downstream and self.graph.nodes[n]["shape"] == shape
-                and self.graph.nodes[n]["kind"] != "output"]
-        return (start, ends[-1]) if ends else None
+        span = self.span
+        return (span.start, span.end) if span is not None else None
 
     def _stream_origin(self, first: str) -> str:
         """Walk back from the first layer through single-input nodes to the point where the
@@ -213,6 +398,42 @@ class Analysis:
         (THEORY.md §1, residual blocks) and a gated product the square of its gate."""
         total = self.backward_gains(start, end)
         return 0.5 * math.log10(max(total.get(start, 0.0), 1e-300))
+
+    def size_correction(self, start: str, end: str) -> float:
+        """½·log10(size of ``start`` / size of ``end``): what turns the RMS ratio into the ratio of
+        the gradient's norms. A layer that narrows, a pooling or a token selection divides the
+        RMS by the change in size while the gradient's norm is unchanged (a He-initialized layer
+        keeps the norm exactly), so the rules judge the norm."""
+        first, last = self.graph.nodes[start]["shape"], self.graph.nodes[end]["shape"]
+        if first is None or last is None:
+            return 0.0
+        return 0.5 * math.log10(max(math.prod(first), 1) / max(math.prod(last), 1))
+
+    def judged_correction(self, start: str, end: str) -> float:
+        """What the gain rules add to the RMS ratio over ``start`` → ``end``: ``size_correction``,
+        and ½·log10(k) for every op on the route that averages k elements (a global average
+        pool, a mean over tokens). Averaging hands each position 1/k of the gradient, yet the
+        weights a convolution or a token-wise layer shares over those positions receive the sum
+        of their gradients, so for training an average keeps the gradient as a max-pooling does."""
+        correction = self.size_correction(start, end)
+        if self._data_graph.has_node(start) and self._data_graph.has_node(end) and nx.has_path(self._data_graph, start, end):
+            for node in nx.shortest_path(self._data_graph, start, end)[1:]:
+                if self._averages(node):
+                    inputs = [p for p in self.graph.predecessors(node) if self.graph.nodes[p]["data"]]
+                    ratio = self._size_ratio(node, inputs[0]) if len(inputs) == 1 else None
+                    if ratio:
+                        correction -= 0.5 * math.log10(ratio)
+        return correction
+
+    def _averages(self, node: str) -> bool:
+        facts = self.graph.nodes[node]
+        return facts["target"] in _AVERAGING or (facts["kind"] == "pool" and "Avg" in (facts["module_type"] or ""))
+
+    def span_gain(self, start: str, end: str) -> float:
+        """The gradient's ratio over ``start`` → ``end`` as the gain rules judge it: the
+        predicted log10 RMS ratio over every path (``backward_gain``) plus ``judged_correction``
+        (the ratio of the gradient's norms, averages counted as keeping the gradient)."""
+        return self.backward_gain(start, end) + self.judged_correction(start, end)
 
     def backward_gains(self, start: str, end: str) -> dict[str, float]:
         """Predicted squared RMS gradient of every node between ``start`` and ``end``, relative
@@ -451,7 +672,33 @@ class Analysis:
             weight = weight_of(self.graph_module, self.graph, name)
             q = float(weight.detach().double().pow(2).mean()) if weight is not None else 1.0
             return q, 1.0, q
+        if len(data_inputs) == 1:
+            return q_in, self._resize_gain(name, data_inputs[0]), v_in
         return q_in, 1.0, v_in
+
+    def _size_ratio(self, name: str, source: str) -> float | None:
+        """Output elements over input elements, from the example shapes."""
+        shape_out, shape_in = self.graph.nodes[name]["shape"], self.graph.nodes[source]["shape"]
+        if shape_out is None or shape_in is None:
+            return None
+        return math.prod(shape_out) / max(math.prod(shape_in), 1)
+
+    def _resize_gain(self, name: str, source: str) -> float:
+        """The squared gain, per element, of an op that only moves, picks, repeats or reduces
+        elements. Picking k of n (indexing, gathers, slices, max-pooling) leaves the picked
+        gradients as they are and zeros elsewhere: n_out/n_in. Repeating (expand, nearest
+        interpolation) sums about n_out/n_in independent gradients into each input: the same.
+        Averaging k elements hands each 1/k of the gradient: (n_out/n_in)². Summing hands each
+        the whole gradient, and padding keeps each one's own: 1. Reshapes, permutes, rolls and window partitions keep the count: 1."""
+        ratio = self._size_ratio(name, source)
+        if ratio is None or ratio == 1.0:
+            return 1.0
+        target = self.graph.nodes[name]["target"]
+        if target in _AVERAGING:
+            return ratio**2
+        if target in _KEEPING:
+            return 1.0
+        return ratio
 
     def _weight_gain(self, name: str, q_in: float, v_in: float) -> tuple[float, float, float]:
         facts = self.graph.nodes[name]
@@ -499,10 +746,9 @@ class Analysis:
         return float(p) if isinstance(p, (int, float)) and p < 1 else 0.0
 
     def _pool_gain(self, name: str, data_inputs: list[str]) -> float:
-        shape_out = self.graph.nodes[name]["shape"]
-        shape_in = self.graph.nodes[data_inputs[0]]["shape"] if data_inputs else None
-        if shape_out and shape_in:
-            return math.prod(shape_out) / max(math.prod(shape_in), 1)
+        ratio = self._size_ratio(name, data_inputs[0]) if data_inputs else None
+        if ratio is not None:
+            return ratio**2 if self._averages(name) else ratio
         node = self._fx_node(name)
         kernel: Any = None
         if node.op == "call_module":

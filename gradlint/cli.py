@@ -131,10 +131,20 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
         if output_file:
             out.close()
     if plot_path is not None:
+        from gradlint.reporters.plot import MAX_MODELS, undrawn
         from gradlint.reporters.plot import write as plot
 
         drawn = plot(report, plot_path)
-        click.echo(f"gradient flow of {drawn} model(s) drawn to {plot_path}", err=True)
+        for line in undrawn(report):
+            click.echo(line, err=True)
+        available = sum(len(result.flows) for result in report.files)
+        if not drawn:
+            click.echo(f"no model has a main span to draw: {plot_path} was not written", err=True)
+        elif available > drawn:
+            click.echo(f"gradient flow of {drawn} of {available} models drawn to {plot_path} "
+                       f"(at most {MAX_MODELS} per figure: lint fewer files to draw the others)", err=True)
+        else:
+            click.echo(f"gradient flow of {drawn} model(s) drawn to {plot_path}", err=True)
     if output_format == "text" or output_file:
         _notes(report, quiet, verbose, show_info or output_format != "text")
     sys.exit(report.exit_code(exit_zero))

@@ -75,6 +75,10 @@ class ModelReport:
     seconds: float | None = None
     probed: bool = dataclasses.field(default=False, kw_only=True)
     unprobed: str | None = dataclasses.field(default=None, kw_only=True)  # why the probe did not run
+    # the main span ({"start", "end", "layers_in_span", "layers_in_model"}), or None with the
+    # reason in span_note (which also holds why a span ends early)
+    span: dict | None = dataclasses.field(default=None, kw_only=True)
+    span_note: str | None = dataclasses.field(default=None, kw_only=True)
 
     @property
     def status(self) -> str:
@@ -274,6 +278,7 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     result.model_status.append(ModelStatus(
         status=report.status, tracer=report.tracer, coverage=report.coverage, nodes=report.nodes,
         seconds=round(report.seconds, 3) if report.seconds is not None else None,
+        span=report.span, span_note=report.span_note,
         why=report.problem or report.unprobed, **known))
     _status_note(result, result.model_status[-1])
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
@@ -326,6 +331,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
             notes.append("no gradient path from the output back through the model (it is detached, "
                          "or integer-valued like argmax): the graph rules had nothing to follow")
     weights_known = not on_meta_device(model)
+    span, span_note = _main_span(analysis, settings, notes, details)
     ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
                        seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known,
@@ -362,7 +368,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         findings = _probe_and_confirm(found, rules, ctx, traced, inputs, settings, notes)
     report = ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage,
                          graph.number_of_nodes() if graph is not None else None,
-                         time.perf_counter() - started)
+                         time.perf_counter() - started, span=span, span_note=span_note)
     if settings.flows and analysis is not None and weights_known:
         report.flow = _flow(analysis, ctx, ctx.probe, findings)
     report.details = details
@@ -378,6 +384,34 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     return report
 
 
+# the rules that judge the whole model's gain over its main span
+SPAN_RULES = ("GL102", "GL202", "GL203")
+
+
+def _main_span(analysis: Analysis | None, settings: Settings, notes: list[str],
+               details: list[str]) -> tuple[dict | None, str | None]:
+    """The main span as reported (JSON, -v), and a note whenever the whole-model gain rules
+    cannot judge the model."""
+    if analysis is None:
+        return None, None
+    span = analysis.span
+    enabled = [code for code in SPAN_RULES if settings.enabled(code)]
+    if span is None:
+        why = analysis.span_note
+        if enabled:
+            notes.append(f"no main span ({why}): the whole-model gain rules ({', '.join(enabled)}) did "
+                         "not run; the other rules did")
+        return None, why
+    label = analysis.graph.nodes
+    share = span.layers_in_span / max(span.layers_in_model, 1)
+    details.append(f"main span `{label[span.start]['label']}` → `{label[span.end]['label']}`: "
+                   f"{span.layers_in_span} of {span.layers_in_model} weight layers ({share:.0%})"
+                   + (f"; {span.note}" if span.note else ""))
+    return ({"start": label[span.start]["label"], "end": label[span.end]["label"],
+             "layers_in_span": span.layers_in_span, "layers_in_model": span.layers_in_model},
+            span.note)
+
+
 _BLOCK_KINDS = ("input", "weight", "embedding", "activation", "norm", "add", "recurrent", "attention")
 
 
@@ -391,9 +425,10 @@ def _flow(analysis: Analysis, ctx: ModelContext, probe: Any, findings: list[Find
     flow = {"labels": [ctx.label(n) for n in route],
             "predicted": [math.sqrt(predicted[n]) if n in predicted else None for n in route],
             "measured": None, "findings": sorted({f.code for f in findings if f.span})}
-    if probe is not None and probe.grad_rms.get(end):
-        last = probe.grad_rms[end]
-        flow["measured"] = [probe.grad_rms[n] / last if n in probe.grad_rms else None for n in route]
+    grads = probe.gradients_to(end) if probe is not None else {}
+    if grads.get(end):
+        last = grads[end]
+        flow["measured"] = [grads[n] / last if n in grads else None for n in route]
     return flow
 
 
@@ -407,8 +442,10 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
         watch = frozenset(n for n, f in ctx.graph.nodes(data=True) if f["activation"] in watched)
         saturation = {n: "zero-one" if f["max_derivative"] and f["max_derivative"] < 1 else "symmetric"
                       for n, f in ctx.graph.nodes(data=True) if f["saturating"]}
+        span = ctx.analysis.span if ctx.analysis is not None else None
+        losses = (span.loss_at,) if span is not None and span.loss_at else ()
         try:
-            probe = run_probe(traced.graph_module, inputs, settings.seed, watch, saturation)
+            probe = run_probe(traced.graph_module, inputs, settings.seed, watch, saturation, losses)
         except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
             notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
     confirmed = []

@@ -12,6 +12,7 @@ Node attributes (every node has all of them):
 ``params``                {parameter name: shape} that this node applies
 ``source``                the user's SourceLocation, or None
 ``shape``                 output shape from the example values, or None
+``floating``              the example value is a floating-point tensor (False when unknown)
 ``data``                  True when the value depends on the model's inputs (not only on their
                           shape: ``zeros_like``, ``new_zeros``; and not through ``detach``)
 """
@@ -119,6 +120,7 @@ def build_graph(trace_result: TraceResult) -> nx.DiGraph:
         facts = _node_facts(node, gm, modules, trace_result.opaque)
         facts["source"] = node.meta.get("gl_source")
         facts["shape"] = trace_result.shapes.get(node.name)
+        facts["floating"] = node.name in trace_result.floating
         inputs = node.all_input_nodes
         facts["data"] = node.op == "placeholder" or (
             any(graph.nodes[i.name]["data"] for i in inputs) and not _gradient_free(node)

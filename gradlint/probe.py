@@ -31,9 +31,19 @@ class ProbeResult:
     saturated: dict[str, float] = dataclasses.field(default_factory=dict)  # node -> share of
     #                                 outputs in the flat tails (tanh |h| > 0.99, sigmoid < 0.01 or > 0.99)
 
+    # node -> grad_rms of a pass whose loss is a random projection of that node's output alone
+    # (a span that ends before a zero-initialized classifier, or before the model's outputs part)
+    rebased: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
+
+    def gradients_to(self, end: str) -> dict[str, float]:
+        """RMS gradients for a ratio relative to ``end``: from the pass with its loss at ``end``
+        when there is one, else from the model's own output."""
+        return self.rebased.get(end, self.grad_rms)
+
     def span_d(self, start: str, end: str) -> float | None:
         """Measured log10 RMS gradient ratio, gradient at ``start`` over gradient at ``end``."""
-        first, last = self.grad_rms.get(start), self.grad_rms.get(end)
+        grads = self.gradients_to(end)
+        first, last = grads.get(start), grads.get(end)
         if first is None or last is None or last == 0.0 or not math.isfinite(first * last):
             return None
         if first == 0.0:
@@ -46,22 +56,30 @@ SEEDS = 3
 
 
 def probe(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
-          watch_dead: frozenset[str] = frozenset(), watch_saturation: dict[str, str] | None = None) -> ProbeResult:
+          watch_dead: frozenset[str] = frozenset(), watch_saturation: dict[str, str] | None = None,
+          losses_at: tuple[str, ...] = ()) -> ProbeResult:
     """``probe_graph``, repeated with consecutive seeds (dropout masks and loss projections) and
-    combined by the per-node median when the batch is small (THEORY.md §2)."""
+    combined by the per-node median when the batch is small (THEORY.md §2); plus, for every node
+    of ``losses_at``, the gradients of a pass whose loss sits at that node (``rebased``)."""
     batch = next((v.shape[0] for v in inputs.values() if isinstance(v, torch.Tensor) and v.dim()), SMALL_BATCH)
-    if batch >= SMALL_BATCH:
-        return probe_graph(graph_module, inputs, seed, watch_dead, watch_saturation)
-    runs = [probe_graph(graph_module, inputs, seed + i, watch_dead, watch_saturation) for i in range(SEEDS)]
+    seeds = [seed] if batch >= SMALL_BATCH else [seed + i for i in range(SEEDS)]
+    runs = [probe_graph(graph_module, inputs, s, watch_dead, watch_saturation) for s in seeds]
+    result = runs[0] if len(runs) == 1 else ProbeResult(
+        _median(runs, "grad_rms"), _median(runs, "forward_rms"), runs[0].nonfinite,
+        sum(r.seconds for r in runs), runs[0].nonfinite_forward, _median(runs, "dead"),
+        _median(runs, "saturated"))
+    for node in losses_at:
+        rebased = [probe_graph(graph_module, inputs, s, loss_at=node) for s in seeds]
+        result.rebased[node] = _median(rebased, "grad_rms")
+        result.seconds += sum(r.seconds for r in rebased)
+    return result
 
-    def median(field: str) -> dict[str, float]:
-        names = set.intersection(*(set(getattr(r, field)) for r in runs))
-        return {n: statistics.median(getattr(r, field)[n] for r in runs) for n in names}
 
-    first = runs[0]
-    return ProbeResult(median("grad_rms"), median("forward_rms"), first.nonfinite,
-                       sum(r.seconds for r in runs), first.nonfinite_forward, median("dead"),
-                       median("saturated"))
+def _median(runs: list[ProbeResult], field: str) -> dict[str, float]:
+    if len(runs) == 1:
+        return dict(getattr(runs[0], field))
+    names = set.intersection(*(set(getattr(r, field)) for r in runs))
+    return {n: statistics.median(getattr(r, field)[n] for r in runs) for n in names}
 
 
 class _Recorder(fx.Interpreter):
@@ -89,11 +107,12 @@ def disable_inplace(graph_module: fx.GraphModule) -> None:
 
 def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
                 watch_dead: frozenset[str] = frozenset(),
-                watch_saturation: dict[str, str] | None = None) -> ProbeResult:
+                watch_saturation: dict[str, str] | None = None, loss_at: str | None = None) -> ProbeResult:
     """Forward and backward through the traced graph in train mode; measure every node, the
     share of dead units (zero for the whole batch) at the nodes in ``watch_dead``, and the share
     of saturated outputs at the nodes in ``watch_saturation`` (node -> "zero-one" for
-    sigmoid-like ranges, "symmetric" for tanh-like)."""
+    sigmoid-like ranges, "symmetric" for tanh-like). The loss is a random projection of the
+    model's outputs, or of node ``loss_at``'s output alone when given."""
     watch_saturation = watch_saturation or {}
     started = time.perf_counter()
     disable_inplace(graph_module)
@@ -107,6 +126,10 @@ def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
     recorder = _Recorder(graph_module)
     with torch.enable_grad():
         output = recorder.run(*args)
+        if loss_at is not None:
+            output = recorder.outputs.get(loss_at)
+            if output is None:
+                raise ProbeError(f"node `{loss_at}` holds no floating-point tensor with a gradient")
         outputs = [t for t in _flatten(output) if t.is_floating_point() and t.requires_grad]
         if not outputs:
             raise ProbeError("the model's output has no floating-point tensor that depends on its parameters")

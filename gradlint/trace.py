@@ -86,6 +86,7 @@ class TraceResult:
     opaque: dict[str, str]  # qualified name of a submodule traced as one node -> why
     specializations: list[str]
     shapes: dict[str, tuple[int, ...]]  # node name -> output shape (value-guided only)
+    floating: frozenset[str] = frozenset()  # nodes whose example value is a floating-point tensor
 
 
 def user_location(frame: Any = None) -> SourceLocation | None:
@@ -358,6 +359,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
                 opaque=opaque,
                 specializations=tracer.specializations,
                 shapes={node.name: tuple(value.shape) for node, value in tensors.items()},
+                floating=frozenset(node.name for node, value in tensors.items() if value.is_floating_point()),
             )
         raise TraceError("too many submodules failed to trace")
     finally:

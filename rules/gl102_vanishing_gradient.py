@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
@@ -31,14 +32,59 @@ def _located(ctx: ModelContext, node: str) -> str:
     return node
 
 
+def _initializer_fix(ctx: ModelContext, start: str, end: str) -> str | None:
+    """For a plain span (no normalization, no residual block) whose typical weight layer has a
+    per-layer gain χ outside GL601's band: the initializer that gives χ ≈ 1 (THEORY.md §1)."""
+    from gradlint.rules.gl601_init_scale import _INIT, InitScale
+
+    analysis, graph = ctx.analysis, ctx.graph
+    if analysis.main_span_class == "N" or analysis.residual_blocks:
+        return None
+    gains, route = analysis.meanfield, analysis.main_route()
+    layers: list[tuple[float, str | None]] = []
+    for index, node in enumerate(route):
+        if graph.nodes[node]["kind"] != "weight":
+            continue
+        activation = None
+        for later in route[index + 1:]:
+            if graph.nodes[later]["kind"] == "weight":
+                break
+            if graph.nodes[later]["kind"] == "activation":
+                activation = later
+                break
+        chi = gains[node][1] * (gains[activation][1] if activation else 1.0)
+        layers.append((chi, graph.nodes[activation]["activation"] if activation else None))
+    if not layers:
+        return None
+    low, high = InitScale.options["low"], InitScale.options["high"]
+    chis = sorted(chi for chi, _ in layers)
+    median = chis[len(chis) // 2]
+    if low <= median <= high:
+        return None
+    activations = [a for _, a in layers if a]
+    common = max(set(activations), key=activations.count) if activations else None
+    init = _INIT.get(common or "", "nn.init.orthogonal_(w)" if common is None else "nn.init.kaiming_normal_(w)")
+    return f"initialize every layer with {init} (the typical layer's χ is {median:.2g}, THEORY.md §1)"
+
+
 class VanishingGradient(Rule):
     """
     ## What it does
-    Predicts the gradient ratio across the model's main path — from the output of its first
-    layer (or the residual stream that starts there) to the last point of the same shape — by
+    Predicts the gradient ratio across the model's main span — from the first weight layer on
+    the longest path from the data input (or the residual stream that starts there) to the
+    latest tensor that every gradient reaching it crosses (the logits; the last hidden state of
+    an encoder whose states are the output; through the decoder of an encoder-decoder) — by
     propagating the mean-field squared gain backwards over *every* path: a residual block
     contributes 1 + χ(branch), a zero-initialized branch end contributes exactly 1, a gate its
-    own scale (THEORY.md §1). It flags the model when the gradient shrinks past the threshold of
+    own scale, pooling, token selection and resizing their share of the elements (THEORY.md §1).
+    The ratio is of the gradient's norms (the RMS ratio times √(size at the start / size at
+    the end)): a narrowing layer or a max-pooling divides the RMS without losing gradient, and
+    a He-initialized layer keeps the norm exactly. An average over k positions (a global
+    average pool, a mean over tokens) hands each position 1/k of the gradient, but the weights
+    shared over those positions receive the sum, so it is counted as keeping the gradient too. When the classifier (or any layer every
+    gradient crosses) is zero-initialized, as in Fixup, the span ends at its input and the
+    probe puts its loss there. `gradlint -v` prints the span and its depth (weight layers in
+    the span / in the model); a model without a span says so, and this rule does not run. It flags the model when the gradient shrinks past the threshold of
     its class, and only when no structural rule (GL101, GL201, GL301) already explains it.
     Spans that cross a recurrence (an RNN module, or a layer applied at every time step) are
     left to GL301, which judges them over the horizon.
@@ -99,14 +145,14 @@ class VanishingGradient(Rule):
         start, end = ctx.analysis.main_span
         if self._crosses_recurrence(ctx, start, end):
             return  # gradients across time steps are GL301's business, with the recurrent class
-        static_d = ctx.analysis.backward_gain(start, end)
+        static_d = ctx.analysis.span_gain(start, end)
         if static_d * self.direction <= 0:
             return
         severity = self.thresholds(ctx.analysis.main_span_class).severity(static_d)
         if severity is None:
             return
         severity = self.adjust(severity, ctx)
-        yield self.make(
+        finding = self.make(
             ctx.location(_located(ctx, start), end),
             "the gradient {direction} by {gain} from `{last}` back to `{first}` (predicted over "
             "every path of the main span)",
@@ -115,6 +161,8 @@ class VanishingGradient(Rule):
             severity=severity, model=ctx.model_name, node=ctx.label(start), span=(start, end),
             static_d=static_d,
         )
+        init = _initializer_fix(ctx, start, end)
+        yield dataclasses.replace(finding, fix=f"{init}; or {self.fix}") if init else finding
 
     def adjust(self, severity: Severity, ctx: ModelContext) -> Severity:
         return severity
@@ -127,4 +175,17 @@ class VanishingGradient(Rule):
             between & ctx.analysis.recurrent_nodes)
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        return span_verdict(finding, ctx, probe, self.thresholds(ctx.analysis.main_span_class))
+        # the probe's RMS ratio, turned into the ratio of norms the prediction is about
+        return span_verdict(finding, ctx, _NormRatio(probe, ctx.analysis.judged_correction(*finding.span)),
+                            self.thresholds(ctx.analysis.main_span_class))
+
+
+class _NormRatio:
+    """The probe's measured ratio over a span, as the ratio of the gradient's norms."""
+
+    def __init__(self, probe, correction: float) -> None:
+        self.probe, self.correction = probe, correction
+
+    def span_d(self, start: str, end: str) -> float | None:
+        measured = self.probe.span_d(start, end)
+        return measured + self.correction if measured is not None else None

@@ -9,9 +9,9 @@ from gradlint.rule import CLASS_H, CLASS_S_CHAOTIC, ModelContext, Thresholds
 class ExplodingGradient(VanishingGradient):
     """
     ## What it does
-    The mirror of GL102: predicts the gradient ratio across the model's main path over every
-    path (THEORY.md §1) and flags the model when the gradient *grows* past the threshold of its
-    class going backwards. Unnormalized residual stacks (×3 per He-initialized block: D ≈ 12 at
+    The mirror of GL102: predicts the gradient ratio (of norms) across the model's main span —
+    input side to output side, see GL102 — over every path (THEORY.md §1) and flags the model
+    when the gradient *grows* past the threshold of its class going backwards. Unnormalized residual stacks (×3 per He-initialized block: D ≈ 12 at
     50 blocks), deep plain BatchNorm stacks (π/(π−1) per block, Yang et al. 2019) and chaotic
     tanh nets are the usual cases. With normalization on the path the gradient also grows at
     initialization — by π/(π−1) per BN-ReLU layer in a plain stack, and through post-BN residual

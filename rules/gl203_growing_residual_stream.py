@@ -80,9 +80,11 @@ class GrowingResidualStream(Rule):
         blocks = ctx.analysis.residual_blocks
         if len(blocks) < self.opts["min-blocks"] or not all(self._homogeneous(ctx, b.branch) for b in blocks):
             return
-        if any(ctx.graph.nodes[n]["kind"] == "norm" for n in ctx.analysis.main_route()):
+        route = ctx.analysis.main_route()
+        stream = route[:route.index(blocks[-1].add) + 1]   # the stream, not the head after it
+        if any(ctx.graph.nodes[n]["kind"] == "norm" for n in stream):
             return  # the stream itself is normalized (post-norm): it cannot grow geometrically
-        start, end = ctx.analysis.main_span
+        start, end = stream[0], stream[-1]
         q = ctx.analysis.meanfield
         growth = 0.5 * math.log10(max(q[end][0], 1e-300) / max(q[start][0], 1e-300))
         severity = Thresholds(self.opts["warning-d"], self.opts["error-d"]).severity(growth)

@@ -67,6 +67,9 @@ def spectrum(name: str, weight: torch.Tensor, gamma: float) -> _Spectrum:
                      float(torch.linalg.matrix_norm(w, 2)), gamma)
 
 
+_GATED = ("LSTM", "GRU")
+
+
 class RecurrentSpectralRadius(Rule):
     """
     ## What it does
@@ -115,6 +118,10 @@ class RecurrentSpectralRadius(Rule):
     ≈ ρ/√2, THEORY.md §1), so an orthogonal ReLU RNN with ρ = 1 — or 1.1 — still vanishes. The
     probe therefore also measures every vanilla `nn.RNN` the static check passed, and a measured
     D_T past the thresholds in the opposite direction to the prediction is reported as measured.
+    For LSTM and GRU the static claim is "can explode through the gates" (a warning); when the
+    probe measures the opposite (the cell's gradient fades over the horizon at initialization,
+    as gated cells' does before their gates learn: THEORY.md §1 warns against the vanilla bound
+    for them) the claim is refuted and kept as info.
 
     ## References
     - Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent neural networks".
@@ -314,6 +321,14 @@ class RecurrentSpectralRadius(Rule):
             return finding.with_probe(
                 ProbeVerdict(True, rounded, f"probe confirmed: the gradient {where} is ×{gain}"))
         severity = self.thresholds.severity(measured) if measured * predicted < 0 else None
+        if severity is not None and finding.args.get("kind") in _GATED:
+            # the probe refutes the claim it was asked to check; what it measured instead is a
+            # gated cell at initialization, whose gates learn to open (THEORY.md §1: do not apply
+            # the vanilla-RNN bound to LSTM/GRU), so it is no ground for a warning either
+            direction = "vanishes" if measured < 0 else "explodes"
+            return finding.with_probe(ProbeVerdict(
+                False, rounded, f"probe measured the opposite: the gradient {where} is ×{gain}, it "
+                f"{direction} at initialization, as gated cells do before their gates learn"), Severity.INFO)
         if severity is not None:  # ρ·γ is a bound: the typical step gain can sit on the other side of 1
             direction = "vanishes" if measured < 0 else "explodes"
             return finding.with_probe(ProbeVerdict(

@@ -45,3 +45,21 @@ def scaled_recurrence(model: nn.Module, factor: float) -> nn.Module:
             if "weight_hh" in name:
                 parameter.mul_(factor)
     return model
+
+
+def he_initialized(model: nn.Module) -> nn.Module:
+    """Every Linear and convolution (and every other ≥2-d weight a graph layer applies, like
+    GPT-2's Conv1D) redrawn from He et al.'s N(0, 2/fan_in), biases zeroed; embeddings kept."""
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        for module in model.modules():
+            if isinstance(module, (nn.Embedding, nn.EmbeddingBag)):
+                continue
+            weight = getattr(module, "weight", None)
+            if isinstance(weight, torch.Tensor) and weight.dim() >= 2:
+                fan_in = weight[0].numel() if not type(module).__name__ == "Conv1D" else weight.shape[0]
+                weight.copy_(torch.randn(weight.shape, generator=generator) * (2.0 / fan_in) ** 0.5)
+                bias = getattr(module, "bias", None)
+                if isinstance(bias, torch.Tensor):
+                    bias.zero_()
+    return model

@@ -1,15 +1,20 @@
-"""The shared graph passes on tiny models: post-dominator chains and the mean-field gain."""
+"""The shared graph passes on tiny models: post-dominator chains, the mean-field gain and the
+main span."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import pytest
 import torch
+import torch.nn.functional as F
+from conftest import run_cli
 from torch import nn
 
 from gradlint.analysis import Analysis
 from gradlint.graph import build_graph
+from gradlint.probe import probe, probe_graph
 from gradlint.trace import trace
 
 
@@ -156,3 +161,185 @@ def test_loop_over_time_steps_is_a_recurrent_application():
     analysis = Analysis(build_graph(traced), traced.graph_module)
     assert list(analysis.recurrent_applications) == ["cell"]
     assert len(analysis.recurrent_applications["cell"]) == 4
+
+
+# --- the main span ------------------------------------------------------------------------------
+
+class SmallVGG(nn.Module):
+    """Convolutions, max-pooling, a flatten and a two-layer classifier."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 3, padding=1)
+        self.c3, self.c4 = nn.Conv2d(8, 16, 3, padding=1), nn.Conv2d(16, 16, 3, padding=1)
+        self.fc, self.out = nn.Linear(16 * 2 * 2, 32), nn.Linear(32, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(torch.relu(self.c2(torch.relu(self.c1(x)))), 2)
+        x = F.max_pool2d(torch.relu(self.c4(torch.relu(self.c3(x)))), 4)
+        return self.out(torch.relu(self.fc(x.flatten(1))))
+
+
+def test_the_span_runs_through_pooling_and_flatten_to_the_classifiers_input():
+    analysis = analyse(SmallVGG(), torch.randn(4, 3, 16, 16))
+    span = analysis.span
+    label = analysis.graph.nodes
+    assert (label[span.start]["label"], label[span.end]["label"]) == ("c1", "relu_4")
+    assert (span.layers_in_span, span.layers_in_model) == (6, 6)
+    assert span.loss_at is None
+
+
+def test_max_pooling_keeps_the_gradient_norm_and_average_pooling_divides_it():
+    class Pool(nn.Module):
+        def __init__(self, pool):
+            super().__init__()
+            self.a, self.b, self.pool = nn.Conv2d(4, 4, 1), nn.Conv2d(4, 4, 1), pool
+
+        def forward(self, x):
+            return self.b(self.pool(self.a(x)))
+
+    x = torch.randn(8, 4, 8, 8)
+    for pool, expected in ((nn.MaxPool2d(2), 1.0), (nn.AvgPool2d(2), 0.25)):
+        analysis = analyse(Pool(pool), x)
+        _, chi = analysis.meanfield["pool"]
+        # per element: picking 1 of 4 keeps a quarter of the squared gradient, averaging 1/16
+        assert chi * 4 == pytest.approx(expected)
+        traced = trace(Pool(pool), {"x": x})
+        measured = probe_graph(traced.graph_module, {"x": x}, 0).span_d("a", "pool")
+        assert abs(0.5 * math.log10(chi) - measured) < 0.1
+
+
+class EncoderDecoder(nn.Module):
+    """An encoder whose states are an output too, and a decoder that reads them."""
+
+    def __init__(self, depth=6, width=16):
+        super().__init__()
+        self.encoder = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.embed = nn.Embedding(50, width)
+        self.cross = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+        self.head = nn.Linear(width, 50)
+
+    def forward(self, x, ids):
+        for layer in self.encoder:
+            x = torch.relu(layer(x))
+        y = self.embed(ids)
+        for layer in self.cross:
+            y = y + layer(x)
+        return self.head(y), x
+
+
+def test_the_span_runs_through_the_encoder_and_the_decoder():
+    model = EncoderDecoder()
+    inputs = {"x": torch.randn(4, 5, 16), "ids": torch.randint(0, 50, (4, 5))}
+    traced = trace(model, inputs)
+    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    span = analysis.span
+    assert span.source == "x"  # the input with the longest path, not the decoder's ids
+    assert analysis.graph.nodes[span.start]["label"] == "encoder.0"
+    assert span.end == "add_5"   # the decoder's last state, the head's input
+    assert (span.layers_in_span, span.layers_in_model) == (13, 14)   # all but the decoder's embedding
+    # the encoder's states are an output too: the probe puts its loss on the decoder's output
+    # alone, so that the measured ratio covers the paths the prediction covers
+    assert span.loss_at == "head"
+    result = probe(traced.graph_module, inputs, 0, losses_at=(span.loss_at,))
+    assert abs(result.span_d(span.start, span.end) - analysis.backward_gain(span.start, span.end)) < 0.5
+
+
+def test_a_zero_initialized_classifier_ends_the_span_at_its_input_and_the_probe_measures_there():
+    class Fixup(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Linear(8, 32)
+            self.blocks = nn.ModuleList(nn.Linear(32, 32) for _ in range(4))
+            self.classifier = nn.Linear(32, 3)
+            for block in self.blocks:
+                nn.init.zeros_(block.weight)
+            nn.init.zeros_(self.classifier.weight)
+
+        def forward(self, x):
+            x = self.stem(x)
+            for block in self.blocks:
+                x = x + block(torch.relu(x))
+            return self.classifier(x)
+
+    x = torch.randn(16, 8)
+    traced = trace(Fixup(), {"x": x})
+    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    span = analysis.span
+    assert span.end == span.loss_at == "add_3" and "`classifier` is zero-initialized" in span.note
+    assert span.layers_in_span == span.layers_in_model == 6
+    assert analysis.span_gain(span.start, span.end) == pytest.approx(0.0, abs=1e-9)  # Fixup's gain: 1
+    without = probe_graph(traced.graph_module, {"x": x}, 0).span_d(span.start, span.end)
+    assert without is None or without == -math.inf     # the model's own loss: nothing to measure
+    measured = probe(traced.graph_module, {"x": x}, 0, losses_at=(span.loss_at,)).span_d(span.start, span.end)
+    assert measured == pytest.approx(0.0, abs=1e-6)
+
+
+def test_no_span_is_said_and_the_gain_rules_report_that_they_did_not_run(write):
+    path = write("flat.py", """
+import torch
+from torch import nn
+
+class NoLayers(nn.Module):
+    def forward(self, x):
+        return torch.tanh(x) * 2
+
+def gradlint_models():
+    return {"NoLayers": (NoLayers(), torch.randn(4, 8))}
+""")
+    result = run_cli(str(path), "--no-cache", "--plot", str(path.parent / "flow.png"), cwd=path.parent)
+    assert result.returncode == 0, result.stderr
+    assert ("model `NoLayers`: no main span (no weight layer lies between the inputs and the output): "
+            "the whole-model gain rules (GL102, GL202, GL203) did not run") in result.stderr
+    assert "model `NoLayers`: not drawn: no main span" in result.stderr
+    assert "flow.png was not written" in result.stderr and not (path.parent / "flow.png").exists()
+
+
+def test_span_depth_is_in_the_json_and_the_verbose_output(write):
+    path = write("net.py", """
+import torch
+from torch import nn
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 8), nn.ReLU(), nn.Linear(8, 2))
+
+    def forward(self, x):
+        return self.net(x)
+""")
+    result = run_cli(str(path), "--no-cache", "--output-format", "json", cwd=path.parent)
+    (entry,) = json.loads(result.stdout)["files"]
+    (status,) = entry["model_status"]
+    assert (status["name"], status["span"], status["span_note"]) == (
+        "Net", {"start": "net.0", "end": "net.3", "layers_in_span": 3, "layers_in_model": 3}, None)
+    verbose = run_cli(str(path), "--no-cache", "-v", cwd=path.parent)
+    assert "model `Net`: main span `net.0` → `net.3`: 3 of 3 weight layers (100%)" in verbose.stderr
+
+
+def test_a_global_average_pool_counts_as_keeping_the_gradient():
+    """Averaging 8×8 positions hands each 1/64 of the gradient (the norm drops by 8), yet the
+    convolution's shared weights receive the sum: the gain rules judge it as keeping the gradient."""
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.convs = nn.ModuleList(nn.Conv2d(16, 16, 3, padding=1) for _ in range(4))
+            self.pool, self.head = nn.AdaptiveAvgPool2d(1), nn.Linear(16, 4)
+            for conv in self.convs:
+                nn.init.kaiming_normal_(conv.weight, nonlinearity="relu")
+
+        def forward(self, x):
+            for conv in self.convs:
+                x = torch.relu(conv(x))
+            return self.head(self.pool(x).flatten(1))
+
+    torch.manual_seed(0)
+    x = torch.randn(16, 16, 8, 8)
+    traced = trace(Net(), {"x": x})
+    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    start, end = analysis.main_span
+    norm_ratio = analysis.backward_gain(start, end) + analysis.size_correction(start, end)
+    assert norm_ratio == pytest.approx(-0.5 * math.log10(64), abs=0.3)
+    assert analysis.span_gain(start, end) == pytest.approx(0.0, abs=0.3)
+    measured = probe_graph(traced.graph_module, {"x": x}, 0).span_d(start, end)
+    assert abs(measured + analysis.size_correction(start, end) - norm_ratio) < 0.3

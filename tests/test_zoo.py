@@ -9,8 +9,8 @@ import sys
 
 import pytest
 import torch
-from pathologies import edited, scaled_recurrence
-from zoo import SMALL
+from pathologies import edited, he_initialized, scaled_recurrence
+from zoo import SMALL, _hf
 
 import gradlint
 from gradlint.inputs import candidate_inputs
@@ -43,6 +43,9 @@ def test_healthy_model_traces_fully_and_is_clean(name):
     assert report.tracer == "value-guided fx"
     assert report.coverage >= 0.95
     assert serious(report) == [], [f.message for f in serious(report)]
+    # the whole-model gain rules judge (almost) the whole model, not a stem
+    assert report.span is not None, report.span_note
+    assert report.span["layers_in_span"] >= 0.9 * report.span["layers_in_model"], report.span
 
 
 PLAIN = {"bert", "gpt2", "t5", "llama", "qwen2", "vit", "resnet", "convnext", "wav2vec2", "whisper",
@@ -55,6 +58,34 @@ def test_residuals_removed_is_missing_skip_connections(name):
     pathological = edited(model, inputs, residuals=False)
     report = gradlint.check_model(pathological, tensors(inputs))
     assert "GL401" in {f.code for f in serious(report)}, [f.message for f in report.findings]
+
+
+# Two zoo configs do not explode under that injection, rightly: a ResNet of 8 basic blocks grows
+# the gradient by only ×80 (D ≈ 1.9: ×3 in squared gain per He-initialized block, minus the ReLU
+# after each add), under every threshold; and ConvNeXt's layer scale (1e-6 at init) keeps every
+# branch out of the stream with or without normalization. Their exploding variants are the
+# same family one step further: ResNet-34's 16 blocks, and ConvNeXt with the layer scale at 1.
+EXPLODING_VARIANT = {
+    "resnet": _hf("ResNetConfig", "ResNetModel", embedding_size=16, hidden_sizes=[16, 32, 64, 128],
+                  depths=[3, 4, 6, 3]),
+    "convnext": _hf("ConvNextConfig", "ConvNextModel", hidden_sizes=[16, 32, 64, 128], depths=[2, 2, 2, 2],
+                    layer_scale_init_value=1.0),
+}
+GAIN_RULES = {"GL102", "GL201", "GL202", "GL203"}
+
+
+@pytest.mark.parametrize("name", sorted(PLAIN))
+def test_norms_removed_and_he_init_is_flagged_as_exploding(name):
+    """The pathology of THEORY.md §1 (unnormalized residual stacks, He-initialized: ×(1 + χ) per
+    block), injected into every feed-forward family of the zoo."""
+    model, inputs = EXPLODING_VARIANT[name]() if name in EXPLODING_VARIANT else SMALL[name]()
+    if inputs is None:
+        inputs = next(candidate_inputs(model, batch=4, seq_len=16, seed=0))
+    pathological = he_initialized(edited(model, inputs, norms=False))
+    report = gradlint.check_model(pathological, tensors(inputs))
+    flagged = [f for f in serious(report) if f.code in GAIN_RULES]
+    assert flagged, [f.message for f in report.findings]
+    assert all((f.static_d or 0) > 0 for f in flagged)   # growing, not vanishing
 
 
 @pytest.mark.parametrize("name", ["resnet", "convnext", "vit", "bert"])

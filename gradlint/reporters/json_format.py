@@ -10,10 +10,15 @@
             "problems": [{"path", "message", "model"}],
             "notes": [{"path", "message", "model", "detail"}],
             "model_status": [{"name", "status", "line", "built_from", "placeholders", "inputs_from",
-                              "tracer", "coverage", "nodes", "seconds", "why"}]}]}
+                              "tracer", "coverage", "nodes", "seconds", "why",
+                              "span": null | {"start", "end", "layers_in_span", "layers_in_model"},
+                              "span_note"}]}]}
 
 ``status`` is "checked" (traced and probed), "structure-only" (traced, not probed: ``why``),
 "not traced", "not built" or "failed" (timed out, or gradlint's own error).
+
+A model's ``span`` is its main span (the whole-model gain rules judge it) and how many of its
+weight layers lie in it; without one, ``span_note`` says why (and those rules did not run).
 """
 
 from __future__ import annotations

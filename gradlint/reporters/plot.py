@@ -16,8 +16,23 @@ class PlotUnavailable(Exception):
     pass
 
 
+def undrawn(report: Report) -> list[str]:
+    """One line for every checked model that has no flow to draw, saying why."""
+    lines = []
+    for result in report.files:
+        drawn = {flow["model"] for flow in result.flows}
+        for status in sorted(result.model_status, key=lambda s: s.name):
+            if status.tracer is None or status.name in drawn:
+                continue
+            why = (f"no main span ({status.span_note})" if status.span is None
+                   else "its main span has fewer than two layers to draw")
+            lines.append(f"{result.path}: model `{status.name}`: not drawn: {why}")
+    return lines
+
+
 def write(report: Report, path: Path) -> int:
-    """Draw every model that has a flow; returns how many were drawn."""
+    """Draw every model that has a flow (at most MAX_MODELS); returns how many were drawn. No
+    file is written when there is none."""
     try:
         import matplotlib
 
