@@ -72,12 +72,13 @@ def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None
     return _analyze(model, bound, name, fallback, settings)
 
 
-def lint_model_file(path: Path, selector: str | None, settings: Settings) -> FileResult:
+def lint_model_file(path: Path, selector: str | None, settings: Settings,
+                    init: dict[str, Any] | None = None) -> FileResult:
     shown = display_path(str(path))
     result = FileResult(shown)
     try:
         module = import_file(path)
-        specs, skipped = find_models(module, path, settings.seed)
+        specs, skipped = find_models(module, path, settings.seed, {selector: init} if selector and init else None)
     except LoadError as exc:
         result.problems.append(Problem(shown, str(exc)))
         return result
@@ -128,6 +129,8 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings) -> 
 
 def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
     result.models.append(spec.name)
+    if spec.built_from:
+        result.notes.append(Note(result.path, f"model `{spec.name}`: {built_note(spec)}", spec.name))
     if spec.model is None:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {spec.error}", spec.name))
         return
@@ -149,6 +152,16 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     result.notes.append(Note(result.path, f"model `{spec.name}`: {report.summary()}", spec.name, detail=True))
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
                         for text in report.details)
+
+
+def built_note(spec: ModelSpec) -> str:
+    """How gradlint built a model whose constructor needs arguments, every placeholder named."""
+    text = f"built as {spec.built_from}"
+    if spec.placeholders:
+        text += (f"; placeholder{'s' if len(spec.placeholders) > 1 else ''} "
+                 f"{', '.join(spec.placeholders)}: give the real value{'s' if len(spec.placeholders) > 1 else ''} "
+                 "with --init or gradlint_models()")
+    return text
 
 
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,

@@ -42,6 +42,8 @@ class ModelSpec:
     inputs: dict[str, Any] | None          # bound to forward's parameters; None: infer them
     line: int                              # where the model is defined, for findings with no node
     error: str | None = None               # why this model could not be built
+    built_from: str | None = None   # how gradlint built it, shown to the user
+    placeholders: tuple[str, ...] = ()
 
 
 def import_file(path: Path) -> Any:
@@ -73,38 +75,50 @@ def _package_of(path: Path) -> tuple[str, Path]:
     return ".".join(parts), directory
 
 
-def find_models(module: Any, path: Path, seed: int) -> tuple[list[ModelSpec], list[str]]:
-    """The file's models, and notes about classes that were skipped (constructor needs arguments)."""
+def find_models(module: Any, path: Path, seed: int,
+                init: dict[str, dict[str, Any]] | None = None) -> tuple[list[ModelSpec], list[str]]:
+    """The file's models, and notes about classes that were not built (see gradlint.construct).
+    ``init`` maps a class name to the constructor arguments given with ``--init``."""
     specs: list[ModelSpec] = []
     if callable(getattr(module, HOOK, None)):
         specs.extend(_from_hook(module, seed))
     hooked_types = {type(s.model) for s in specs if s.model is not None}
 
     candidates: list[ModelSpec] = []
-    needs_args: list[tuple[str, list[str]]] = []
+    needs_args: list[tuple[str, type]] = []
+    classes = []
     for name, cls in sorted(vars(module).items(), key=lambda item: _line_of(item[1])):
         if not (inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == module.__name__):
             continue
         if inspect.isabstract(cls) or cls in hooked_types or cls.forward is nn.Module.forward:
             continue  # abstract, declared through the hook, or a base class with no forward()
-        missing = _required_parameters(cls)
-        if missing:
-            needs_args.append((name, missing))
+        classes.append(cls)
+        if (init or {}).get(name) is not None or _required_parameters(cls):
+            needs_args.append((name, cls))
             continue
         candidates.append(_construct(name, cls, seed))
 
-    parts = {
-        type(sub)
-        for spec in [*specs, *candidates] if spec.model is not None
-        for sub in list(spec.model.modules())[1:]
-    }
+    def parts_of(built: list[ModelSpec]) -> set[type]:
+        return {type(sub) for spec in built if spec.model is not None for sub in list(spec.model.modules())[1:]}
+
+    parts = parts_of([*specs, *candidates])
+    notes: list[str] = []
+    # A model is defined after its parts: build the last class first, and a class that turns out
+    # to be a part of a model already built is checked as part of it.
+    for name, cls in reversed(needs_args):
+        subclassed = any(other is not cls and issubclass(other, cls) for other in classes)
+        if cls in parts or subclassed:
+            continue
+        spec = _construct(name, cls, seed, (init or {}).get(name))
+        if spec is None:
+            continue  # a part of another model (it is called inside that model's class)
+        if isinstance(spec, str):
+            notes.append(spec)
+            continue
+        candidates.append(spec)
+        parts |= parts_of([spec])
+    candidates.sort(key=lambda spec: spec.line)
     specs.extend(c for c in candidates if c.model is None or type(c.model) not in parts)
-    notes = [
-        f"skipped `{name}`: its constructor needs arguments ({', '.join(missing)}); "
-        f"return an instance from {HOOK}() to lint it"
-        for name, missing in needs_args
-        if getattr(module, name) not in parts
-    ]
     return specs, notes
 
 
@@ -112,11 +126,10 @@ def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
     """Models from a class (built with no arguments) or a callable returning a model,
     ``(model, example_inputs)`` or a dict of them."""
     if inspect.isclass(factory) and issubclass(factory, nn.Module):
-        missing = _required_parameters(factory)
-        if missing:
-            raise LoadError(f"`{name}` needs constructor arguments ({', '.join(missing)}); point "
-                            "gradlint at a function that builds it instead")
-        return [_construct(name, factory, seed)]
+        spec = _construct(name, factory, seed)
+        if not isinstance(spec, ModelSpec):
+            raise LoadError(spec or f"`{name}` is built inside another model; point gradlint at that one")
+        return [spec]
     if not callable(factory):
         raise LoadError(f"`{name}` is a {type(factory).__name__}, not a model class or a callable")
     torch.manual_seed(seed)
@@ -128,8 +141,22 @@ def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
     return _declared_specs(declared, f"{name}()", _line_of(factory))
 
 
-def _construct(name: str, cls: type, seed: int) -> ModelSpec:
+def _construct(name: str, cls: type, seed: int, init: dict[str, Any] | None = None) -> ModelSpec | str | None:
+    """Build ``cls``: with no arguments, or (when its constructor needs some, or ``init`` gives
+    them) the way its project builds it (gradlint.construct). A class that could not be built
+    gives the one-line note saying why and what to do; one that is only built inside another
+    model class gives None."""
     line = _line_of(cls)
+    if init is not None or _required_parameters(cls):
+        from gradlint.construct import build_with_arguments, shown_path
+
+        built = build_with_arguments(name, cls, seed, shown_path(cls), init)
+        if built.part_of is not None:
+            return None
+        if built.model is None:
+            return ModelSpec(name, None, None, line, built.error) if built.error else built.note
+        return ModelSpec(name, built.model, None, line, built_from=built.built_from,
+                         placeholders=built.placeholders)
     torch.manual_seed(seed)
     try:
         model = cls()

@@ -30,7 +30,7 @@ def main() -> None:
         sys.path.insert(0, os.getcwd())  # like `python -m`: the current directory is importable
         result = lint_import_target(request["module"], request["selector"], settings)
     else:
-        result = lint_model_file(Path(request["path"]), request.get("selector"), settings)
+        result = lint_model_file(Path(request["path"]), request.get("selector"), settings, request.get("init"))
     json.dump(result.to_dict(), result_channel)
     result_channel.flush()
     sys.stdout.flush()
