@@ -735,7 +735,8 @@ class CallSite:
 
     @property
     def resolved(self) -> int:
-        return sum(1 for v in self.values.values() if is_resolved(v))
+        """Arguments the source gives something for (a config with one unknown field counts)."""
+        return sum(1 for v in self.values.values() if not isinstance(v, Unresolved))
 
     def rank(self) -> tuple:
         """Trained call sites first, then tests, then the rest (docs last); within each, the one
