@@ -102,7 +102,8 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
     return result
 
 
-def lint_import_target(module_name: str, attribute: str, settings: Settings) -> FileResult:
+def lint_import_target(module_name: str, attribute: str, settings: Settings,
+                       init: dict[str, Any] | None = None) -> FileResult:
     """``package.module:attribute``: a model class (built with no arguments) or a callable that
     returns a model, ``(model, example_inputs)``, or a dict like ``gradlint_models()``."""
     shown = f"{module_name}:{attribute}"
@@ -116,7 +117,7 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings) -> 
         result.problems.append(Problem(shown, f"cannot import {shown}: {describe_exception(exc)}"))
         return result
     try:
-        specs = specs_from_factory(attribute, factory, settings.seed)
+        specs = specs_from_factory(attribute, factory, settings.seed, init)
     except LoadError as exc:
         result.problems.append(Problem(shown, str(exc)))
         return result

@@ -107,7 +107,7 @@ def find_models(module: Any, path: Path, seed: int,
     # to be a part of a model already built is checked as part of it.
     for name, cls in reversed(needs_args):
         subclassed = any(other is not cls and issubclass(other, cls) for other in classes)
-        if cls in parts or subclassed:
+        if name not in (init or {}) and (cls in parts or subclassed):
             continue
         spec = _construct(name, cls, seed, (init or {}).get(name))
         if spec is None:
@@ -118,20 +118,22 @@ def find_models(module: Any, path: Path, seed: int,
         candidates.append(spec)
         parts |= parts_of([spec])
     candidates.sort(key=lambda spec: spec.line)
-    specs.extend(c for c in candidates if c.model is None or type(c.model) not in parts)
+    specs.extend(c for c in candidates if c.model is None or type(c.model) not in parts or c.name in (init or {}))
     return specs, notes
 
 
-def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
-    """Models from a class (built with no arguments) or a callable returning a model,
-    ``(model, example_inputs)`` or a dict of them."""
+def specs_from_factory(name: str, factory: Any, seed: int, init: dict[str, Any] | None = None) -> list[ModelSpec]:
+    """Models from a class (built as gradlint.construct says, or with ``init``) or a callable
+    returning a model, ``(model, example_inputs)`` or a dict of them."""
     if inspect.isclass(factory) and issubclass(factory, nn.Module):
-        spec = _construct(name, factory, seed)
+        spec = _construct(name, factory, seed, init)
         if not isinstance(spec, ModelSpec):
             raise LoadError(spec or f"`{name}` is built inside another model; point gradlint at that one")
         return [spec]
     if not callable(factory):
         raise LoadError(f"`{name}` is a {type(factory).__name__}, not a model class or a callable")
+    if init is not None:
+        raise LoadError(f"--init gives constructor arguments to a model class; `{name}` is a function")
     torch.manual_seed(seed)
     try:
         built = factory()
