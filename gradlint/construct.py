@@ -100,7 +100,7 @@ def build_with_arguments(name: str, cls: type, seed: int, shown_path: str,
 
     source_file = _source_file(cls)
     sites: list[CallSite] = []
-    if source_file is not None:
+    if source_file is not None and not {"site-packages", "dist-packages"} & set(source_file.parts):
         sites = call_sites(project_for(project_root(source_file)), cls.__name__, params)
     if sites and all(s.part_of for s in sites):
         return Built(part_of=sites[0].part_of, note=(
