@@ -83,7 +83,7 @@ def test_vit_sizes_from_its_test_file_before_its_readme(tmp_path):
     shutil.copytree(FIXTURES / "ctor_vit", tmp_path / "vit", ignore=shutil.ignore_patterns("tests"))
     readme = run_cli("vit.py", "-v", "--no-cache", cwd=tmp_path / "vit")
     assert ("model `ViT`: built as ViT(image_size=256, patch_size=32, num_classes=1000, dim=1024, depth=6, "
-            "heads=16, mlp_dim=2048, dropout=0.1, emb_dropout=0.1) from README.md:10") in readme.stderr
+            "heads=16, mlp_dim=2048, dropout=0.1, emb_dropout=0.1) from README.md:11") in readme.stderr
 
 
 def test_the_trained_call_site_wins_and_its_sizes_decide_the_verdict(write):
@@ -127,7 +127,7 @@ def test_config_named_parameter_and_get_default_config(write):
         "    def forward", "    @classmethod\n    def get_default_config(cls):\n        return {'depth': 5}\n\n    def forward")
     path = write("model.py", source)
     result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
-    assert "built as Net(cfg={'depth': 5}) from config defaults" in result.stderr
+    assert "built as Net(cfg=Net.get_default_config()) from config defaults" in result.stderr
     assert "5 sigmoid layers" in result.stdout
 
 
