@@ -171,25 +171,11 @@ def markdown_blocks(path: Path, text: str) -> Iterator[Source]:
 class Project:
     """The Python files and Markdown code blocks of one project, each read and parsed once."""
 
-    def __init__(self, root: Path) -> None:
+    def __init__(self, root: Path, files: list[Path] | None = None) -> None:
         self.root = root
+        self.files = scan(root) if files is None else files
         self._texts: dict[Path, str] = {}
         self._sources: dict[Path, list[Source]] = {}
-
-    @functools.cached_property
-    def files(self) -> list[Path]:
-        found = []
-        for path in project_files(self.root, (".py", ".md")):
-            relative = path.relative_to(self.root)
-            if path.suffix == ".md" and not (
-                (len(relative.parts) == 1 and path.name.lower().startswith("readme"))
-                or relative.parts[0] == "docs"
-            ):
-                continue
-            found.append(path)
-            if len(found) >= MAX_SCANNED_FILES:
-                break
-        return found
 
     def text(self, path: Path) -> str:
         if path not in self._texts:
@@ -232,11 +218,68 @@ class Project:
                         yield source, node
 
 
-@functools.lru_cache(maxsize=8)
+def classes_needing_arguments(tree: ast.Module) -> list[str]:
+    """Classes of a file whose ``__init__`` has a parameter without a default (read statically)."""
+    names = []
+    for node in tree.body:
+        if not isinstance(node, ast.ClassDef):
+            continue
+        for statement in node.body:
+            if isinstance(statement, ast.FunctionDef) and statement.name == "__init__":
+                arguments = statement.args
+                positional = [*arguments.posonlyargs, *arguments.args][1:]
+                if len(positional) > len(arguments.defaults) or any(d is None for d in arguments.kw_defaults):
+                    names.append(node.name)
+    return names
+
+
+def construction_sources(tree: ast.Module, root: Path) -> list[Path]:
+    """The project files that may decide how the file's classes are built (they mention a class
+    whose constructor needs arguments): part of the result cache's key."""
+    names = classes_needing_arguments(tree)
+    if not names:
+        return []
+    pattern = re.compile(r"\b(" + "|".join(map(re.escape, names)) + r")\b")
+    project = project_for(root)
+    return [path for path in project.files if pattern.search(project.text(path))]
+
+
+def scan(root: Path) -> list[Path]:
+    """The project's .py files, its README*.md and its docs/**/*.md."""
+    found = []
+    for path in project_files(root, (".py", ".md")):
+        relative = path.relative_to(root)
+        if path.suffix == ".md" and not (
+            (len(relative.parts) == 1 and path.name.lower().startswith("readme")) or relative.parts[0] == "docs"
+        ):
+            continue
+        found.append(path)
+        if len(found) >= MAX_SCANNED_FILES:
+            break
+    return found
+
+
+_PROJECTS: dict[Path, tuple[tuple, Project]] = {}
+
+
 def project_for(root: Path) -> Project:
-    """One Project per root and process: a worker scans the project once however many classes
-    its file defines."""
-    return Project(root)
+    """The project at ``root``, read and parsed once per process for as long as no file of it
+    changes (a listing and a stat per call: a worker checking several classes, or the runner
+    keying its cache for every file of a run, reads each file once)."""
+    files = scan(root)
+    signature = []
+    for path in files:
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        signature.append((path, stat.st_mtime_ns, stat.st_size))
+    cached = _PROJECTS.get(root)
+    if cached is not None and cached[0] == tuple(signature):
+        return cached[1]
+    project = Project(root, files)
+    _PROJECTS[root] = (tuple(signature), project)
+    return project
 
 
 # ------------------------------------------------------------------------------------ evaluation

@@ -176,3 +176,13 @@ def test_json_output_carries_the_note_for_the_model(write):
     (entry,) = json.loads(result.stdout)["files"]
     assert {"path": "model.py", "model": "Net", "detail": False,
             "message": "model `Net`: built as Net(depth=3) from train.py:2"} in entry["notes"]
+
+
+def test_the_result_cache_knows_the_call_sites(write):
+    path = write("model.py", SIGMOID)
+    train = write("train.py", "from model import Net\nnet = Net(3)\n")
+    first = run_cli("model.py", cwd=path.parent)
+    assert "3 sigmoid layers" in first.stdout
+    train.write_text("from model import Net\nnet = Net(5)\n")  # model.py never imports train.py
+    again = run_cli("model.py", cwd=path.parent)
+    assert "5 sigmoid layers" in again.stdout, again.stdout
