@@ -328,21 +328,28 @@ class Evaluator:
                 self._parents[child] = parent
         self._bindings: dict[ast.AST, dict[str, list[_Binding]]] = {}
         self._classes = {n.name: n for n in tree.body if isinstance(n, ast.ClassDef)}
+        self._memo: dict[ast.AST, Any] = {}
         self._depth = 0
 
     # -- public
 
     def value(self, node: ast.AST) -> Any:
-        """The value of ``node``, or an Unresolved naming the expression."""
+        """The value of ``node``, or an Unresolved naming the expression. Each node is evaluated
+        once (chains of names referring to names stay linear); a node met again while it is
+        being evaluated is unresolved."""
+        if node in self._memo:
+            return self._memo[node]
+        self._memo[node] = Unresolved(_text(node))
         self._depth += 1
         try:
-            if self._depth > MAX_DEPTH:
-                return Unresolved(_text(node))
-            return self._value(node)
-        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError, OverflowError):
-            return Unresolved(_text(node))
+            if self._depth <= MAX_DEPTH:
+                self._memo[node] = self._value(node)
+        except (TypeError, ValueError, ArithmeticError, KeyError, IndexError, AttributeError, OverflowError,
+                RecursionError):
+            pass
         finally:
             self._depth -= 1
+        return self._memo[node]
 
     def argparse_defaults(self) -> dict[str, Any]:
         """dest -> default for every ``add_argument`` in the file (argparse's own rules: the first
