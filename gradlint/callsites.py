@@ -28,7 +28,7 @@ from typing import Any
 from gradlint.findings import display_path
 from gradlint.project import project_files
 
-MAX_DEPTH = 60          # nested evaluations (names referring to names ...)
+MAX_DEPTH = 150         # nested evaluations (names referring to names ...; ~6 frames each)
 MAX_SCANNED_FILES = 2_000
 
 

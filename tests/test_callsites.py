@@ -264,3 +264,19 @@ def test_module_has_no_torch_import():
 
 def test_placeholder_repr_is_what_the_note_shows():
     assert repr(Placeholder(1000, "vocabulary size", "len(corpus.dictionary)")) == "<unresolved: 1000>"
+
+
+def test_chains_of_names_are_evaluated_in_linear_time():
+    # each name used twice by the next: 2**39 evaluations without memoization
+    source = "\n".join(["x0 = 1", *(f"x{i} = x{i - 1} + x{i - 1}" for i in range(1, 40)), "RESULT = x39"])
+    assert value_of(source) == 2 ** 39
+
+
+def test_a_name_defined_through_itself_is_unresolved_not_a_loop():
+    source = """
+    def f():
+        return x
+    x = f() or x
+    RESULT = x
+    """
+    assert isinstance(value_of(source), Unresolved)
