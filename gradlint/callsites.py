@@ -311,7 +311,7 @@ class _Binding:
     line: int
     kind: str                 # "value", "item" (d[k] = v), "aug" (x += v), "param", "opaque"
     node: ast.AST | None      # the value expression (or the parameter's default)
-    conditional: bool = False
+    guards: tuple[tuple[int, str], ...] = ()   # (id of an if/for/try..., branch) it runs under
     key: ast.AST | None = None
     op: ast.operator | None = None
     index: int | None = None  # element of a tuple unpacking
@@ -596,11 +596,11 @@ class Evaluator:
             visible = [b for b in bindings if b.kind == "param" or depth > 0 or b.line < line]
             position = visible.index(base)
             earlier = [b for b in visible[:position] if b.kind in ("value", "param")]
-            if base.conditional and earlier:
+            if self._conditional(base, use) and earlier:
                 return Unresolved(name)  # assigned on one branch only: which value holds is not known
             value = self._one_binding(name, base)
             for update in visible[position + 1:]:
-                value = self._apply(name, value, update)
+                value = self._apply(name, value, update, self._conditional(update, use))
             return value
         return Unresolved(name)
 
@@ -616,17 +616,31 @@ class Evaluator:
             value = value[binding.index]
         return value
 
-    def _apply(self, name: str, value: Any, update: _Binding) -> Any:
+    def _conditional(self, binding: _Binding, use: ast.AST) -> bool:
+        """The binding may not have run when ``use`` runs: it sits under a branch, loop or try
+        that ``use`` is not in (an assignment in the same ``if`` body as the use does count)."""
+        if not binding.guards:
+            return False
+        branches = set()
+        child, parent = use, self._parents.get(use)
+        while parent is not None:
+            for field, value in ast.iter_fields(parent):
+                if value is child or (isinstance(value, list) and any(item is child for item in value)):
+                    branches.add((id(parent), field))
+            child, parent = parent, self._parents.get(parent)
+        return any(guard not in branches for guard in binding.guards)
+
+    def _apply(self, name: str, value: Any, update: _Binding, conditional: bool) -> Any:
         if update.kind == "item":
             key = self.value(update.key)
             if not isinstance(value, dict) or isinstance(key, Unresolved):
                 return Unresolved(name)
-            if update.conditional:
+            if conditional:
                 return Unresolved(name)
             return {**value, key: self.value(update.node)}
         if update.kind == "aug":
             right = self.value(update.node)
-            if isinstance(value, Unresolved) or isinstance(right, Unresolved) or update.conditional:
+            if isinstance(value, Unresolved) or isinstance(right, Unresolved) or conditional:
                 return Unresolved(name)
             return _BINARY[type(update.op)](value, right)
         return value
@@ -661,29 +675,29 @@ class Evaluator:
                     add(arg.arg, _Binding(0, "opaque", None))
         body = scope.body if isinstance(scope.body, list) else []
 
-        def visit(statements: list[ast.stmt], conditional: bool) -> None:
+        def visit(statements: list[ast.stmt], guards: tuple) -> None:
             for statement in statements:
-                self._collect(statement, conditional, add)
+                self._collect(statement, guards, add)
                 if isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
                     continue
-                inner = isinstance(statement, _CONDITIONAL) or conditional
+                conditional = isinstance(statement, _CONDITIONAL)
                 for field in ("body", "orelse", "finalbody"):
                     block = getattr(statement, field, None)
                     if isinstance(block, list) and block and isinstance(block[0], ast.stmt):
                         # an if's body runs only sometimes, a with's always
-                        visit(block, inner)
+                        visit(block, guards + ((id(statement), field),) if conditional and field != "finalbody" else guards)
                 for handler in getattr(statement, "handlers", []) or []:
-                    visit(handler.body, True)
+                    visit(handler.body, guards + ((id(handler), "body"), (id(statement), "handlers")))
                 for case in getattr(statement, "cases", []) or []:
-                    visit(case.body, True)
+                    visit(case.body, guards + ((id(case), "body"),))
 
-        visit(body, False)
+        visit(body, ())
         for bindings in found.values():
             bindings.sort(key=lambda b: b.line)
         self._bindings[scope] = found
         return found
 
-    def _collect(self, statement: ast.stmt, conditional: bool, add) -> None:
+    def _collect(self, statement: ast.stmt, conditional: tuple, add) -> None:
         line = statement.lineno
         if isinstance(statement, ast.Assign):
             for target in statement.targets:
@@ -694,7 +708,7 @@ class Evaluator:
             add(statement.target.id, _Binding(line, "aug", statement.value, conditional, op=statement.op))
         elif isinstance(statement, (ast.For, ast.AsyncFor)):
             for name in _names(statement.target):
-                add(name, _Binding(line, "opaque", None, True))
+                add(name, _Binding(line, "opaque", None, conditional + ((id(statement), "target"),)))
         elif isinstance(statement, (ast.With, ast.AsyncWith)):
             for item in statement.items:
                 for name in _names(item.optional_vars) if item.optional_vars else ():
@@ -706,9 +720,9 @@ class Evaluator:
             add(statement.name, _Binding(line, "opaque", None, conditional))
         for node in ast.walk(statement) if not isinstance(statement, (ast.FunctionDef, ast.ClassDef)) else ():
             if isinstance(node, ast.NamedExpr):
-                add(node.target.id, _Binding(line, "value", node.value, True))
+                add(node.target.id, _Binding(line, "value", node.value, conditional + ((id(node), "walrus"),)))
 
-    def _collect_target(self, target: ast.AST, value: ast.AST, line: int, conditional: bool, add) -> None:
+    def _collect_target(self, target: ast.AST, value: ast.AST, line: int, conditional: tuple, add) -> None:
         if isinstance(target, ast.Name):
             add(target.id, _Binding(line, "value", value, conditional))
         elif isinstance(target, (ast.Tuple, ast.List)):

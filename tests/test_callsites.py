@@ -280,3 +280,26 @@ def test_a_name_defined_through_itself_is_unresolved_not_a_loop():
     RESULT = x
     """
     assert isinstance(value_of(source), Unresolved)
+
+
+def test_assignments_in_the_same_branch_as_the_use_count():
+    # nanoGPT's train.py: the model is built inside `if init_from == 'scratch':`, where the
+    # config dict is completed
+    source = """
+    n_layer = 4
+    init_from = 'scratch'
+    model_args = dict(n_layer=n_layer, vocab_size=None)
+    if init_from == 'scratch':
+        model_args['vocab_size'] = 50304
+        RESULT = model_args
+    """
+    assert value_of_in_block(source) == {"n_layer": 4, "vocab_size": 50304}
+    # ...but not from the other branch
+    other = textwrap.dedent(source).replace("    RESULT = model_args", "else:\n    RESULT = model_args")
+    assert isinstance(value_of_in_block(other), Unresolved)
+
+
+def value_of_in_block(source: str):
+    tree = ast.parse(textwrap.dedent(source))
+    (use,) = [n for n in ast.walk(tree) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "RESULT"]
+    return Evaluator(tree).value(use.value)

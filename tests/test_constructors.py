@@ -65,7 +65,7 @@ def test_gpt_built_from_its_config_dataclass_at_the_training_call_site():
     assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
     assert (
         "model `GPT`: built as GPT(config=GPTConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, "
-        "bias=False, vocab_size=<unresolved: 1000>, dropout=0.0)) from fixtures/ctor_gpt_config/train.py:51; "
+        "bias=False, vocab_size=<unresolved: 1000>, dropout=0.0)) from fixtures/ctor_gpt_config/train.py:52; "
         "placeholder vocab_size=1000 (vocabulary size: the project computes it "
         "(meta_vocab_size if meta_vocab_size is not None else 65))"
     ) in result.stderr
