@@ -64,6 +64,8 @@ class ConfigValue:
     fields: dict[str, Any]                     # the arguments given, by name
     defaults: dict[str, Any]                   # class-level defaults read from its source
     args: list[Any] = dataclasses.field(default_factory=list)  # positional ones not mapped to a name
+    factory: str | None = None                 # built by a classmethod (`GPT.get_default_config()`),
+                                               # then `fields` set as attributes
 
     def attribute(self, name: str) -> Any:
         if name in self.fields:
@@ -72,6 +74,8 @@ class ConfigValue:
 
     def __repr__(self) -> str:
         inner = [render(a) for a in self.args] + [f"{k}={render(v)}" for k, v in self.fields.items()]
+        if self.factory:
+            return f"{self.class_name}.{self.factory}()" + (f" with {', '.join(inner)}" if inner else "")
         return f"{self.class_name}({', '.join(inner)})"
 
 
@@ -309,10 +313,10 @@ _MODULE_BASES = {"Module", "nn.Module", "torch.nn.Module"}
 @dataclasses.dataclass
 class _Binding:
     line: int
-    kind: str                 # "value", "item" (d[k] = v), "aug" (x += v), "param", "opaque"
+    kind: str                 # "value", "item" (d[k] = v), "attr" (c.k = v), "aug" (x += v), "param", "opaque"
     node: ast.AST | None      # the value expression (or the parameter's default)
     guards: tuple[tuple[int, str], ...] = ()   # (id of an if/for/try..., branch) it runs under
-    key: ast.AST | None = None
+    key: Any = None           # the subscript (an expression) or the attribute name
     op: ast.operator | None = None
     index: int | None = None  # element of a tuple unpacking
 
@@ -527,6 +531,9 @@ class Evaluator:
                 if kwargs or not all(is_resolved(a) for a in args):
                     return Unresolved(_text(node))
                 return _BUILTINS[node.func.id](*args)
+        if (isinstance(node.func, ast.Attribute) and node.func.attr in CONFIG_FACTORIES and not args
+                and not kwargs and isinstance(node.func.value, ast.Name) and node.func.value.id[:1].isupper()):
+            return ConfigValue(node.func.value.id, {}, {}, factory=node.func.attr)
         if isinstance(node.func, ast.Name) and node.func.id in self._classes:
             return self._config(self._classes[node.func.id], args, kwargs)
         if isinstance(node.func, ast.Name) and node.func.id[:1].isupper():
@@ -631,6 +638,13 @@ class Evaluator:
         return any(guard not in branches for guard in binding.guards)
 
     def _apply(self, name: str, value: Any, update: _Binding, conditional: bool) -> Any:
+        if update.kind == "attr":  # cfg.vocab_size = 256
+            if conditional or not isinstance(value, (ConfigValue, ArgsNamespace)):
+                return Unresolved(name)
+            item = self.value(update.node)
+            if isinstance(value, ArgsNamespace):
+                return ArgsNamespace({**value.defaults, update.key: item})
+            return dataclasses.replace(value, fields={**value.fields, update.key: item})
         if update.kind == "item":
             key = self.value(update.key)
             if not isinstance(value, dict) or isinstance(key, Unresolved):
@@ -738,12 +752,14 @@ class Evaluator:
                         add(name, _Binding(line, "opaque", None, conditional))
         elif isinstance(target, ast.Subscript) and isinstance(target.value, ast.Name):
             add(target.value.id, _Binding(line, "item", value, conditional, key=target.slice))
+        elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
+            add(target.value.id, _Binding(line, "attr", value, conditional, key=target.attr))
 
 
 def _last_base(bindings: list[_Binding]) -> _Binding:
     """The last binding that gives the name a value (item and aug updates apply on top of it)."""
     for binding in reversed(bindings):
-        if binding.kind not in ("item", "aug"):
+        if binding.kind not in ("item", "aug", "attr"):
             return binding
     return bindings[0]
 
@@ -948,4 +964,5 @@ def placeholder_for(param: Param, source: str = "") -> Placeholder | None:
     return None
 
 
+CONFIG_FACTORIES = ("get_default_config", "default_config")
 CONFIG_NAMES = ("config", "cfg", "conf", "args", "model_args", "hparams", "params", "opt", "options", "model_config")

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from gradlint.callsites import (
+    CONFIG_FACTORIES,
     CONFIG_NAMES,
     ArgsNamespace,
     CallSite,
@@ -233,6 +234,18 @@ def _config_value(value: ConfigValue, param: Param, cls: type, placeholders: lis
         shown.append(f"{key}={text}")
     args = [_materialize(a, Param(param.name, "positional", True), None, cls, placeholders)[0] for a in value.args]
     config_cls = _find_class(value.class_name, cls)
+    if value.factory:
+        factory = getattr(config_cls, value.factory, None)
+        text = f"{value.class_name}.{value.factory}()" + (f" with {', '.join(shown)}" if shown else "")
+        if not callable(factory):
+            raise _Unbuildable(param.name)
+        try:
+            config = factory()
+            for key, item in fields.items():
+                setattr(config, key, item)
+        except Exception:  # noqa: BLE001 - the user's factory rejected the values
+            raise _Unbuildable(param.name) from None
+        return config, text
     text = f"{value.class_name}({', '.join([*map(render, args), *shown])})"
     if config_cls is None:
         known = {k: v for k, v in value.defaults.items() if not isinstance(v, Unresolved)}
@@ -262,7 +275,7 @@ def _default_config(param: Param, annotation: Any, cls: type) -> tuple[Any, str]
         found = [c for c in found if any(w in c.__name__.lower() for w in ("config", "args", "param", "cfg"))]
     if len(found) == 1:
         return _instantiate(found[0])
-    for method in ("get_default_config", "default_config"):
+    for method in CONFIG_FACTORIES:
         factory = getattr(cls, method, None)
         if callable(factory):
             try:

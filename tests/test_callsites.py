@@ -303,3 +303,19 @@ def value_of_in_block(source: str):
     tree = ast.parse(textwrap.dedent(source))
     (use,) = [n for n in ast.walk(tree) if isinstance(n, ast.Assign) and getattr(n.targets[0], "id", "") == "RESULT"]
     return Evaluator(tree).value(use.value)
+
+
+def test_attributes_set_on_a_config_after_it_is_built():
+    source = """
+    from model import GPT
+    cfg = GPT.get_default_config()
+    cfg.n_layer = 2 * 3
+    cfg.vocab_size = len(data)
+    RESULT = cfg
+    """
+    config = value_of(source)
+    assert config.factory == "get_default_config" and config.class_name == "GPT"
+    assert config.fields["n_layer"] == 6 and isinstance(config.fields["vocab_size"], Unresolved)
+    assert repr(config) == "GPT.get_default_config() with n_layer=6, vocab_size=<unresolved: len(data)>"
+    # an attribute set on something that is not a config leaves it unresolved
+    assert isinstance(value_of("x = make()\nx.a = 1\nRESULT = x"), Unresolved)

@@ -186,3 +186,20 @@ def test_the_result_cache_knows_the_call_sites(write):
     train.write_text("from model import Net\nnet = Net(5)\n")  # model.py never imports train.py
     again = run_cli("model.py", cwd=path.parent)
     assert "5 sigmoid layers" in again.stdout, again.stdout
+
+
+def test_a_config_from_get_default_config_with_attributes_set_after(write):
+    # minGPT's shape: the config comes from a classmethod and is completed attribute by attribute
+    model = SIGMOID.replace("import torch\n", "import types\n\nimport torch\n").replace(
+        "def __init__(self, depth, width=32):", "def __init__(self, config):").replace(
+        "range(depth)", "range(config.n_layer)").replace("nn.Linear(width, width)", "nn.Linear(config.n_embd, config.n_embd)").replace(
+        "    def forward", "    @staticmethod\n    def get_default_config():\n"
+        "        return types.SimpleNamespace(n_layer=None, n_embd=16, vocab_size=None)\n\n    def forward")
+    path = write("model.py", model)
+    write("train.py", "from model import Net\n\nmodel_config = Net.get_default_config()\nmodel_config.n_layer = 3\n"
+                      "model_config.vocab_size = train_dataset.get_vocab_size()\nmodel = Net(model_config)\n")
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert ("model `Net`: built as Net(config=Net.get_default_config() with n_layer=3, vocab_size=<unresolved: 1000>) "
+            "from train.py:6; placeholder vocab_size=1000 (vocabulary size: the project computes it "
+            "(train_dataset.get_vocab_size()))") in result.stderr
+    assert "3 sigmoid layers" in result.stdout
