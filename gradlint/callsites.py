@@ -902,8 +902,8 @@ def _enclosing_model_class(source: Source, call: ast.Call) -> str | None:
 
 
 def _reaches_optimizer(source: Source, call: ast.Call) -> bool:
-    """``model = Cls(...)`` (or ``Cls(...).to(device)``) and later, in the same scope,
-    ``SomeOptimizer(model.parameters(), ...)``."""
+    """``model = Cls(...)`` (or ``Cls(...).to(device)``, ``self.model = Cls(...)``) and, in the same
+    file, ``SomeOptimizer(model.parameters(), ...)``."""
     evaluator = source.evaluator
     node: ast.AST = call
     parent = evaluator._parents.get(node)
@@ -917,8 +917,7 @@ def _reaches_optimizer(source: Source, call: ast.Call) -> bool:
     names |= {t.attr for t in targets if isinstance(t, ast.Attribute)}  # self.model = Cls(...)
     if not names:
         return False
-    scope = evaluator._scopes(parent)[0]
-    for other in ast.walk(scope):
+    for other in ast.walk(source.tree):  # the optimizer is often built in a train() it is passed to
         if not isinstance(other, ast.Call) or other is call:
             continue
         func = _call_name(other) or ""

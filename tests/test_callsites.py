@@ -319,3 +319,19 @@ def test_attributes_set_on_a_config_after_it_is_built():
     assert repr(config) == "GPT.get_default_config() with n_layer=6, vocab_size=<unresolved: len(data)>"
     # an attribute set on something that is not a config leaves it unresolved
     assert isinstance(value_of("x = make()\nx.a = 1\nRESULT = x"), Unresolved)
+
+
+def test_the_optimizer_may_be_built_in_another_function_of_the_file(tmp_path):
+    found = project(tmp_path, {"trainer.py": """
+        import torch
+
+        def fit(model):
+            opt = torch.optim.Adam(model.parameters())
+
+        def main():
+            model = RNNModel('GRU', 5, 5)
+            fit(model)
+            other = RNNModel('GRU', 6, 6)
+    """})
+    sites = call_sites(found, "RNNModel", PARAMS)
+    assert [(s.where.rsplit(":", 1)[-1], s.reaches_optimizer) for s in sites] == [("8", True), ("10", False)]
