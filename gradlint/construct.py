@@ -103,10 +103,11 @@ def build_with_arguments(name: str, cls: type, seed: int, shown_path: str,
     sites: list[CallSite] = []
     if source_file is not None and not {"site-packages", "dist-packages"} & set(source_file.parts):
         sites = call_sites(project_for(project_root(source_file)), cls.__name__, params)
-    if sites and all(s.part_of for s in sites):
-        return Built(part_of=sites[0].part_of, note=(
-            f"`{name}` is not checked on its own: it is built inside `{sites[0].part_of}` "
-            f"({sites[0].where}) and checked as part of it"))
+    outside = [s for s in sites if s.part_of != cls.__name__]  # a class may build itself (trees)
+    if outside and all(s.part_of for s in outside):
+        return Built(part_of=outside[0].part_of, note=(
+            f"`{name}` is not checked on its own: it is built inside `{outside[0].part_of}` "
+            f"({outside[0].where}) and checked as part of it"))
     plans: list[_Plan] = []
     unbuildable: list[str] = []
     for site in (s for s in sites if s.useful):
@@ -162,6 +163,11 @@ def _plan(cls: type, params: list[Param], annotations: dict[str, Any], values: d
             continue
         if param.name in values:
             value = values[param.name]
+            if isinstance(value, Unresolved) and not param.required and placeholder_for(param) is None:
+                # the call passes something unknown where the constructor has a default: keep it
+                plan.placeholders.append(f"{param.name}=its default (the project computes it ({value.source}))")
+                plan.shown.append(f"{param.name}=<unresolved: default>")
+                continue
         elif param.required:
             value = Unresolved("")
         else:

@@ -130,8 +130,9 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings,
 
 def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
     result.models.append(spec.name)
-    if spec.built_from:
-        result.notes.append(Note(result.path, f"model `{spec.name}`: {built_note(spec)}", spec.name))
+    if spec.built_from:  # shown without -v when it rests on placeholders: the user should know
+        result.notes.append(Note(result.path, f"model `{spec.name}`: {built_note(spec)}", spec.name,
+                                 detail=not spec.placeholders))
     if spec.model is None:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {spec.error}", spec.name))
         return

@@ -77,59 +77,52 @@ def _package_of(path: Path) -> tuple[str, Path]:
 
 def find_models(module: Any, path: Path, seed: int,
                 init: dict[str, dict[str, Any]] | None = None) -> tuple[list[ModelSpec], list[str]]:
-    """The file's models, and notes about classes that were not built (see gradlint.construct).
-    ``init`` maps a class name to the constructor arguments given with ``--init``."""
+    """The file's models, and notes about classes that were skipped. A class whose constructor
+    needs arguments is built the way its project builds it (``construct_with_arguments``);
+    ``init`` maps a class name to the arguments given with ``--init``."""
     specs: list[ModelSpec] = []
     if callable(getattr(module, HOOK, None)):
         specs.extend(_from_hook(module, seed))
     hooked_types = {type(s.model) for s in specs if s.model is not None}
 
     candidates: list[ModelSpec] = []
-    needs_args: list[tuple[str, type]] = []
-    classes = []
+    needs_args: list[tuple[str, list[str]]] = []
     for name, cls in sorted(vars(module).items(), key=lambda item: _line_of(item[1])):
         if not (inspect.isclass(cls) and issubclass(cls, nn.Module) and cls.__module__ == module.__name__):
             continue
         if inspect.isabstract(cls) or cls in hooked_types or cls.forward is nn.Module.forward:
             continue  # abstract, declared through the hook, or a base class with no forward()
-        classes.append(cls)
-        if (init or {}).get(name) is not None or _required_parameters(cls):
-            needs_args.append((name, cls))
+        missing = _required_parameters(cls)
+        if missing or name in (init or {}):
+            needs_args.append((name, missing))
             continue
         candidates.append(_construct(name, cls, seed))
 
-    def parts_of(built: list[ModelSpec]) -> set[type]:
-        return {type(sub) for spec in built if spec.model is not None for sub in list(spec.model.modules())[1:]}
-
-    parts = parts_of([*specs, *candidates])
-    notes: list[str] = []
-    # A model is defined after its parts: build the last class first, and a class that turns out
-    # to be a part of a model already built is checked as part of it.
-    for name, cls in reversed(needs_args):
-        subclassed = any(other is not cls and issubclass(other, cls) for other in classes)
-        if name not in (init or {}) and (cls in parts or subclassed):
-            continue
-        spec = _construct(name, cls, seed, (init or {}).get(name))
-        if spec is None:
-            continue  # a part of another model (it is called inside that model's class)
-        if isinstance(spec, str):
-            notes.append(spec)
-            continue
-        candidates.append(spec)
-        parts |= parts_of([spec])
-    candidates.sort(key=lambda spec: spec.line)
-    specs.extend(c for c in candidates if c.model is None or type(c.model) not in parts or c.name in (init or {}))
+    parts = {
+        type(sub)
+        for spec in [*specs, *candidates] if spec.model is not None
+        for sub in list(spec.model.modules())[1:]
+    }
+    classes = [vars(module)[name] for name, _ in needs_args] + [type(c.model) for c in candidates if c.model is not None]
+    built, notes = _build_needing_arguments(module, needs_args, classes, parts, seed, init or {})
+    specs.extend(sorted((c for c in [*candidates, *built]
+                         if c.model is None or type(c.model) not in parts or c.name in (init or {})),
+                        key=lambda spec: spec.line))
     return specs, notes
 
 
 def specs_from_factory(name: str, factory: Any, seed: int, init: dict[str, Any] | None = None) -> list[ModelSpec]:
-    """Models from a class (built as gradlint.construct says, or with ``init``) or a callable
-    returning a model, ``(model, example_inputs)`` or a dict of them."""
+    """Models from a class (built as ``construct_with_arguments`` says when its constructor needs
+    arguments or ``init`` gives them) or a callable returning a model, ``(model, example_inputs)``
+    or a dict of them."""
     if inspect.isclass(factory) and issubclass(factory, nn.Module):
-        spec = _construct(name, factory, seed, init)
-        if not isinstance(spec, ModelSpec):
-            raise LoadError(spec or f"`{name}` is built inside another model; point gradlint at that one")
-        return [spec]
+        missing = _required_parameters(factory)
+        if missing or init is not None:
+            spec = construct_with_arguments(name, factory, seed, init)
+            if not isinstance(spec, ModelSpec):
+                raise LoadError(spec or f"`{name}` is built inside another model; point gradlint at that one")
+            return [spec]
+        return [_construct(name, factory, seed)]
     if not callable(factory):
         raise LoadError(f"`{name}` is a {type(factory).__name__}, not a model class or a callable")
     if init is not None:
@@ -143,28 +136,54 @@ def specs_from_factory(name: str, factory: Any, seed: int, init: dict[str, Any] 
     return _declared_specs(declared, f"{name}()", _line_of(factory))
 
 
-def _construct(name: str, cls: type, seed: int, init: dict[str, Any] | None = None) -> ModelSpec | str | None:
-    """Build ``cls``: with no arguments, or (when its constructor needs some, or ``init`` gives
-    them) the way its project builds it (gradlint.construct). A class that could not be built
-    gives the one-line note saying why and what to do; one that is only built inside another
-    model class gives None."""
+def _construct(name: str, cls: type, seed: int) -> ModelSpec:
     line = _line_of(cls)
-    if init is not None or _required_parameters(cls):
-        from gradlint.construct import build_with_arguments, shown_path
-
-        built = build_with_arguments(name, cls, seed, shown_path(cls), init)
-        if built.part_of is not None:
-            return None
-        if built.model is None:
-            return ModelSpec(name, None, None, line, built.error) if built.error else built.note
-        return ModelSpec(name, built.model, None, line, built_from=built.built_from,
-                         placeholders=built.placeholders)
     torch.manual_seed(seed)
     try:
         model = cls()
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         return ModelSpec(name, None, None, line, f"constructor raised {describe_exception(exc)}")
     return ModelSpec(name, model, None, line)
+
+
+def _build_needing_arguments(module: Any, needs_args: list[tuple[str, list[str]]], classes: list[type],
+                             parts: set[type], seed: int, init: dict[str, dict[str, Any]]
+                             ) -> tuple[list[ModelSpec], list[str]]:
+    """Build the classes whose constructor needs arguments, and the notes for those not built.
+    A model is defined after its parts, so the last class is built first; a class that turns out
+    to be a part of a model already built (``parts``, updated here), or a base class of another
+    model class, is checked through that model."""
+    built: list[ModelSpec] = []
+    notes: list[str] = []
+    for name, _ in reversed(needs_args):
+        cls = vars(module)[name]
+        subclassed = any(other is not cls and issubclass(other, cls) for other in classes)
+        if name not in init and (cls in parts or subclassed):
+            continue
+        spec = construct_with_arguments(name, cls, seed, init.get(name))
+        if isinstance(spec, str):
+            notes.append(spec)
+        elif spec is not None:  # None: only ever built inside another model class
+            built.append(spec)
+            if spec.model is not None:
+                parts.update(type(sub) for sub in list(spec.model.modules())[1:])
+    return built, notes
+
+
+def construct_with_arguments(name: str, cls: type, seed: int, init: dict[str, Any] | None = None
+                             ) -> ModelSpec | str | None:
+    """Build a class whose constructor needs arguments (or is given ``init``) the way its project
+    builds it (gradlint.construct). A class that could not be built gives the one-line note saying
+    why and what to do; one only ever built inside another model class gives None."""
+    from gradlint.construct import build_with_arguments, shown_path
+
+    line = _line_of(cls)
+    built = build_with_arguments(name, cls, seed, shown_path(cls), init)
+    if built.part_of is not None:
+        return None
+    if built.model is None:
+        return ModelSpec(name, None, None, line, built.error) if built.error else built.note
+    return ModelSpec(name, built.model, None, line, built_from=built.built_from, placeholders=built.placeholders)
 
 
 def _from_hook(module: Any, seed: int) -> list[ModelSpec]:

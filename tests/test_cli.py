@@ -271,7 +271,7 @@ def test_installed_library_class_as_a_target(tmp_path):
     assert ("note: model `TransformerEncoderLayer`: built as TransformerEncoderLayer(d_model=<unresolved: 64>, "
             "nhead=<unresolved: 4>) from placeholders") in result.stderr
     assert "placeholders d_model=64 (size), nhead=4 (number of attention heads)" in result.stderr
-    given = run_cli("torch.nn:TransformerEncoderLayer", "--init", '{"d_model": 32, "nhead": 2}', cwd=tmp_path)
+    given = run_cli("torch.nn:TransformerEncoderLayer", "--init", '{"d_model": 32, "nhead": 2}', "-v", cwd=tmp_path)
     assert "built as TransformerEncoderLayer(d_model=32, nhead=2) from --init" in given.stderr
 
 

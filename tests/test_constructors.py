@@ -174,8 +174,14 @@ def test_json_output_carries_the_note_for_the_model(write):
     write("train.py", "from model import Net\nnet = Net(3)\n")
     result = run_cli("model.py", "--output-format", "json", "--no-cache", cwd=path.parent)
     (entry,) = json.loads(result.stdout)["files"]
-    assert {"path": "model.py", "model": "Net", "detail": False,
+    assert {"path": "model.py", "model": "Net", "detail": True,
             "message": "model `Net`: built as Net(depth=3) from train.py:2"} in entry["notes"]
+    # without -v, the note is shown only when the build rests on placeholders
+    assert "built as" not in run_cli("model.py", cwd=path.parent).stderr
+    write("train.py", "from model import Net\nnet = Net(len(data))\n")
+    shown = run_cli("model.py", cwd=path.parent).stderr
+    assert ("model.py: note: model `Net`: built as Net(depth=<unresolved: 2>) from train.py:2; placeholder "
+            "depth=2 (number of layers: the project computes it (len(data)))") in shown
 
 
 def test_the_result_cache_knows_the_call_sites(write):
@@ -203,3 +209,12 @@ def test_a_config_from_get_default_config_with_attributes_set_after(write):
             "from train.py:6; placeholder vocab_size=1000 (vocabulary size: the project computes it "
             "(train_dataset.get_vocab_size()))") in result.stderr
     assert "3 sigmoid layers" in result.stdout
+
+
+def test_an_unknown_value_for_a_parameter_with_a_default_keeps_the_default_and_says_so(write):
+    path = write("model.py", SIGMOID.replace("width=32", "width=32, activation='sigmoid'"))
+    write("train.py", "import os\nfrom model import Net\nnet = Net(4, activation=os.environ['ACT'])\n")
+    result = run_cli("model.py", "--no-cache", cwd=path.parent)
+    assert ("built as Net(depth=4, activation=<unresolved: default>) from train.py:3; placeholder activation=its "
+            "default (the project computes it (os.environ['ACT']))") in result.stderr
+    assert "4 sigmoid layers" in result.stdout
