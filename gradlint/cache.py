@@ -60,7 +60,7 @@ class Cache:
         from gradlint.callsites import construction_sources  # call sites decide how models are built
 
         sources = dict.fromkeys([path.resolve(), *local_closure(tree, path.resolve(), root),
-                                 *construction_sources(tree, root)])
+                                 *(construction_sources(tree, root) if self.enabled else ())])
         for source in sources:
             digest.update(str(source).encode())
             try:

@@ -110,14 +110,25 @@ def build_with_arguments(name: str, cls: type, seed: int, shown_path: str,
             f"({outside[0].where}) and checked as part of it"))
     plans: list[_Plan] = []
     unbuildable: list[str] = []
-    for site in (s for s in sites if s.useful):
+    by_name = {p.name: p for p in params}
+
+    def usable(site: CallSite) -> bool:
+        """It gives a value, or says what each size is computed from (`Net(len(vocab))`)."""
+        return site.useful or (site.part_of is None and bool(site.values) and all(
+            name in by_name and placeholder_for(by_name[name]) is not None for name in site.values))
+
+    for site in filter(usable, sites):
         try:
             plans.append(_plan(cls, params, annotations, site.values, site.extra, site.where))
         except _Unbuildable as exc:
             unbuildable.append(f"{site.where} ({exc} unknown)")
     try:
-        why = f"no call of `{cls.__name__}` in the project gives its arguments" if not plans else \
-            "the project's calls could not build it"
+        if plans:
+            why = "the project's calls could not build it"
+        elif sites:
+            why = f"no value gradlint can read in the calls of `{cls.__name__}` ({sites[0].where})"
+        else:
+            why = f"no call of `{cls.__name__}` in the project gives its arguments"
         fallback = _plan(cls, params, annotations, {}, [], why)
     except _Unbuildable:
         fallback = None

@@ -218,3 +218,16 @@ def test_an_unknown_value_for_a_parameter_with_a_default_keeps_the_default_and_s
     assert ("built as Net(depth=4, activation=<unresolved: default>) from train.py:3; placeholder activation=its "
             "default (the project computes it (os.environ['ACT']))") in result.stderr
     assert "4 sigmoid layers" in result.stdout
+
+
+def test_a_hugging_face_config_annotation_is_built_with_its_defaults(write):
+    source = SIGMOID.replace("from torch import nn\n", "from torch import nn\nfrom transformers import PretrainedConfig\n\n\n"
+                             "class SigmoidConfig(PretrainedConfig):\n    model_type = 'sigmoid-net'\n\n"
+                             "    def __init__(self, depth=4, width=16, **kwargs):\n        self.depth = depth\n"
+                             "        self.width = width\n        super().__init__(**kwargs)\n").replace(
+        "def __init__(self, depth, width=32):", "def __init__(self, settings: SigmoidConfig):").replace(
+        "range(depth)", "range(settings.depth)").replace("nn.Linear(width, width)", "nn.Linear(settings.width, settings.width)")
+    path = write("model.py", source)
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert "model `Net`: built as Net(settings=SigmoidConfig()) from config defaults" in result.stderr, result.stderr
+    assert "4 sigmoid layers" in result.stdout
