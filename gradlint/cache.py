@@ -57,7 +57,11 @@ class Cache:
         digest = hashlib.sha256()
         digest.update(self._versions.encode())
         digest.update(json.dumps(request, sort_keys=True, default=str).encode())
-        for source in [path.resolve(), *local_closure(tree, path.resolve(), root)]:
+        from gradlint.callsites import construction_sources  # call sites decide how models are built
+
+        sources = dict.fromkeys([path.resolve(), *local_closure(tree, path.resolve(), root),
+                                 *(construction_sources(tree, root) if self.enabled else ())])
+        for source in sources:
             digest.update(str(source).encode())
             try:
                 digest.update(source.read_bytes())

@@ -69,6 +69,8 @@ def main() -> None:
 @click.option("--baseline", type=click.Path(dir_okay=False, path_type=Path),
               help="Hide findings recorded in this baseline file.")
 @click.option("--update-baseline", is_flag=True, help="Record the current findings in --baseline.")
+@click.option("--init", "init_json", metavar="JSON",
+              help="Constructor arguments for the model named by PATH::Class, as a JSON object.")
 @click.option("-q", "--quiet", is_flag=True, help="Print findings only: no notes, no summary.")
 @click.option("-v", "--verbose", is_flag=True,
               help="Also list info-level findings and say how each model was found, built, traced and probed.")
@@ -81,7 +83,8 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
           no_cache: bool, output_format: str,
           output_file: Path | None, statistics: bool, plot_path: Path | None, fail_level: str | None,
           exit_zero: bool,
-          baseline: Path | None, update_baseline: bool, quiet: bool, verbose: bool, show_info: bool) -> None:
+          baseline: Path | None, update_baseline: bool, init_json: str | None, quiet: bool,
+          verbose: bool, show_info: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
     _stop_on_signals()
     from gradlint import reporters
@@ -113,8 +116,9 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             per_file_ignores=per_file, fail_level=Severity.parse(fail_level) if fail_level else None,
             probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
             device=device, timeout=timeout, memory_limit=memory_limit, flows=plot_path is not None)
+        init = _init_arguments(init_json, paths) if init_json is not None else None
         report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
-                      baseline=baseline, update_baseline=update_baseline, cache=not no_cache)
+                      baseline=baseline, update_baseline=update_baseline, cache=not no_cache, init=init)
     except ConfigError as exc:
         click.echo(f"gradlint: error: {exc}", err=True)
         sys.exit(2)
@@ -181,6 +185,27 @@ def _stop(signum: int, frame: object) -> None:
                      "no results reported\n")
     sys.stderr.flush()
     os._exit(128 + signum)
+
+
+def _init_arguments(text: str, paths: tuple[str, ...]) -> dict:
+    """``--init '{"dim": 64}'``: keyword arguments for the constructor of the selected model."""
+    import json
+
+    from gradlint.config import ConfigError
+    from gradlint.runner import _MODULE_TARGET
+
+    if not paths or not all("::" in p or _MODULE_TARGET.match(p) for p in paths):
+        raise ConfigError("--init needs the model it builds: name it as PATH::Class "
+                          "(or package.module:Class)")
+    try:
+        value = json.loads(text)
+    except ValueError as exc:
+        raise ConfigError(f"--init is not valid JSON ({exc}); write an object such as "
+                          "'{\"dim\": 64}'") from None
+    if not isinstance(value, dict):
+        raise ConfigError(f"--init must be a JSON object of constructor arguments by name, "
+                          f"got {type(value).__name__}")
+    return value
 
 
 def _notes(report, quiet: bool, verbose: bool, show_info: bool) -> None:

@@ -116,7 +116,8 @@ def _analyze_untouched(model: nn.Module, inputs: dict[str, Any] | None, name: st
     return report
 
 
-def lint_model_file(path: Path, selector: str | None, settings: Settings) -> FileResult:
+def lint_model_file(path: Path, selector: str | None, settings: Settings,
+                    init: dict[str, Any] | None = None) -> FileResult:
     shown = display_path(str(path))
     result = FileResult(shown)
     with intercepted() as recorder:
@@ -135,7 +136,8 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings) -> Fil
             raise ended
         try:
             specs, skipped = find_models(module, path, settings.seed, batch_size=settings.batch_size,
-                                         seq_len=settings.seq_len)
+                                         seq_len=settings.seq_len,
+                                         init={selector: init} if selector and init else None)
         except LoadError as exc:
             result.problems.append(Problem(shown, str(exc)))
             return result
@@ -220,7 +222,8 @@ def _line_in(exc: BaseException, path: Path) -> str:
     return f"{display_path(target)}:{line}" if line is not None else display_path(target)
 
 
-def lint_import_target(module_name: str, attribute: str, settings: Settings) -> FileResult:
+def lint_import_target(module_name: str, attribute: str, settings: Settings,
+                       init: dict[str, Any] | None = None) -> FileResult:
     """``package.module:attribute``: a model class (built with no arguments) or a callable that
     returns a model, ``(model, example_inputs)``, or a dict like ``gradlint_models()``."""
     shown = f"{module_name}:{attribute}"
@@ -234,7 +237,7 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings) -> 
         result.problems.append(Problem(shown, f"cannot import {shown}: {describe_exception(exc)}"))
         return result
     try:
-        specs = specs_from_factory(attribute, factory, settings.seed)
+        specs = specs_from_factory(attribute, factory, settings.seed, init)
     except LoadError as exc:
         result.problems.append(Problem(shown, str(exc)))
         return result
@@ -255,6 +258,8 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         result.model_status.append(ModelStatus(status=status, why=message, **known))
         _status_note(result, result.model_status[-1])
 
+    if spec.placeholders:  # shown without -v: the user should know what gradlint made up
+        result.notes.append(Note(result.path, f"model `{spec.name}`: {built_note(spec)}", spec.name))
     if spec.model is None:
         give_up(NOT_BUILT, str(spec.error))
         return
@@ -290,7 +295,7 @@ def _status_note(result: FileResult, status: ModelStatus) -> None:
     parts = [status.status if status.status == CHECKED or not status.why
              else f"{status.status} ({status.why})"]
     if status.built_from:
-        parts.append(f"built from {status.built_from}")
+        parts.append(f"built as {status.built_from}")
     if status.placeholders:
         parts.append(f"placeholders: {', '.join(status.placeholders)}")
     if status.inputs_from:
@@ -300,6 +305,16 @@ def _status_note(result: FileResult, status: ModelStatus) -> None:
     if status.seconds is not None:
         parts.append(f"{status.seconds:.2f} s")
     result.notes.append(Note(result.path, f"model `{status.name}`: {'; '.join(parts)}", status.name, detail=True))
+
+
+def built_note(spec: ModelSpec) -> str:
+    """How gradlint built a model whose constructor needs arguments, every placeholder named."""
+    text = f"built as {spec.built_from}"
+    if spec.placeholders:
+        text += (f"; placeholder{'s' if len(spec.placeholders) > 1 else ''} "
+                 f"{', '.join(spec.placeholders)}: give the real value{'s' if len(spec.placeholders) > 1 else ''} "
+                 "with --init or gradlint_models()")
+    return text
 
 
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,

@@ -23,6 +23,7 @@ import sys
 import textwrap
 import types
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -96,15 +97,17 @@ def _package_of(path: Path) -> tuple[str, Path]:
     return ".".join(parts), directory
 
 
-def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8,
-                seq_len: int = 32) -> tuple[list[ModelSpec], list[str]]:
+def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8, seq_len: int = 32,
+                init: dict[str, dict[str, Any]] | None = None) -> tuple[list[ModelSpec], list[str]]:
     """The file's models, and notes about the ones that were skipped.
 
     In this order, each model once: what ``gradlint_models()`` returns; module-level ``nn.Module``
     instances with parameters (``model = nn.Sequential(...)``, ``net = Net(256)``); module-level
     functions that return a model and need no arguments (annotated ``-> nn.Module``, or visibly
-    returning a model class's instance), called; classes defined in the file whose constructor
-    needs no arguments, built.
+    returning a model class's instance), called; classes defined in the file, built — with no
+    arguments, or, when the constructor needs some, the way the project builds the class
+    (``construct_with_arguments``; ``init`` maps a class name to the arguments given with
+    ``--init``).
 
     The same model is never linted twice: one object bound to two names is one model; a class
     with an instance or a factory result in the file is linted as that instance (the sizes the
@@ -169,10 +172,11 @@ def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8,
         if cls in built_types:
             continue  # the file's own instance of it is linted instead
         missing = _required_parameters(cls)
-        if missing:
+        if missing or name in (init or {}):
             needs_args.append((name, missing))
             continue
-        spec = construct_sized(name, cls, seed, batch_size, seq_len)
+        spec = construct_sized(name, lambda cls=cls, name=name: _construct(name, cls, seed), seed,
+                               batch_size, seq_len)
         if spec.built_from is None:
             spec.built_from = f"{name}() (its constructor needs no arguments)"
         candidates.append(spec)
@@ -183,14 +187,13 @@ def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8,
              if type(sub).__module__ == module.__name__}
     found = [s for s in instances if id(s.model) not in part_ids]
     found += [s for s in made if s.model is None or (id(s.model) not in part_ids and type(s.model) not in parts)]
-    found += [c for c in candidates if c.model is None or type(c.model) not in parts]
+    classes_seen = [namespace[n] for n, _ in needs_args] + [type(c.model) for c in candidates if c.model is not None]
+    built, built_notes = _build_needing_arguments(namespace, needs_args, classes_seen, parts, seed, init or {},
+                                                  batch_size, seq_len)
+    notes.extend(built_notes)
+    found += [c for c in [*candidates, *built]
+              if c.model is None or type(c.model) not in parts or c.name in (init or {})]
     specs.extend(sorted(found, key=lambda s: s.line))
-    notes.extend(
-        f"skipped `{name}`: its constructor needs arguments ({', '.join(missing)}); "
-        f"return an instance from {HOOK}() to lint it"
-        for name, missing in needs_args
-        if namespace[name] not in parts
-    )
     return specs, notes
 
 
@@ -325,17 +328,22 @@ def _is_model_class(obj: Any, module_name: str) -> bool:
             and type.__getattribute__(obj, "__module__") == module_name)
 
 
-def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
-    """Models from a class (built with no arguments) or a callable returning a model,
-    ``(model, example_inputs)`` or a dict of them."""
+def specs_from_factory(name: str, factory: Any, seed: int, init: dict[str, Any] | None = None) -> list[ModelSpec]:
+    """Models from a class (built as ``construct_with_arguments`` says when its constructor needs
+    arguments or ``init`` gives them) or a callable returning a model, ``(model, example_inputs)``
+    or a dict of them."""
     if inspect.isclass(factory) and issubclass(factory, nn.Module):
         missing = _required_parameters(factory)
-        if missing:
-            raise LoadError(f"`{name}` needs constructor arguments ({', '.join(missing)}); point "
-                            "gradlint at a function that builds it instead")
-        return [construct_sized(name, factory, seed)]
+        if missing or init is not None:
+            spec = construct_sized(name, lambda: construct_with_arguments(name, factory, seed, init), seed)
+            if not isinstance(spec, ModelSpec):
+                raise LoadError(spec or f"`{name}` is built inside another model; point gradlint at that one")
+            return [spec]
+        return [construct_sized(name, lambda: _construct(name, factory, seed), seed)]
     if not callable(factory):
         raise LoadError(f"`{name}` is a {type(factory).__name__}, not a model class or a callable")
+    if init is not None:
+        raise LoadError(f"--init gives constructor arguments to a model class; `{name}` is a function")
     torch.manual_seed(seed)
     try:
         built = factory()
@@ -345,21 +353,23 @@ def specs_from_factory(name: str, factory: Any, seed: int) -> list[ModelSpec]:
     return _declared_specs(declared, f"{name}()", _line_of(factory))
 
 
-def construct_sized(name: str, cls: type, seed: int, batch_size: int = 8, seq_len: int = 32) -> ModelSpec:
-    """Build a model class with no arguments, first on the meta device: built for real only when
-    the probe fits the memory this worker may use, else left on meta (structure rules only)."""
+def construct_sized(name: str, build: Callable[[], Any], seed: int, batch_size: int = 8,
+                    seq_len: int = 32) -> Any:
+    """``build()`` (a model class's construction, giving a ModelSpec, or a note when it could not
+    be built), first on the meta device: built for real only when the probe fits the memory this
+    worker may use, else left on meta (structure rules only)."""
     from gradlint import sizing
 
-    meta = sizing.build_on_meta(lambda: _construct(name, cls, seed))
-    if meta.model is None or not sizing.on_meta(meta.model):
-        return _construct(name, cls, seed)  # a constructor that needs real tensors: the limits guard it
+    meta = sizing.build_on_meta(build)
+    if not isinstance(meta, ModelSpec) or meta.model is None or not sizing.on_meta(meta.model):
+        return build()  # a constructor that needs real tensors: the limits guard it
     size = sizing.measure(meta.model, batch_size, seq_len, seed)
     why = sizing.too_large(size, sizing.budget())
     if why is None:
         del meta
-        return _construct(name, cls, seed)
+        return build()
     meta.too_large = why
-    meta.built_from = f"{name}() on the meta device only ({why})"
+    meta.built_from = f"{meta.built_from or f'{name}()'}, on the meta device only ({why})"
     return meta
 
 
@@ -371,6 +381,48 @@ def _construct(name: str, cls: type, seed: int) -> ModelSpec:
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         return ModelSpec(name, None, None, line, f"constructor raised {describe_exception(exc)}")
     return ModelSpec(name, model, None, line)
+
+
+def _build_needing_arguments(namespace: dict[str, Any], needs_args: list[tuple[str, list[str]]],
+                             classes: list[type], parts: set[type], seed: int,
+                             init: dict[str, dict[str, Any]], batch_size: int, seq_len: int
+                             ) -> tuple[list[ModelSpec], list[str]]:
+    """Build the classes whose constructor needs arguments, and the notes for those not built.
+    A model is defined after its parts, so the last class is built first; a class that turns out
+    to be a part of a model already built (``parts``, updated here), or a base class of another
+    model class, is checked through that model."""
+    built: list[ModelSpec] = []
+    notes: list[str] = []
+    for name, _ in reversed(needs_args):
+        cls = namespace[name]
+        subclassed = any(other is not cls and issubclass(other, cls) for other in classes)
+        if name not in init and (cls in parts or subclassed):
+            continue
+        spec = construct_sized(name, lambda cls=cls, name=name: construct_with_arguments(
+            name, cls, seed, init.get(name)), seed, batch_size, seq_len)
+        if isinstance(spec, str):
+            notes.append(spec)
+        elif spec is not None:  # None: only ever built inside another model class
+            built.append(spec)
+            if spec.model is not None:
+                parts.update(type(sub) for sub in list(spec.model.modules())[1:])
+    return built, notes
+
+
+def construct_with_arguments(name: str, cls: type, seed: int, init: dict[str, Any] | None = None
+                             ) -> ModelSpec | str | None:
+    """Build a class whose constructor needs arguments (or is given ``init``) the way its project
+    builds it (gradlint.construct). A class that could not be built gives the one-line note saying
+    why and what to do; one only ever built inside another model class gives None."""
+    from gradlint.construct import build_with_arguments, shown_path
+
+    line = _line_of(cls)
+    built = build_with_arguments(name, cls, seed, shown_path(cls), init)
+    if built.part_of is not None:
+        return None
+    if built.model is None:
+        return ModelSpec(name, None, None, line, built.error) if built.error else built.note
+    return ModelSpec(name, built.model, None, line, built_from=built.built_from, placeholders=built.placeholders)
 
 
 def _from_hook(module: Any, seed: int) -> list[ModelSpec]:

@@ -115,8 +115,9 @@ def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
 
 def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
          isolated: bool = False, jobs: int | None = None, baseline: Path | None = None,
-         update_baseline: bool = False, cache: bool = False) -> Report:
-    """Lint ``paths`` as the CLI does. Raises ConfigError for a bad configuration."""
+         update_baseline: bool = False, cache: bool = False, init: dict | None = None) -> Report:
+    """Lint ``paths`` as the CLI does. Raises ConfigError for a bad configuration. ``init``: the
+    constructor arguments (``--init``) for the models that ``PATH::Class`` targets select."""
     overrides = overrides or Overrides()
     configs = _Configs(config, isolated)
     targets, problems = expand(paths)
@@ -124,7 +125,7 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
         configs.for_path(target.path)
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(targets) or 1))
-    checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache))
+    checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache), init)
     processes.resume()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:
@@ -235,7 +236,9 @@ def _apply_baseline(results: list[FileResult], known: Counter) -> int:
 
 
 class _FileChecker:
-    def __init__(self, configs: _Configs, overrides: Overrides, jobs: int = 1, cache: Cache | None = None) -> None:
+    def __init__(self, configs: _Configs, overrides: Overrides, jobs: int = 1, cache: Cache | None = None,
+                 init: dict | None = None) -> None:
+        self.init = init
         self.configs = configs
         self.overrides = overrides
         self.jobs = jobs
@@ -306,6 +309,8 @@ class _FileChecker:
             "path": str(target.path.resolve()) if target.path else None, "module": target.module,
             "selector": target.selector, "settings": settings.to_dict(),
         }
+        if self.init is not None and target.selector:
+            fields["init"] = self.init
         key = None
         if target.path is not None and tree is not None:
             key = self.cache.key(target.path, tree, {**fields, "shown": shown})

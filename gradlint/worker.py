@@ -31,9 +31,9 @@ def main() -> None:
     settings = Settings.from_dict(request["settings"])
     if request.get("module"):
         sys.path.insert(0, os.getcwd())  # like `python -m`: the current directory is importable
-        result = lint_import_target(request["module"], request["selector"], settings)
+        result = lint_import_target(request["module"], request["selector"], settings, request.get("init"))
     else:
-        result = lint_model_file(Path(request["path"]), request.get("selector"), settings)
+        result = lint_model_file(Path(request["path"]), request.get("selector"), settings, request.get("init"))
     # Python to Python, lossless: a measured -inf travels as -Infinity (allow_nan's default);
     # the output formats turn it into null (findings.jsonable)
     json.dump(result.to_dict(), result_channel)

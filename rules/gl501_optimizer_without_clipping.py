@@ -6,6 +6,7 @@ import re
 from collections.abc import Iterable
 from pathlib import Path
 
+from gradlint.callsites import Evaluator, is_resolved
 from gradlint.findings import Finding, Location, Severity, display_path
 from gradlint.project import project_files
 from gradlint.rule import Rule
@@ -79,8 +80,11 @@ class OptimizerWithoutClipping(Rule):
     ```
 
     ## Options
-    - `warn-sgd-lr` (1.0): plain SGD with a literal learning rate at or above this is a warning
-      (THEORY.md §3, "No clipping").
+    - `warn-sgd-lr` (1.0): plain SGD with a learning rate at or above this is a warning
+      (THEORY.md §3, "No clipping"). The learning rate is read from the source: a literal, a
+      variable assigned earlier, a function parameter's default, or an argparse default
+      (`lr=args.lr` with `add_argument("--lr", type=float, default=20)`); one the source does not
+      give (read from a config file at run time) leaves the finding at info.
 
     ## References
     - Pascanu, Mikolov & Bengio 2013, "On the difficulty of training recurrent neural networks".
@@ -102,6 +106,7 @@ class OptimizerWithoutClipping(Rule):
         if ctx.clipping is not None:
             return
         imports = ImportMap.of(ctx.tree)
+        evaluator = None
         for call in ast.walk(ctx.tree):
             if not isinstance(call, ast.Call):
                 continue
@@ -109,14 +114,19 @@ class OptimizerWithoutClipping(Rule):
             if name is None or not _is_optimizer(name):
                 continue
             short = name.rsplit(".", 1)[-1]
-            lr = _literal_keyword(call, "lr", position=1)
-            big_lr = short == "SGD" and isinstance(lr, (int, float)) and lr >= self.opts["warn-sgd-lr"]
+            big_lr = None
+            if short == "SGD":
+                evaluator = evaluator or Evaluator(ctx.tree)
+                lr, expression = _learning_rate(call, evaluator)
+                if isinstance(lr, (int, float)) and not isinstance(lr, bool) and lr >= self.opts["warn-sgd-lr"]:
+                    big_lr = f"lr={lr:g}" + (f" ({expression})" if expression else "")
             severity = Severity.WARNING if (ctx.recurrent or big_lr) else Severity.INFO
-            reason = ""
+            reasons = []
             if ctx.recurrent:
-                reason = "; this code builds a vanilla recurrence (nn.RNN/RNNCell), whose gradients can explode"
-            elif big_lr:
-                reason = f"; plain SGD with lr={lr} makes an exploding step likely"
+                reasons.append("this code builds a vanilla recurrence (nn.RNN/RNNCell), whose gradients can explode")
+            if big_lr:
+                reasons.append(f"plain SGD with {big_lr} makes an exploding step likely")
+            reason = "".join(f"; {r}" for r in reasons)
             yield self.make(
                 Location(display_path(str(ctx.path)), call.lineno, call.col_offset + 1,
                          call.end_lineno, (call.end_col_offset or 0) + 1),
@@ -133,6 +143,21 @@ def _is_optimizer(name: str) -> bool:
         return False
     return any(module == m or module.startswith(m + ".") for m in OPTIMIZER_MODULES) or name in (
         "transformers.AdamW", "transformers.Adafactor")
+
+
+def _learning_rate(call: ast.Call, evaluator: Evaluator) -> tuple[object, str]:
+    """The optimizer's learning rate from the source: a literal, or a variable, a parameter's
+    default or an argparse default (`lr=args.lr`), with the expression it came from ("" for a
+    literal); None when the source does not give it."""
+    node = next((k.value for k in call.keywords if k.arg == "lr"), None)
+    if node is None and len(call.args) > 1:
+        node = call.args[1]
+    if node is None:
+        return None, ""
+    value = evaluator.value(node)
+    if not is_resolved(value):
+        return None, ""
+    return value, "" if isinstance(node, ast.Constant) else f"from `{ast.unparse(node)}`"
 
 
 def _literal_keyword(call: ast.Call, name: str, position: int | None = None) -> object:

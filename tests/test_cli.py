@@ -177,10 +177,13 @@ def test_hook_provides_models_that_need_arguments_and_inputs(write):
 
 
 def test_constructor_needing_arguments_is_a_note(write):
-    path = write("args.py", SIGMOID_NET.replace("def __init__(self):", "def __init__(self, depth):"))
+    # no call gives `activation` and it is no size a placeholder could stand for
+    path = write("args.py", SIGMOID_NET.replace("def __init__(self):", "def __init__(self, activation):"))
     result = run_cli("args.py", cwd=path.parent)
     assert result.returncode == 0
-    assert "note: skipped `Net`: its constructor needs arguments (depth)" in result.stderr
+    assert ("args.py: note: skipped `Net`: its constructor needs arguments (activation) that no call in the "
+            "project gives; give them with `gradlint args.py::Net --init '{\"activation\": \"...\"}'` or "
+            "return an instance from gradlint_models()") in result.stderr
 
 
 def test_untraceable_submodule_becomes_an_opaque_node(write):
@@ -277,9 +280,14 @@ def not_a_model():
 
 
 def test_installed_library_class_as_a_target(tmp_path):
-    result = run_cli("torch.nn:TransformerEncoderLayer", cwd=tmp_path)
-    assert "torch.nn:TransformerEncoderLayer: error" in result.stderr  # needs d_model and nhead
-    assert "needs constructor arguments (d_model, nhead)" in result.stderr
+    # d_model and nhead are sizes: built with placeholders, each named (no project is scanned)
+    result = run_cli("torch.nn:TransformerEncoderLayer", "-v", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ("note: model `TransformerEncoderLayer`: built as TransformerEncoderLayer(d_model=<unresolved: 64>, "
+            "nhead=<unresolved: 4>) from placeholders") in result.stderr
+    assert "placeholders d_model=64 (size), nhead=4 (number of attention heads)" in result.stderr
+    given = run_cli("torch.nn:TransformerEncoderLayer", "--init", '{"d_model": 32, "nhead": 2}', "-v", cwd=tmp_path)
+    assert "built as TransformerEncoderLayer(d_model=32, nhead=2) from --init" in given.stderr
 
 
 def test_memory_limit_stops_a_model_that_allocates_too_much(write):

@@ -79,3 +79,40 @@ def test_schedulers_and_custom_names_are_not_optimizers(write):
             "    return torch.optim.Optimizer\n")
     result = lint_project(write, {"train.py": text})
     assert result.stdout == ""
+
+
+@pytest.mark.parametrize("text, shown", [
+    ("import torch\n\nLR = 20\n\ndef train(model):\n    optimizer = torch.optim.SGD(model.parameters(), lr=LR)\n",
+     "lr=20 (from `LR`)"),
+    ("import torch\n\ndef train(model, lr=20.0):\n    optimizer = torch.optim.SGD(model.parameters(), lr=lr)\n",
+     "lr=20 (from `lr`)"),
+    ("import torch\n\ndef train(model):\n    base = 5\n    optimizer = torch.optim.SGD(model.parameters(), base * 2)\n",
+     "lr=10 (from `base * 2`)"),
+    ("import argparse\nimport torch\n\nparser = argparse.ArgumentParser()\n"
+     "parser.add_argument('--lr', type=float, default='20')\nargs = parser.parse_args()\n\n"
+     "def train(model):\n    optimizer = torch.optim.SGD(model.parameters(), lr=args.lr)\n",
+     "lr=20 (from `args.lr`)"),
+    ("import argparse\nfrom torch import optim\n\ndef main(opt):\n    optimizer = optim.SGD(opt.model.parameters(), lr=opt.learning_rate)\n\n"
+     "if __name__ == '__main__':\n    p = argparse.ArgumentParser()\n    p.add_argument('--learning-rate', type=float, default=1.0)\n"
+     "    main(p.parse_args())\n",
+     "lr=1 (from `opt.learning_rate`)"),
+])
+def test_sgd_learning_rate_read_through_variables_defaults_and_argparse(write, text, shown):
+    result = lint_project(write, {"train.py": text})
+    (line,) = result.stdout.splitlines()
+    assert "GL501 warning" in line and f"plain SGD with {shown} makes an exploding step likely" in line, line
+    assert result.returncode == 1
+
+
+@pytest.mark.parametrize("text", [
+    "import json, torch\n\ndef train(model):\n    lr = json.load(open('c.json'))['lr']\n"
+    "    optimizer = torch.optim.SGD(model.parameters(), lr=lr)\n",          # from a file at run time
+    "import torch\n\ndef train(model, lr):\n    optimizer = torch.optim.SGD(model.parameters(), lr=lr)\n",
+    "import torch\n\ndef train(model, lr=0.1):\n    optimizer = torch.optim.SGD(model.parameters(), lr=lr)\n",
+    "import torch\n\ndef train(model):\n    optimizer = torch.optim.Adam(model.parameters(), lr=20)\n",  # not plain SGD
+])
+def test_learning_rate_unknown_small_or_not_sgd_stays_info(write, text):
+    result = lint_project(write, {"train.py": text})
+    (line,) = result.stdout.splitlines()
+    assert "GL501 info" in line and "lr=" not in line.split("[fix:")[0], line
+    assert result.returncode == 0

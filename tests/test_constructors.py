@@ -1,0 +1,233 @@
+"""Models whose constructor needs arguments are built the way their project builds them
+(call sites, config defaults, placeholders) and checked, and the output says how."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from conftest import FIXTURES, run_cli
+
+SIGMOID = """
+import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self, depth, width=32):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.sigmoid(layer(x))
+        return x
+"""
+
+
+def notes(result) -> list[str]:
+    return [line for line in result.stderr.splitlines() if ": note: " in line]
+
+
+def assert_checked(result, model: str) -> None:
+    """Traced and probed: the -v summary line, and no note saying a step was skipped."""
+    assert any(f"model `{model}`: traced by " in line for line in notes(result)), result.stderr
+    for skipped in ("probe skipped", "probe failed", "not traced", "could not be traced", "skipped `"):
+        assert skipped not in result.stderr, result.stderr
+
+
+@pytest.fixture(scope="module")
+def word_lm():
+    return run_cli("fixtures/ctor_word_lm", "-v", "--no-cache", "-j", "1")
+
+
+def test_word_lm_sizes_come_from_argparse_and_the_vocabulary_is_a_named_placeholder(word_lm):
+    assert word_lm.returncode == 1, word_lm.stderr  # the GL501 warning
+    assert (
+        "fixtures/ctor_word_lm/model.py: note: model `RNNModel`: built as RNNModel(rnn_type='LSTM', "
+        "ntoken=<unresolved: 1000>, ninp=200, nhid=200, nlayers=2, dropout=0.2, tie_weights=False) from "
+        "fixtures/ctor_word_lm/main.py:44; placeholder ntoken=1000 (vocabulary size: the project computes it "
+        "(len(corpus.dictionary))): give the real value with --init or gradlint_models()"
+    ) in word_lm.stderr
+    assert_checked(word_lm, "RNNModel")
+
+
+def test_word_lm_trained_with_sgd_at_lr_20_and_no_clipping_is_a_warning(word_lm):
+    (line,) = word_lm.stdout.splitlines()
+    assert line.startswith("fixtures/ctor_word_lm/main.py:46:13: GL501 warning: optimizer `SGD` is constructed "
+                           "but no gradient clipping is configured anywhere in the project")
+    assert "plain SGD with lr=20 (from `args.lr`) makes an exploding step likely" in line
+
+
+def test_gpt_built_from_its_config_dataclass_at_the_training_call_site():
+    result = run_cli("fixtures/ctor_gpt_config", "-v", "--no-cache", "-j", "1")
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+    assert (
+        "model `GPT`: built as GPT(config=GPTConfig(n_layer=4, n_head=4, n_embd=128, block_size=64, "
+        "bias=False, vocab_size=<unresolved: 1000>, dropout=0.0)) from fixtures/ctor_gpt_config/train.py:52; "
+        "placeholder vocab_size=1000 (vocabulary size: the project computes it "
+        "(meta_vocab_size if meta_vocab_size is not None else 65))"
+    ) in result.stderr
+    assert "No findings in 1 model of 2 files." in result.stderr
+    assert_checked(result, "GPT")
+
+
+def test_vit_sizes_from_its_test_file_before_its_readme(tmp_path):
+    result = run_cli("fixtures/ctor_vit", "-v", "--no-cache", "-j", "1")
+    assert result.returncode == 0 and result.stdout == "", result.stdout + result.stderr
+    assert ("model `ViT`: built as ViT(image_size=32, patch_size=8, num_classes=10, dim=64, depth=4, heads=4, "
+            "mlp_dim=128, dim_head=16) from fixtures/ctor_vit/tests/test_vit.py:7") in result.stderr
+    assert_checked(result, "ViT")
+    # without the test, the README's code block is the call site
+    shutil.copytree(FIXTURES / "ctor_vit", tmp_path / "vit", ignore=shutil.ignore_patterns("tests"))
+    readme = run_cli("vit.py", "-v", "--no-cache", cwd=tmp_path / "vit")
+    assert ("model `ViT`: built as ViT(image_size=256, patch_size=32, num_classes=1000, dim=1024, depth=6, "
+            "heads=16, mlp_dim=2048, dropout=0.1, emb_dropout=0.1) from README.md:11") in readme.stderr
+
+
+def test_the_trained_call_site_wins_and_its_sizes_decide_the_verdict(write):
+    write("model.py", SIGMOID)
+    write("tests/test_model.py", "from model import Net\n\ndef test_small():\n    Net(2)\n")
+    train = write("train.py", "import torch\nfrom model import Net\n\nDEPTH = 4\n"
+                              "net = Net(DEPTH * 2, width=64)\n"
+                              "opt = torch.optim.Adam(net.parameters())\n"
+                              "torch.nn.utils.clip_grad_norm_(net.parameters(), 1.0)\n")
+    result = run_cli("model.py", "-v", "--no-cache", cwd=train.parent)
+    assert "model `Net`: built as Net(depth=8, width=64) from train.py:5" in result.stderr
+    (line,) = result.stdout.splitlines()
+    assert line.startswith("model.py:13:17: GL101 error: 8 sigmoid layers in a row") and "probe confirmed" in line
+    assert result.returncode == 1
+
+
+def test_a_call_site_that_fails_to_build_gives_way_to_the_next(write):
+    write("model.py", SIGMOID.replace("super().__init__()", "super().__init__()\n        assert depth < 10"))
+    write("train.py", "import torch\nfrom model import Net\nnet = Net(50)\nopt = torch.optim.SGD(net.parameters(), lr=0.1)\n")
+    path = write("test_model.py", "from model import Net\nNet(3)\n")
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert "model `Net`: built as Net(depth=3) from test_model.py:2" in result.stderr
+    assert "3 sigmoid layers" in result.stdout
+
+
+def test_config_defaults_when_no_call_gives_the_arguments(write):
+    source = SIGMOID.replace("import torch\n", "import dataclasses\nimport torch\n\n\n@dataclasses.dataclass\n"
+                             "class NetConfig:\n    depth: int = 6\n    width: int = 16\n").replace(
+        "def __init__(self, depth, width=32):", "def __init__(self, config: NetConfig):").replace(
+        "range(depth)", "range(config.depth)").replace("nn.Linear(width, width)", "nn.Linear(config.width, config.width)")
+    path = write("model.py", source)
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert ("model `Net`: built as Net(config=NetConfig()) from config defaults (no call of `Net` in the "
+            "project gives its arguments)") in result.stderr
+    assert "6 sigmoid layers" in result.stdout
+
+
+def test_config_named_parameter_and_get_default_config(write):
+    source = SIGMOID.replace("def __init__(self, depth, width=32):", "def __init__(self, cfg):").replace(
+        "range(depth)", "range(cfg['depth'])").replace("nn.Linear(width, width)", "nn.Linear(8, 8)").replace(
+        "    def forward", "    @classmethod\n    def get_default_config(cls):\n        return {'depth': 5}\n\n    def forward")
+    path = write("model.py", source)
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert "built as Net(cfg=Net.get_default_config()) from config defaults" in result.stderr
+    assert "5 sigmoid layers" in result.stdout
+
+
+def test_placeholders_when_no_call_exists_are_all_named(write):
+    path = write("model.py", SIGMOID)
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert ("model `Net`: built as Net(depth=<unresolved: 2>) from placeholders (no call of `Net` in the project "
+            "gives its arguments); placeholder depth=2 (number of layers): give the real value with --init or "
+            "gradlint_models()") in result.stderr
+
+
+def test_parts_of_a_model_are_not_models_of_their_own(write):
+    source = SIGMOID.replace("class Net(nn.Module):", "class Block(nn.Module):\n    def __init__(self, width):\n"
+                             "        super().__init__()\n        self.fc = nn.Linear(width, width)\n\n"
+                             "    def forward(self, x):\n        return torch.relu(self.fc(x))\n\n\nclass Net(nn.Module):")
+    source = source.replace("self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))",
+                            "self.layers = nn.ModuleList(Block(width) for _ in range(depth))")
+    path = write("model.py", source)
+    write("run.py", "from model import Net\nNet(3)\n")
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert "in 1 model of 1 file" in result.stderr
+    assert "`Block`" not in result.stderr
+
+
+def test_init_builds_the_selected_class_and_bad_init_is_one_line(write):
+    path = write("model.py", SIGMOID)
+    result = run_cli("model.py::Net", "--init", '{"depth": 7, "width": 16}', "-v", "--no-cache", cwd=path.parent)
+    assert "model `Net`: built as Net(depth=7, width=16) from --init" in result.stderr
+    assert "7 sigmoid layers" in result.stdout
+    for args, message in [
+        (["model.py", "--init", '{"depth": 7}'], "gradlint: error: --init needs the model it builds: name it as PATH::Class"),
+        (["model.py::Net", "--init", "{depth: 7}"], "gradlint: error: --init is not valid JSON"),
+        (["model.py::Net", "--init", "[7]"], "gradlint: error: --init must be a JSON object"),
+        (["model.py::Net", "--init", '{"depth": 7, "colour": 1}'],
+         "model.py: error: model `Net`: Net(depth=7, colour=1) from --init raised TypeError"),
+    ]:
+        bad = run_cli(*args, "--no-cache", cwd=path.parent)
+        assert bad.returncode == 2 and message in bad.stderr, (args, bad.stderr)
+        assert "Traceback" not in bad.stderr
+
+
+def test_json_output_carries_the_note_for_the_model(write):
+    path = write("model.py", SIGMOID)
+    write("train.py", "from model import Net\nnet = Net(3)\n")
+    result = run_cli("model.py", "--output-format", "json", "--no-cache", cwd=path.parent)
+    (entry,) = json.loads(result.stdout)["files"]
+    assert {"path": "model.py", "model": "Net", "detail": True,
+            "message": "model `Net`: built as Net(depth=3) from train.py:2"} in entry["notes"]
+    # without -v, the note is shown only when the build rests on placeholders
+    assert "built as" not in run_cli("model.py", cwd=path.parent).stderr
+    write("train.py", "from model import Net\nnet = Net(len(data))\n")
+    shown = run_cli("model.py", cwd=path.parent).stderr
+    assert ("model.py: note: model `Net`: built as Net(depth=<unresolved: 2>) from train.py:2; placeholder "
+            "depth=2 (number of layers: the project computes it (len(data)))") in shown
+
+
+def test_the_result_cache_knows_the_call_sites(write):
+    path = write("model.py", SIGMOID)
+    train = write("train.py", "from model import Net\nnet = Net(3)\n")
+    first = run_cli("model.py", cwd=path.parent)
+    assert "3 sigmoid layers" in first.stdout
+    train.write_text("from model import Net\nnet = Net(5)\n")  # model.py never imports train.py
+    again = run_cli("model.py", cwd=path.parent)
+    assert "5 sigmoid layers" in again.stdout, again.stdout
+
+
+def test_a_config_from_get_default_config_with_attributes_set_after(write):
+    # minGPT's shape: the config comes from a classmethod and is completed attribute by attribute
+    model = SIGMOID.replace("import torch\n", "import types\n\nimport torch\n").replace(
+        "def __init__(self, depth, width=32):", "def __init__(self, config):").replace(
+        "range(depth)", "range(config.n_layer)").replace("nn.Linear(width, width)", "nn.Linear(config.n_embd, config.n_embd)").replace(
+        "    def forward", "    @staticmethod\n    def get_default_config():\n"
+        "        return types.SimpleNamespace(n_layer=None, n_embd=16, vocab_size=None)\n\n    def forward")
+    path = write("model.py", model)
+    write("train.py", "from model import Net\n\nmodel_config = Net.get_default_config()\nmodel_config.n_layer = 3\n"
+                      "model_config.vocab_size = train_dataset.get_vocab_size()\nmodel = Net(model_config)\n")
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert ("model `Net`: built as Net(config=Net.get_default_config() with n_layer=3, vocab_size=<unresolved: 1000>) "
+            "from train.py:6; placeholder vocab_size=1000 (vocabulary size: the project computes it "
+            "(train_dataset.get_vocab_size()))") in result.stderr
+    assert "3 sigmoid layers" in result.stdout
+
+
+def test_an_unknown_value_for_a_parameter_with_a_default_keeps_the_default_and_says_so(write):
+    path = write("model.py", SIGMOID.replace("width=32", "width=32, activation='sigmoid'"))
+    write("train.py", "import os\nfrom model import Net\nnet = Net(4, activation=os.environ['ACT'])\n")
+    result = run_cli("model.py", "--no-cache", cwd=path.parent)
+    assert ("built as Net(depth=4, activation=<unresolved: default>) from train.py:3; placeholder activation=its "
+            "default (the project computes it (os.environ['ACT']))") in result.stderr
+    assert "4 sigmoid layers" in result.stdout
+
+
+def test_a_hugging_face_config_annotation_is_built_with_its_defaults(write):
+    source = SIGMOID.replace("from torch import nn\n", "from torch import nn\nfrom transformers import PretrainedConfig\n\n\n"
+                             "class SigmoidConfig(PretrainedConfig):\n    model_type = 'sigmoid-net'\n\n"
+                             "    def __init__(self, depth=4, width=16, **kwargs):\n        self.depth = depth\n"
+                             "        self.width = width\n        super().__init__(**kwargs)\n").replace(
+        "def __init__(self, depth, width=32):", "def __init__(self, settings: SigmoidConfig):").replace(
+        "range(depth)", "range(settings.depth)").replace("nn.Linear(width, width)", "nn.Linear(settings.width, settings.width)")
+    path = write("model.py", source)
+    result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
+    assert "model `Net`: built as Net(settings=SigmoidConfig()) from config defaults" in result.stderr, result.stderr
+    assert "4 sigmoid layers" in result.stdout
