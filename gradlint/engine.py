@@ -146,6 +146,14 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
             return result
     if ended is not None:
         stopped = _script_stopped(ended, specs, path)
+        if stopped is None and not _defines_model_classes(path):
+            # a training script that uses models defined elsewhere (checked there) and failed
+            # before building one, e.g. on data that is not here: nothing of its own to check
+            result.notes.append(Note(shown, f"the script stopped at {_line_in(ended, path)} "
+                                            f"({describe_exception(ended)}) before it built a model, so "
+                                            "nothing in it was checked; its model classes are checked "
+                                            "where they are defined"))
+            return result
         if stopped is None:
             result.problems.append(Problem(shown, f"importing the file raised {describe_exception(ended)}; "
                                                   "fix the error or exclude the file"))
@@ -212,6 +220,19 @@ def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) ->
     return f"the file stopped at {_line_in(ended, path)} ({what}), so nothing after it ran; {kept}"
 
 
+def _defines_model_classes(path: Path) -> bool:
+    """The file's source defines a class with a base, or the gradlint_models() hook."""
+    import ast
+
+    try:
+        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+    except (OSError, SyntaxError, ValueError):
+        return True
+    return any((isinstance(node, ast.ClassDef) and node.bases)
+               or (isinstance(node, ast.FunctionDef) and node.name == "gradlint_models")
+               for node in ast.walk(tree))
+
+
 def _line_in(exc: BaseException, path: Path) -> str:
     """file:line of the innermost frame of ``exc`` in ``path`` (the statement that failed)."""
     target, line, tb = str(path.resolve()), None, exc.__traceback__
@@ -256,10 +277,11 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     def give_up(status: str, message: str) -> None:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {message}", spec.name))
         result.model_status.append(ModelStatus(status=status, why=message, **known))
-        _status_note(result, result.model_status[-1])
+        _status_note(result, result.model_status[-1], spec.from_arguments)
 
-    if spec.placeholders:  # shown without -v: the user should know what gradlint made up
-        result.notes.append(Note(result.path, f"model `{spec.name}`: {built_note(spec)}", spec.name))
+    if spec.from_arguments:  # shown without -v when it rests on placeholders: the user should know
+        result.notes.append(Note(result.path, f"model `{spec.name}`: {built_note(spec)}", spec.name,
+                                 detail=not spec.placeholders))
     if spec.model is None:
         give_up(NOT_BUILT, str(spec.error))
         return
@@ -285,18 +307,19 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         seconds=round(report.seconds, 3) if report.seconds is not None else None,
         span=report.span, span_note=report.span_note,
         why=report.problem or report.unprobed, **known))
-    _status_note(result, result.model_status[-1])
+    _status_note(result, result.model_status[-1], spec.from_arguments)
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
                         for text in report.details)
 
 
-def _status_note(result: FileResult, status: ModelStatus) -> None:
-    """The -v line saying how far gradlint got with a model, how it was built and fed."""
+def _status_note(result: FileResult, status: ModelStatus, built_said: bool = False) -> None:
+    """The -v line saying how far gradlint got with a model, how it was built (unless the
+    built-as note already said it) and fed."""
     parts = [status.status if status.status == CHECKED or not status.why
              else f"{status.status} ({status.why})"]
-    if status.built_from:
-        parts.append(f"built as {status.built_from}")
-    if status.placeholders:
+    if status.built_from and not built_said:
+        parts.append(f"built from {status.built_from}")
+    if status.placeholders and not built_said:
         parts.append(f"placeholders: {', '.join(status.placeholders)}")
     if status.inputs_from:
         parts.append(f"example inputs from {status.inputs_from}")

@@ -50,6 +50,7 @@ class ModelSpec:
     placeholders: tuple[str, ...] = ()
     inputs_from: str | None = None         # where the example inputs came from, when not inferred
     too_large: str | None = None           # why it was left on the meta device (not built for real)
+    from_arguments: bool = False           # built with constructor arguments gradlint worked out
 
 
 def import_file(path: Path) -> Any:
@@ -422,7 +423,8 @@ def construct_with_arguments(name: str, cls: type, seed: int, init: dict[str, An
         return None
     if built.model is None:
         return ModelSpec(name, None, None, line, built.error) if built.error else built.note
-    return ModelSpec(name, built.model, None, line, built_from=built.built_from, placeholders=built.placeholders)
+    return ModelSpec(name, built.model, None, line, built_from=built.built_from, placeholders=built.placeholders,
+                     from_arguments=True)
 
 
 def _from_hook(module: Any, seed: int) -> list[ModelSpec]:

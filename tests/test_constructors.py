@@ -31,8 +31,8 @@ def notes(result) -> list[str]:
 
 
 def assert_checked(result, model: str) -> None:
-    """Traced and probed: the -v summary line, and no note saying a step was skipped."""
-    assert any(f"model `{model}`: traced by " in line for line in notes(result)), result.stderr
+    """Traced and probed: the -v status line, and no note saying a step was skipped."""
+    assert any(f"model `{model}`: checked; " in line and "traced by " in line for line in notes(result)), result.stderr
     for skipped in ("probe skipped", "probe failed", "not traced", "could not be traced", "skipped `"):
         assert skipped not in result.stderr, result.stderr
 
@@ -69,7 +69,7 @@ def test_gpt_built_from_its_config_dataclass_at_the_training_call_site():
         "placeholder vocab_size=1000 (vocabulary size: the project computes it "
         "(meta_vocab_size if meta_vocab_size is not None else 65))"
     ) in result.stderr
-    assert "No findings in 1 model of 2 files." in result.stderr
+    assert "No findings in 2 files: 1 model found, 1 checked." in result.stderr
     assert_checked(result, "GPT")
 
 
@@ -148,7 +148,7 @@ def test_parts_of_a_model_are_not_models_of_their_own(write):
     path = write("model.py", source)
     write("run.py", "from model import Net\nNet(3)\n")
     result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
-    assert "in 1 model of 1 file" in result.stderr
+    assert "in 1 file: 1 model found, 1 checked." in result.stderr
     assert "`Block`" not in result.stderr
 
 
