@@ -6,6 +6,7 @@ user's test suite. Nothing here prints; results come back as values.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import importlib
@@ -222,8 +223,6 @@ def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) ->
 
 def _defines_model_classes(path: Path) -> bool:
     """The file's source defines a class with a base, or the gradlint_models() hook."""
-    import ast
-
     try:
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):

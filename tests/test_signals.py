@@ -175,5 +175,5 @@ def test_a_process_the_file_leaves_running_is_stopped_with_its_worker(tmp_path: 
     run = subprocess.run([sys.executable, "-m", "gradlint", "leaks.py", "--no-cache", "--timeout", "120"],
                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    assert "No findings in 1 model of 1 file." in run.stderr
+    assert "No findings in 1 file: 1 model found, 1 checked." in run.stderr
     assert_nothing_survives(token)
