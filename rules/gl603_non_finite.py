@@ -10,7 +10,9 @@ class NonFinite(Rule):
     """
     ## What it does
     Reports NaN or Inf values in the probe's forward or backward pass, at the first node (in
-    graph order) where they appear.
+    graph order) where they appear. An infinity put there on purpose (an attention mask filled
+    with -inf before a softmax) is not reported while no NaN appears, every gradient stays finite
+    and so does the loss.
 
     ## Why is this bad?
     One NaN in a forward pass at initialization poisons every gradient and every weight on the
