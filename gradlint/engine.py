@@ -51,6 +51,7 @@ from gradlint.load import (
 )
 from gradlint.model_state import preserved
 from gradlint.probe import probe as run_probe
+from gradlint.project import defines_model_classes
 from gradlint.rule import ModelContext, Rule
 from gradlint.rules import run_order
 from gradlint.settings import Settings
@@ -222,14 +223,11 @@ def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) ->
 
 
 def _defines_model_classes(path: Path) -> bool:
-    """The file's source defines a class with a base, or the gradlint_models() hook."""
     try:
         tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
     except (OSError, SyntaxError, ValueError):
         return True
-    return any((isinstance(node, ast.ClassDef) and node.bases)
-               or (isinstance(node, ast.FunctionDef) and node.name == "gradlint_models")
-               for node in ast.walk(tree))
+    return defines_model_classes(tree)
 
 
 def _line_in(exc: BaseException, path: Path) -> str:

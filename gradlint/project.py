@@ -83,3 +83,19 @@ def local_closure(tree: ast.Module, path: Path, root: Path, limit: int = 200) ->
         if parsed is not None:
             queue.extend(local_imports(parsed, current, root))
     return sorted(seen)
+
+
+_NOT_MODEL_BASES = {"object", "Exception", "Enum", "IntEnum", "NamedTuple", "TypedDict", "Protocol"}
+
+
+def defines_model_classes(tree: ast.Module) -> bool:
+    """From the source alone: the file defines a class with a base that may be a model, or the
+    gradlint_models() hook."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef) and node.name == "gradlint_models":
+            return True
+        if isinstance(node, ast.ClassDef):
+            bases = {b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases}
+            if bases - _NOT_MODEL_BASES:
+                return True
+    return False

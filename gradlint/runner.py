@@ -38,11 +38,10 @@ from gradlint.findings import (
     Severity,
     display_path,
 )
-from gradlint.project import local_imports, parse, project_root
+from gradlint.project import defines_model_classes, local_imports, parse, project_root
 from gradlint.settings import Settings
 from gradlint.suppress import Suppressions
 
-_NOT_MODEL_BASES = {"object", "Exception", "Enum", "IntEnum", "NamedTuple", "TypedDict", "Protocol"}
 _SKIP_DIRS = {"__pycache__", "node_modules", "site-packages", "venv", "env"}
 
 
@@ -393,14 +392,7 @@ def _may_define_models(tree: ast.Module) -> bool:
         for node in _top_level(tree.body)
     ):
         return True
-    for node in ast.walk(tree):
-        if isinstance(node, ast.FunctionDef) and node.name == "gradlint_models":
-            return True
-        if isinstance(node, ast.ClassDef):
-            bases = {b.attr if isinstance(b, ast.Attribute) else getattr(b, "id", "") for b in node.bases}
-            if bases - _NOT_MODEL_BASES:
-                return True
-    return False
+    return defines_model_classes(tree)
 
 
 def _imports_torch(tree: ast.Module) -> bool:
