@@ -14,6 +14,7 @@ from pathlib import Path
 import click
 
 from gradlint import __version__
+from gradlint.reporters import FORMATS
 
 
 class _DefaultCheck(click.Group):
@@ -56,7 +57,7 @@ def main() -> None:
 @click.option("--memory-limit", type=float, help="GiB of memory per worker [80% of RAM / jobs].")
 @click.option("-j", "--jobs", type=int, default=None, help="Files checked in parallel (default: CPU count).")
 @click.option("--no-cache", is_flag=True, help="Check every model again instead of reusing cached results.")
-@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+@click.option("--output-format", type=click.Choice(FORMATS), default="text",
               envvar="GRADLINT_OUTPUT_FORMAT", show_default=True, show_envvar=True)
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the findings here instead of stdout.")

@@ -235,3 +235,30 @@ class FileResult:
             flows=list(data.get("flows", [])),
             model_status=[ModelStatus.from_dict(m) for m in data.get("model_status", [])],
         )
+
+
+@dataclasses.dataclass
+class Report:
+    """The result of one run: every file's result, and what was hidden (comments, baseline)."""
+
+    files: list[FileResult]
+    fail_level: Severity = Severity.WARNING
+    suppressed: int = 0       # findings silenced by comments
+    baselined: int = 0        # findings hidden by the baseline
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for r in self.files for f in r.findings]
+
+    @property
+    def problems(self) -> list[Problem]:
+        return [p for r in self.files for p in r.problems]
+
+    def exit_code(self, exit_zero: bool = False) -> int:
+        """2 when something could not be checked (never hidden), else 1 for findings at or above
+        the fail level (unless ``exit_zero``), else 0."""
+        if self.problems:
+            return 2
+        if exit_zero:
+            return 0
+        return 1 if any(f.severity >= self.fail_level for f in self.findings) else 0

@@ -35,7 +35,7 @@ from gradlint.findings import (
     Finding,
     Location,
     Problem,
-    Severity,
+    Report,
     display_path,
 )
 from gradlint.project import defines_model_classes, local_imports, parse, project_root
@@ -59,31 +59,6 @@ class Target:
 
 
 _MODULE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-
-
-@dataclasses.dataclass
-class Report:
-    files: list[FileResult]
-    fail_level: Severity = Severity.WARNING
-    suppressed: int = 0       # findings silenced by comments
-    baselined: int = 0        # findings hidden by the baseline
-
-    @property
-    def findings(self) -> list[Finding]:
-        return [f for r in self.files for f in r.findings]
-
-    @property
-    def problems(self) -> list[Problem]:
-        return [p for r in self.files for p in r.problems]
-
-    def exit_code(self, exit_zero: bool = False) -> int:
-        """2 when something could not be checked (never hidden), else 1 for findings at or above
-        the fail level (unless ``exit_zero``), else 0."""
-        if self.problems:
-            return 2
-        if exit_zero:
-            return 0
-        return 1 if any(f.severity >= self.fail_level for f in self.findings) else 0
 
 
 def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:

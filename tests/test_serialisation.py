@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from gradlint import reporters
 from gradlint.findings import FileResult, Finding, Location, ProbeVerdict, jsonable
 from gradlint.rules import ALL_RULES
-from gradlint.runner import Report
+from gradlint.findings import Report
 
 from conftest import run_cli
 

@@ -231,7 +231,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch, tmp_path):
     import sys
 
     from gradlint.reporters import plot
-    from gradlint.runner import Report
+    from gradlint.findings import Report
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(plot.PlotUnavailable, match=r"pip install 'gradlint\[plot\]'"):

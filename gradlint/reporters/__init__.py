@@ -6,7 +6,7 @@ from collections import Counter
 from typing import TextIO
 
 from gradlint.findings import CHECKED, Severity
-from gradlint.runner import Report
+from gradlint.findings import Report
 
 FORMATS = ("text", "json", "sarif", "github")
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from gradlint.runner import Report
+from gradlint.findings import Report
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 

@@ -27,7 +27,7 @@ import json
 from typing import TextIO
 
 from gradlint.findings import jsonable
-from gradlint.runner import Report
+from gradlint.findings import Report
 
 SCHEMA_VERSION = 1
 

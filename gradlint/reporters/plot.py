@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gradlint.runner import Report
+from gradlint.findings import Report
 
 MAX_MODELS = 12
 

@@ -10,7 +10,7 @@ from typing import TextIO
 
 from gradlint import __version__
 from gradlint.findings import jsonable
-from gradlint.runner import Report
+from gradlint.findings import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}

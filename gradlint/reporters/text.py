@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TextIO
 
 from gradlint.findings import Finding, Severity
-from gradlint.runner import Report
+from gradlint.findings import Report
 
 
 def finding_line(finding: Finding, show_model: bool) -> str:
