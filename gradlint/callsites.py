@@ -19,6 +19,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import functools
+import importlib
 import operator
 import re
 from collections.abc import Iterator
@@ -304,6 +305,8 @@ _BUILTINS = {
     "int": int, "float": float, "str": str, "bool": bool, "abs": abs, "round": round,
     "min": min, "max": max, "len": len, "sum": sum, "tuple": tuple, "list": list, "sorted": sorted,
 }
+# standard modules whose constants the evaluator reads (importing them runs nothing of the user's)
+_CONSTANT_MODULES = {"string", "math"}
 _ARGPARSE_TYPES = {"int": int, "float": float, "str": str}
 _SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.Module)
 _CONDITIONAL = (ast.If, ast.For, ast.AsyncFor, ast.While, ast.Try, ast.IfExp, ast.Match)
@@ -483,6 +486,13 @@ class Evaluator:
         return Unresolved(_text(node))
 
     def _attribute(self, node: ast.Attribute) -> Any:
+        if isinstance(node.value, ast.Name):
+            binding = self._lookup(node.value.id, node)
+            if binding is not None and binding.kind == "opaque" and binding.key in _CONSTANT_MODULES:
+                # `len(string.printable)`: a constant of a standard module with no side effects
+                value = getattr(importlib.import_module(binding.key), node.attr, None)
+                if isinstance(value, (str, int, float)):
+                    return value
         base = self.value(node.value)
         if isinstance(base, (ConfigValue, ArgsNamespace)):
             return base.attribute(node.attr)
@@ -729,7 +739,8 @@ class Evaluator:
                     add(name, _Binding(line, "opaque", None, conditional))
         elif isinstance(statement, (ast.Import, ast.ImportFrom)):
             for alias in statement.names:
-                add((alias.asname or alias.name).split(".")[0], _Binding(line, "opaque", None, conditional))
+                module = alias.name if isinstance(statement, ast.Import) and (alias.asname or "." not in alias.name) else None
+                add((alias.asname or alias.name).split(".")[0], _Binding(line, "opaque", None, conditional, key=module))
         elif isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
             add(statement.name, _Binding(line, "opaque", None, conditional))
         for node in ast.walk(statement) if not isinstance(statement, (ast.FunctionDef, ast.ClassDef)) else ():
@@ -939,7 +950,8 @@ def _reaches_optimizer(source: Source, call: ast.Call) -> bool:
 # (pattern on the parameter's name, value, role): the documented stand-ins for sizes that no
 # expression in the project gives (README, "Declaring models and inputs"). First match wins.
 PLACEHOLDER_ROLES: tuple[tuple[str, int, str], ...] = (
-    (r"vocab|^n_?tokens?$|^num_tokens$|^ntokens?$|^n_?words$|^num_embeddings$|^n_?symbols$", 1000, "vocabulary size"),
+    (r"vocab|^n_?tokens?$|^num_tokens$|^ntokens?$|^n_?words$|^num_embeddings$|^n_?symbols$|^n_?char(acter)?s$|alphabet",
+     1000, "vocabulary size"),
     (r"class|label|^n_?out(puts?)?$|^num_outputs$|^n_?targets$|categor", 10, "number of classes"),
     (r"layer|depth|blocks$", 2, "number of layers"),
     (r"head", 4, "number of attention heads"),

@@ -283,6 +283,9 @@ def _default_config(param: Param, annotation: Any, cls: type) -> tuple[Any, str]
     """A config built without arguments for a config parameter, and how to show it."""
     if inspect.isclass(annotation) and _buildable_config(annotation):
         return _instantiate(annotation)
+    declared = getattr(cls, "config_class", None)  # Hugging Face models name their config class
+    if _buildable_config(declared):
+        return _instantiate(declared)
     name = param.name.lower()
     if not (name in CONFIG_NAMES or name.endswith(("config", "cfg", "_args", "hparams"))):
         return None
@@ -312,7 +315,7 @@ def _instantiate(config_cls: type) -> tuple[Any, str] | None:
 def _buildable_config(obj: Any) -> bool:
     if not inspect.isclass(obj) or issubclass(obj, nn.Module):
         return False
-    if not (dataclasses.is_dataclass(obj) or any(b.__name__ == "PretrainedConfig" for b in obj.__mro__[1:])):
+    if not (dataclasses.is_dataclass(obj) or any(b.__name__.lower() == "pretrainedconfig" for b in obj.__mro__[1:])):
         return False
     try:
         signature = inspect.signature(obj)

@@ -529,7 +529,9 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
                     candidate = {k: v.to(device) if isinstance(v, torch.Tensor) else v
                                  for k, v in candidate.items()}
                 try:
-                    return trace(model, candidate), candidate, None
+                    traced = trace(model, candidate)
+                    details.append(f"inferred example inputs: {describe_inputs(candidate)}")
+                    return traced, candidate, None
                 except TraceError as exc:
                     why = str(exc)
                     details.append(f"inputs tried and refused: {describe_inputs(candidate)}: {exc}")

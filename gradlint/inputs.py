@@ -19,6 +19,8 @@ MAX_CANDIDATES = 6
 _HIDDEN_NAMES = frozenset({"hidden", "hx", "h", "h0", "h_0", "hc", "state", "states", "hidden_state",
                            "hidden_states", "prev_state", "carry"})
 _INIT_HIDDEN = ("init_hidden", "init_hidden_state", "initHidden", "init_state", "begin_state")
+_TIMESTEP_NAMES = frozenset({"t", "timestep", "timesteps", "time", "time_step", "time_steps", "step",
+                             "steps", "noise_level", "sigma", "sigmas"})
 _LENGTH_NAMES = frozenset({"lengths", "lens", "length", "seq_lens", "seq_lengths", "src_lengths", "input_lengths"})
 
 
@@ -42,8 +44,10 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
     like the first input.
     """
     generator = torch.Generator().manual_seed(seed)
+    lengths = sequence_lengths(model, seq_len)
     if _is_hugging_face(model):
-        yield hugging_face_inputs(model, batch, seq_len, generator)
+        for length in lengths:
+            yield hugging_face_inputs(model, batch, length, generator)
         return
     required = required_parameters(model)
     if not required:
@@ -54,21 +58,62 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
                    for name, p in inspect.signature(model.forward).parameters.items()
                    if p.annotation is not p.empty}
     seen: set[tuple] = set()
-    for module in model.modules():
-        for example in _inputs_for(module, batch, seq_len, generator, rnn, dtypes):
-            key = (tuple(example.shape), example.dtype)
-            if key in seen:
-                continue
-            seen.add(key)
-            inputs = {required[0]: example}
-            for name in required[1:]:
-                inputs[name] = _further_input(model, name, annotations.get(name, ""), example, batch,
-                                              rnn, generator)
-            yield inputs
-            if len(seen) >= MAX_CANDIDATES:
-                return
+    for length in lengths:
+        tried = len(seen)
+        for module in model.modules():
+            for example in _inputs_for(module, batch, length, generator, rnn, dtypes):
+                key = (tuple(example.shape), example.dtype)
+                if key in seen:
+                    continue
+                seen.add(key)
+                inputs = {required[0]: example}
+                for name in required[1:]:
+                    inputs[name] = _further_input(model, name, annotations.get(name, ""), example, batch,
+                                                  rnn, generator)
+                yield inputs
+                if len(seen) - tried >= MAX_CANDIDATES:
+                    break
+            if len(seen) - tried >= MAX_CANDIDATES:
+                break
     if not seen:
         raise ValueError("no layer tells the input's shape (Linear, Conv, Embedding, RNN, ...)")
+
+
+# Attributes (of the model, or of its config) that bound or fix the length of a sequence input.
+_LENGTH_ATTRIBUTES = ("block_size", "max_len", "max_length", "max_seq_len", "max_seq_length", "seq_len",
+                      "seq_length", "max_position_embeddings", "n_positions", "n_ctx", "context_length",
+                      "context_size", "max_sequence_length", "num_tokens_max")
+_CONFIG_ATTRIBUTES = ("config", "cfg", "args", "hparams", "params")
+
+
+def sequence_lengths(model: nn.Module, seq_len: int) -> list[int]:
+    """The sequence lengths to try, most likely first: ``seq_len`` unless the model says it takes
+    no more (a ``block_size`` of 16, a causal-mask buffer of 16×16, 16 learned positions), then
+    each length the model names exactly (a token-mixing layer over ``max_len`` positions takes
+    only that length).
+
+    >>> class Mixer(nn.Module):
+    ...     def __init__(self): super().__init__(); self.max_len = 64
+    >>> sequence_lengths(Mixer(), 32)
+    [32, 64]
+    """
+    named: set[int] = set()
+    sources = [model, *(getattr(model, a, None) for a in _CONFIG_ATTRIBUTES)]
+    for source in sources:
+        for attribute in _LENGTH_ATTRIBUTES:
+            value = getattr(source, attribute, None) if source is not None else None
+            if isinstance(value, int) and not isinstance(value, bool) and 1 < value <= 1 << 16:
+                named.add(value)
+    bounds = set(named)
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Embedding) and "pos" in name.rsplit(".", 1)[-1].lower():
+            bounds.add(module.num_embeddings)  # learned positions: no more than there are
+    for name, buffer in model.named_buffers():
+        if buffer.dim() >= 2 and buffer.shape[-1] == buffer.shape[-2] > 1 and \
+                any(w in name.rsplit(".", 1)[-1].lower() for w in ("mask", "bias", "tril", "causal")):
+            bounds.add(int(buffer.shape[-1]))  # a causal mask sized for the longest sequence
+    first = min([seq_len, *bounds])
+    return [first, *sorted(n for n in named if n != first and n <= 4 * max(seq_len, 1) * 16)][:3]
 
 
 def describe(inputs: dict[str, Any]) -> str:
@@ -140,6 +185,9 @@ def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Te
         return torch.full((batch,), steps, dtype=torch.int64)
     if lowered == "mask" or lowered.endswith("_mask"):
         return None
+    if lowered in _TIMESTEP_NAMES:
+        # a diffusion model's timestep: one integer per example
+        return torch.randint(0, 1000, (batch,), generator=generator)
     if first.is_floating_point():
         return torch.randn(first.shape, generator=generator, dtype=first.dtype)
     return torch.randint(0, int(first.max()) + 1, tuple(first.shape), generator=generator)

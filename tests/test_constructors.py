@@ -231,3 +231,28 @@ def test_a_hugging_face_config_annotation_is_built_with_its_defaults(write):
     result = run_cli("model.py", "-v", "--no-cache", cwd=path.parent)
     assert "model `Net`: built as Net(settings=SigmoidConfig()) from config defaults" in result.stderr, result.stderr
     assert "4 sigmoid layers" in result.stdout
+
+
+# --- project shapes from bench/reach (python bench/reach.py prints the whole table) ---------------
+
+@pytest.mark.parametrize("project, model, built, inputs", [
+    # a Hugging Face model whose `config_class` has defaults (transformers ≥ 5 calls the base
+    # PreTrainedConfig); the token mixer takes exactly max_len=64 positions, not the default 32
+    ("bench/reach/hf_custom_config", "TinyMixerModel", None, "input_ids: int64[8, 64]"),
+    # the vocabulary is len(string.printable): a constant of a standard module, read statically
+    ("bench/reach/rnn_hidden", "CharRNN",
+     "built as CharRNN(n_chars=100, hidden_size=100, n_layers=2) from bench/reach/rnn_hidden/generate.py:12", None),
+    # forward(x, t): a diffusion timestep is one integer per example
+    ("bench/reach/diffusion_timestep", "UNet", None, "x: float32[8, 3, 32, 32], t: int64[8]"),
+])
+def test_project_shapes_are_built_fed_and_checked(project, model, built, inputs):
+    result = run_cli(project, "-v", "--no-cache", "--exit-zero", "--output-format", "json")
+    files = json.loads(result.stdout)["files"]
+    statuses = {m["name"]: m for f in files for m in f["model_status"]}
+    said = [n["message"] for f in files for n in f["notes"]]
+    assert statuses[model]["status"] == "checked", statuses
+    assert statuses[model]["span"]["layers_in_span"] >= 0.9 * statuses[model]["span"]["layers_in_model"]
+    if built:
+        assert f"model `{model}`: {built}" in said, said
+    if inputs:
+        assert f"model `{model}`: inferred example inputs: {inputs}" in said, said

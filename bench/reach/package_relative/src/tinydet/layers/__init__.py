@@ -1,0 +1,3 @@
+from .conv import ConvBNAct
+
+__all__ = ["ConvBNAct"]

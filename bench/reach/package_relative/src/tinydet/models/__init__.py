@@ -1,0 +1,2 @@
+from .backbone import CSPBackbone
+from .detector import Detector
