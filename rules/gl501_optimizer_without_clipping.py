@@ -8,8 +8,10 @@ from pathlib import Path
 
 from gradlint.callsites import Evaluator, is_resolved
 from gradlint.findings import Finding, Location, Severity, display_path
+from gradlint.notebook import NotebookError, source_text
 from gradlint.project import project_files
 from gradlint.rule import Rule
+from gradlint.training import OptimizerSetup
 
 OPTIMIZER_MODULES = (
     "torch.optim", "bitsandbytes.optim", "apex.optimizers", "deepspeed.ops.adam",
@@ -137,6 +139,43 @@ class OptimizerWithoutClipping(Rule):
             )
 
 
+    def check_observed(self, setup: OptimizerSetup, model: str, recurrent: bool) -> Finding | None:
+        """The observed form (``gradlint run``, trainer callbacks): an optimizer that stepped
+        with no clipping called between ``backward()`` and ``step()`` — reported with the
+        hyperparameters seen, at the line that built the optimizer; nothing when clipping was
+        observed."""
+        if setup.origin != "observed" or setup.clipped or setup.location is None:
+            return None
+        lr = setup.lr
+        big_lr = setup.name == "SGD" and lr is not None and lr >= self.opts["warn-sgd-lr"]
+        reasons = []
+        if recurrent:
+            reasons.append("the model has a vanilla recurrence (nn.RNN/RNNCell), whose gradients can explode")
+        if big_lr:
+            reasons.append(f"plain SGD with lr={lr:g} makes an exploding step likely")
+        shown = ", ".join(f"{key}={_number(setup.hyperparameters[key])}" for key in _SHOWN
+                          if key in setup.hyperparameters)
+        return self.make(
+            setup.location,
+            "optimizer `{optimizer}` ({hyperparameters}) stepped with no gradient clipping called between "
+            "backward() and step() (observed){reason}",
+            {"optimizer": setup.name, "hyperparameters": shown or "default settings",
+             "reason": "".join(f"; {r}" for r in reasons)},
+            severity=Severity.WARNING if (recurrent or big_lr) else Severity.INFO, model=model)
+
+
+# the hyperparameters an observed GL501 finding shows, in this order
+_SHOWN = ("lr", "momentum", "betas", "weight_decay", "nesterov")
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_number(v) for v in value) + ")"
+    return str(value)
+
+
 def _is_optimizer(name: str) -> bool:
     module, _, short = name.rpartition(".")
     if not short or not short[0].isupper() or any(p in _NOT_OPTIMIZERS for p in name.split(".")):
@@ -247,17 +286,17 @@ def _mentions_grad(expr: ast.AST) -> bool:
 
 def find_clipping(root: Path) -> str | None:
     """``path:line`` of the first gradient clipping configured anywhere under ``root``."""
-    for path in project_files(root, (".py", *_CONFIG_SUFFIXES)):
+    for path in project_files(root, (".py", ".ipynb", *_CONFIG_SUFFIXES)):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         if not _MENTIONS.search(text):
             continue
-        if path.suffix == ".py":
-            try:
-                line = clipping_in_python(ast.parse(text))
-            except (SyntaxError, ValueError, RecursionError):
+        if path.suffix in (".py", ".ipynb"):
+            try:  # a notebook's code cells, as one source (its line, not its cell, is kept here)
+                line = clipping_in_python(ast.parse(source_text(path) if path.suffix == ".ipynb" else text))
+            except (SyntaxError, ValueError, RecursionError, NotebookError):
                 continue
         else:
             line = _clipping_in_config(text)
