@@ -97,6 +97,7 @@ def _plain(value: Any) -> Any:
     return None
 
 
+_INHERITED = object()
 _CLIP_FUNCTIONS = ("clip_grad_norm_", "clip_grad_value_", "clip_grads_with_norm_", "clip_grad_norm")
 
 
@@ -108,7 +109,9 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
     patches: list[tuple[Any, str, Any]] = []
 
     def patch(owner: Any, name: str, replacement: Any) -> None:
-        patches.append((owner, name, owner.__dict__[name] if isinstance(owner, type) else getattr(owner, name)))
+        # a class's own attribute is put back; an inherited one (socket.connect) is deleted again
+        own = owner.__dict__.get(name, _INHERITED) if isinstance(owner, type) else getattr(owner, name)
+        patches.append((owner, name, own))
         setattr(owner, name, replacement)
 
     original_call = nn.Module.__call__
@@ -205,7 +208,10 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
             signal.signal(signal.SIGALRM, previous_alarm)
         handle.remove()
         for owner, name, value in reversed(patches):
-            setattr(owner, name, value)
+            if value is _INHERITED:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
 
 
 def run_command(argv: list[str]) -> tuple[Path, dict[str, Any], BaseException | None]:
@@ -323,7 +329,7 @@ def lint_command(argv: list[str], settings: Any, max_seconds: float | None) -> A
         return result
     if isinstance(ended, KeyboardInterrupt):
         raise ended
-    found = models_in(seen, namespace)
+    found = models_in(seen, {**namespace, **_locals_at(ended)})
     if isinstance(ended, FirstStep):
         result.notes.append(Note(shown, f"stopped the command at its first optimizer step ({ended} at "
                                         f"{seen.step_where}), before the step was applied; "
@@ -349,11 +355,14 @@ def lint_command(argv: list[str], settings: Any, max_seconds: float | None) -> A
     for name, model, args, kwargs, where, owner in found:
         source = _class_file(type(model))
         if source is None or type(model).__module__.split(".")[0] == "torch":
-            source = str(script)  # an nn.Sequential the script built: point at the script
-            line = int(where.rpartition(":")[2]) if where.rpartition(":")[2].isdigit() else 1
+            from gradlint.load import _assignment_lines
+
+            source = str(script)  # an nn.Sequential the script built: point where it assigns it
+            called = where.rpartition(":")[2]
+            line = _assignment_lines(script).get(name) or (int(called) if called.isdigit() else 1)
         else:
             line = _class_line(type(model))
-        spec = ModelSpec(name, model, None, line, built_from=f"the command, as it built `{name}`",
+        spec = ModelSpec(name, model, None, line, built_from=f"the command's own `{name}` ({type(model).__name__})",
                          training=seen.setup_of(owner) if isinstance(ended, FirstStep) else None)
         try:
             spec.inputs, rows = _first_rows(bind_call(model, args, kwargs), settings.batch_size)
@@ -413,3 +422,18 @@ def _class_file(cls: type) -> str | None:
 
 def _plural(count: int, word: str) -> str:
     return f"1 {word}" if count == 1 else f"{count} {word}s"
+
+
+def _locals_at(ended: BaseException | None) -> dict[str, Any]:
+    """The names bound in the command's own frames where it stopped (``model`` inside
+    ``main()``), innermost last, so a model is named as the script names it."""
+    names: dict[str, Any] = {}
+    tb = ended.__traceback__ if ended is not None else None
+    frames = []
+    while tb is not None:
+        frames.append(tb.tb_frame)
+        tb = tb.tb_next
+    for frame in frames:
+        if user_location(frame) is not None and user_location(frame).path == frame.f_code.co_filename:
+            names.update({k: v for k, v in frame.f_locals.items() if isinstance(v, nn.Module)})
+    return names

@@ -154,7 +154,7 @@ class OptimizerWithoutClipping(Rule):
         if big_lr:
             reasons.append(f"plain SGD with lr={lr:g} makes an exploding step likely")
         shown = ", ".join(f"{key}={_number(setup.hyperparameters[key])}" for key in _SHOWN
-                          if key in setup.hyperparameters)
+                          if setup.hyperparameters.get(key) not in (None, False))
         return self.make(
             setup.location,
             "optimizer `{optimizer}` ({hyperparameters}) stepped with no gradient clipping called between "
