@@ -74,16 +74,29 @@ class Observation:
     def setup_of(self, seen: SeenOptimizer) -> OptimizerSetup:
         """The observed setup of one optimizer (clipping as observed before the first step)."""
         optimizer = seen.optimizer
-        group = optimizer.param_groups[0] if optimizer.param_groups else {}
-        hyper = {k: _plain(v) for k, v in group.items() if k != "params" and _plain(v) is not None}
         clipped = self.clipped_after_backward and optimizer is self.stepped
-        cls = type(optimizer)
-        name = cls.__name__ if cls.__module__.startswith("torch.optim") else f"{cls.__module__}.{cls.__qualname__}"
+        name, hyper = describe_optimizer(optimizer)
         return OptimizerSetup(
             name=name, hyperparameters=hyper, origin="observed", location=seen.location,
             clip_norm=self.clip_norm if clipped else None, clip_value=self.clip_value if clipped else None,
             clipping_where="observed" if clipped else None,
             grad_scaler=self.grad_scaler or self.autocast)
+
+
+def describe_optimizer(optimizer: Any) -> tuple[str, dict[str, Any]]:
+    """The optimizer's name (``torch.optim`` class name, else qualified) and the numbers of its
+    first parameter group. A trainer's wrapper (Accelerate's AcceleratedOptimizer, Lightning's
+    LightningOptimizer) is looked through to the optimizer it wraps."""
+    for _ in range(3):
+        inner = getattr(optimizer, "optimizer", None) or getattr(optimizer, "_optimizer", None)
+        if not isinstance(inner, torch.optim.Optimizer) or inner is optimizer:
+            break
+        optimizer = inner
+    group = optimizer.param_groups[0] if optimizer.param_groups else {}
+    hyper = {k: _plain(v) for k, v in group.items() if k != "params" and _plain(v) is not None}
+    cls = type(optimizer)
+    name = cls.__name__ if cls.__module__.startswith("torch.optim") else f"{cls.__module__}.{cls.__qualname__}"
+    return name, hyper
 
 
 def _plain(value: Any) -> Any:
@@ -379,17 +392,18 @@ def lint_command(argv: list[str], settings: Any, max_seconds: float | None) -> A
     return result
 
 
-def lint_specs(specs: list[Any], path: Path, settings: Any, result: Any) -> None:
+def lint_specs(specs: list[Any], path: Path, settings: Any, result: Any, what: str | None = None) -> None:
     """Check models in-process (the engine's per-model check), then what was observed about
-    their training (GL501 from an observed OptimizerSetup, ``spec.training``)."""
+    their training (GL501 from an observed OptimizerSetup, ``spec.training``; ``what`` says
+    what was seen, for a trainer's callback that sees the setup before any step)."""
     from gradlint.engine import _check_spec
 
     for spec in specs:
         _check_spec(spec, path, settings, result)
-        result.findings.extend(observed_training_findings(spec, settings))
+        result.findings.extend(observed_training_findings(spec, settings, what))
 
 
-def observed_training_findings(spec: Any, settings: Any) -> list[Any]:
+def observed_training_findings(spec: Any, settings: Any, what: str | None = None) -> list[Any]:
     """GL501 from an observed setup: an optimizer that stepped with no clipping called."""
     setup = spec.training
     if setup is None or setup.origin != "observed" or not settings.enabled("GL501"):
@@ -398,7 +412,7 @@ def observed_training_findings(spec: Any, settings: Any) -> list[Any]:
 
     rule = OptimizerWithoutClipping(settings.rule_options.get("GL501"))
     recurrent = spec.model is not None and any(isinstance(m, (nn.RNN, nn.RNNCell)) for m in spec.model.modules())
-    finding = rule.check_observed(setup, spec.name, recurrent)
+    finding = rule.check_observed(setup, spec.name, recurrent, **({"what": what} if what else {}))
     return [finding] if finding is not None else []
 
 

@@ -31,6 +31,9 @@ _CONFIG_CLIP = re.compile(
 )
 _MENTIONS = re.compile(r"clip|clamp|max_grad_norm|TrainingArguments")
 
+# what an observed GL501 finding says happened (gradlint run)
+OBSERVED = "stepped with no gradient clipping called between backward() and step() (observed)"
+
 
 @dataclasses.dataclass(frozen=True)
 class SourceContext:
@@ -139,9 +142,11 @@ class OptimizerWithoutClipping(Rule):
             )
 
 
-    def check_observed(self, setup: OptimizerSetup, model: str, recurrent: bool) -> Finding | None:
+    def check_observed(self, setup: OptimizerSetup, model: str, recurrent: bool,
+                       what: str = OBSERVED) -> Finding | None:
         """The observed form (``gradlint run``, trainer callbacks): an optimizer that stepped
-        with no clipping called between ``backward()`` and ``step()`` — reported with the
+        with no clipping called between ``backward()`` and ``step()`` (or, in a trainer's
+        callback, that the trainer will step with no clipping configured) — reported with the
         hyperparameters seen, at the line that built the optimizer; nothing when clipping was
         observed."""
         if setup.origin != "observed" or setup.clipped or setup.location is None:
@@ -157,9 +162,8 @@ class OptimizerWithoutClipping(Rule):
                           if setup.hyperparameters.get(key) not in (None, False))
         return self.make(
             setup.location,
-            "optimizer `{optimizer}` ({hyperparameters}) stepped with no gradient clipping called between "
-            "backward() and step() (observed){reason}",
-            {"optimizer": setup.name, "hyperparameters": shown or "default settings",
+            "optimizer `{optimizer}` ({hyperparameters}) {what}{reason}",
+            {"optimizer": setup.name, "hyperparameters": shown or "default settings", "what": what,
              "reason": "".join(f"; {r}" for r in reasons)},
             severity=Severity.WARNING if (recurrent or big_lr) else Severity.INFO, model=model)
 
