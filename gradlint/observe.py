@@ -297,6 +297,7 @@ def models_in(seen: Observation, namespace: dict[str, Any]) -> list[tuple[str, n
     of nested ones), with its first call, named by the script's variable or its class."""
     chosen = []
     for module, args, kwargs, where in seen.calls.values():
+        module = _unwrapped(module)
         params = {id(p) for p in module.parameters()}
         if not params:
             continue
@@ -436,6 +437,19 @@ def _class_file(cls: type) -> str | None:
 
 def _plural(count: int, word: str) -> str:
     return f"1 {word}" if count == 1 else f"{count} {word}s"
+
+
+def _unwrapped(module: nn.Module) -> nn.Module:
+    """The model inside a wrapper that only runs it: ``torch.compile``'s OptimizedModule,
+    DistributedDataParallel / DataParallel (the call's arguments are the model's)."""
+    for _ in range(3):
+        inner = module.__dict__.get("_orig_mod") or (
+            module._modules.get("module") if type(module).__name__ in ("DistributedDataParallel", "DataParallel")
+            else None)
+        if not isinstance(inner, nn.Module):
+            break
+        module = inner
+    return module
 
 
 def _locals_at(ended: BaseException | None) -> dict[str, Any]:

@@ -62,6 +62,13 @@ class OptimizerWithoutClipping(Rule):
     `gradient_clipping` in a config dict or file, the same keys in YAML/JSON/TOML configs, and
     clamping gradients directly (`p.grad.clamp_(...)`, `register_hook(lambda g: g.clamp(...))`).
 
+    Observed, not searched for: under `gradlint run -- python train.py ARGS` the optimizer is
+    reported when it stepped with no clipping *called* between `backward()` and `step()`, with
+    the hyperparameters it had ("optimizer `SGD` (lr=20) stepped with no gradient clipping
+    called ..."), at the line that built it; with the trainer callbacks, when the Lightning
+    `Trainer` has no `gradient_clip_val` or the Hugging Face `TrainingArguments` have
+    `max_grad_norm=0`. The same severities apply, with the learning rate that was seen.
+
     ## Why is this bad?
     Gradient clipping is the first remedy for exploding gradients: one bad batch can otherwise
     throw the weights far away (Pascanu, Mikolov & Bengio 2013). Vanilla recurrences need it

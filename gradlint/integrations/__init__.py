@@ -64,7 +64,7 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
     config = load_config(found) if found else FileConfig(None, {})
     settings = settings_for(Path(source) if source else None, config, Overrides(
         select=tuple(c.upper() for c in select) if select else None,
-        ignore=tuple(c.upper() for c in ignore) if ignore else None, probe=probe or None))
+        ignore=tuple(c.upper() for c in ignore) if ignore else None, probe=None if probe else False))
     if threading.current_thread() is not threading.main_thread():
         settings = dataclasses.replace(settings, model_timeout=None)  # no SIGALRM off the main thread
     name = cls.__name__
