@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import math
 import os
 import signal
 import socket
@@ -36,6 +37,7 @@ from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from gradlint.findings import Location, display_path
+from gradlint.integrations import caller_location
 from gradlint.intercept import NetworkBlocked, _detached
 from gradlint.trace import user_location
 from gradlint.training import OptimizerSetup
@@ -145,28 +147,39 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
     def init(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
         original_init(optimizer, *args, **kwargs)
         if not any(s.optimizer is optimizer for s in seen.optimizers):
-            where = user_location()
-            location = (Location(display_path(where.path), where.line, where.col, where.end_line, where.end_col)
-                        if where else None)
-            seen.optimizers.append(SeenOptimizer(optimizer, location))
+            # the user's line, not a trainer's (a Trainer builds its optimizer in the library)
+            seen.optimizers.append(SeenOptimizer(optimizer, caller_location()))
 
     def backward(*args: Any, **kwargs: Any) -> None:
         seen.backwards += 1
         seen.clipped_after_backward = False
         return original_backward(*args, **kwargs)
 
-    def step_hook(optimizer: Any, args: Any, kwargs: Any) -> None:
+    def step_hook(optimizer: Any, args: Any, kwargs: Any) -> Any:
         seen.stepped = optimizer
-        where = user_location()
-        seen.step_where = f"{display_path(where.path)}:{where.line}" if where else "an unknown line"
-        raise FirstStep(f"{type(optimizer).__name__}.step()")
+        where = caller_location()
+        seen.step_where = f"{where.path}:{where.line}" if where else "an unknown line"
+        stop = FirstStep(f"{type(optimizer).__name__}.step()")
+        closure = kwargs.get("closure", args[0] if args else None)
+        if not callable(closure):
+            raise stop
+        # step(closure), as Lightning steps: the closure runs the forward, backward() and the
+        # clipping inside step(); let it, then stop before the optimizer changes a weight
+        def closure_then_stop() -> Any:
+            closure()
+            raise stop
+
+        if "closure" in kwargs:
+            return args, {**kwargs, "closure": closure_then_stop}
+        return (closure_then_stop, *args[1:]), kwargs
 
     def clipping(function: Any, which: str) -> Any:
         def clip(*args: Any, **kwargs: Any) -> Any:
-            if seen.backwards:
+            amount = _plain(kwargs.get("max_norm", kwargs.get("clip_value", args[1] if len(args) > 1 else None)))
+            # max_norm=inf only measures the norm (the Hugging Face Trainer logs it that way)
+            measuring = isinstance(amount, (int, float)) and not math.isfinite(amount)
+            if seen.backwards and not measuring:
                 seen.clipped_after_backward = True
-                amount = kwargs.get("max_norm", kwargs.get("clip_value", args[1] if len(args) > 1 else None))
-                amount = _plain(amount)
                 if isinstance(amount, (int, float)):
                     if which == "clip_grad_value_":
                         seen.clip_value = float(amount)
@@ -238,8 +251,10 @@ def run_command(argv: list[str]) -> tuple[Path, dict[str, Any], BaseException | 
     main.__file__ = str(script)
     main.__package__ = package
     main.__builtins__ = __builtins__  # type: ignore[attr-defined]
-    saved = sys.argv, sys.modules.get("__main__"), list(sys.path)
+    saved_argv = sys.argv
     sys.argv = [str(script), *args]
+    # stays the __main__ module afterwards: the script's classes are `__main__.Net`, and
+    # inspect finds their source (the fallback location of a finding) through sys.modules
     sys.modules["__main__"] = main
     sys.path.insert(0, os.getcwd() if package is not None else str(script.parent))
     try:
@@ -247,9 +262,7 @@ def run_command(argv: list[str]) -> tuple[Path, dict[str, Any], BaseException | 
     except BaseException as exc:  # noqa: BLE001 - stopped at the step, or failed, or exited
         return script, main.__dict__, exc
     finally:
-        sys.argv = saved[0]
-        if saved[1] is not None:
-            sys.modules["__main__"] = saved[1]
+        sys.argv = saved_argv
     return script, main.__dict__, None
 
 

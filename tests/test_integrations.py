@@ -10,7 +10,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import FIXTURES, ROOT
+from conftest import FIXTURES, ROOT, run_cli
 
 LIGHTNING = FIXTURES / "callback_lightning" / "train.py"
 TRANSFORMERS = FIXTURES / "callback_transformers" / "train.py"
@@ -86,3 +86,24 @@ def test_transformers_default_clipping_and_fail_on():
     assert "GradlintFailure: gradlint: 1 finding(s) at or above error in `SigmoidClassifier`" in result.stderr
     assert "GL501" not in result.stderr  # max_grad_norm=1.0, the Trainer's default
     assert "TRAINED" not in result.stdout
+
+
+@pytest.mark.parametrize("script, library, unclipped", [
+    (LIGHTNING, "lightning", "GL501 warning: optimizer `SGD` (lr=2, momentum=0.9) stepped with no gradient "
+                             "clipping called between backward() and step() (observed)"),
+    (TRANSFORMERS, "accelerate", "GL501 info: optimizer `AdamW` (lr=0.001, betas=(0.9, 0.999)) stepped with no "
+                                 "gradient clipping called between backward() and step() (observed)"),
+])
+def test_gradlint_run_observes_the_trainers_clipping(script, library, unclipped):
+    """`gradlint run` on a trainer: the clipping the library calls (Lightning's gradient_clip_val,
+    inside the closure it passes to step(); the Trainer's max_grad_norm) is observed; the
+    Trainer's grad-norm measurement at max_norm=inf is not clipping."""
+    pytest.importorskip(library)
+    shown = str(script.relative_to(ROOT))
+    result = run_cli("run", "--show-info", "--", "python", shown, "--no-clip")
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert f"{shown}:{line_of(script, '# expect: GL101 error')}:" in result.stdout
+    assert unclipped in result.stdout, result.stdout
+    assert "TRAINED" not in result.stderr  # stopped at the first step
+    clipped = run_cli("run", "--show-info", "--", "python", shown)
+    assert "GL501" not in clipped.stdout and "GL101 error" in clipped.stdout, clipped.stdout
