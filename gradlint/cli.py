@@ -269,3 +269,70 @@ def rule(code: str | None, show_all: bool, output_format: str) -> None:
     else:
         click.echo(f"# {selected.name} ({selected.code})\n\nDefault severity: {selected.severity}\n")
         click.echo(selected.docs())
+
+
+@main.command(context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False})
+@click.argument("command", nargs=-1, required=True, type=click.UNPROCESSED)
+@click.option("--max-seconds", type=float,
+              help="Seconds the command may take to reach its first optimizer step [--timeout].")
+@click.option("--select", help="Rule codes or prefixes to enable, comma-separated (default: all).")
+@click.option("--ignore", help="Rule codes or prefixes to disable, comma-separated.")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Use this configuration file (pyproject.toml or a file holding the table).")
+@click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
+@click.option("--no-probe", is_flag=True, default=None, help="Skip the forward/backward probe.")
+@click.option("--seed", type=int, help="Seed for the probe [0].")
+@click.option("--timeout", type=float, help="Seconds for checking the models, and per model [300].")
+@click.option("--memory-limit", type=float, help="GiB of memory for the command's worker [80% of RAM].")
+@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+              envvar="GRADLINT_OUTPUT_FORMAT", show_default=True, show_envvar=True)
+@click.option("-o", "--output-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the findings here instead of stdout.")
+@click.option("--fail-level", type=click.Choice(["info", "warning", "error"]),
+              help="Lowest severity that makes the exit code 1 [warning].")
+@click.option("--exit-zero", is_flag=True, help="Exit 0 even with findings (never hides exit 2).")
+@click.option("-q", "--quiet", is_flag=True, help="Print findings only: no notes, no summary.")
+@click.option("-v", "--verbose", is_flag=True, help="Also list info-level findings and how each model was checked.")
+@click.option("--show-info", is_flag=True, help="List info-level findings too.")
+def run(command: tuple[str, ...], max_seconds: float | None, select: str | None, ignore: str | None,
+        config_path: Path | None, isolated: bool, no_probe: bool | None, seed: int | None,
+        timeout: float | None, memory_limit: float | None, output_format: str, output_file: Path | None,
+        fail_level: str | None, exit_zero: bool, quiet: bool, verbose: bool, show_info: bool) -> None:
+    """Run a training command up to its first optimizer step and lint what it trains.
+
+    \b
+        gradlint run -- python train.py --lr 20
+        gradlint run --max-seconds 600 -- python -m myproject.train --config big.yaml
+
+    Every model whose parameters are in an optimizer is checked with the first batch it
+    received; the step itself is never applied. GL501 reports the optimizer, its hyperparameters
+    and whether gradient clipping was called between backward() and step(), as observed.
+    """
+    _stop_on_signals()
+    from gradlint import reporters
+    from gradlint.command import lint_command
+    from gradlint.config import ConfigError, Overrides, check_code
+    from gradlint.findings import Severity
+
+    try:
+        for code in [*(_codes(select) or ()), *(_codes(ignore) or ())]:
+            check_code(code, "command line")
+        overrides = Overrides(select=_codes(select), ignore=_codes(ignore),
+                              fail_level=Severity.parse(fail_level) if fail_level else None,
+                              probe=False if no_probe else None, seed=seed, timeout=timeout,
+                              memory_limit=memory_limit)
+        report = lint_command(list(command), overrides, config=config_path, isolated=isolated,
+                              max_seconds=max_seconds)
+    except ConfigError as exc:
+        click.echo(f"gradlint: error: {exc}", err=True)
+        sys.exit(2)
+    show_info = show_info or verbose or report.fail_level <= Severity.INFO
+    out = open(output_file, "w", encoding="utf-8") if output_file else sys.stdout  # noqa: SIM115
+    try:
+        reporters.render(report, output_format, out, show_info=show_info)
+    finally:
+        if output_file:
+            out.close()
+    if output_format == "text" or output_file:
+        _notes(report, quiet, verbose, show_info or output_format != "text")
+    sys.exit(report.exit_code(exit_zero))

@@ -124,7 +124,7 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
     result = FileResult(shown)
     with intercepted() as recorder:
         try:
-            module, ended = import_script(path)
+            module, ended = _import_for_lint(path)
         except LoadError as exc:
             result.problems.append(Problem(shown, str(exc)))
             return result
@@ -184,6 +184,13 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
     return result
 
 
+def _import_for_lint(path: Path) -> tuple[Any, BaseException | None]:
+    """A notebook runs its code cells in order; any other file runs as a script."""
+    from gradlint.notebook import import_notebook, is_notebook
+
+    return import_notebook(path) if is_notebook(path) else import_script(path)
+
+
 # A script may run its model on a whole data set at once; the probe needs one batch of it.
 MAX_RECORDED_ROWS = 64
 
@@ -224,8 +231,10 @@ def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) ->
 
 def _defines_model_classes(path: Path) -> bool:
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+        from gradlint.notebook import NotebookError, source_text
+
+        tree = ast.parse(source_text(path, errors="replace"))
+    except (OSError, SyntaxError, ValueError, NotebookError):
         return True
     return defines_model_classes(tree)
 

@@ -69,6 +69,7 @@ class Location:
     col: int
     end_line: int | None = None
     end_col: int | None = None
+    cell: int | None = None   # a notebook's code cell (from 1); ``line`` is then within the cell
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,6 +30,8 @@ import torch
 from torch import nn
 
 from gradlint.findings import display_path
+from gradlint.notebook import NotebookError, source_text
+from gradlint.training import OptimizerSetup
 
 HOOK = "gradlint_models"
 _counter = itertools.count()
@@ -51,6 +53,7 @@ class ModelSpec:
     inputs_from: str | None = None         # where the example inputs came from, when not inferred
     too_large: str | None = None           # why it was left on the meta device (not built for real)
     from_arguments: bool = False           # built with constructor arguments gradlint worked out
+    training: OptimizerSetup | None = None  # how it is trained, when observed (gradlint run, callbacks)
 
 
 def import_file(path: Path) -> Any:
@@ -296,8 +299,8 @@ def _resolve_dotted(text: str, namespace: dict[str, Any]) -> Any:
 def _assignment_lines(path: Path) -> dict[str, int]:
     """Name -> line of its first assignment in the file's top level (inside if/with/for/try too)."""
     try:
-        tree = ast.parse(path.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError, UnicodeDecodeError, ValueError):
+        tree = ast.parse(source_text(path))
+    except (OSError, SyntaxError, UnicodeDecodeError, ValueError, NotebookError):
         return {}
     lines: dict[str, int] = {}
 

@@ -38,6 +38,7 @@ from gradlint.findings import (
     Report,
     display_path,
 )
+from gradlint.notebook import NotebookError, is_notebook, locate_cells, source_text
 from gradlint.project import defines_model_classes, local_imports, parse, project_root
 from gradlint.settings import Settings
 from gradlint.suppress import Suppressions
@@ -62,7 +63,7 @@ _MODULE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 
 def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
-    """Files and directories (recursing into *.py); ``file.py::Name`` selects one model;
+    """Files and directories (recursing into *.py and *.ipynb); ``file.py::Name`` selects one model;
     ``package.module:factory`` names a class or a callable to import (see engine)."""
     targets: list[Target] = []
     problems: list[Problem] = []
@@ -75,10 +76,11 @@ def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
         elif path.is_dir():
             for directory, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
-                targets.extend(Target(Path(directory, f)) for f in sorted(filenames) if f.endswith(".py"))
+                targets.extend(Target(Path(directory, f)) for f in sorted(filenames) if f.endswith((".py", ".ipynb")))
         elif path.is_file():
-            if path.suffix != ".py":
-                problems.append(Problem(display_path(str(path)), "not a Python file; pass .py files or directories"))
+            if path.suffix not in (".py", ".ipynb"):
+                problems.append(Problem(display_path(str(path)),
+                                        "not a Python file or notebook; pass .py or .ipynb files or directories"))
             else:
                 targets.append(Target(path, selector or None))
         else:
@@ -120,6 +122,7 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
         write_baseline(baseline, report.findings)
     if baseline is not None:
         report.baselined = _apply_baseline(results, read_baseline(baseline))
+    locate_cells(results)
     return report
 
 
@@ -237,12 +240,12 @@ class _FileChecker:
         if target.module is not None:
             return self._check_models(target, shown, settings)
         try:
-            text = target.path.read_text(encoding="utf-8")
+            text = source_text(target.path)
             tree = ast.parse(text, filename=shown)
         except SyntaxError as exc:
             return FileResult(shown, problems=[Problem(
-                shown, f"syntax error at line {exc.lineno}: {exc.msg}; fix it before linting")])
-        except (OSError, UnicodeDecodeError, ValueError) as exc:
+                shown, f"syntax error at {_line_shown(target.path, exc.lineno)}: {exc.msg}; fix it before linting")])
+        except (OSError, UnicodeDecodeError, ValueError, NotebookError) as exc:
             return FileResult(shown, problems=[Problem(shown, f"cannot read the file: {exc}")])
         result = FileResult(shown)
         if _may_define_models(tree):
@@ -325,6 +328,16 @@ class _FileChecker:
             except (ValueError, KeyError, TypeError):
                 pass
         return FileResult(shown, problems=[Problem(shown, _crash_reason(process.returncode, err))])
+
+
+def _line_shown(path: Path, line: int | None) -> str:
+    """``line 4``, or ``cell 2, line 3`` in a notebook."""
+    if line is not None and is_notebook(path):
+        from gradlint.notebook import read
+
+        cell, within = read(path).cell_of(line)
+        return f"cell {cell}, line {within}"
+    return f"line {line}"
 
 
 def _limit_memory(limit: int) -> None:

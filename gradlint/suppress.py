@@ -40,9 +40,11 @@ class Suppressions:
 
     @classmethod
     def read(cls, path: Path) -> Suppressions:
+        from gradlint.notebook import NotebookError, source_text
+
         try:
-            source = path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            source = source_text(path)  # a notebook's cells, as one source with its line numbers
+        except (OSError, UnicodeDecodeError, NotebookError):
             return cls({}, False)
         return cls.parse(source)
 

@@ -29,7 +29,11 @@ def main() -> None:
     from gradlint.settings import Settings
 
     settings = Settings.from_dict(request["settings"])
-    if request.get("module"):
+    if request.get("command"):  # gradlint run: the training command, up to its first step
+        from gradlint.observe import lint_command
+
+        result = lint_command(request["command"], settings, request.get("max_seconds"))
+    elif request.get("module"):
         sys.path.insert(0, os.getcwd())  # like `python -m`: the current directory is importable
         result = lint_import_target(request["module"], request["selector"], settings, request.get("init"))
     else:

@@ -8,8 +8,10 @@ from pathlib import Path
 
 from gradlint.callsites import Evaluator, is_resolved
 from gradlint.findings import Finding, Location, Severity, display_path
+from gradlint.notebook import NotebookError, source_text
 from gradlint.project import project_files
 from gradlint.rule import Rule
+from gradlint.training import OptimizerSetup
 
 OPTIMIZER_MODULES = (
     "torch.optim", "bitsandbytes.optim", "apex.optimizers", "deepspeed.ops.adam",
@@ -28,6 +30,9 @@ _CONFIG_CLIP = re.compile(
     r"""\s*[:=]\s*["']?([0-9.eE+-]+)"""
 )
 _MENTIONS = re.compile(r"clip|clamp|max_grad_norm|TrainingArguments")
+
+# what an observed GL501 finding says happened (gradlint run)
+OBSERVED = "stepped with no gradient clipping called between backward() and step() (observed)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +61,13 @@ class OptimizerWithoutClipping(Rule):
     `TrainingArguments(...)` (clips at 1.0 by default; `max_grad_norm=0` disables it), DeepSpeed's
     `gradient_clipping` in a config dict or file, the same keys in YAML/JSON/TOML configs, and
     clamping gradients directly (`p.grad.clamp_(...)`, `register_hook(lambda g: g.clamp(...))`).
+
+    Observed, not searched for: under `gradlint run -- python train.py ARGS` the optimizer is
+    reported when it stepped with no clipping *called* between `backward()` and `step()`, with
+    the hyperparameters it had ("optimizer `SGD` (lr=20) stepped with no gradient clipping
+    called ..."), at the line that built it; with the trainer callbacks, when the Lightning
+    `Trainer` has no `gradient_clip_val` or the Hugging Face `TrainingArguments` have
+    `max_grad_norm=0`. The same severities apply, with the learning rate that was seen.
 
     ## Why is this bad?
     Gradient clipping is the first remedy for exploding gradients: one bad batch can otherwise
@@ -135,6 +147,44 @@ class OptimizerWithoutClipping(Rule):
                 {"optimizer": short, "root": display_path(str(ctx.root)) or ".", "reason": reason},
                 severity=severity,
             )
+
+
+    def check_observed(self, setup: OptimizerSetup, model: str, recurrent: bool,
+                       what: str = OBSERVED) -> Finding | None:
+        """The observed form (``gradlint run``, trainer callbacks): an optimizer that stepped
+        with no clipping called between ``backward()`` and ``step()`` (or, in a trainer's
+        callback, that the trainer will step with no clipping configured) — reported with the
+        hyperparameters seen, at the line that built the optimizer; nothing when clipping was
+        observed."""
+        if setup.origin != "observed" or setup.clipped or setup.location is None:
+            return None
+        lr = setup.lr
+        big_lr = setup.name == "SGD" and lr is not None and lr >= self.opts["warn-sgd-lr"]
+        reasons = []
+        if recurrent:
+            reasons.append("the model has a vanilla recurrence (nn.RNN/RNNCell), whose gradients can explode")
+        if big_lr:
+            reasons.append(f"plain SGD with lr={lr:g} makes an exploding step likely")
+        shown = ", ".join(f"{key}={_number(setup.hyperparameters[key])}" for key in _SHOWN
+                          if setup.hyperparameters.get(key) not in (None, False))
+        return self.make(
+            setup.location,
+            "optimizer `{optimizer}` ({hyperparameters}) {what}{reason}",
+            {"optimizer": setup.name, "hyperparameters": shown or "default settings", "what": what,
+             "reason": "".join(f"; {r}" for r in reasons)},
+            severity=Severity.WARNING if (recurrent or big_lr) else Severity.INFO, model=model)
+
+
+# the hyperparameters an observed GL501 finding shows, in this order
+_SHOWN = ("lr", "momentum", "betas", "weight_decay", "nesterov")
+
+
+def _number(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:g}"
+    if isinstance(value, tuple):
+        return "(" + ", ".join(_number(v) for v in value) + ")"
+    return str(value)
 
 
 def _is_optimizer(name: str) -> bool:
@@ -247,17 +297,17 @@ def _mentions_grad(expr: ast.AST) -> bool:
 
 def find_clipping(root: Path) -> str | None:
     """``path:line`` of the first gradient clipping configured anywhere under ``root``."""
-    for path in project_files(root, (".py", *_CONFIG_SUFFIXES)):
+    for path in project_files(root, (".py", ".ipynb", *_CONFIG_SUFFIXES)):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
         if not _MENTIONS.search(text):
             continue
-        if path.suffix == ".py":
-            try:
-                line = clipping_in_python(ast.parse(text))
-            except (SyntaxError, ValueError, RecursionError):
+        if path.suffix in (".py", ".ipynb"):
+            try:  # a notebook's code cells, as one source (its line, not its cell, is kept here)
+                line = clipping_in_python(ast.parse(source_text(path) if path.suffix == ".ipynb" else text))
+            except (SyntaxError, ValueError, RecursionError, NotebookError):
                 continue
         else:
             line = _clipping_in_config(text)

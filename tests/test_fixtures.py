@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 
@@ -10,14 +11,27 @@ from conftest import FIXTURES, ROOT, run_cli
 
 EXPECT = re.compile(r"#\s*expect:\s*(.+)$")
 ITEM = re.compile(r"^(GL\d{3})\s+(error|warning|info)(?:\s+in\s+(\S+))?$")
-FINDING = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>GL\d{3}) (?P<severity>error|warning|info): (?P<rest>.*)$")
+FINDING = re.compile(r"^(?P<path>[^:]+):(?P<line>(?:cell \d+:)?\d+):(?P<col>\d+): (?P<code>GL\d{3}) (?P<severity>error|warning|info): (?P<rest>.*)$")
 MODEL = re.compile(r"\(model `([^`]+)`\)")
+
+
+def fixture_lines(path):
+    """``(line, text)`` of a fixture: a notebook's lines are ``cell N:L`` (code cells counted
+    from 1, as the text output shows them), so its expectations sit in its cells."""
+    if path.suffix == ".ipynb":
+        cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+        for number, cell in enumerate(cells, start=1):
+            source = "".join(cell["source"]) if isinstance(cell["source"], list) else cell["source"]
+            for line, text in enumerate(source.splitlines(), start=1):
+                yield f"cell {number}:{line}", text
+    else:
+        yield from ((str(n), text) for n, text in enumerate(path.read_text().splitlines(), start=1))
 
 
 def expectations() -> Counter:
     expected: Counter = Counter()
-    for path in sorted(FIXTURES.rglob("*.py")):
-        for number, line in enumerate(path.read_text().splitlines(), start=1):
+    for path in sorted([*FIXTURES.rglob("*.py"), *FIXTURES.rglob("*.ipynb")]):
+        for number, line in fixture_lines(path):
             match = EXPECT.search(line)
             if not match:
                 continue
@@ -50,7 +64,7 @@ def test_every_fixture_gives_exactly_its_expected_findings(fixture_run):
     expected = expectations()
     found: Counter = Counter()
     for f in parse(fixture_run.stdout):
-        key = (f["path"], int(f["line"]), f["code"], f["severity"], f["model"])
+        key = (f["path"], f["line"], f["code"], f["severity"], f["model"])
         # an expectation without "in <model>" matches a finding from any model of the file
         if key not in expected and (key[:4] + (None,)) in expected:
             key = key[:4] + (None,)

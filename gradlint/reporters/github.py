@@ -28,7 +28,8 @@ def write(report: Report, out: TextIO) -> None:
             properties += [f"endLine={loc.end_line}", f"endColumn={loc.end_col}"]
         properties.append(f"title={escape_property(f'{finding.code} {finding.name}')}")
         probe = f" — {finding.probe.text}" if finding.probe else ""
-        message = f"{finding.message}{probe} [fix: {finding.fix}]"
+        cell = f"cell {loc.cell}, line {loc.line}: " if loc.cell is not None else ""
+        message = f"{cell}{finding.message}{probe} [fix: {finding.fix}]"
         out.write(f"::{_LEVEL[str(finding.severity)]} {','.join(properties)}::{escape_data(message)}\n")
     for problem in report.problems:
         out.write(f"::error file={escape_property(problem.path)},title=gradlint::"

@@ -3,7 +3,8 @@
 {"version": 1, "summary": str,
  "files": [{"path", "models": [str],
             "findings": [{"code", "name", "severity", "message", "template", "args", "fix",
-                          "location": {"path", "line", "col", "end_line", "end_col"},
+                          "location": {"path", "line", "col", "end_line", "end_col",
+                                       "cell"},  # cell: a notebook's code cell (from 1), else null
                           "model", "node", "span", "static_d", "fingerprint",
                           "probe": null | {"confirmed", "measured_d", "text"}}],
             # a number that is not finite (±inf, NaN) is null; the message keeps its text

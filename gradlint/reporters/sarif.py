@@ -39,12 +39,15 @@ def write(report: Report, out: TextIO) -> None:
         if loc.end_line:
             region.update(endLine=loc.end_line, endColumn=max(loc.end_col or loc.col, 1))
         probe = f" — {finding.probe.text}" if finding.probe else ""
+        location = {"physicalLocation": {"artifactLocation": _artifact(loc.path), "region": region}}
+        if loc.cell is not None:  # a notebook: the region's lines are within this code cell
+            location["properties"] = {"cell": loc.cell}
         results.append({
             "ruleId": finding.code,
             "ruleIndex": index[finding.code],
             "level": _LEVEL[str(finding.severity)],
             "message": {"text": f"{finding.message}{probe} [fix: {finding.fix}]"},
-            "locations": [{"physicalLocation": {"artifactLocation": _artifact(loc.path), "region": region}}],
+            "locations": [location],
             "partialFingerprints": {"gradlint/v1": finding.fingerprint},
             "properties": {"model": finding.model, "node": finding.node, "static_d": finding.static_d,
                            "measured_d": finding.probe.measured_d if finding.probe else None},

@@ -1,4 +1,5 @@
-"""``path:line:col: CODE severity: message — probe verdict [fix: ...]``, one finding per line."""
+"""``path:line:col: CODE severity: message — probe verdict [fix: ...]``, one finding per line
+(``notebook.ipynb:cell N:line:col: ...`` in a notebook)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ def finding_line(finding: Finding, show_model: bool) -> str:
     loc = finding.location
     model = f" (model `{finding.model}`)" if show_model and finding.model else ""
     probe = f" — {finding.probe.text}" if finding.probe else ""
-    return (f"{loc.path}:{loc.line}:{loc.col}: {finding.code} {finding.severity}: "
+    cell = f"cell {loc.cell}:" if loc.cell is not None else ""  # a notebook's cell, as ruff shows it
+    return (f"{loc.path}:{cell}{loc.line}:{loc.col}: {finding.code} {finding.severity}: "
             f"{finding.message}{model}{probe} [fix: {finding.fix}]")
 
 

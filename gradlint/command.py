@@ -1,0 +1,70 @@
+"""``gradlint run -- python train.py ARGS``: lint the models a training command really builds.
+
+The command runs in a worker process (gradlint.observe) until its first optimizer step, which is
+stopped before it is applied; the worker lints every model an optimizer trains with the batch the
+command built and the optimizer setup it observed. This side only starts the worker, applies the
+suppression comments and returns the report: limits and exit codes are those of ``gradlint FILE``.
+The command's own output goes to stderr, so stdout holds the findings alone.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gradlint import processes
+from gradlint.config import Overrides, fail_level
+from gradlint.findings import FileResult, Problem
+from gradlint.runner import Report, _apply_suppressions, _Configs, _crash_reason, _FileChecker, _limit_memory
+
+
+def lint_command(command: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
+                 isolated: bool = False, max_seconds: float | None = None) -> Report:
+    """Run ``command`` up to its first optimizer step in a worker and lint what it trains.
+    ``max_seconds``: how long the command may take to reach that step (data loading); the
+    checking of its models then has the usual per-file limit (``--timeout``)."""
+    overrides = overrides or Overrides()
+    configs = _Configs(config, isolated)
+    checker = _FileChecker(configs, overrides)
+    settings = checker.settings_for(Path.cwd() / "_")
+    reach = max_seconds if max_seconds is not None else (settings.model_timeout or 300.0)
+    fields = {"path": None, "module": None, "selector": None, "command": list(command),
+              "max_seconds": reach, "settings": settings.to_dict()}
+    # the worker's hard limit covers reaching the step and checking the models after it
+    limits = dataclasses.replace(settings, model_timeout=reach + (settings.model_timeout or 300.0))
+    result = _run_worker(fields, " ".join(command), limits.model_timeout, checker.memory_limit(settings))
+    report = Report([result], fail_level(configs.for_path(None), overrides))
+    report.suppressed = _apply_suppressions([result], set(), checker.settings_for)
+    return report
+
+
+def _run_worker(fields: dict, shown: str, timeout: float | None, memory: int | None) -> FileResult:
+    """The runner's worker, with the command's output passed through to our stderr as it comes
+    (a training script's progress and errors are the user's to see), not kept for a crash line."""
+    env = {**os.environ, "PYTHONHASHSEED": "0", **processes.child_environment()}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+        stderr=None, env=env, start_new_session=True,
+        preexec_fn=(lambda: _limit_memory(memory)) if memory else None)
+    processes.register(process.pid)
+    try:
+        out, _ = process.communicate(json.dumps(fields).encode(), timeout=timeout)
+    except subprocess.TimeoutExpired:
+        processes.kill(process.pid)
+        process.communicate()
+        return FileResult(shown, problems=[Problem(
+            shown, f"the command and the checking of its models took longer than {timeout:g} s; "
+                   "raise --max-seconds (slow data loading) or --timeout")])
+    finally:
+        processes.unregister(process.pid)
+    if process.returncode == 0:
+        try:
+            return FileResult.from_dict(json.loads(out))
+        except (ValueError, KeyError, TypeError):
+            pass
+    reason = _crash_reason(process.returncode, b"").replace("importing or checking the file", "running the command")
+    return FileResult(shown, problems=[Problem(shown, f"{reason} (its output is above)")])

@@ -1,0 +1,109 @@
+"""The trainer callbacks, end to end against the real libraries: a tiny model on a handful of
+samples, on the CPU; the findings are printed before the first step, the numbers reach the
+trainer's log, and ``fail_on`` stops the run before it trains."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES, ROOT, run_cli
+
+LIGHTNING = FIXTURES / "callback_lightning" / "train.py"
+TRANSFORMERS = FIXTURES / "callback_transformers" / "train.py"
+
+
+def run_script(path, *args: str, cwd=ROOT) -> subprocess.CompletedProcess:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore"}
+    return subprocess.run([sys.executable, str(path), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def line_of(path, text: str) -> int:
+    """The fixture's line holding ``text`` (its `# expect:` line, the optimizer's, ...)."""
+    return next(n for n, line in enumerate(path.read_text().splitlines(), start=1) if text in line)
+
+
+def gradlint_lines(result: subprocess.CompletedProcess) -> list[str]:
+    return [line for line in result.stderr.splitlines() if line.startswith("gradlint: ")]
+
+
+def test_lightning_callback_reports_before_the_first_step(tmp_path):
+    pytest.importorskip("lightning", reason="the Lightning callback needs `pip install gradlint[lightning]`")
+    result = run_script(LIGHTNING, "--no-clip", "--log", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    lines = gradlint_lines(result)
+    shown = "gradlint: fixtures/callback_lightning/train.py"
+    assert lines[0].startswith(f"{shown}:{line_of(LIGHTNING, '# expect: GL101 error')}:16: GL101 error: 4 sigmoid layers")
+    assert "probe confirmed" in lines[0]
+    # the optimizer built in configure_optimizers, at its own line, with what the Trainer was given
+    assert lines[1].startswith(
+        f"{shown}:{line_of(LIGHTNING, 'torch.optim.SGD(')}:16: GL501 warning: optimizer `SGD` (lr=2, momentum=0.9) "
+        "will step with no gradient clipping configured in the Lightning Trainer")
+    assert lines[2] == "gradlint: 2 finding(s) in `SigmoidRegressor` (checked) before training"
+    assert "TRAINED 2 steps" in result.stdout  # reporting only: the fit went on
+    with open(tmp_path / "run" / "version_0" / "metrics.csv") as log:
+        rows = list(csv.DictReader(log))
+    logged = next(row for row in rows if row.get("gradlint/findings"))
+    assert float(logged["gradlint/findings"]) == 2 and float(logged["gradlint/errors"]) == 1
+    assert float(logged["gradlint/GL101/measured_d"]) < -2  # the measured gradient ratio, log10
+
+
+def test_lightning_clipping_and_fail_on(tmp_path):
+    pytest.importorskip("lightning", reason="the Lightning callback needs `pip install gradlint[lightning]`")
+    result = run_script(LIGHTNING, "--fail")
+    assert result.returncode != 0
+    assert "GradlintFailure: gradlint: 1 finding(s) at or above error in `SigmoidRegressor`" in result.stderr
+    assert "GL501" not in result.stderr  # gradient_clip_val=0.5
+    assert "TRAINED" not in result.stdout
+
+
+def test_transformers_callback_reports_before_the_first_step():
+    pytest.importorskip("accelerate", reason="the Hugging Face Trainer needs accelerate: "
+                                             "`pip install gradlint[transformers]`")
+    result = run_script(TRANSFORMERS, "--no-clip")
+    assert result.returncode == 0, result.stderr
+    lines = gradlint_lines(result)
+    shown = "gradlint: fixtures/callback_transformers/train.py"
+    assert lines[0].startswith(f"{shown}:{line_of(TRANSFORMERS, '# expect: GL101 error')}:18: GL101 error: "
+                               "4 sigmoid layers"), lines
+    assert "probe confirmed" in lines[0]
+    # max_grad_norm=0: the Trainer will not clip; pointed at the line that starts training
+    assert lines[1].startswith(f"{shown}:{line_of(TRANSFORMERS, 'trainer.train()')}:5: GL501 info: optimizer "
+                               "`AdamW` (lr=0.001, betas=(0.9, 0.999)) will step with no gradient clipping "
+                               "configured in the Trainer")
+    assert "TRAINED 2 steps" in result.stdout
+    assert "'gradlint/findings': 2.0" in result.stdout and "'gradlint/errors': 1.0" in result.stdout
+
+
+def test_transformers_default_clipping_and_fail_on():
+    pytest.importorskip("accelerate", reason="the Hugging Face Trainer needs accelerate")
+    result = run_script(TRANSFORMERS, "--fail")
+    assert result.returncode != 0
+    assert "GradlintFailure: gradlint: 1 finding(s) at or above error in `SigmoidClassifier`" in result.stderr
+    assert "GL501" not in result.stderr  # max_grad_norm=1.0, the Trainer's default
+    assert "TRAINED" not in result.stdout
+
+
+@pytest.mark.parametrize("script, library, unclipped", [
+    (LIGHTNING, "lightning", "GL501 warning: optimizer `SGD` (lr=2, momentum=0.9) stepped with no gradient "
+                             "clipping called between backward() and step() (observed)"),
+    (TRANSFORMERS, "accelerate", "GL501 info: optimizer `AdamW` (lr=0.001, betas=(0.9, 0.999)) stepped with no "
+                                 "gradient clipping called between backward() and step() (observed)"),
+])
+def test_gradlint_run_observes_the_trainers_clipping(script, library, unclipped):
+    """`gradlint run` on a trainer: the clipping the library calls (Lightning's gradient_clip_val,
+    inside the closure it passes to step(); the Trainer's max_grad_norm) is observed; the
+    Trainer's grad-norm measurement at max_norm=inf is not clipping."""
+    pytest.importorskip(library)
+    shown = str(script.relative_to(ROOT))
+    result = run_cli("run", "--show-info", "--", "python", shown, "--no-clip")
+    assert result.returncode in (0, 1), result.stderr[-3000:]
+    assert f"{shown}:{line_of(script, '# expect: GL101 error')}:" in result.stdout
+    assert unclipped in result.stdout, result.stdout
+    assert "TRAINED" not in result.stderr  # stopped at the first step
+    clipped = run_cli("run", "--show-info", "--", "python", shown)
+    assert "GL501" not in clipped.stdout and "GL101 error" in clipped.stdout, clipped.stdout
