@@ -74,7 +74,7 @@ def child_environment() -> dict[str, str]:
     return {PARENT_ENV: str(os.getpid())}
 
 
-def _die_with_parent(signum: int) -> bool:
+def die_with_parent(signum: int) -> bool:
     """Ask the kernel to send ``signum`` when our parent dies (Linux); False where unsupported."""
     if not sys.platform.startswith("linux"):
         return False
@@ -96,7 +96,7 @@ def guard_worker() -> None:
     SIGKILL when its guard dies. Each parent-death signal is set and *then* the parent checked,
     since a parent that died before the call would never send it."""
     parent = int(os.environ.pop(PARENT_ENV, "0") or 0)
-    if not parent or not hasattr(os, "fork") or not _die_with_parent(signal.SIGTERM):
+    if not parent or not hasattr(os, "fork") or not die_with_parent(signal.SIGTERM):
         return
     signal.signal(signal.SIGTERM, _kill_own_group)
     if os.getppid() != parent:
@@ -105,7 +105,7 @@ def guard_worker() -> None:
     worker = os.fork()
     if worker == 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with_parent(signal.SIGKILL)
+        die_with_parent(signal.SIGKILL)
         if os.getppid() != guard:
             os._exit(1)
         return
