@@ -205,6 +205,7 @@ def _serve(control: socket.socket) -> None:
     selector = selectors.DefaultSelector()
     selector.register(control, selectors.EVENT_READ)
     children: dict[int, tuple[int, int]] = {}   # pidfd -> (pid, reply fd)
+    warmed = False
     while True:
         for key, _ in selector.select():
             if key.fd != control.fileno():   # a child ended: tell the runner its status
@@ -236,10 +237,28 @@ def _serve(control: socket.socket) -> None:
             if pid < 0:
                 os.close(reply)
                 continue
-            os.write(reply, f"{pid}\n".encode())
+            try:
+                os.write(reply, f"{pid}\n".encode())
+            except OSError:   # nobody waits for this child any more
+                processes.kill(pid)
             pidfd = os.pidfd_open(pid)
             children[pidfd] = (pid, reply)
             selector.register(pidfd, selectors.EVENT_READ)
+            if not warmed:   # while the first file is checked, on another core
+                warmed = True
+                _warm_up()
+
+
+def _warm_up() -> None:
+    """Import what many checks import later, once a run has a file to check. Building a model on
+    the meta device (sizing) imports torch._dynamo (torch's decorator that keeps dynamo off some
+    init functions, nn.Embedding's for one): 1.2 s of CPU per file that needs it, and too much to
+    add before the first file of a one-file run. Imports only: still no torch operation, no
+    thread."""
+    try:
+        import torch._dynamo  # noqa: F401
+    except Exception:   # an optional speed-up; the children import it themselves if they can
+        pass
 
 
 def _run_child(request: dict, fds: list[int], inherited: list[int]) -> NoReturn:
