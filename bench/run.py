@@ -69,7 +69,15 @@ inputs = {{"x": torch.randn(8, 256)}}
 
 def measure(argv: list[str], cwd: Path, repeat: int, extra_env: dict[str, str] | None = None) -> tuple[float, float]:
     """Median wall seconds and peak RSS (MiB) of the command and its children."""
-    times, peaks = [], []
+    seconds, peak, _ = measure_cpu(argv, cwd, repeat, extra_env)
+    return seconds, peak
+
+
+def measure_cpu(argv: list[str], cwd: Path, repeat: int,
+                extra_env: dict[str, str] | None = None) -> tuple[float, float, float]:
+    """Median wall seconds, peak RSS (MiB) and median CPU seconds (user + system) of the command
+    and its children. CPU seconds hardly change with what else the machine is running."""
+    times, peaks, cpus = [], [], []
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore", **(extra_env or {})}
     for _ in range(repeat):
         started = time.perf_counter()
@@ -77,7 +85,8 @@ def measure(argv: list[str], cwd: Path, repeat: int, extra_env: dict[str, str] |
         _, _, usage = os.wait4(process.pid, 0)
         times.append(time.perf_counter() - started)
         peaks.append(usage.ru_maxrss / 1024)
-    return statistics.median(times), max(peaks)
+        cpus.append(usage.ru_utime + usage.ru_stime)
+    return statistics.median(times), max(peaks), statistics.median(cpus)
 
 
 # a small model file of the kind a model zoo holds: each one different, none needs a GPU
@@ -146,26 +155,32 @@ def write_project(directory: Path, files: int, models: int) -> None:
 
 
 def many_files(work: Path, counts: list[int], repeat: int) -> None:
-    """N small model files in one cold run, with the fork server and with a process started
-    afresh per file (as before it), side by side."""
-    forked = {}
-    print("\n| small model files, cold | gradlint | × 1 file | per extra file | a process per file | × 1 file |")
-    print("|---:|---:|---:|---:|---:|---:|")
-    separate = {}
+    """N small model files in one cold run (default -j), with the fork server and with a process
+    started afresh per file (as before it), side by side: wall and CPU seconds."""
+    print("\n| small model files, cold | wall | × 1 file | wall per extra file | CPU | CPU per extra file "
+          "| a process per file: wall | × 1 file | CPU |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    first = None
     for count in counts:
         directory = work / f"files_{count}"
         write_models(directory, count)
-        forked[count], _ = measure([PY, "-m", "gradlint", str(directory), "--no-cache"], work, repeat)
-        separate[count], _ = measure([PY, "-m", "gradlint", str(directory), "--no-cache"], work, repeat,
-                                     {"GRADLINT_NO_FORK_SERVER": "1"})
-        extra = f"{(forked[count] - forked[counts[0]]) / (count - counts[0]):.2f} s" if count > counts[0] else ""
-        print(f"| {count} | {forked[count]:.2f} s | {forked[count] / forked[counts[0]]:.1f}× | {extra} "
-              f"| {separate[count]:.2f} s | {separate[count] / separate[counts[0]]:.1f}× |")
+        argv = [PY, "-m", "gradlint", str(directory), "--no-cache"]
+        wall, _, cpu = measure_cpu(argv, work, repeat)
+        old_wall, _, old_cpu = measure_cpu(argv, work, repeat, {"GRADLINT_NO_FORK_SERVER": "1"})
+        if first is None:
+            first = (count, wall, cpu, old_wall)
+            extra = ("", "")
+        else:
+            extra = (f"{(wall - first[1]) / (count - first[0]):.2f} s", f"{(cpu - first[2]) / (count - first[0]):.2f} s")
+        print(f"| {count} | {wall:.2f} s | {wall / first[1]:.1f}× | {extra[0]} | {cpu:.1f} s | {extra[1]} "
+              f"| {old_wall:.2f} s | {old_wall / first[3]:.1f}× | {old_cpu:.1f} s |")
     project = work / "project"
     write_project(project, 90, 40)
-    seconds, peak = measure([PY, "-m", "gradlint", ".", "--no-cache"], project, repeat)
-    before, _ = measure([PY, "-m", "gradlint", ".", "--no-cache"], project, 1, {"GRADLINT_NO_FORK_SERVER": "1"})
-    print(f"| `gradlint .`, 90 files, 40 with models | {seconds:.2f} s | | | {before:.2f} s (1 run) | |")
+    argv = [PY, "-m", "gradlint", ".", "--no-cache"]
+    wall, _, cpu = measure_cpu(argv, project, repeat)
+    old_wall, _, old_cpu = measure_cpu(argv, project, 1, {"GRADLINT_NO_FORK_SERVER": "1"})
+    print(f"| `gradlint .`: 90 files, 40 with models | {wall:.2f} s | | | {cpu:.1f} s | "
+          f"| {old_wall:.2f} s (1 run) | | {old_cpu:.1f} s |")
 
 
 def engine_per_node(sizes: list[int]) -> list[tuple[int, float, float]]:

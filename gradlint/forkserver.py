@@ -125,7 +125,8 @@ class ForkServer:
         running kills that child's group when the server dies."""
         self._process.kill()
         self._process.wait()
-        self._control.close()
+        with self._lock:   # not under a request another thread is sending
+            self._control.close()
 
 
 class ForkedWorker:

@@ -358,7 +358,6 @@ class _FileChecker:
                 pass
         return FileResult(shown, problems=[Problem(shown, _crash_reason(process.returncode, err))])
 
-
     def _start_worker(self, limit: int | None) -> subprocess.Popen | forkserver.ForkedWorker:
         """The process for one file, in a session of its own: the group is the worker and every
         process it starts, which processes.kill stops together (a timeout, Ctrl-C, gradlint
@@ -371,6 +370,7 @@ class _FileChecker:
                 return server.spawn(limit)
             except OSError:   # the server is gone: this file and the next are started as below
                 self._server = None
+                server.close()
         return subprocess.Popen(
             [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
