@@ -90,8 +90,10 @@ class ForkServer:
         ours.settimeout(None)
         return cls(process, ours)
 
-    def spawn(self, memory_limit: int | None) -> ForkedWorker:
-        """Fork the process for one file. Raises OSError when the server is gone."""
+    def spawn(self, memory_limit: int | None, warm_up: bool = False) -> ForkedWorker:
+        """Fork the process for one file; ``warm_up``: more files are to come, worth importing
+        what some of them need while this one is checked (see _warm_up). Raises OSError when the
+        server is gone."""
         stdin_r, stdin_w = os.pipe()
         stdout_r, stdout_w = os.pipe()
         stderr_r, stderr_w = os.pipe()
@@ -99,7 +101,7 @@ class ForkServer:
         theirs = [stdin_r, stdout_w, stderr_w, reply_theirs.fileno()]
         try:
             with self._lock:
-                socket.send_fds(self._control, [json.dumps({"memory_limit": memory_limit}).encode()], theirs)
+                socket.send_fds(self._control, [json.dumps({"memory_limit": memory_limit, "warm_up": warm_up}).encode()], theirs)
         except OSError:
             for fd in (stdin_w, stdout_r, stderr_r):
                 os.close(fd)
@@ -225,13 +227,14 @@ def _serve(control: socket.socket) -> None:
                 for pid, _ in children.values():
                     processes.kill(pid)
                 os._exit(0)
+            request = json.loads(message)
             inherited = [control.fileno(), selector.fileno(), *children, *(r for _, r in children.values())]
             try:
                 pid = os.fork()
             except OSError:   # out of processes or memory: closing the reply tells the runner
                 pid = -1
             if pid == 0:
-                _run_child(json.loads(message), fds, inherited)
+                _run_child(request, fds, inherited)
             for fd in fds[:3]:
                 os.close(fd)
             reply = fds[3]
@@ -245,16 +248,17 @@ def _serve(control: socket.socket) -> None:
             pidfd = os.pidfd_open(pid)
             children[pidfd] = (pid, reply)
             selector.register(pidfd, selectors.EVENT_READ)
-            if not warmed:   # while the first file is checked, on another core
+            if request["warm_up"] and not warmed:   # while that file is checked, on another core
                 warmed = True
                 _warm_up()
 
 
 def _warm_up() -> None:
-    """Import what many checks import later, once a run has a file to check. Building a model on
-    the meta device (sizing) imports torch._dynamo (torch's decorator that keeps dynamo off some
-    init functions, nn.Embedding's for one): 1.2 s of CPU per file that needs it, and too much to
-    add before the first file of a one-file run. Imports only: still no torch operation, no
+    """Import what many checks import later, once a file is being checked and more are queued.
+    Building a model on the meta device (sizing) imports torch._dynamo (torch keeps dynamo off
+    some init functions, nn.init.normal_ for one, so nn.Embedding and most transformers): 1.2 s
+    of CPU for each file that needs it. Too much to add to a run of one file, or of files that
+    all start at once (-j), which may not need it. Imports only: still no torch operation, no
     thread."""
     try:
         import torch._dynamo  # noqa: F401

@@ -124,7 +124,7 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
         configs.for_path(target.path)
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(targets) or 1))
-    checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache), init)
+    checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache), init, queued=len(targets))
     processes.resume()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:
@@ -238,8 +238,9 @@ def _apply_baseline(results: list[FileResult], known: Counter) -> int:
 
 class _FileChecker:
     def __init__(self, configs: _Configs, overrides: Overrides, jobs: int = 1, cache: Cache | None = None,
-                 init: dict | None = None) -> None:
+                 init: dict | None = None, queued: int = 0) -> None:
         self.init = init
+        self._queued = queued   # files not started yet: worth the fork server's warm-up?
         self.configs = configs
         self.overrides = overrides
         self.jobs = jobs
@@ -271,6 +272,8 @@ class _FileChecker:
         return settings_for(path, self.configs.for_path(path), self.overrides)
 
     def check(self, target: Target) -> FileResult:
+        with self._lock:
+            self._queued -= 1
         shown = target.shown
         settings = self.settings_for(target.path)
         if target.module is not None:
@@ -367,7 +370,7 @@ class _FileChecker:
         server = self._fork_server(env)
         if server is not None:
             try:
-                return server.spawn(limit)
+                return server.spawn(limit, warm_up=self._queued > 0)
             except OSError:   # the server is gone: this file and the next are started as below
                 self._server = None
                 server.close()
