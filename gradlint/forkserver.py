@@ -248,7 +248,9 @@ def _serve(control: socket.socket) -> None:
             pidfd = os.pidfd_open(pid)
             children[pidfd] = (pid, reply)
             selector.register(pidfd, selectors.EVENT_READ)
-            if request["warm_up"] and not warmed:   # while that file is checked, on another core
+            # while the files already forked are checked, when no other is waiting to be forked
+            waiting = any(k.fd == control.fileno() for k, _ in selector.select(0))
+            if request["warm_up"] and not warmed and not waiting:
                 warmed = True
                 _warm_up()
 
