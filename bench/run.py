@@ -146,6 +146,7 @@ def write_models(directory: Path, count: int) -> None:
 
 def write_project(directory: Path, files: int, models: int) -> None:
     """A repository as it comes: models/ among data, config and utility modules."""
+    directory.mkdir(parents=True, exist_ok=True)
     (directory / "pyproject.toml").write_text('[project]\nname = "zoo"\n')
     write_models(directory / "zoo" / "models", models)
     for i in range(files - models):
@@ -174,6 +175,10 @@ def many_files(work: Path, counts: list[int], repeat: int) -> None:
             extra = (f"{(wall - first[1]) / (count - first[0]):.2f} s", f"{(cpu - first[2]) / (count - first[0]):.2f} s")
         print(f"| {count} | {wall:.2f} s | {wall / first[1]:.1f}× | {extra[0]} | {cpu:.1f} s | {extra[1]} "
               f"| {old_wall:.2f} s | {old_wall / first[3]:.1f}× | {old_cpu:.1f} s |")
+    project_row(work, repeat)
+
+
+def project_row(work: Path, repeat: int) -> None:
     project = work / "project"
     write_project(project, 90, 40)
     argv = [PY, "-m", "gradlint", ".", "--no-cache"]
