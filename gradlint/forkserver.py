@@ -17,8 +17,8 @@ Every child therefore starts from the same state: the server's, just after the i
 How the processes die together (see ``processes``): the server gets SIGKILL from the kernel when
 gradlint dies (``PR_SET_PDEATHSIG``, then a check that gradlint is still its parent); each child
 runs ``processes.guard_worker`` first, whose guard kills the child's whole group when the server
-dies. When the runner closes the control socket, the server kills every group it still has and
-exits.
+dies. The runner kills the server at the end of a run (``lint()``); should the control socket
+close first, the server kills every group it still has and exits.
 
 The runner's side (``ForkServer``, ``ForkedWorker``) never imports torch. Linux only: elsewhere,
 or if the server cannot start, the runner starts a ``python -m gradlint.worker`` per file as
