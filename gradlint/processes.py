@@ -6,16 +6,18 @@ A worker runs user code, which may hang, ignore signals or start processes of it
   killing the group kills the worker and everything it started;
 - the parent keeps a registry of the live worker groups: ``register`` when one starts,
   ``unregister`` when it is done, and ``stop_all`` (for a signal handler or a KeyboardInterrupt)
-  SIGKILLs every group still registered. However workers are started (a process
-  per file today), registering their group is all that stopping them needs;
+  SIGKILLs every group still registered. However workers are started (forked by the fork
+  server, or a process started afresh per file), registering their group is all that stopping
+  them needs;
 - a SIGKILLed gradlint runs no handler, so the worker side guards itself (``guard_worker``, the
-  first thing a worker does, before any user code): on Linux the process the parent started
-  forks; it stays behind as a small guard whose parent-death signal (``PR_SET_PDEATHSIG``) makes
-  it kill the whole group when gradlint dies, and the forked process, which does the work,
-  dies with the guard. When the worker is done, the guard kills what the user's code left
-  running in the group before it exits. (The kernel sends the signal when the *thread* that started the guard
-  ends; the runner's threads wait for their worker, so that is when gradlint ends.) Elsewhere the
-  guard is skipped and only the parent's handlers apply.
+  first thing a worker does, before any user code): on Linux the worker process forks; it stays
+  behind as a small guard whose parent-death signal (``PR_SET_PDEATHSIG``) makes it kill the
+  whole group when its parent dies (gradlint, or the fork server, which itself gets SIGKILL when
+  gradlint dies), and the forked process, which does the work, dies with the guard. When the
+  worker is done, the guard kills what the user's code left running in the group before it
+  exits. (The kernel sends the signal when the *thread* that started the process ends: the
+  runner's threads outlive their workers and the fork server, and the server is
+  single-threaded.) Elsewhere the guard is skipped and only the parent's handlers apply.
 
 Nothing here imports torch.
 """
@@ -71,10 +73,11 @@ def resume() -> None:
 
 
 def child_environment() -> dict[str, str]:
+    """For a worker or the fork server started by this process: who its parent must be."""
     return {PARENT_ENV: str(os.getpid())}
 
 
-def _die_with_parent(signum: int) -> bool:
+def die_with_parent(signum: int) -> bool:
     """Ask the kernel to send ``signum`` when our parent dies (Linux); False where unsupported."""
     if not sys.platform.startswith("linux"):
         return False
@@ -96,7 +99,7 @@ def guard_worker() -> None:
     SIGKILL when its guard dies. Each parent-death signal is set and *then* the parent checked,
     since a parent that died before the call would never send it."""
     parent = int(os.environ.pop(PARENT_ENV, "0") or 0)
-    if not parent or not hasattr(os, "fork") or not _die_with_parent(signal.SIGTERM):
+    if not parent or not hasattr(os, "fork") or not die_with_parent(signal.SIGTERM):
         return
     signal.signal(signal.SIGTERM, _kill_own_group)
     if os.getppid() != parent:
@@ -105,7 +108,7 @@ def guard_worker() -> None:
     worker = os.fork()
     if worker == 0:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        _die_with_parent(signal.SIGKILL)
+        die_with_parent(signal.SIGKILL)
         if os.getppid() != guard:
             os._exit(1)
         return

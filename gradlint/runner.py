@@ -19,7 +19,7 @@ import threading
 from collections import Counter
 from pathlib import Path
 
-from gradlint import processes
+from gradlint import forkserver, processes
 from gradlint.cache import Cache
 from gradlint.config import (
     ConfigError,
@@ -101,7 +101,7 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
         configs.for_path(target.path)
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(targets) or 1))
-    checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache), init)
+    checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache), init, queued=len(targets))
     processes.resume()
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers)
     try:
@@ -112,6 +112,8 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
         processes.stop_all()
         pool.shutdown(wait=False, cancel_futures=True)
         raise
+    finally:
+        checker.close()
     pool.shutdown()
     # the same files give the same output whatever order they were named in
     results.sort(key=lambda r: r.path)
@@ -214,14 +216,27 @@ def _apply_baseline(results: list[FileResult], known: Counter) -> int:
 
 class _FileChecker:
     def __init__(self, configs: _Configs, overrides: Overrides, jobs: int = 1, cache: Cache | None = None,
-                 init: dict | None = None) -> None:
+                 init: dict | None = None, queued: int = 0) -> None:
         self.init = init
+        self._queued = queued   # files not started yet: worth the fork server's warm-up?
         self.configs = configs
         self.overrides = overrides
         self.jobs = jobs
         self.cache = cache or Cache(enabled=False)
         self._lock = threading.Lock()
         self._clipping: dict[Path, str | None] = {}
+        self._server_lock = threading.Lock()   # held while the server starts
+        self._server: forkserver.ForkServer | None = None
+        self._server_tried = False
+        self._closed = False
+
+    def close(self) -> None:
+        """Stop the fork server, if this run started one. Does not wait for one being started
+        (Ctrl-C in the API): its thread stops it when it is up."""
+        self._closed = True
+        server, self._server = self._server, None
+        if server is not None:
+            server.close()
 
     def memory_limit(self, settings: Settings) -> int | None:
         """Bytes of address space a worker may use: the configured GiB, or by default 80% of
@@ -235,6 +250,8 @@ class _FileChecker:
         return settings_for(path, self.configs.for_path(path), self.overrides)
 
     def check(self, target: Target) -> FileResult:
+        with self._lock:
+            self._queued -= 1
         shown = target.shown
         settings = self.settings_for(target.path)
         if target.module is not None:
@@ -302,14 +319,7 @@ class _FileChecker:
     def _run_worker(self, fields: dict, shown: str, settings: Settings) -> FileResult:
         request = json.dumps(fields)
         timeout = settings.model_timeout or None
-        env = {**os.environ, "PYTHONHASHSEED": "0", **processes.child_environment()}
-        limit = self.memory_limit(settings)
-        # a session of its own: the group is the worker and every process it starts, which
-        # processes.kill stops together (a timeout, Ctrl-C, gradlint killed)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
-            preexec_fn=(lambda: _limit_memory(limit)) if limit else None)
+        process = self._start_worker(self.memory_limit(settings))
         processes.register(process.pid)
         try:
             out, err = process.communicate(request.encode(), timeout=timeout)
@@ -328,6 +338,35 @@ class _FileChecker:
             except (ValueError, KeyError, TypeError):
                 pass
         return FileResult(shown, problems=[Problem(shown, _crash_reason(process.returncode, err))])
+
+    def _start_worker(self, limit: int | None) -> subprocess.Popen | forkserver.ForkedWorker:
+        """The process for one file, in a session of its own: the group is the worker and every
+        process it starts, which processes.kill stops together (a timeout, Ctrl-C, gradlint
+        killed). Forked from the server that has imported torch once, or started afresh where
+        that server cannot run."""
+        env = {**os.environ, "PYTHONHASHSEED": "0", **processes.child_environment()}
+        server = self._fork_server(env)
+        if server is not None:
+            try:
+                return server.spawn(limit, warm_up=self._queued > 0)
+            except OSError:   # the server is gone: this file and the next are started as below
+                self._server = None
+                server.close()
+        return subprocess.Popen(
+            [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
+            preexec_fn=(lambda: _limit_memory(limit)) if limit else None)
+
+    def _fork_server(self, env: dict[str, str]) -> forkserver.ForkServer | None:
+        """Started by the first file that needs a worker (a run of files without models never
+        imports torch); the other threads wait for it rather than import torch themselves."""
+        with self._server_lock:
+            if not self._server_tried and os.environ.get("GRADLINT_NO_FORK_SERVER") != "1":
+                self._server_tried = True
+                self._server = forkserver.ForkServer.start(env)
+                if self._closed:
+                    self.close()
+            return self._server
 
 
 def _line_shown(path: Path, line: int | None) -> str:

@@ -107,7 +107,10 @@ def assert_nothing_survives(token: str) -> None:
                          ids=["SIGINT", "SIGTERM", "SIGKILL"])
 def test_a_signal_stops_the_run_and_every_process_it_started(tmp_path: Path, signum: int) -> None:
     process, token = start([sys.executable, "-m", "gradlint", "-j", "2", "--no-cache"], tmp_path, files=2)
-    assert len(processes_of_run(token)) == 1 + 2 * 3   # gradlint; per file: guard, worker, child
+    running = processes_of_run(token)
+    # gradlint and the fork server; per file: guard, worker, child (all three forked from the server)
+    assert len(running) == 2 + 2 * 3
+    assert sum("gradlint.forkserver" in command for command in running.values()) == 1 + 2 * 2
     sent = time.monotonic()
     process.send_signal(signum)
     out, err = process.communicate(timeout=30)
