@@ -311,6 +311,9 @@ class _FileChecker:
             cached = self.cache.get(target.path, key)
             if cached is not None:
                 return cached
+        # the parallel workers share the cores: each gets its part for torch's intra-op threads
+        # (more threads than cores makes an eigendecomposition 20× slower, not faster)
+        fields["threads"] = max(1, (os.cpu_count() or 1) // self.jobs)
         result = self._run_worker(fields, shown, settings)
         if key is not None:
             self.cache.put(target.path, key, result)

@@ -29,6 +29,10 @@ def main() -> None:
     from gradlint.settings import Settings
 
     settings = Settings.from_dict(request["settings"])
+    if request.get("threads"):
+        import torch
+
+        torch.set_num_threads(request["threads"])
     if request.get("command"):  # gradlint run: the training command, up to its first step
         from gradlint.observe import lint_command
 
