@@ -39,6 +39,8 @@ from gradlint.findings import (
     display_path,
 )
 from gradlint.project import defines_model_classes, local_imports, parse, project_root
+from gradlint.project_facts import ProjectFacts, builds_vanilla_rnn, compute_facts
+from gradlint.rule import SourceContext
 from gradlint.settings import Settings
 from gradlint.suppress import Suppressions
 
@@ -243,7 +245,7 @@ class _FileChecker:
         self.jobs = jobs
         self.cache = cache or Cache(enabled=False)
         self._lock = threading.Lock()
-        self._clipping: dict[Path, str | None] = {}
+        self._facts: dict[Path, ProjectFacts] = {}
 
     def memory_limit(self, settings: Settings) -> int | None:
         """Bytes of address space a worker may use: the configured GiB, or by default 80% of
@@ -271,37 +273,32 @@ class _FileChecker:
             return FileResult(shown, problems=[Problem(shown, f"cannot read the file: {exc}")])
         result = FileResult(shown)
         if _may_define_models(tree):
-            clipping = self._project_clipping(target.path) is not None
-            result = self._check_models(target, shown, dataclasses.replace(settings, clipping=clipping), tree)
+            facts = self._project_facts(target.path)
+            result = self._check_models(target, shown, dataclasses.replace(
+                settings, clipping=facts.clipping is not None, project=facts.to_dict()), tree)
         result.findings.extend(self._source_findings(target.path, tree, settings))
         result.findings.sort(key=lambda f: f.sort_key())
         return result
 
     def _source_findings(self, path: Path, tree: ast.Module, settings: Settings) -> list[Finding]:
-        from gradlint.rules.gl501_optimizer_without_clipping import (
-            SourceContext,
-            builds_vanilla_rnn,
-        )
-
         rules = [r for r in settings.rules() if r.scope == "source"]
         if not rules:
             return []
         root = project_root(path)
-        self._project_clipping(path)
+        facts = self._project_facts(path)
         imported = (parse(p) for p in local_imports(tree, path.resolve(), root))
         recurrent = builds_vanilla_rnn(tree) or any(t is not None and builds_vanilla_rnn(t) for t in imported)
-        ctx = SourceContext(path.resolve(), tree, root, self._clipping[root], recurrent)
+        ctx = SourceContext(path.resolve(), tree, root, facts.clipping, recurrent, facts)
         return [f for rule in rules for f in rule.check_source(ctx)]
 
-    def _project_clipping(self, path: Path) -> str | None:
-        """Where the project of ``path`` clips gradients (searched once per project)."""
-        from gradlint.rules.gl501_optimizer_without_clipping import find_clipping
-
+    def _project_facts(self, path: Path) -> ProjectFacts:
+        """The facts of the project of ``path`` (clipping, recurrences, optimizers), computed
+        once per project."""
         root = project_root(path)
         with self._lock:
-            if root not in self._clipping:
-                self._clipping[root] = find_clipping(root)
-            return self._clipping[root]
+            if root not in self._facts:
+                self._facts[root] = compute_facts(root)
+            return self._facts[root]
 
     def _check_models(self, target: Target, shown: str, settings: Settings, tree: ast.Module | None = None) -> FileResult:
         fields = {
