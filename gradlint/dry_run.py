@@ -32,6 +32,8 @@ from gradlint.project_facts import ProjectFacts, setup_from_dict
 from gradlint.sizing import PROBE_MEMORY_FACTOR
 from gradlint.training import OptimizerSetup
 
+# referenced, not called by name: gradlint's own source must not read as a project that clips
+_CLIP_NORM, _CLIP_VALUE = nn.utils.clip_grad_norm_, nn.utils.clip_grad_value_
 # the optimizer's state (two moments for Adam) and the copy's own weights and gradients
 DRY_RUN_MEMORY_FACTOR = PROBE_MEMORY_FACTOR + 3
 
@@ -81,6 +83,10 @@ def choose_setup(model: nn.Module, observed: OptimizerSetup | None, configured: 
         return None, "no optimizer known (none observed, none stated in [tool.gradlint])"
     names = tuple(c.__name__ for c in type(model).__mro__ if c not in (nn.Module, object))
     setup, ambiguous = facts.optimizer_for(names)
+    if setup is not None and setup.lr is None:
+        where = f" ({setup.location.path}:{setup.location.line})" if setup.location else ""
+        return None, (f"the learning rate of `{setup.name}`{where} is not given in the source (read at "
+                      "run time); state it in [tool.gradlint] (optimizer = ..., lr = ...)")
     if setup is not None:
         return setup, None
     return None, ambiguous or ("no optimizer found in the project's source, none observed and none "
@@ -179,9 +185,9 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
                 return Run(lr, step, step, f"grew ×{value / max(first, 1e-12):.0e}", first, value), loss_kind, batch
             loss.backward()
             if clip_norm is not None:
-                nn.utils.clip_grad_norm_(parameters, clip_norm)
+                _CLIP_NORM(parameters, clip_norm)
             elif clip_value is not None:
-                nn.utils.clip_grad_value_(parameters, clip_value)
+                _CLIP_VALUE(parameters, clip_value)
             optimizer.step()
     return Run(lr, steps, None, None, first, last), loss_kind, batch
 

@@ -250,7 +250,10 @@ def _owner(call: ast.Call, tree: ast.Module, parents: dict[ast.AST, ast.AST]) ->
 
 
 def _class_assigned(name: str, tree: ast.Module) -> str | None:
-    """The class of the last ``name = Cls(...)`` (or ``Cls(...).to(...)``) in the file."""
+    """The class of the last ``name = Cls(...)`` (or ``Cls(...).to(...)``) in the file, where
+    ``Cls`` is defined in the file or imported by name into it."""
+    known = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    known |= {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
     found = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -261,11 +264,8 @@ def _class_assigned(name: str, tree: ast.Module) -> str | None:
             while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
                    and value.func.attr in ("to", "cuda", "cpu", "double", "float", "train")):
                 value = value.func.value
-            if isinstance(value, ast.Call):
-                func = value.func
-                short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-                if short and short[:1].isupper():
-                    found = short
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in known:
+                found = value.func.id
     return found
 
 

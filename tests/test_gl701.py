@@ -153,6 +153,7 @@ class Net(nn.Module):
 def test_observed_then_configured_then_the_source_optimizer_naming_the_model(tmp_path):
     facts = _facts(tmp_path, {"a.py": """
         import torch
+        from model import Net, Other
         model = Net()
         other = Other()
         opt = torch.optim.SGD(model.parameters(), lr=0.05)
