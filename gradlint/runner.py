@@ -171,7 +171,7 @@ class _Configs:
 
 def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_for) -> int:
     """Drop findings silenced by comments; report gradlint suppressions that silence nothing."""
-    from gradlint.rules.gl001_unused_suppression import UnusedSuppression
+    from gradlint.rules import RULES_BY_CODE
 
     cache: dict[Path, Suppressions] = {}
 
@@ -190,7 +190,7 @@ def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_f
             else:
                 kept.append(finding)
         result.findings = kept
-    rule = UnusedSuppression()
+    rule = RULES_BY_CODE["GL001"]()
     for result in results:
         path = Path(result.path).resolve()
         settings = settings_for(path)

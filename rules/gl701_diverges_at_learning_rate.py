@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.dry_run import dry_run, optimizer_class, too_large
 from gradlint.findings import Finding, ProbeVerdict, Severity
 from gradlint.rule import ModelContext, Rule
 
@@ -83,6 +82,8 @@ class DivergesAtLearningRate(Rule):
     options = {"steps": 30, "growth": 1e4, "assumed-clip-norm": 1.0}
 
     def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
+        from gradlint.dry_run import dry_run, optimizer_class, too_large  # torch: in the worker only
+
         setup = ctx.optimizer
         if setup is None:
             ctx.details.append(f"{self.code} dry run skipped: {ctx.optimizer_note or 'no optimizer known'}")
