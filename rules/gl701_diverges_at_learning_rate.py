@@ -70,6 +70,9 @@ class DivergesAtLearningRate(Rule):
       2(1+β)/η) does not (14 failing and 40 training cases flagged).
     - Cohen et al. 2021, "Gradient descent on neural networks typically occurs at the edge of
       stability"; Goyal et al. 2017 (learning-rate warm-up for deep residual nets).
+    - THEORY.md §0 (remedy 1: clipping by L2 norm, which the dry run applies when configured);
+      §4's deep linear net, which diverges at every learning rate tried although its gradient is
+      kept at initialization.
     """
 
     code = "GL701"
