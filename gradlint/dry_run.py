@@ -132,6 +132,8 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
             else f"clip_grad_value_ at {clip_value:g}" if clip_value is not None else None)
     inputs = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
     states = _random_states()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the same sums on every machine (and no spinning threads under load)
     runs: list[Run] = []
     loss_kind, batch = "MSE", 0
     try:
@@ -142,6 +144,7 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
             if run.stopped or run.diverged_at is None:
                 break
     finally:
+        torch.set_num_threads(threads)
         _restore_random_states(states)
     return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started)
 

@@ -141,9 +141,9 @@ class DivergesAtLearningRate(Rule):
         location = setup.location or ctx.fallback
         yield self.make(
             location,
-            "training diverges at the configured learning rate: {optimizer} ({origin}) makes the loss "
-            "{blew} at step {step} of a {steps}-step dry run{clipped}; {advice}",
-            {"optimizer": f"{setup.name}({settings})", "origin": _ORIGINS.get(setup.origin, setup.origin),
+            "training diverges at the configured learning rate: {optimizer} ({origin}) makes "
+            "`{trained}`'s loss {blew} at step {step} of a {steps}-step dry run{clipped}; {advice}",
+            {"optimizer": f"{setup.name}({settings})", "trained": ctx.model_name, "origin": _ORIGINS.get(setup.origin, setup.origin),
              "blew": blew, "step": first.diverged_at, "steps": int(self.opts["steps"]),
              "clipped": f" with {result.clip}" if result.clip else "", "advice": advice},
             model=ctx.model_name,

@@ -38,7 +38,7 @@ def test_sgd_at_lr_005_diverges_at_the_optimizer_line_and_names_a_learning_rate_
     assert "SGD(lr=0.05, momentum=0.9) (constructed here)" in line
     assert "at step 8 of a 30-step dry run" in line
     assert "lr=0.0167 (÷3) held for 30 steps" in line
-    assert "(model `PreLNResidualMLP`)" in line or "PreLNResidualMLP" in fixture_run.stdout
+    assert "(constructed here) makes `PreLNResidualMLP`'s loss grow ×" in line
 
 
 def test_the_same_model_at_a_third_of_the_learning_rate_is_clean(fixture_run):
@@ -220,4 +220,4 @@ def test_a_configured_optimizer_is_dry_run_and_reported_at_its_line(tmp_path):
     result = run_cli("model.py", "--no-cache", cwd=tmp_path)
     assert result.returncode == 1, result.stderr
     assert ("pyproject.toml:2:1: GL701 error: training diverges at the configured learning rate: "
-            "SGD(lr=0.05, momentum=0.9) (stated in [tool.gradlint])") in result.stdout
+            "SGD(lr=0.05, momentum=0.9) (stated in [tool.gradlint]) makes `PreLNResidualMLP`'s loss") in result.stdout
