@@ -221,3 +221,22 @@ def test_a_configured_optimizer_is_dry_run_and_reported_at_its_line(tmp_path):
     assert result.returncode == 1, result.stderr
     assert ("pyproject.toml:2:1: GL701 error: training diverges at the configured learning rate: "
             "SGD(lr=0.05, momentum=0.9) (stated in [tool.gradlint]) makes `PreLNResidualMLP`'s loss") in result.stdout
+
+
+def test_settings_carry_the_project_facts_and_the_configured_optimizer_to_the_worker_as_json(tmp_path):
+    import json
+
+    from gradlint.settings import Settings
+
+    facts = _facts(tmp_path, {"train.py": """
+        import torch
+        from model import Net
+        model = Net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        """})
+    settings = Settings(project=facts.to_dict(), optimizer={"name": "SGD", "hyperparameters": {"lr": 0.1},
+                                                            "origin": "config", "location": None})
+    again = Settings.from_dict(json.loads(json.dumps(settings.to_dict())))
+    assert ProjectFacts.from_dict(again.project) == facts
+    setup, _ = choose_setup(Net(), None, again.optimizer, ProjectFacts.from_dict(again.project))
+    assert (setup.name, setup.lr, setup.origin) == ("SGD", 0.1, "config")
