@@ -399,6 +399,11 @@ HORIZONS = (10, 100)
 RHOS = (0.5, 0.9, 1.0, 1.1, 2.0)
 
 PYPROJECT = '''# The adding problem over {T} steps: judge recurrences over the horizon the data has.
+# How eval/tasks.py trains these cases, stated as a user would (the dry run, GL701):
+[tool.gradlint]
+optimizer = "Adam"
+lr = {lr}
+
 [tool.gradlint.probe]
 seq-len = {T}
 
@@ -547,7 +552,7 @@ def recurrent_models(T: int) -> dict[str, str]:
 def rnn_cases() -> dict[str, str]:
     files = {}
     for T in HORIZONS:
-        files[f"rnn_t{T}/pyproject.toml"] = PYPROJECT.format(T=T)
+        files[f"rnn_t{T}/pyproject.toml"] = PYPROJECT.format(T=T, lr=ADAM_LR[T])
         files.update({f"rnn_t{T}/{name}": text for name, text in recurrent_models(T).items()})
     # THEORY.md §4, as written in fixtures/published_*.py (hidden 128)
     files["rnn_t100/published_rnn_default.py"] = rnn_module(
@@ -792,10 +797,24 @@ def clipping_cases() -> dict[str, str]:
 
 # ---------------------------------------------------------------------------------------------
 
+# eval/tasks.py's learning rates for the adding problem (Adam), by horizon
+ADAM_LR = {10: 0.003, 100: 0.01}
+SGD_PYPROJECT = '''# How eval/tasks.py trains these cases ({task}), stated as a user would (the dry run, GL701):
+[tool.gradlint]
+optimizer = "SGD"
+lr = 0.05
+momentum = 0.9
+'''
+SGD_FAMILIES = {"mlp": "two spirals", "residual": "two spirals", "published": "two spirals or blobs",
+                "cnn": "oriented gratings"}
+
+
 def all_cases() -> dict[str, str]:
     files: dict[str, str] = {}
     for family in (mlp_cases, cnn_cases, residual_cases, rnn_cases, published_cases, clipping_cases):
         files.update(family())
+    for family, task in SGD_FAMILIES.items():
+        files[f"{family}/pyproject.toml"] = SGD_PYPROJECT.format(task=task)
     return files
 
 

@@ -25,7 +25,9 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CASES = HERE / "cases"
-GRADIENT_RULES = ("GL101", "GL102", "GL201", "GL202", "GL203", "GL301", "GL501", "GL603")
+GRADIENT_RULES = ("GL101", "GL102", "GL201", "GL202", "GL203", "GL301", "GL501", "GL603", "GL701")
+# the rules that judge the model at initialization (everything but the dry run, GL701)
+INITIALIZATION_RULES = tuple(code for code in GRADIENT_RULES if code != "GL701")
 
 
 def run_gradlint(cases: list[Path], jobs: int = 2) -> dict[str, dict]:
@@ -55,7 +57,7 @@ def key(case: Path) -> str:
     return case.relative_to(CASES).as_posix() if case.is_relative_to(CASES) else case.name
 
 
-def score(labels: dict, found: dict[str, set[str]]) -> dict:
+def score(labels: dict, found: dict[str, set[str]], rules: tuple[str, ...] = GRADIENT_RULES) -> dict:
     matrix: Counter = Counter()
     per_rule: dict[str, Counter] = {code: Counter() for code in GRADIENT_RULES}
     per_family: dict[str, Counter] = {}
@@ -64,7 +66,7 @@ def score(labels: dict, found: dict[str, set[str]]) -> dict:
         if entry["label"] == "undecided" or name not in found:
             continue
         actual = entry["label"] == "fails"
-        predicted = bool(found[name] & set(GRADIENT_RULES))
+        predicted = bool(found[name] & set(rules))
         matrix[(predicted, actual)] += 1
         per_family.setdefault(name.split("/")[0] if "/" in name else "-", Counter())[(predicted, actual)] += 1
         for code in GRADIENT_RULES:
@@ -133,6 +135,18 @@ def main() -> None:
           f"{first['tp']} / {first['fp']} / {first['fn']} / {first['tn']} (flags a failing case / flags a "
           f"working case / misses / passes), precision {first['precision']:.2f}, recall {first['recall']:.2f}, "
           f"false-positive rate {first['fp_rate']:.2f}\n")
+    before = score(labels, found, INITIALIZATION_RULES)
+    first_before = score({name: {**entry, "label": entry["runs"][0][1]} for name, entry in labels.items()},
+                         found, INITIALIZATION_RULES)
+    print("What the dry run (GL701: 30 steps of the task's optimizer at its learning rate) adds to the "
+          "rules that judge the model at initialization:\n")
+    print("| labels | rules | flags a failing case | flags a working case | misses | precision | recall | "
+          "false-positive rate |\n|---|---|---:|---:|---:|---:|---:|---:|")
+    for labelled, without, with_ in (("first learning rate", first_before, first), ("best run", before, result)):
+        for rules, rates in (("without GL701", without), ("with GL701", with_)):
+            print(f"| {labelled} | {rules} | {rates['tp']} | {rates['fp']} | {rates['fn']} | "
+                  f"{rates['precision']:.2f} | {rates['recall']:.2f} | {rates['fp_rate']:.2f} |")
+    print()
     print("| family | cases | flags a failing case | misses a failing case | flags a working case | passes a working case |")
     print("|---|---:|---:|---:|---:|---:|")
     for family, rates in sorted(result["per_family"].items()):

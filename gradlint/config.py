@@ -8,6 +8,10 @@ extend-select = []
 fail-level = "warning"               # info | warning | error
 per-file-ignores = { "experiments/*" = ["GL4"] }
 
+optimizer = "SGD"                    # how the models are trained, for the dry run (GL701):
+lr = 0.05                            # a torch.optim class and its first steps' hyperparameters
+momentum = 0.9                       # (also weight-decay, betas, eps, nesterov)
+
 [tool.gradlint.probe]
 enabled = true
 batch-size = 8
@@ -37,7 +41,13 @@ import tomllib
 from gradlint.findings import Severity
 from gradlint.settings import Settings
 
-TOP_KEYS = {"select", "ignore", "extend-select", "fail-level", "per-file-ignores", "probe", "rules"}
+TOP_KEYS = {"select", "ignore", "extend-select", "fail-level", "per-file-ignores", "probe", "rules",
+            "optimizer", "lr", "momentum", "weight-decay", "betas", "eps", "nesterov"}
+# the optimizers a configuration may name (torch.optim's first-order ones; no torch import here)
+OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax", "NAdam", "RAdam",
+              "ASGD", "Rprop", "SparseAdam", "Adafactor")
+TRAINING_KEYS = {"lr": "lr", "momentum": "momentum", "weight-decay": "weight_decay", "betas": "betas",
+                 "eps": "eps", "nesterov": "nesterov"}
 PROBE_KEYS = {"enabled": bool, "batch-size": int, "seq-len": int, "seed": int, "device": str,
               "timeout": (int, float), "memory-limit": (int, float)}
 
@@ -136,6 +146,27 @@ def _validate(table: dict[str, Any], prefix: str, shown: str) -> None:
                 raise ConfigError(f"{shown}: `{key(name)}` must be a table of glob = [codes]")
             for pattern, codes in value.items():
                 _codes(codes, f"{key(name)}.\"{pattern}\"", shown)
+        elif name == "optimizer":
+            if value not in OPTIMIZERS:
+                close = difflib.get_close_matches(str(value), OPTIMIZERS, n=1)
+                hint = f" (did you mean \"{close[0]}\"?)" if close else ""
+                raise ConfigError(f"{shown}: `{key(name)}` must name a torch.optim optimizer "
+                                  f"({', '.join(OPTIMIZERS)}), got {value!r}{hint}")
+        elif name in TRAINING_KEYS:
+            if "optimizer" not in table:
+                raise ConfigError(f"{shown}: `{key(name)}` needs `{key('optimizer')}` (e.g. optimizer = \"SGD\")")
+            if name == "nesterov":
+                _typed(value, bool, key(name), shown)
+            elif name == "betas":
+                if (not isinstance(value, list) or len(value) != 2
+                        or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and 0 <= b < 1 for b in value)):
+                    raise ConfigError(f"{shown}: `{key(name)}` must be two numbers in [0, 1), got {value!r}")
+            else:
+                _typed(value, (int, float), key(name), shown)
+                if name == "lr" and value == 0:
+                    raise ConfigError(f"{shown}: `{key(name)}` must be positive, got {value!r}")
+                if name == "momentum" and value >= 1:
+                    raise ConfigError(f"{shown}: `{key(name)}` must be below 1, got {value!r}")
         elif name == "probe":
             if not isinstance(value, dict):
                 raise ConfigError(f"{shown}: `{key(name)}` must be a table")
@@ -216,7 +247,34 @@ def settings_for(file: Path | None, config: FileConfig, cli: Overrides) -> Setti
         memory_limit=pick(cli.memory_limit, "memory-limit", None),
         rule_options=rule_options,
         flows=cli.flows,
+        optimizer=configured_optimizer(config),
     )
+
+
+def configured_optimizer(config: FileConfig) -> dict[str, Any] | None:
+    """The optimizer stated in ``[tool.gradlint]``, as an OptimizerSetup's dict (JSON for the
+    worker), located at the `optimizer` key's line; None when none is stated."""
+    table = config.table
+    if "optimizer" not in table:
+        return None
+    hyper = {TRAINING_KEYS[k]: table[k] for k in TRAINING_KEYS if k in table}
+    location = None
+    if config.path is not None:
+        line = 1
+        try:
+            for number, text in enumerate(config.path.read_text(encoding="utf-8").splitlines(), start=1):
+                if text.strip().startswith(("optimizer =", "optimizer=")):
+                    line = number
+                    break
+        except OSError:
+            pass
+        from gradlint.findings import display_path
+
+        location = {"path": display_path(str(config.path.resolve())), "line": line, "col": 1,
+                    "end_line": None, "end_col": None}
+    return {"name": table["optimizer"], "hyperparameters": hyper, "origin": "config", "location": location,
+            "clip_norm": None, "clip_value": None, "clipping_where": None, "scheduler": None,
+            "grad_scaler": False}
 
 
 def fail_level(config: FileConfig, cli: Overrides) -> Severity:

@@ -49,9 +49,11 @@ from gradlint.load import (
     import_script,
     specs_from_factory,
 )
+from gradlint.dry_run import choose_setup
 from gradlint.model_state import preserved
 from gradlint.probe import probe as run_probe
 from gradlint.project import defines_model_classes
+from gradlint.project_facts import ProjectFacts
 from gradlint.rule import ModelContext, Rule
 from gradlint.rules import run_order
 from gradlint.settings import Settings
@@ -110,10 +112,11 @@ def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None
 
 
 def _analyze_untouched(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
-                       settings: Settings, too_large_meta: str | None = None) -> ModelReport:
+                       settings: Settings, too_large_meta: str | None = None,
+                       spec: ModelSpec | None = None) -> ModelReport:
     """``_analyze``, leaving the model and the global random states as it found them."""
     with preserved(model) as unrestored:
-        report = _analyze(model, inputs, name, fallback, settings, too_large_meta)
+        report = _analyze(model, inputs, name, fallback, settings, too_large_meta, spec)
     report.notes.extend(unrestored)
     return report
 
@@ -294,7 +297,8 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
     fallback = Location(display_path(str(path.resolve())), spec.line, 1)
     try:
         with _time_limit(settings.model_timeout):
-            report = _analyze_untouched(spec.model, spec.inputs, spec.name, fallback, settings, spec.too_large)
+            report = _analyze_untouched(spec.model, spec.inputs, spec.name, fallback, settings, spec.too_large,
+                                        spec)
     except ModelTimeout:
         give_up(FAILED, f"checking took longer than {settings.model_timeout:g} s; "
                         "raise --timeout or make the model smaller for linting")
@@ -347,7 +351,8 @@ def built_note(spec: ModelSpec) -> str:
 
 
 def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
-             settings: Settings, too_large_meta: str | None = None) -> ModelReport:
+             settings: Settings, too_large_meta: str | None = None,
+             spec: ModelSpec | None = None) -> ModelReport:
     started = time.perf_counter()
     notes: list[str] = []
     details: list[str] = []
@@ -379,7 +384,8 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
                        seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known,
-                       clipping=settings.clipping)
+                       clipping=settings.clipping, inputs=inputs, notes=notes, details=details)
+    _training_context(ctx, model, settings, spec, started)
     # Rules that stay quiet when a structural rule explains the problem run after those rules,
     # and see their findings even when the user disabled them: ignoring GL101 accepts a sigmoid
     # chain, it does not ask GL102 to report the same chain again.
@@ -426,6 +432,19 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
                            else "no example inputs it accepts" if inputs is None
                            else "the probe failed")
     return report
+
+
+def _training_context(ctx: ModelContext, model: nn.Module, settings: Settings, spec: ModelSpec | None,
+                      started: float) -> None:
+    """The project facts, the optimizer the model will be trained with (observed by `gradlint run`
+    through ``spec.training``, else [tool.gradlint], else the project's source), whether the inputs
+    are the user's own batch, and when the model's time limit ends (for the dry run, GL701)."""
+    ctx.facts = ProjectFacts.from_dict(settings.project)
+    ctx.optimizer, ctx.optimizer_note = choose_setup(model, getattr(spec, "training", None),
+                                                     settings.optimizer, ctx.facts)
+    ctx.real_inputs = spec is not None and spec.inputs is not None
+    if settings.model_timeout:  # leave a fifth of the limit for everything after the dry run
+        ctx.deadline = started + 0.8 * settings.model_timeout
 
 
 # the rules that judge the whole model's gain over its main span

@@ -8,10 +8,12 @@ fixed outline (What it does / Why is this bad? / Example / Use instead / Options
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import inspect
 import math
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any, ClassVar
 
 from gradlint.findings import Finding, Location, ProbeVerdict, Severity, display_path
@@ -47,6 +49,18 @@ CLASS_S_CHAOTIC = Thresholds(1.3, 1.3)
 RECURRENT = Thresholds(3.0, 4.0)
 
 
+@dataclasses.dataclass(frozen=True)
+class SourceContext:
+    """Everything a source rule (``scope = "source"``, ``check_source``) may read."""
+
+    path: Path
+    tree: ast.Module
+    root: Path
+    clipping: str | None          # where the project clips gradients, or None (facts.clipping)
+    recurrent: bool               # the file or a local module it imports builds a vanilla RNN
+    facts: Any = None             # the project's ProjectFacts
+
+
 @dataclasses.dataclass
 class ModelContext:
     """Everything a model rule may read. Rules never modify it."""
@@ -61,7 +75,15 @@ class ModelContext:
     seed: int = 0
     batch_size: int = 8
     weights_known: bool = True       # False on the meta device: no weight-dependent checks
-    clipping: bool = False           # gradient clipping is configured in the project
+    clipping: bool = False           # gradient clipping is configured in the project (facts.clipping)
+    facts: Any = None                # gradlint.project_facts.ProjectFacts of the model's project, or None
+    optimizer: Any = None            # gradlint.training.OptimizerSetup it will be trained with, or None
+    optimizer_note: str | None = None  # why no optimizer is known (for the rules that need one)
+    inputs: dict | None = None       # the example inputs the probe ran on
+    real_inputs: bool = False        # they are a batch the user's code passed (not generated)
+    deadline: float | None = None    # time.perf_counter() by which the model's time limit ends
+    notes: list = dataclasses.field(default_factory=list)    # notes a rule adds for the user
+    details: list = dataclasses.field(default_factory=list)  # notes a rule adds for --verbose
     prior: list = dataclasses.field(default_factory=list)  # findings of rules that ran before
     probe: Any = None                # the probe's measurements, once it ran
 
@@ -100,6 +122,10 @@ class Rule:
         return inspect.cleandoc(cls.__doc__ or "")
 
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        return ()
+
+    def check_source(self, ctx: SourceContext) -> Iterable[Finding]:
+        """Findings from a file's source and the project facts (rules with ``scope = "source"``)."""
         return ()
 
     def confirm(self, finding: Finding, ctx: ModelContext, probe: Any) -> Finding:

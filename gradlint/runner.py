@@ -40,6 +40,8 @@ from gradlint.findings import (
 )
 from gradlint.notebook import NotebookError, is_notebook, locate_cells, source_text
 from gradlint.project import defines_model_classes, local_imports, parse, project_root
+from gradlint.project_facts import ProjectFacts, builds_vanilla_rnn, compute_facts
+from gradlint.rule import SourceContext
 from gradlint.settings import Settings
 from gradlint.suppress import Suppressions
 
@@ -149,7 +151,7 @@ class _Configs:
 
 def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_for) -> int:
     """Drop findings silenced by comments; report gradlint suppressions that silence nothing."""
-    from gradlint.rules.gl001_unused_suppression import UnusedSuppression
+    from gradlint.rules import RULES_BY_CODE
 
     cache: dict[Path, Suppressions] = {}
 
@@ -168,7 +170,7 @@ def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_f
             else:
                 kept.append(finding)
         result.findings = kept
-    rule = UnusedSuppression()
+    rule = RULES_BY_CODE["GL001"]()
     for result in results:
         path = Path(result.path).resolve()
         settings = settings_for(path)
@@ -224,7 +226,7 @@ class _FileChecker:
         self.jobs = jobs
         self.cache = cache or Cache(enabled=False)
         self._lock = threading.Lock()
-        self._clipping: dict[Path, str | None] = {}
+        self._facts: dict[Path, ProjectFacts] = {}
         self._server_lock = threading.Lock()   # held while the server starts
         self._server: forkserver.ForkServer | None = None
         self._server_tried = False
@@ -266,37 +268,32 @@ class _FileChecker:
             return FileResult(shown, problems=[Problem(shown, f"cannot read the file: {exc}")])
         result = FileResult(shown)
         if _may_define_models(tree):
-            clipping = self._project_clipping(target.path) is not None
-            result = self._check_models(target, shown, dataclasses.replace(settings, clipping=clipping), tree)
+            facts = self._project_facts(target.path)
+            result = self._check_models(target, shown, dataclasses.replace(
+                settings, clipping=facts.clipping is not None, project=facts.to_dict()), tree)
         result.findings.extend(self._source_findings(target.path, tree, settings))
         result.findings.sort(key=lambda f: f.sort_key())
         return result
 
     def _source_findings(self, path: Path, tree: ast.Module, settings: Settings) -> list[Finding]:
-        from gradlint.rules.gl501_optimizer_without_clipping import (
-            SourceContext,
-            builds_vanilla_rnn,
-        )
-
         rules = [r for r in settings.rules() if r.scope == "source"]
         if not rules:
             return []
         root = project_root(path)
-        self._project_clipping(path)
+        facts = self._project_facts(path)
         imported = (parse(p) for p in local_imports(tree, path.resolve(), root))
         recurrent = builds_vanilla_rnn(tree) or any(t is not None and builds_vanilla_rnn(t) for t in imported)
-        ctx = SourceContext(path.resolve(), tree, root, self._clipping[root], recurrent)
+        ctx = SourceContext(path.resolve(), tree, root, facts.clipping, recurrent, facts)
         return [f for rule in rules for f in rule.check_source(ctx)]
 
-    def _project_clipping(self, path: Path) -> str | None:
-        """Where the project of ``path`` clips gradients (searched once per project)."""
-        from gradlint.rules.gl501_optimizer_without_clipping import find_clipping
-
+    def _project_facts(self, path: Path) -> ProjectFacts:
+        """The facts of the project of ``path`` (clipping, recurrences, optimizers), computed
+        once per project."""
         root = project_root(path)
         with self._lock:
-            if root not in self._clipping:
-                self._clipping[root] = find_clipping(root)
-            return self._clipping[root]
+            if root not in self._facts:
+                self._facts[root] = compute_facts(root)
+            return self._facts[root]
 
     def _check_models(self, target: Target, shown: str, settings: Settings, tree: ast.Module | None = None) -> FileResult:
         fields = {

@@ -20,6 +20,8 @@ class Settings:
     model_timeout: float | None = 60.0    # seconds per model (the worker also has a hard limit)
     memory_limit: float | None = None     # GiB of address space per worker; None: 80% of RAM / jobs
     clipping: bool = False                # the project configures gradient clipping (found by the runner)
+    project: dict[str, Any] | None = None  # the project's facts (ProjectFacts.to_dict), found by the runner
+    optimizer: dict[str, Any] | None = None  # the optimizer stated in [tool.gradlint] (an OptimizerSetup's dict)
     flows: bool = False                   # record the gradient flow along the main path (--plot)
     rule_options: dict[str, dict[str, Any]] = dataclasses.field(default_factory=dict)
 

@@ -69,6 +69,7 @@ class ExplodingGradient(VanishingGradient):
         return super().thresholds(network_class)
 
     def adjust(self, severity: Severity, ctx: ModelContext) -> Severity:
-        if ctx.clipping and severity is Severity.ERROR:
+        clipped = ctx.facts.clipping is not None if ctx.facts is not None else ctx.clipping
+        if clipped and severity is Severity.ERROR:
             return Severity.WARNING  # clipping bounds the step; it does not make the net healthy
         return severity

@@ -1,47 +1,24 @@
 from __future__ import annotations
 
 import ast
-import dataclasses
-import re
 from collections.abc import Iterable
-from pathlib import Path
 
 from gradlint.callsites import Evaluator, is_resolved
 from gradlint.findings import Finding, Location, Severity, display_path
-from gradlint.notebook import NotebookError, source_text
-from gradlint.project import project_files
-from gradlint.rule import Rule
+from gradlint.project_facts import (  # noqa: F401 - re-exported for rules and tests that used them here
+    CLIP_FUNCTIONS,
+    OPTIMIZER_MODULES,
+    ImportMap,
+    builds_vanilla_rnn,
+    clipping_in_python,
+    find_clipping,
+)
+from gradlint.project_facts import is_optimizer as _is_optimizer
+from gradlint.rule import Rule, SourceContext
 from gradlint.training import OptimizerSetup
-
-OPTIMIZER_MODULES = (
-    "torch.optim", "bitsandbytes.optim", "apex.optimizers", "deepspeed.ops.adam",
-    "transformers.optimization", "timm.optim",
-)
-_NOT_OPTIMIZERS = {"lr_scheduler", "swa_utils", "Optimizer", "optimizer"}
-CLIP_FUNCTIONS = {
-    "clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_",
-    "clip_gradients", "clip_grad_by_norm_",
-}
-_CLAMPS = {"clamp", "clamp_", "clip", "clip_"}
-_FALSE_VALUES = (None, 0, 0.0, False)
-_CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".cfg", ".ini")
-_CONFIG_CLIP = re.compile(
-    r"""["']?(gradient_clip_val|max_grad_norm|gradient_clipping|clip_grad_norm|grad_clip)["']?"""
-    r"""\s*[:=]\s*["']?([0-9.eE+-]+)"""
-)
-_MENTIONS = re.compile(r"clip|clamp|max_grad_norm|TrainingArguments")
 
 # what an observed GL501 finding says happened (gradlint run)
 OBSERVED = "stepped with no gradient clipping called between backward() and step() (observed)"
-
-
-@dataclasses.dataclass(frozen=True)
-class SourceContext:
-    path: Path
-    tree: ast.Module
-    root: Path
-    clipping: str | None          # where the project clips gradients, or None
-    recurrent: bool               # the file or a local module it imports builds a vanilla RNN
 
 
 class OptimizerWithoutClipping(Rule):
@@ -115,7 +92,7 @@ class OptimizerWithoutClipping(Rule):
     options = {"warn-sgd-lr": 1.0}
 
     def check_source(self, ctx: SourceContext) -> Iterable[Finding]:
-        if ctx.clipping is not None:
+        if ctx.clipping is not None:  # the project facts' clipping
             return
         imports = ImportMap.of(ctx.tree)
         evaluator = None
@@ -147,7 +124,6 @@ class OptimizerWithoutClipping(Rule):
                 {"optimizer": short, "root": display_path(str(ctx.root)) or ".", "reason": reason},
                 severity=severity,
             )
-
 
     def check_observed(self, setup: OptimizerSetup, model: str, recurrent: bool,
                        what: str = OBSERVED) -> Finding | None:
@@ -187,14 +163,6 @@ def _number(value: object) -> str:
     return str(value)
 
 
-def _is_optimizer(name: str) -> bool:
-    module, _, short = name.rpartition(".")
-    if not short or not short[0].isupper() or any(p in _NOT_OPTIMIZERS for p in name.split(".")):
-        return False
-    return any(module == m or module.startswith(m + ".") for m in OPTIMIZER_MODULES) or name in (
-        "transformers.AdamW", "transformers.Adafactor")
-
-
 def _learning_rate(call: ast.Call, evaluator: Evaluator) -> tuple[object, str]:
     """The optimizer's learning rate from the source: a literal, or a variable, a parameter's
     default or an argparse default (`lr=args.lr`), with the expression it came from ("" for a
@@ -208,130 +176,3 @@ def _learning_rate(call: ast.Call, evaluator: Evaluator) -> tuple[object, str]:
     if not is_resolved(value):
         return None, ""
     return value, "" if isinstance(node, ast.Constant) else f"from `{ast.unparse(node)}`"
-
-
-def _literal_keyword(call: ast.Call, name: str, position: int | None = None) -> object:
-    for keyword in call.keywords:
-        if keyword.arg == name:
-            return _literal(keyword.value)
-    if position is not None and len(call.args) > position:
-        return _literal(call.args[position])
-    return "absent"
-
-
-def _literal(node: ast.AST) -> object:
-    try:
-        return ast.literal_eval(node)
-    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-        return "dynamic"
-
-
-@dataclasses.dataclass
-class ImportMap:
-    """Local names -> the dotted names they were imported as."""
-
-    names: dict[str, str]
-
-    @classmethod
-    def of(cls, tree: ast.Module) -> ImportMap:
-        names: dict[str, str] = {}
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Import):
-                for alias in node.names:
-                    if alias.asname:
-                        names[alias.asname] = alias.name
-                    else:
-                        top = alias.name.split(".")[0]
-                        names[top] = top
-            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-                for alias in node.names:
-                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
-        return cls(names)
-
-    def resolve(self, expr: ast.AST) -> str | None:
-        parts = []
-        while isinstance(expr, ast.Attribute):
-            parts.append(expr.attr)
-            expr = expr.value
-        if not isinstance(expr, ast.Name) or expr.id not in self.names:
-            return None
-        return ".".join([self.names[expr.id], *reversed(parts)])
-
-
-def clipping_in_python(tree: ast.Module) -> int | None:
-    """Line of the first gradient-clipping idiom in a parsed file, or None."""
-    imports = ImportMap.of(tree)
-    for node in ast.walk(tree):
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "configure_gradient_clipping":
-            return node.lineno
-        if isinstance(node, ast.Dict):
-            for key, value in zip(node.keys, node.values):
-                if isinstance(key, ast.Constant) and key.value == "gradient_clipping" and _literal(value) not in _FALSE_VALUES:
-                    return node.lineno
-        if not isinstance(node, ast.Call):
-            continue
-        func = node.func
-        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-        resolved = imports.resolve(func) or ""
-        if short in CLIP_FUNCTIONS or resolved.rsplit(".", 1)[-1] in CLIP_FUNCTIONS:
-            return node.lineno
-        for keyword in ("gradient_clip_val", "max_grad_norm", "gradient_clipping"):
-            value = _literal_keyword(node, keyword)
-            if value != "absent" and value not in _FALSE_VALUES:
-                return node.lineno
-        if short and short.endswith("TrainingArguments") and _literal_keyword(node, "max_grad_norm") not in _FALSE_VALUES:
-            return node.lineno  # Hugging Face clips at max_grad_norm=1.0 unless told otherwise
-        if short in _CLAMPS and isinstance(func, ast.Attribute) and _mentions_grad(func.value):
-            return node.lineno
-        if short == "register_hook" and any(
-            isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr in _CLAMPS
-            for arg in node.args for inner in ast.walk(arg)
-        ):
-            return node.lineno
-    return None
-
-
-def _mentions_grad(expr: ast.AST) -> bool:
-    return any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(expr))
-
-
-def find_clipping(root: Path) -> str | None:
-    """``path:line`` of the first gradient clipping configured anywhere under ``root``."""
-    for path in project_files(root, (".py", ".ipynb", *_CONFIG_SUFFIXES)):
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if not _MENTIONS.search(text):
-            continue
-        if path.suffix in (".py", ".ipynb"):
-            try:  # a notebook's code cells, as one source (its line, not its cell, is kept here)
-                line = clipping_in_python(ast.parse(source_text(path) if path.suffix == ".ipynb" else text))
-            except (SyntaxError, ValueError, RecursionError, NotebookError):
-                continue
-        else:
-            line = _clipping_in_config(text)
-        if line is not None:
-            return f"{display_path(str(path))}:{line}"
-    return None
-
-
-def _clipping_in_config(text: str) -> int | None:
-    for match in _CONFIG_CLIP.finditer(text):
-        try:
-            value = float(match.group(2))
-        except ValueError:
-            continue
-        if value != 0:
-            return text.count("\n", 0, match.start()) + 1
-    return None
-
-
-def builds_vanilla_rnn(tree: ast.Module) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-            if short in ("RNN", "RNNCell"):
-                return True
-    return False

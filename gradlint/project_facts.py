@@ -1,0 +1,481 @@
+"""Facts about a project that rules read, computed once per project root from its source:
+where gradient clipping is configured (and at what value), whether a vanilla recurrence is built,
+and every optimizer constructed (with its hyperparameters resolved like constructor arguments,
+the model class it trains when the source says, a warm-up scheduler's starting learning rate).
+
+One immutable ``ProjectFacts`` per root, computed here (the runner, no torch needed) and handed
+to the worker as JSON (``to_dict``/``from_dict``); source rules and model rules read the same
+value. No rule module is imported here: rules import this module.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import re
+from pathlib import Path
+from typing import Any
+
+from gradlint.callsites import Evaluator, is_resolved
+from gradlint.findings import Location, display_path
+from gradlint.notebook import NotebookError, source_text
+from gradlint.project import project_files
+from gradlint.training import OptimizerSetup
+
+OPTIMIZER_MODULES = (
+    "torch.optim", "bitsandbytes.optim", "apex.optimizers", "deepspeed.ops.adam",
+    "transformers.optimization", "timm.optim",
+)
+_NOT_OPTIMIZERS = {"lr_scheduler", "swa_utils", "Optimizer", "optimizer"}
+CLIP_FUNCTIONS = {
+    "clip_grad_norm_", "clip_grad_value_", "clip_grad_norm", "clip_grads_with_norm_",
+    "clip_gradients", "clip_grad_by_norm_",
+}
+_CLAMPS = {"clamp", "clamp_", "clip", "clip_"}
+_FALSE_VALUES = (None, 0, 0.0, False)
+_CONFIG_SUFFIXES = (".json", ".yaml", ".yml", ".toml", ".cfg", ".ini")
+_CONFIG_CLIP = re.compile(
+    r"""["']?(gradient_clip_val|max_grad_norm|gradient_clipping|clip_grad_norm|grad_clip)["']?"""
+    r"""\s*[:=]\s*["']?([0-9.eE+-]+)"""
+)
+_MENTIONS = re.compile(r"clip|clamp|max_grad_norm|TrainingArguments")
+_MENTIONS_OPTIMIZER = re.compile(r"optim|Adam|SGD|RMSprop|Adafactor|Lion")
+# the numeric settings of torch.optim's constructors (the first parameter group's)
+HYPERPARAMETERS = ("lr", "momentum", "dampening", "weight_decay", "nesterov", "betas", "eps", "alpha",
+                   "centered", "amsgrad", "rho", "lr_decay", "momentum_decay", "maximize")
+_WARMUP_SCHEDULERS = {"LinearLR", "OneCycleLR", "get_linear_schedule_with_warmup",
+                      "get_cosine_schedule_with_warmup", "get_constant_schedule_with_warmup",
+                      "LinearWarmupCosineAnnealingLR"}
+# the dry run's horizon, for warm-ups that rise step by step: the largest learning rate reached
+# within its first steps is the one it must survive
+WARMUP_HORIZON = 30
+
+
+@dataclasses.dataclass(frozen=True)
+class ProjectFacts:
+    root: str
+    clipping: str | None = None            # `path:line` of the first clipping configured, or None
+    clip_norm: float | None = None         # its max_norm when the source gives it
+    clip_value: float | None = None        # clip_grad_value_'s clip_value when the source gives it
+    vanilla_recurrence: bool = False       # some file of the project builds nn.RNN / nn.RNNCell
+    optimizers: tuple[OptimizerSetup, ...] = ()
+    owners: tuple[str | None, ...] = ()    # per optimizer: the model class it trains, when known
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"root": self.root, "clipping": self.clipping, "clip_norm": self.clip_norm,
+                "clip_value": self.clip_value, "vanilla_recurrence": self.vanilla_recurrence,
+                "optimizers": [setup_to_dict(s) for s in self.optimizers], "owners": list(self.owners)}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any] | None) -> ProjectFacts | None:
+        if data is None:
+            return None
+        return cls(data["root"], data.get("clipping"), data.get("clip_norm"), data.get("clip_value"),
+                   bool(data.get("vanilla_recurrence")),
+                   tuple(setup_from_dict(s) for s in data.get("optimizers", ())),
+                   tuple(data.get("owners", ())))
+
+    def optimizer_for(self, class_names: tuple[str, ...]) -> tuple[OptimizerSetup | None, str | None]:
+        """The optimizer that trains a model of one of ``class_names`` (its class and its bases):
+        the construction whose parameters name it, else the only optimizer of the project. With
+        several candidates and none naming the model: None and a note saying so."""
+        for name in class_names:
+            named = [s for s, owner in zip(self.optimizers, self.owners) if owner == name]
+            if named:
+                return named[0], None
+        free = [s for s, owner in zip(self.optimizers, self.owners) if owner is None]
+        if len(self.optimizers) == 1 and free:
+            return free[0], None
+        if len(free) > 1:
+            where = ", ".join(_where(s) for s in free[:3]) + (" ..." if len(free) > 3 else "")
+            return None, (f"{len(free)} optimizers are constructed in the project ({where}) and none "
+                          "names this model's parameters, so none was used; state it in "
+                          "[tool.gradlint] (optimizer = \"SGD\", lr = 0.05)")
+        return None, None
+
+
+def _where(setup: OptimizerSetup) -> str:
+    return f"{setup.location.path}:{setup.location.line}" if setup.location else setup.name
+
+
+def setup_to_dict(setup: OptimizerSetup) -> dict[str, Any]:
+    data = dataclasses.asdict(setup)
+    data["hyperparameters"] = {k: list(v) if isinstance(v, tuple) else v for k, v in setup.hyperparameters.items()}
+    return data
+
+
+def setup_from_dict(data: dict[str, Any] | None) -> OptimizerSetup | None:
+    if data is None:
+        return None
+    data = dict(data)
+    location = data.get("location")
+    data["location"] = Location(**location) if isinstance(location, dict) else location
+    data["hyperparameters"] = {k: tuple(v) if isinstance(v, list) else v
+                               for k, v in (data.get("hyperparameters") or {}).items()}
+    return OptimizerSetup(**data)
+
+
+_CACHE: dict[Path, ProjectFacts] = {}
+
+
+def project_facts(root: Path) -> ProjectFacts:
+    """The facts of the project at ``root`` (computed once per root and process)."""
+    root = root.resolve()
+    if root not in _CACHE:
+        _CACHE[root] = compute_facts(root)
+    return _CACHE[root]
+
+
+def compute_facts(root: Path) -> ProjectFacts:
+    where, norm, value = find_clipping_setup(root)
+    recurrent = False
+    optimizers: list[tuple[OptimizerSetup, str | None]] = []
+    for path in project_files(root, (".py",)):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        mentions_rnn = "RNN" in text
+        if not (mentions_rnn or _MENTIONS_OPTIMIZER.search(text)):
+            continue
+        try:
+            tree = ast.parse(text)
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        recurrent = recurrent or (mentions_rnn and builds_vanilla_rnn(tree))
+        optimizers.extend(find_optimizers(tree, path))
+    clipped = {"clip_norm": norm, "clip_value": value, "clipping_where": where}
+    setups = tuple(dataclasses.replace(s, **clipped) for s, _ in optimizers)
+    return ProjectFacts(str(root), where, norm, value, recurrent, setups, tuple(o for _, o in optimizers))
+
+
+# ------------------------------------------------------------------------------------ optimizers
+
+def is_optimizer(name: str) -> bool:
+    module, _, short = name.rpartition(".")
+    if not short or not short[0].isupper() or any(p in _NOT_OPTIMIZERS for p in name.split(".")):
+        return False
+    return any(module == m or module.startswith(m + ".") for m in OPTIMIZER_MODULES) or name in (
+        "transformers.AdamW", "transformers.Adafactor")
+
+
+def optimizer_calls(tree: ast.Module) -> list[tuple[ast.Call, str]]:
+    """Every optimizer construction in ``tree`` with the dotted name it resolves to."""
+    imports = ImportMap.of(tree)
+    found = []
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call):
+            name = imports.resolve(call.func)
+            if name is not None and is_optimizer(name):
+                found.append((call, name))
+    return found
+
+
+def find_optimizers(tree: ast.Module, path: Path) -> list[tuple[OptimizerSetup, str | None]]:
+    calls = optimizer_calls(tree)
+    if not calls:
+        return []
+    evaluator = Evaluator(tree)
+    parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+    schedulers = _schedulers(tree, evaluator)
+    found = []
+    for call, name in calls:
+        short = name.rsplit(".", 1)[-1]
+        shown = short if name.startswith("torch.optim.") else name
+        hyper = optimizer_hyperparameters(call, evaluator)
+        scheduler = None
+        if schedulers and "lr" in hyper:
+            scheduler, factor = schedulers[0]
+            hyper["lr"] = factor(hyper["lr"])
+        location = Location(display_path(str(path)), call.lineno, call.col_offset + 1,
+                            call.end_lineno, (call.end_col_offset or 0) + 1)
+        setup = OptimizerSetup(shown, hyper, "source", location, scheduler=scheduler)
+        found.append((setup, _owner(call, tree, parents)))
+    return found
+
+
+def optimizer_hyperparameters(call: ast.Call, evaluator: Evaluator) -> dict[str, Any]:
+    """The first parameter group's settings: the constructor's keywords (lr also as the second
+    positional argument), overridden by the first group's own keys (``[{"params": ..., "lr": ...}]``);
+    only values the source resolves."""
+    hyper: dict[str, Any] = {}
+
+    def put(key: str, node: ast.AST) -> None:
+        if key not in HYPERPARAMETERS:
+            return
+        value = evaluator.value(node)
+        if is_resolved(value) and _plain(value):
+            hyper[key] = tuple(value) if isinstance(value, list) else value
+
+    if len(call.args) > 1:
+        put("lr", call.args[1])
+    for keyword in call.keywords:
+        if keyword.arg:
+            put(keyword.arg, keyword.value)
+    groups = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "params"), None)
+    if isinstance(groups, (ast.List, ast.Tuple)) and groups.elts and isinstance(groups.elts[0], ast.Dict):
+        for key, value in zip(groups.elts[0].keys, groups.elts[0].values):
+            if isinstance(key, ast.Constant) and isinstance(key.value, str):
+                put(key.value, value)
+    return hyper
+
+
+def _plain(value: Any) -> bool:
+    if isinstance(value, (list, tuple)):
+        return all(_plain(v) for v in value)
+    return isinstance(value, (int, float, bool))
+
+
+def _owner(call: ast.Call, tree: ast.Module, parents: dict[ast.AST, ast.AST]) -> str | None:
+    """The model class whose parameters the optimizer takes: ``X.parameters()`` where ``X = Cls(...)``
+    in the same scope or module, or ``self.parameters()`` inside ``class Cls``."""
+    params = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "params"), None)
+    if params is None:
+        return None
+    for node in ast.walk(params):
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                and node.func.attr in ("parameters", "named_parameters")):
+            continue
+        base = node.func.value
+        while isinstance(base, ast.Attribute):
+            base = base.value
+        if not isinstance(base, ast.Name):
+            return None
+        if base.id == "self":
+            scope = parents.get(call)
+            while scope is not None and not isinstance(scope, ast.ClassDef):
+                scope = parents.get(scope)
+            return scope.name if scope is not None else None
+        return _class_assigned(base.id, tree)
+    return None
+
+
+def _class_assigned(name: str, tree: ast.Module) -> str | None:
+    """The class of the last ``name = Cls(...)`` (or ``Cls(...).to(...)``) in the file, where
+    ``Cls`` is defined in the file or imported by name into it."""
+    known = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
+    known |= {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    found = None
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if not any(isinstance(t, ast.Name) and t.id == name for t in targets):
+                continue
+            value = node.value
+            while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+                   and value.func.attr in ("to", "cuda", "cpu", "double", "float", "train")):
+                value = value.func.value
+            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in known:
+                found = value.func.id
+    return found
+
+
+def _schedulers(tree: ast.Module, evaluator: Evaluator) -> list[tuple[str, Any]]:
+    """Warm-up schedulers in the file, each with the map from the optimizer's learning rate to
+    the largest one of the first WARMUP_HORIZON steps."""
+    found = []
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if short not in _WARMUP_SCHEDULERS:
+            continue
+
+        def arg(name: str, position: int, default: Any) -> Any:
+            node = next((k.value for k in call.keywords if k.arg == name), None)
+            if node is None and len(call.args) > position:
+                node = call.args[position]
+            if node is None:
+                return default
+            value = evaluator.value(node)
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+        if short == "LinearLR":
+            start, total = arg("start_factor", 1, 1 / 3), arg("total_iters", 3, 5)
+            end = arg("end_factor", 2, 1.0)
+            if start is None or total is None or end is None:
+                continue
+            reached = start + (end - start) * min(1.0, (WARMUP_HORIZON - 1) / max(total, 1))
+            found.append((short, lambda lr, r=reached: lr * r))
+        elif short == "OneCycleLR":
+            max_lr, div = arg("max_lr", 1, None), arg("div_factor", 99, 25.0)
+            steps = arg("total_steps", 2, None)
+            start = arg("pct_start", 99, 0.3)
+            if max_lr is None or div is None:
+                continue
+            rise = (steps or 0) * (start or 0.3)
+            share = min(1.0, (WARMUP_HORIZON - 1) / rise) if rise else 1.0
+            found.append((short, lambda lr, m=max_lr, d=div, s=share: m / d + (m - m / d) * s))
+        elif short == "LinearWarmupCosineAnnealingLR":
+            warmup = arg("warmup_epochs", 1, None)
+            found.append((short, lambda lr, w=warmup: lr * min(1.0, WARMUP_HORIZON / w) if w else lr))
+        else:  # Hugging Face: the learning rate rises linearly from 0 over num_warmup_steps
+            warmup = arg("num_warmup_steps", 1, None)
+            if warmup is None:
+                continue
+            found.append((short, lambda lr, w=warmup: lr * min(1.0, WARMUP_HORIZON / w) if w else lr))
+    return found
+
+
+# -------------------------------------------------------------------------------------- clipping
+
+@dataclasses.dataclass
+class ImportMap:
+    """Local names -> the dotted names they were imported as."""
+
+    names: dict[str, str]
+
+    @classmethod
+    def of(cls, tree: ast.Module) -> ImportMap:
+        names: dict[str, str] = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.asname:
+                        names[alias.asname] = alias.name
+                    else:
+                        top = alias.name.split(".")[0]
+                        names[top] = top
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                for alias in node.names:
+                    names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+        return cls(names)
+
+    def resolve(self, expr: ast.AST) -> str | None:
+        parts = []
+        while isinstance(expr, ast.Attribute):
+            parts.append(expr.attr)
+            expr = expr.value
+        if not isinstance(expr, ast.Name) or expr.id not in self.names:
+            return None
+        return ".".join([self.names[expr.id], *reversed(parts)])
+
+
+def clipping_in_python(tree: ast.Module) -> int | None:
+    """Line of the first gradient-clipping idiom in a parsed file, or None."""
+    found = clipping_setup_in_python(tree)
+    return found[0] if found else None
+
+
+def clipping_setup_in_python(tree: ast.Module) -> tuple[int, float | None, float | None] | None:
+    """(line, max_norm, clip_value) of the first gradient-clipping idiom in a parsed file (the
+    values when the source gives them), or None."""
+    imports = ImportMap.of(tree)
+    evaluator: Evaluator | None = None
+
+    def number(node: ast.AST | None) -> float | None:
+        nonlocal evaluator
+        if node is None:
+            return None
+        evaluator = evaluator or Evaluator(tree)
+        value = evaluator.value(node)
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    def argument(call: ast.Call, name: str, position: int) -> ast.AST | None:
+        node = next((k.value for k in call.keywords if k.arg == name), None)
+        return node if node is not None else (call.args[position] if len(call.args) > position else None)
+
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name == "configure_gradient_clipping":
+            return node.lineno, None, None
+        if isinstance(node, ast.Dict):
+            for key, value in zip(node.keys, node.values):
+                if isinstance(key, ast.Constant) and key.value == "gradient_clipping" and _literal(value) not in _FALSE_VALUES:
+                    return node.lineno, number(value), None
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        resolved = imports.resolve(func) or ""
+        if short in CLIP_FUNCTIONS or resolved.rsplit(".", 1)[-1] in CLIP_FUNCTIONS:
+            name = short if short in CLIP_FUNCTIONS else resolved.rsplit(".", 1)[-1]
+            if name == "clip_grad_value_":
+                return node.lineno, None, number(argument(node, "clip_value", 1))
+            if name == "clip_gradients":
+                return node.lineno, number(argument(node, "gradient_clip_val", 1)), None
+            return node.lineno, number(argument(node, "max_norm", 1)), None
+        for keyword in ("gradient_clip_val", "max_grad_norm", "gradient_clipping"):
+            value = _literal_keyword(node, keyword)
+            if value != "absent" and value not in _FALSE_VALUES:
+                clip = value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+                return node.lineno, (float(clip) if clip is not None else None), None
+        if short and short.endswith("TrainingArguments") and _literal_keyword(node, "max_grad_norm") not in _FALSE_VALUES:
+            return node.lineno, 1.0, None  # Hugging Face clips at max_grad_norm=1.0 unless told otherwise
+        if short in _CLAMPS and isinstance(func, ast.Attribute) and _mentions_grad(func.value):
+            return node.lineno, None, None
+        if short == "register_hook" and any(
+            isinstance(inner, ast.Call) and isinstance(inner.func, ast.Attribute) and inner.func.attr in _CLAMPS
+            for arg in node.args for inner in ast.walk(arg)
+        ):
+            return node.lineno, None, None
+    return None
+
+
+def _literal_keyword(call: ast.Call, name: str, position: int | None = None) -> object:
+    for keyword in call.keywords:
+        if keyword.arg == name:
+            return _literal(keyword.value)
+    if position is not None and len(call.args) > position:
+        return _literal(call.args[position])
+    return "absent"
+
+
+def _literal(node: ast.AST) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return "dynamic"
+
+
+def _mentions_grad(expr: ast.AST) -> bool:
+    return any(isinstance(n, ast.Attribute) and n.attr == "grad" for n in ast.walk(expr))
+
+
+def find_clipping(root: Path) -> str | None:
+    """``path:line`` of the first gradient clipping configured anywhere under ``root``."""
+    return find_clipping_setup(root)[0]
+
+
+def find_clipping_setup(root: Path) -> tuple[str | None, float | None, float | None]:
+    """(``path:line``, max_norm, clip_value) of the first gradient clipping configured anywhere
+    under ``root``; (None, None, None) when there is none."""
+    for path in project_files(root, (".py", ".ipynb", *_CONFIG_SUFFIXES)):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if not _MENTIONS.search(text):
+            continue
+        if path.suffix in (".py", ".ipynb"):
+            try:  # a notebook's code cells, as one source (its line, not its cell, is kept here)
+                found = clipping_setup_in_python(ast.parse(source_text(path) if path.suffix == ".ipynb" else text))
+            except (SyntaxError, ValueError, RecursionError, NotebookError):
+                continue
+        else:
+            found = _clipping_in_config(text)
+        if found is not None:
+            line, norm, value = found
+            return f"{display_path(str(path))}:{line}", norm, value
+    return None, None, None
+
+
+def _clipping_in_config(text: str) -> tuple[int, float | None, None] | None:
+    for match in _CONFIG_CLIP.finditer(text):
+        try:
+            value = float(match.group(2))
+        except ValueError:
+            continue
+        if value != 0:
+            return text.count("\n", 0, match.start()) + 1, value, None
+    return None
+
+
+def builds_vanilla_rnn(tree: ast.Module) -> bool:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            func = node.func
+            short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+            if short in ("RNN", "RNNCell"):
+                return True
+    return False

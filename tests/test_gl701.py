@@ -1,0 +1,242 @@
+"""GL701: a dry run of the configured optimizer on a copy of the model (issue #18), and the
+project facts it reads (the optimizer found in the source, its learning rate, clipping)."""
+
+from __future__ import annotations
+
+import random
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import FIXTURES, run_cli
+from torch import nn
+
+from gradlint.config import ConfigError, Overrides, load_config, settings_for
+from gradlint.dry_run import choose_setup, dry_run
+from gradlint.project_facts import ProjectFacts, compute_facts
+from gradlint.training import OptimizerSetup
+
+DIVERGES = "fixtures/gl701_preln_sgd/train.py:21:17: GL701 error: training diverges at the configured learning rate"
+
+
+@pytest.fixture(scope="module")
+def fixture_run():
+    return run_cli("fixtures/gl701_preln_sgd", "fixtures/gl701_preln_sgd_small_lr",
+                   "fixtures/gl701_preln_sgd_clipped", "fixtures/gl701_no_optimizer",
+                   "-v", "-j", "2", "--no-cache")
+
+
+def gl701_lines(run, directory: str) -> list[str]:
+    return [line for line in run.stdout.splitlines() if line.startswith(f"fixtures/{directory}/") and " GL701 " in line]
+
+
+def test_sgd_at_lr_005_diverges_at_the_optimizer_line_and_names_a_learning_rate_that_holds(fixture_run):
+    assert fixture_run.returncode == 1, fixture_run.stderr
+    (line,) = gl701_lines(fixture_run, "gl701_preln_sgd")
+    assert line.startswith(DIVERGES), line
+    assert "SGD(lr=0.05, momentum=0.9) (constructed here)" in line
+    assert "at step 8 of a 30-step dry run" in line
+    assert "lr=0.0167 (÷3) held for 30 steps" in line
+    assert "(constructed here) makes `PreLNResidualMLP`'s loss grow ×" in line
+
+
+def test_the_same_model_at_a_third_of_the_learning_rate_is_clean(fixture_run):
+    assert gl701_lines(fixture_run, "gl701_preln_sgd_small_lr") == []
+    assert "GL701 dry run: SGD(lr=0.0167, momentum=0.9), 30 steps" in fixture_run.stderr
+
+
+def test_clipping_configured_in_the_project_is_applied_in_the_dry_run(fixture_run):
+    assert gl701_lines(fixture_run, "gl701_preln_sgd_clipped") == []
+    assert "GL701 dry run: SGD(lr=0.05, momentum=0.9, clip_grad_norm_ at 1), 30 steps" in fixture_run.stderr
+
+
+def test_no_optimizer_anywhere_is_a_note_and_no_finding(fixture_run):
+    assert gl701_lines(fixture_run, "gl701_no_optimizer") == []
+    assert ("fixtures/gl701_no_optimizer/model.py: note: model `PreLNResidualMLP`: GL701 dry run skipped: "
+            "no optimizer found in the project's source") in fixture_run.stderr
+
+
+# ------------------------------------------------------------------- the user's model untouched
+
+def _model() -> nn.Module:
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Linear(4, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 3))
+
+
+def test_the_dry_run_leaves_the_model_its_gradients_and_the_random_states_as_they_were():
+    model = _model()
+    model(torch.randn(5, 4)).sum().backward()  # the user's own gradients, which must survive
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    grad_ids = {n: id(p.grad) for n, p in model.named_parameters()}
+    model.eval()
+    inputs = {"input": torch.randn(8, 4)}
+    torch_state, python_state = torch.get_rng_state(), random.getstate()
+    setup = OptimizerSetup("SGD", {"lr": 50.0, "momentum": 0.9}, "config")
+    result = dry_run(model, inputs, setup, steps=30)
+    assert result.first.diverged_at is not None and result.held is not None  # it did train copies
+    assert torch.equal(torch.get_rng_state(), torch_state) and random.getstate() == python_state
+    assert not model.training
+    for name, parameter in model.named_parameters():
+        assert torch.equal(parameter, params[name]), name
+        assert torch.equal(parameter.grad, grads[name]) and id(parameter.grad) == grad_ids[name], name
+
+
+def test_a_divergence_names_the_step_and_the_largest_learning_rate_that_held():
+    setup = OptimizerSetup("SGD", {"lr": 50.0, "momentum": 0.9}, "config")
+    result = dry_run(_model(), {"input": torch.randn(8, 4)}, setup, steps=30)
+    assert result.loss == "cross-entropy" and result.batch == 8
+    assert [round(r.lr, 6) for r in result.runs][:2] == [50.0, round(50 / 3, 6)]
+    assert result.first.diverged_at <= 30
+    assert result.held.diverged_at is None and result.held.steps == 30
+    again = dry_run(_model(), {"input": torch.randn(8, 4)}, setup, steps=30)
+    assert [(r.lr, r.diverged_at) for r in again.runs] == [(r.lr, r.diverged_at) for r in result.runs]
+
+
+# --------------------------------------------------------------------------- where the setup comes from
+
+def _facts(tmp_path: Path, files: dict[str, str]) -> ProjectFacts:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "tmp"\n')
+    for name, text in files.items():
+        (tmp_path / name).write_text(textwrap.dedent(text))
+    return compute_facts(tmp_path)
+
+
+def test_the_optimizer_and_its_arguments_are_read_like_constructor_arguments(tmp_path):
+    facts = _facts(tmp_path, {"train.py": """
+        import argparse
+        import torch
+        from model import Net
+
+        parser = argparse.ArgumentParser()
+        parser.add_argument("--lr", type=float, default=0.05)
+        MOMENTUM = 0.9
+
+        def main(args):
+            model = Net(depth=32).to("cpu")
+            optimizer = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=MOMENTUM, nesterov=True)
+            torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm=0.5)
+        """})
+    (setup,) = facts.optimizers
+    assert setup.name == "SGD" and setup.origin == "source"
+    assert dict(setup.hyperparameters) == {"lr": 0.05, "momentum": 0.9, "nesterov": True}
+    assert (setup.location.line, setup.clip_norm, facts.owners) == (12, 0.5, ("Net",))
+    assert setup.clipping_where.endswith("train.py:13")
+    assert ProjectFacts.from_dict(facts.to_dict()) == facts  # travels to the worker as JSON
+
+
+def test_param_groups_lightning_and_a_warm_up_scheduler(tmp_path):
+    facts = _facts(tmp_path, {"lit.py": """
+        import torch
+        import lightning as L
+
+        class Classifier(L.LightningModule):
+            def configure_optimizers(self):
+                optimizer = torch.optim.AdamW([{"params": self.parameters(), "lr": 3e-3}], lr=1e-3,
+                                              betas=(0.9, 0.95))
+                warmup = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=1000)
+                return [optimizer], [warmup]
+        """})
+    (setup,) = facts.optimizers
+    assert facts.owners == ("Classifier",)
+    assert setup.scheduler == "LinearLR" and setup.hyperparameters["betas"] == (0.9, 0.95)
+    assert setup.lr == pytest.approx(3e-3 * (0.01 + 0.99 * 29 / 1000))  # the warm-up's first steps
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(2, 2)
+
+
+def test_observed_then_configured_then_the_source_optimizer_naming_the_model(tmp_path):
+    facts = _facts(tmp_path, {"a.py": """
+        import torch
+        from model import Net, Other
+        model = Net()
+        other = Other()
+        opt = torch.optim.SGD(model.parameters(), lr=0.05)
+        opt2 = torch.optim.Adam(other.parameters(), lr=1e-3)
+        """})
+    setup, note = choose_setup(Net(), None, None, facts)
+    assert (setup.name, setup.lr, note) == ("SGD", 0.05, None)
+    configured = {"name": "Adam", "hyperparameters": {"lr": 0.01}, "origin": "config", "location": None,
+                  "clip_norm": None, "clip_value": None, "clipping_where": None, "scheduler": None,
+                  "grad_scaler": False}
+    assert choose_setup(Net(), None, configured, facts)[0].name == "Adam"
+    observed = OptimizerSetup("RMSprop", {"lr": 0.1}, "observed")
+    assert choose_setup(Net(), observed, configured, facts)[0] is observed
+
+
+def test_several_optimizers_none_naming_the_model_is_ambiguous(tmp_path):
+    facts = _facts(tmp_path, {"a.py": """
+        import torch
+        def f(m, n):
+            torch.optim.SGD(m.parameters(), lr=0.05)
+            torch.optim.Adam(n.parameters(), lr=1e-3)
+        """})
+    setup, note = choose_setup(Net(), None, None, facts)
+    assert setup is None and "2 optimizers are constructed in the project" in note
+
+
+# ------------------------------------------------------------------------------- [tool.gradlint]
+
+def _config(tmp_path: Path, table: str):
+    path = tmp_path / "pyproject.toml"
+    path.write_text("[tool.gradlint]\n" + textwrap.dedent(table))
+    return load_config(path)
+
+
+def test_the_configured_learning_rate_is_honoured(tmp_path):
+    settings = settings_for(None, _config(tmp_path, 'optimizer = "SGD"\nlr = 0.0167\nmomentum = 0.9\n'), Overrides())
+    setup, _ = choose_setup(Net(), None, settings.optimizer, None)
+    assert (setup.name, setup.lr, setup.hyperparameters["momentum"], setup.origin) == ("SGD", 0.0167, 0.9, "config")
+    assert setup.location.line == 2 and setup.location.path.endswith("pyproject.toml")
+
+
+@pytest.mark.parametrize("table, message", [
+    ('optimizer = "sgd"\n', 'must name a torch.optim optimizer'),
+    ('optimizer = "SGD"\nlr = -1\n', "must not be negative"),
+    ('optimizer = "SGD"\nlr = "fast"\n', "must be int or float"),
+    ('optimizer = "SGD"\nmomentum = 1.5\n', "must be below 1"),
+    ('lr = 0.05\n', "needs `tool.gradlint.optimizer`"),
+])
+def test_bad_training_settings_are_configuration_errors(tmp_path, table, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace(".", r"\.")):
+        _config(tmp_path, table)
+
+
+def test_a_bad_learning_rate_in_the_configuration_exits_2(tmp_path):
+    (tmp_path / "pyproject.toml").write_text("[tool.gradlint]\noptimizer = \"SGD\"\nlr = -0.05\n")
+    (tmp_path / "model.py").write_text("x = 1\n")
+    result = run_cli("model.py", cwd=tmp_path)
+    assert result.returncode == 2 and "`tool.gradlint.lr` must not be negative" in result.stderr
+
+
+def test_a_configured_optimizer_is_dry_run_and_reported_at_its_line(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.gradlint]\noptimizer = "SGD"\nlr = 0.05\nmomentum = 0.9\n')
+    (tmp_path / "model.py").write_text((FIXTURES / "gl701_preln_sgd" / "model.py").read_text())
+    result = run_cli("model.py", "--no-cache", cwd=tmp_path)
+    assert result.returncode == 1, result.stderr
+    assert ("pyproject.toml:2:1: GL701 error: training diverges at the configured learning rate: "
+            "SGD(lr=0.05, momentum=0.9) (stated in [tool.gradlint]) makes `PreLNResidualMLP`'s loss") in result.stdout
+
+
+def test_settings_carry_the_project_facts_and_the_configured_optimizer_to_the_worker_as_json(tmp_path):
+    import json
+
+    from gradlint.settings import Settings
+
+    facts = _facts(tmp_path, {"train.py": """
+        import torch
+        from model import Net
+        model = Net()
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)
+        """})
+    settings = Settings(project=facts.to_dict(), optimizer={"name": "SGD", "hyperparameters": {"lr": 0.1},
+                                                            "origin": "config", "location": None})
+    again = Settings.from_dict(json.loads(json.dumps(settings.to_dict())))
+    assert ProjectFacts.from_dict(again.project) == facts
+    setup, _ = choose_setup(Net(), None, again.optimizer, ProjectFacts.from_dict(again.project))
+    assert (setup.name, setup.lr, setup.origin) == ("SGD", 0.1, "config")
