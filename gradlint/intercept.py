@@ -18,6 +18,7 @@ Whatever the file built before it stopped or failed stays in its module namespac
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import dataclasses
 import os
 import socket
@@ -72,6 +73,26 @@ def _detached(value: Any) -> Any:
     return map_aggregate(value, lambda v: v.detach() if isinstance(v, torch.Tensor) else v)
 
 
+# True while gradlint itself runs a model (a trainer callback's check inside an observed or
+# intercepted command): its probe's backward() and its dry run's steps are not the user's training
+_AT_WORK: contextvars.ContextVar[bool] = contextvars.ContextVar("gradlint_at_work", default=False)
+
+
+@contextlib.contextmanager
+def gradlint_at_work() -> Iterator[None]:
+    """Inside the block, the interception hooks let gradlint's own forward, backward and
+    optimizer steps through unrecorded."""
+    token = _AT_WORK.set(True)
+    try:
+        yield
+    finally:
+        _AT_WORK.reset(token)
+
+
+def at_work() -> bool:
+    return _AT_WORK.get()
+
+
 @contextlib.contextmanager
 def intercepted() -> Iterator[Recorder]:
     """Stop training, block the network and record forward calls inside the ``with`` block."""
@@ -82,6 +103,8 @@ def intercepted() -> Iterator[Recorder]:
                        socket.getaddrinfo)
 
     def call(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if at_work():
+            return original_call(module, *args, **kwargs)
         if recorder.depth == 0 and id(module) not in recorder.calls:
             where = user_location()
             shown = f"{display_path(where.path)}:{where.line}" if where else "an unknown line"
@@ -93,9 +116,13 @@ def intercepted() -> Iterator[Recorder]:
             recorder.depth -= 1
 
     def backward(*args: Any, **kwargs: Any) -> None:
+        if at_work():
+            return original_backward(*args, **kwargs)
         raise TrainingStarted("backward()")
 
     def step_hook(optimizer: Any, args: Any, kwargs: Any) -> None:
+        if at_work():
+            return
         raise TrainingStarted(f"{type(optimizer).__name__}.step()")
 
     def blocked(*args: Any, **kwargs: Any) -> Any:

@@ -38,7 +38,7 @@ from torch.optim.optimizer import register_optimizer_step_pre_hook
 
 from gradlint.findings import Location, display_path
 from gradlint.integrations import caller_location
-from gradlint.intercept import NetworkBlocked, _detached
+from gradlint.intercept import NetworkBlocked, _detached, at_work
 from gradlint.trace import user_location
 from gradlint.training import OptimizerSetup
 
@@ -134,6 +134,8 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
     original_backward = torch.autograd.backward
 
     def call(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
+        if at_work():
+            return original_call(module, *args, **kwargs)
         if seen.depth == 0 and id(module) not in seen.calls:
             where = user_location()
             shown = f"{display_path(where.path)}:{where.line}" if where else "an unknown line"
@@ -146,16 +148,20 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
 
     def init(optimizer: torch.optim.Optimizer, *args: Any, **kwargs: Any) -> None:
         original_init(optimizer, *args, **kwargs)
-        if not any(s.optimizer is optimizer for s in seen.optimizers):
+        if not at_work() and not any(s.optimizer is optimizer for s in seen.optimizers):
             # the user's line, not a trainer's (a Trainer builds its optimizer in the library)
             seen.optimizers.append(SeenOptimizer(optimizer, caller_location()))
 
     def backward(*args: Any, **kwargs: Any) -> None:
+        if at_work():
+            return original_backward(*args, **kwargs)
         seen.backwards += 1
         seen.clipped_after_backward = False
         return original_backward(*args, **kwargs)
 
     def step_hook(optimizer: Any, args: Any, kwargs: Any) -> Any:
+        if at_work():
+            return None
         seen.stepped = optimizer
         where = caller_location()
         seen.step_where = f"{where.path}:{where.line}" if where else "an unknown line"
@@ -178,7 +184,7 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
             amount = _plain(kwargs.get("max_norm", kwargs.get("clip_value", args[1] if len(args) > 1 else None)))
             # max_norm=inf only measures the norm (the Hugging Face Trainer logs it that way)
             measuring = isinstance(amount, (int, float)) and not math.isfinite(amount)
-            if seen.backwards and not measuring:
+            if seen.backwards and not measuring and not at_work():
                 seen.clipped_after_backward = True
                 if isinstance(amount, (int, float)):
                     if which == "clip_grad_value_":

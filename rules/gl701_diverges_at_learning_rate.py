@@ -6,7 +6,7 @@ from gradlint.findings import Finding, ProbeVerdict, Severity
 from gradlint.rule import ModelContext, Rule
 
 _ORIGINS = {"source": "constructed here", "config": "stated in [tool.gradlint]",
-            "observed": "observed while the training command ran"}
+            "observed": "as the training run configured it"}
 # hyperparameters worth naming in the message, in this order
 _SHOWN = ("lr", "momentum", "betas", "weight_decay", "nesterov")
 

@@ -43,12 +43,17 @@ def test_lightning_callback_reports_before_the_first_step(tmp_path):
     assert lines[1].startswith(
         f"{shown}:{line_of(LIGHTNING, 'torch.optim.SGD(')}:16: GL501 warning: optimizer `SGD` (lr=2, momentum=0.9) "
         "will step with no gradient clipping configured in the Lightning Trainer")
-    assert lines[2] == "gradlint: 2 finding(s) in `SigmoidRegressor` (checked) before training"
+    # SGD at lr 2 with momentum 0.9, as the Trainer will step it, blows up in the dry run
+    assert lines[2].startswith(
+        f"{shown}:{line_of(LIGHTNING, 'torch.optim.SGD(')}:16: GL701 error: training diverges at the configured "
+        "learning rate: SGD(lr=2, momentum=0.9"), lines[2]
+    assert "(÷3) held for 30 steps" in lines[2]
+    assert lines[3] == "gradlint: 3 finding(s) in `SigmoidRegressor` (checked) before training"
     assert "TRAINED 2 steps" in result.stdout  # reporting only: the fit went on
     with open(tmp_path / "run" / "version_0" / "metrics.csv") as log:
         rows = list(csv.DictReader(log))
     logged = next(row for row in rows if row.get("gradlint/findings"))
-    assert float(logged["gradlint/findings"]) == 2 and float(logged["gradlint/errors"]) == 1
+    assert float(logged["gradlint/findings"]) == 3 and float(logged["gradlint/errors"]) == 2
     assert float(logged["gradlint/GL101/measured_d"]) < -2  # the measured gradient ratio, log10
 
 
