@@ -11,10 +11,17 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import math
-from collections.abc import Iterable
-from typing import Any, ClassVar
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from gradlint.findings import Finding, Location, ProbeVerdict, Severity, display_path
+
+if TYPE_CHECKING:  # `gradlint rule` reads this module without importing torch or networkx
+    import networkx as nx
+    from torch import nn
+
+    from gradlint.analysis import Analysis
+    from gradlint.probe import ProbeResult
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,23 +54,25 @@ CLASS_S_CHAOTIC = Thresholds(1.3, 1.3)
 RECURRENT = Thresholds(3.0, 4.0)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ModelContext:
-    """Everything a model rule may read. Rules never modify it."""
+    """Everything a model rule may read; frozen. The engine builds one per model and, for each
+    stage, a copy with what that stage adds (``dataclasses.replace``): ``prior`` before each
+    rule's check, ``probe`` once the probe ran. A new field needs a default."""
 
     path: str
     model_name: str
-    model: Any                       # the nn.Module
-    graph: Any | None                # networkx.DiGraph, None when tracing failed
-    analysis: Any | None             # gradlint.analysis.Analysis, None when tracing failed
+    model: nn.Module
+    graph: nx.DiGraph | None         # None when tracing failed
+    analysis: Analysis | None        # the passes' facts; None when tracing failed
     fallback: Location               # where to point when a finding has no traced node
-    options: dict[str, dict[str, Any]]
+    options: Mapping[str, Mapping[str, Any]]
     seed: int = 0
     batch_size: int = 8
     weights_known: bool = True       # False on the meta device: no weight-dependent checks
     clipping: bool = False           # gradient clipping is configured in the project
-    prior: list = dataclasses.field(default_factory=list)  # findings of rules that ran before
-    probe: Any = None                # the probe's measurements, once it ran
+    prior: tuple[Finding, ...] = ()  # findings of the rules that ran before this one
+    probe: ProbeResult | None = None  # the probe's measurements, once it ran
 
     def location(self, node: str | None, end_node: str | None = None) -> Location:
         source = self.graph.nodes[node]["source"] if (node and self.graph is not None) else None

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from gradlint.findings import Finding, ProbeVerdict, Severity
 from gradlint.rule import ModelContext, Rule
 
-BREAKERS = ("norm", "block", "opaque")
 _INIT = {
     "relu": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
     "relu6": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
@@ -65,7 +64,7 @@ class InitScale(Rule):
         if ctx.analysis is None or any(f.code in self.explained_by for f in ctx.prior):
             return
         graph, gains = ctx.graph, ctx.analysis.meanfield
-        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["kind"] == "weight", BREAKERS)
+        chains = ctx.analysis.chains("unnormalized")
         off: list[tuple[str, float, str | None]] = []
         checked: list[float] = []
         span: tuple[str, str] | None = None

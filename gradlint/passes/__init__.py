@@ -1,0 +1,78 @@
+"""Analysis passes: each computes one kind of fact about a traced model, once per model.
+
+Every pass is a function with a stated contract (its module docstring: Requires / Ensures) that
+reads the graph, the fx module and the results of the passes it requires, and returns one
+immutable value. ``run_passes`` runs them in dependency order:
+
+==============  =====================================================  ==========================
+pass            computes                                               requires
+==============  =====================================================  ==========================
+``topology``    orders, data neighbours, post-dominators               the graph
+``recurrence``  layers applied at every step of a loop                 topology
+``chains``      runs of layers on the cheapest gradient route          topology, recurrence
+``span``        the main span, its route and inside                    topology
+``residual``    residual blocks on the main route, the span's class    topology, span
+``weights``     E[W²], fans and E[b²] of every weight layer            topology
+``moments``     the activations' Gaussian moments                      the graph
+``meanfield``   q and χ of every node                                  topology, weights, moments
+==============  =====================================================  ==========================
+
+Rules never run a pass: they read ``Facts`` (through ``gradlint.analysis.Analysis``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+import networkx as nx
+from torch import fx
+
+from gradlint.passes.chains import Chains, chains
+from gradlint.passes.meanfield import MeanField, meanfield
+from gradlint.passes.moments import moments
+from gradlint.passes.recurrence import Recurrence, recurrence
+from gradlint.passes.residual import Residual, residual
+from gradlint.passes.span import MainSpan, main_span
+from gradlint.passes.topology import Topology, topology
+from gradlint.passes.weights import weights
+
+
+@dataclasses.dataclass(frozen=True)
+class Facts:
+    """Every pass's result for one model."""
+
+    graph: nx.DiGraph
+    graph_module: fx.GraphModule
+    input_moments: Mapping[str, float]
+    fx_nodes: Mapping[str, fx.Node]   # graph node name -> its fx node
+    topology: Topology
+    recurrence: Recurrence
+    chains: Chains
+    span: MainSpan
+    residual: Residual
+    meanfield: MeanField | None   # None when the weights are unknown (the meta device)
+
+
+def run_passes(graph: nx.DiGraph, graph_module: fx.GraphModule,
+               input_moments: Mapping[str, float] | None = None, *, weights_known: bool = True) -> Facts:
+    """Run every pass on one traced model, each once, in dependency order.
+
+    ``input_moments``: the second moment of each floating-point example input, by name (an input
+    without one counts as 1, or as integer ids where that matters). ``weights_known``: False for
+    a model on the meta device, whose weights hold no values: the weight-dependent passes
+    (weights, moments, meanfield) are skipped.
+    """
+    moments_in = dict(input_moments or {})
+    topo = topology(graph)
+    loops = recurrence(graph, topo)
+    span = main_span(graph, graph_module, topo, moments_in)
+    gains = None
+    if weights_known:
+        modules = dict(graph_module.named_modules())
+        scales = weights(graph, graph_module, topo, modules)
+        gains = meanfield(graph, graph_module, topo, scales, moments(graph, graph_module, modules),
+                          moments_in, modules)
+    fx_nodes = {node.name: node for node in graph_module.graph.nodes}
+    return Facts(graph, graph_module, moments_in, fx_nodes, topo, loops, chains(graph, topo, loops), span,
+                 residual(graph, topo, span), gains)
