@@ -26,7 +26,7 @@ import dataclasses
 from collections.abc import Mapping
 
 import networkx as nx
-from torch import fx
+from torch import fx, nn
 
 from gradlint.passes.chains import Chains, chains
 from gradlint.passes.meanfield import MeanField, meanfield
@@ -67,12 +67,30 @@ def run_passes(graph: nx.DiGraph, graph_module: fx.GraphModule,
     topo = topology(graph)
     loops = recurrence(graph, topo)
     span = main_span(graph, graph_module, topo, moments_in)
+    fx_nodes = {node.name: node for node in graph_module.graph.nodes}
     gains = None
     if weights_known:
-        modules = dict(graph_module.named_modules())
+        modules = _called_modules(graph, graph_module)
         scales = weights(graph, graph_module, topo, modules)
-        gains = meanfield(graph, graph_module, topo, scales, moments(graph, graph_module, modules),
-                          moments_in, modules)
-    fx_nodes = {node.name: node for node in graph_module.graph.nodes}
+        activations = moments(graph, graph_module, modules, fx_nodes)
+        gains = meanfield(graph, graph_module, topo, scales, activations, moments_in, modules, fx_nodes)
     return Facts(graph, graph_module, moments_in, fx_nodes, topo, loops, chains(graph, topo, loops), span,
                  residual(graph, topo, span), gains)
+
+
+def _called_modules(graph: nx.DiGraph, graph_module: fx.GraphModule) -> dict[str, nn.Module]:
+    """qualified name -> module, for every module the graph calls: one walk down the module
+    tree per name (``get_submodule`` without its per-step checks)."""
+    found = {}
+    for name, facts in graph.nodes(data=True):
+        qualname = facts["module"]
+        if qualname is None or qualname in found:
+            continue
+        module = graph_module
+        try:
+            for atom in qualname.split("."):
+                module = module._modules[atom]
+        except KeyError:
+            module = graph_module.get_submodule(qualname)
+        found[qualname] = module
+    return found

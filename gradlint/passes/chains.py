@@ -24,7 +24,7 @@ from typing import Any
 import networkx as nx
 
 from gradlint.passes.recurrence import Recurrence
-from gradlint.passes.topology import Topology
+from gradlint.passes.topology import Topology, node_facts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,11 +90,13 @@ class Chains:
 
 def chains(graph: nx.DiGraph, topo: Topology, recurrence: Recurrence) -> Chains:
     """The chains pass (see the module docstring)."""
-    kinds = {n: graph.nodes[n]["kind"] for n in topo.successors}
+    facts = node_facts(graph)
     found = {}
     for name, family in FAMILIES.items():
-        breakers = {n for n, kind in kinds.items() if kind in family.breaker_kinds} | recurrence.nodes
-        members = {n for n in topo.successors if n not in breakers and family.member(graph.nodes[n])}
+        ends = family.breaker_kinds
+        breakers = {n for n in topo.successors if facts[n]["kind"] in ends} | recurrence.nodes
+        member = family.member
+        members = {n for n in topo.successors if n not in breakers and member(facts[n])}
         found[name] = find_chains(topo, members, breakers)
     return Chains(found)
 

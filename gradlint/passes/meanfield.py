@@ -27,7 +27,7 @@ from torch import fx, nn
 
 from gradlint.graph import get_attr, weight_of
 from gradlint.passes.moments import ActivationMoments
-from gradlint.passes.topology import Topology
+from gradlint.passes.topology import Topology, node_facts
 from gradlint.passes.weights import LayerScales
 
 # ops that average the elements they reduce: each input element gets 1/k of the gradient
@@ -41,13 +41,13 @@ MeanField = Mapping[str, tuple[float, float]]
 
 def meanfield(graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology, scales: LayerScales,
               activations: ActivationMoments, input_moments: Mapping[str, float],
-              modules: Mapping[str, nn.Module]) -> MeanField:
+              modules: Mapping[str, nn.Module], fx_nodes: Mapping[str, fx.Node]) -> MeanField:
     """The mean-field pass (see the module docstring)."""
-    sweep = _Sweep(graph, graph_module, topo, scales, activations, input_moments, modules)
+    sweep = _Sweep(graph, graph_module, topo, scales, activations, input_moments, modules, fx_nodes)
     result: dict[str, tuple[float, float]] = {}
     variance: dict[str, float] = {}
     means: dict[str, float] = {}
-    nodes, data_inputs = graph.nodes, topo.data_inputs
+    nodes, data_inputs = node_facts(graph), topo.data_inputs
     for name in topo.order:
         inputs = data_inputs[name]
         q_inputs = [result[p][0] for p in inputs]
@@ -74,7 +74,8 @@ def constant_factor(graph_module: fx.GraphModule, node: fx.Node) -> float:
 
 def size_ratio(graph: nx.DiGraph, name: str, source: str) -> float | None:
     """Output elements over input elements, from the example shapes."""
-    shape_out, shape_in = graph.nodes[name]["shape"], graph.nodes[source]["shape"]
+    nodes = node_facts(graph)
+    shape_out, shape_in = nodes[name]["shape"], nodes[source]["shape"]
     if shape_out is None or shape_in is None:
         return None
     return math.prod(shape_out) / max(math.prod(shape_in), 1)
@@ -90,11 +91,12 @@ class _Sweep:
 
     def __init__(self, graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology,
                  scales: LayerScales, activations: ActivationMoments,
-                 input_moments: Mapping[str, float], modules: Mapping[str, nn.Module]) -> None:
+                 input_moments: Mapping[str, float], modules: Mapping[str, nn.Module],
+                 fx_nodes: Mapping[str, fx.Node]) -> None:
         self.graph, self.graph_module, self.topo = graph, graph_module, topo
         self.scales, self.activations, self.input_moments = scales, activations, input_moments
         self.modules = modules
-        self.fx_nodes = {node.name: node for node in graph_module.graph.nodes}
+        self.fx_nodes = fx_nodes
 
     def node(self, name: str, facts: dict[str, Any], q_inputs: list[float], v_in: float,
              data_inputs: tuple[str, ...], m_inputs: list[float]) -> tuple[float, float, float, float]:

@@ -45,9 +45,9 @@ class ActivationMoments:
         return known
 
 
-def moments(graph: nx.DiGraph, graph_module: fx.GraphModule, modules: Mapping[str, nn.Module]) -> ActivationMoments:
+def moments(graph: nx.DiGraph, graph_module: fx.GraphModule, modules: Mapping[str, nn.Module],
+            fx_nodes: Mapping[str, fx.Node]) -> ActivationMoments:
     """The activation-moments pass (see the module docstring)."""
-    fx_nodes = {node.name: node for node in graph_module.graph.nodes}
     keys: dict[str, Hashable] = {}
     functions: dict[Hashable, Callable] = {}
     for name, facts in graph.nodes(data=True):

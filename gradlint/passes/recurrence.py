@@ -18,7 +18,7 @@ from collections.abc import Mapping
 
 import networkx as nx
 
-from gradlint.passes.topology import Topology
+from gradlint.passes.topology import Topology, node_facts
 
 
 @dataclasses.dataclass(frozen=True)
@@ -30,7 +30,7 @@ class Recurrence:
 def recurrence(graph: nx.DiGraph, topo: Topology) -> Recurrence:
     """The recurrence pass (see the module docstring)."""
     uses: dict[str, list[str]] = {}
-    nodes = graph.nodes
+    nodes = node_facts(graph)
     for node in topo.order:
         facts = nodes[node]
         if facts["kind"] == "weight" and facts["data"]:

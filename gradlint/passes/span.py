@@ -19,7 +19,7 @@ import torch
 from torch import fx
 
 from gradlint.graph import get_attr, weight_of
-from gradlint.passes.topology import Topology, descendants, immediate_post_dominators
+from gradlint.passes.topology import Topology, descendants, immediate_post_dominators, node_facts
 
 LAYER_KINDS = ("weight", "embedding", "recurrent")
 
@@ -93,7 +93,7 @@ def longest_layer_paths(graph: nx.DiGraph, topo: Topology) -> tuple[dict[str, in
     >>> longest_layer_paths(g, topology(g))[0]
     {'out': 0, 'fc2': 1, 'relu': 1, 'fc1': 2, 'x': 2}
     """
-    nodes, successors = graph.nodes, topo.successors
+    nodes, successors = node_facts(graph), topo.successors
     depth: dict[str, int] = {}
     step: dict[str, str] = {}
     for node in topo.reverse:

@@ -26,7 +26,7 @@ import torch
 from torch import fx, nn
 
 from gradlint.graph import weight_of
-from gradlint.passes.topology import Topology
+from gradlint.passes.topology import Topology, node_facts
 
 # torch's grain size: a reduction over at most this many elements runs in one serial pass
 _BATCHED = 32768
@@ -46,7 +46,7 @@ LayerScales = Mapping[str, "LayerScale | None"]
 def weights(graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology,
             modules: Mapping[str, nn.Module]) -> LayerScales:
     """The weight-statistics pass (see the module docstring)."""
-    nodes = graph.nodes
+    nodes = node_facts(graph)
     first: dict[str, str] = {}        # layer key -> its first application
     key_of: dict[str, str] = {}
     for name in topo.order:
@@ -59,27 +59,30 @@ def weights(graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology,
     matrices: dict[str, torch.Tensor] = {}
     biases: dict[str, torch.Tensor] = {}
     for key, name in first.items():
-        weight = weight_of(graph_module, graph, name) if nodes[name]["op"] != "call_module" \
-            else _tensor(getattr(_module(graph_module, modules, nodes[name]["module"]), "weight", None))
+        if nodes[name]["op"] == "call_module":
+            module = _module(graph_module, modules, nodes[name]["module"])
+            weight = _tensor(getattr(module, "weight", None))
+            bias = _tensor(getattr(module, "bias", None))
+        else:
+            weight, bias = weight_of(graph_module, graph, name), None
         if weight is None or weight.dim() < 2:
             continue
-        matrices[key] = weight.detach()
-        if nodes[name]["op"] == "call_module":
-            bias = _tensor(getattr(_module(graph_module, modules, nodes[name]["module"]), "bias", None))
-            if bias is not None:
-                biases[key] = bias.detach().double()
-    second = mean_squares(matrices)
-    bias2 = mean_squares(biases)
+        matrices[key] = weight
+        if bias is not None:
+            biases[key] = bias
+    with torch.no_grad():
+        second = mean_squares(matrices)
+        bias2 = mean_squares(biases, double=True)
     scales: dict[str, LayerScale] = {}
     for key, w in matrices.items():
-        fan_in, fan_out = _fans(graph, graph_module, modules, first[key], w)
+        fan_in, fan_out = _fans(nodes[first[key]], modules, graph_module, w)
         scales[key] = LayerScale(second[key], fan_in, fan_out, bias2.get(key, 0.0))
     return {name: scales.get(key) for name, key in key_of.items()}
 
 
-def mean_squares(tensors: Mapping[str, torch.Tensor]) -> dict[str, float]:
-    """``float(t.square().mean())`` of every tensor, computed in batches of equal shape and
-    dtype, bit-for-bit equal to computing each alone.
+def mean_squares(tensors: Mapping[str, torch.Tensor], double: bool = False) -> dict[str, float]:
+    """``float(t.square().mean())`` of every tensor (of ``t.double()`` with ``double``), computed
+    in batches of equal shape and dtype, bit-for-bit equal to computing each alone.
 
     >>> t = {"a": torch.ones(2, 2), "b": torch.full((2, 2), 2.0), "c": torch.zeros(3)}
     >>> mean_squares(t)
@@ -91,12 +94,11 @@ def mean_squares(tensors: Mapping[str, torch.Tensor]) -> dict[str, float]:
         if t.numel() <= _BATCHED and t.is_contiguous() and not t.is_meta:
             groups.setdefault((tuple(t.shape), t.dtype, t.device), []).append(key)
         else:
-            result[key] = float(t.square().mean())
+            result[key] = float((t.double() if double else t).square().mean())
     for keys in groups.values():
-        if len(keys) == 1:
-            result[keys[0]] = float(tensors[keys[0]].square().mean())
-            continue
         stacked = torch.stack([tensors[k] for k in keys]).reshape(len(keys), -1)
+        if double:
+            stacked = stacked.double()   # exact: the same values as converting each alone
         for key, value in zip(keys, stacked.square().mean(dim=1).tolist()):
             result[key] = value
     return {key: result[key] for key in tensors}
@@ -111,16 +113,27 @@ def _module(graph_module: fx.GraphModule, modules: Mapping[str, nn.Module], qual
     return module if module is not None else graph_module.get_submodule(qualname)
 
 
-def _fans(graph: nx.DiGraph, gm: fx.GraphModule, modules: Mapping[str, nn.Module], name: str,
+def _setting(module: nn.Module, name: str, default: object) -> object:
+    """``getattr(module, name, default)`` without nn.Module's slow path for a missing name: an
+    instance attribute, else whatever the class or the module's registries hold."""
+    own = module.__dict__
+    if name in own:
+        return own[name]
+    if hasattr(type(module), name) or name in own.get("_parameters", ()) or name in own.get("_buffers", ()) \
+            or name in own.get("_modules", ()):
+        return getattr(module, name, default)
+    return default
+
+
+def _fans(facts: Mapping, modules: Mapping[str, nn.Module], gm: fx.GraphModule,
           w: torch.Tensor) -> tuple[float, float]:
-    facts = graph.nodes[name]
     if w.dim() == 2 and facts["op"] != "call_module" and facts["target"] in ("matmul", "mm", "bmm", "addmm"):
         return float(w.shape[0]), float(w.shape[1])  # x @ W: W is (in, out)
     receptive = math.prod(w.shape[2:]) if w.dim() > 2 else 1
     fan_in, fan_out = w.shape[1] * receptive, w.shape[0] * receptive
     if facts["op"] == "call_module":
         module = _module(gm, modules, facts["module"])
-        groups = getattr(module, "groups", 1) or 1
-        stride = getattr(module, "stride", 1)
+        groups = _setting(module, "groups", 1) or 1
+        stride = _setting(module, "stride", 1)
         fan_out = fan_out / groups / (math.prod(stride) if isinstance(stride, tuple) else stride)
     return float(fan_in), float(fan_out)
