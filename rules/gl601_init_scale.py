@@ -63,7 +63,7 @@ class InitScale(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None or any(f.code in self.explained_by for f in ctx.prior):
             return
-        graph, gains = ctx.graph, ctx.analysis.meanfield
+        graph, gains, kind = ctx.graph, ctx.analysis.meanfield, ctx.analysis.topology.kind
         chains = ctx.analysis.chains("unnormalized")
         off: list[tuple[str, float, str | None]] = []
         checked: list[float] = []
@@ -77,7 +77,7 @@ class InitScale(Rule):
                 if not square:
                     continue
                 between = chain.between(layer, nxt)
-                activation = next((n for n in between if graph.nodes[n]["kind"] == "activation"), None)
+                activation = next((n for n in between if kind[n] == "activation"), None)
                 chi = gains[layer][1] * (gains[activation][1] if activation else 1.0)
                 checked.append(chi)
                 if not self.opts["low"] <= chi <= self.opts["high"]:

@@ -90,11 +90,11 @@ class Chains:
 
 def chains(graph: nx.DiGraph, topo: Topology, recurrence: Recurrence) -> Chains:
     """The chains pass (see the module docstring)."""
-    facts = node_facts(graph)
+    facts, kind = node_facts(graph), topo.kind
     found = {}
     for name, family in FAMILIES.items():
         ends = family.breaker_kinds
-        breakers = {n for n in topo.successors if facts[n]["kind"] in ends} | recurrence.nodes
+        breakers = {n for n in topo.successors if kind[n] in ends} | recurrence.nodes
         member = family.member
         members = {n for n in topo.successors if n not in breakers and member(facts[n])}
         found[name] = find_chains(topo, members, breakers)
@@ -132,6 +132,8 @@ def find_chains(topo: Topology, members: Collection[str], breakers: Collection[s
     >>> [c.nodes for c in find_chains(topology(g), {"a", "b", "c"}, set())]
     [('a', 'c')]
     """
+    if not members:
+        return ()
     successors, position = topo.successors, topo.position
     output = topo.output
     cost: dict[str, int] = {}

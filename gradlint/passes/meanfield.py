@@ -47,9 +47,30 @@ def meanfield(graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology, s
     result: dict[str, tuple[float, float]] = {}
     variance: dict[str, float] = {}
     means: dict[str, float] = {}
-    nodes, data_inputs = node_facts(graph), topo.data_inputs
+    nodes, data_inputs, kinds = node_facts(graph), topo.data_inputs, topo.kind
+    at = activations.at
     for name in topo.order:
         inputs = data_inputs[name]
+        kind = kinds[name]
+        if len(inputs) == 1 and (kind == "weight" or kind == "activation"):
+            # the two kinds that make up most of a deep graph, without building input lists
+            # (the same formulas as ``_Sweep.node``)
+            source = inputs[0]
+            q_in = result[source][0]
+            if kind == "activation":
+                e_dphi2, e_phi2, e_phi = at(name, q_in)
+                result[name] = (e_phi2, e_dphi2)
+                variance[name], means[name] = max(e_phi2 - e_phi**2, 1e-12), e_phi
+                continue
+            scale = scales[name]
+            if scale is None:
+                result[name] = (q_in, 1.0)
+                variance[name], means[name] = variance[source], 0.0
+                continue
+            gain = scale.fan_in * scale.second_moment
+            result[name] = (gain * q_in + scale.bias2, scale.fan_out * scale.second_moment)
+            variance[name], means[name] = gain * variance[source], 0.0
+            continue
         q_inputs = [result[p][0] for p in inputs]
         m_inputs = [means[p] for p in inputs]
         v_in = variance[inputs[0]] if inputs else 1.0

@@ -31,9 +31,9 @@ def recurrence(graph: nx.DiGraph, topo: Topology) -> Recurrence:
     """The recurrence pass (see the module docstring)."""
     uses: dict[str, list[str]] = {}
     nodes = node_facts(graph)
-    for node in topo.order:
+    for node in topo.by_kind.get("weight", ()):
         facts = nodes[node]
-        if facts["kind"] == "weight" and facts["data"]:
+        if facts["data"]:
             uses.setdefault(facts["module"] or ",".join(sorted(facts["params"])), []).append(node)
     applications = {}
     for key, used in sorted(uses.items()):

@@ -13,6 +13,8 @@ Ensures: one immutable ``Topology``:
 ``data_inputs``      node -> its predecessors whose ``data`` is true, in the graph's edge order
 ``floating``         the nodes whose example value is a floating-point tensor
 ``post_dominators``  data node -> its immediate post-dominator towards the output
+``kind``             node -> its ``kind`` (read once here, as every sweep needs it)
+``by_kind``          kind -> its nodes, in ``order``
 
 Everything is plain lists, dicts and sets: the passes after this one never go through networkx's
 views (a subgraph view filters every neighbour it yields, which made the old sweeps slow).
@@ -21,7 +23,7 @@ views (a subgraph view filters every neighbour it yields, which made the old swe
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 
 import networkx as nx
 
@@ -32,11 +34,13 @@ class Topology:
     position: Mapping[str, int]
     reverse: tuple[str, ...]
     successors: Mapping[str, tuple[str, ...]]
-    predecessors: Mapping[str, tuple[str, ...]]
+    predecessors: Mapping[str, tuple[str, ...]]   # read through: only span questions ask
     data_inputs: Mapping[str, tuple[str, ...]]
     floating: frozenset[str]
     output: str | None
     post_dominators: Mapping[str, str]
+    kind: Mapping[str, str]
+    by_kind: Mapping[str, tuple[str, ...]]
 
     @property
     def data(self) -> Mapping[str, tuple[str, ...]]:
@@ -48,6 +52,26 @@ class Topology:
         if start not in self.successors or end not in self.successors:
             return set()
         return descendants(self.successors, start) & descendants(self.predecessors, end)
+
+
+class _Filtered(Mapping):
+    """node -> its neighbours in ``adjacency`` that are keys of ``keep``, filtered when asked
+    (an immutable view: most models never ask, so nothing is built for them)."""
+
+    def __init__(self, adjacency: Mapping[str, Iterable[str]], keep: Mapping[str, object]) -> None:
+        self._adjacency, self._keep = adjacency, keep
+
+    def __getitem__(self, node: str) -> tuple[str, ...]:
+        if node not in self._keep:
+            raise KeyError(node)
+        keep = self._keep
+        return tuple([n for n in self._adjacency[node] if n in keep])
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._keep)
+
+    def __len__(self) -> int:
+        return len(self._keep)
 
 
 def node_facts(graph: nx.DiGraph) -> Mapping[str, dict]:
@@ -63,21 +87,36 @@ def node_facts(graph: nx.DiGraph) -> Mapping[str, dict]:
 
 def topology(graph: nx.DiGraph) -> Topology:
     """The topology pass (see the module docstring)."""
-    nodes = graph.nodes
+    facts = node_facts(graph)
     order = topological_order(graph)
-    data = {n for n, d in graph.nodes(data=True) if d["data"] or d["kind"] == "output"}
-    strict = {n for n, d in graph.nodes(data=True) if d["data"]}
+    strict, floating, outputs, kinds = set(), set(), [], {}
+    for n, d in facts.items():   # one read of every node's facts
+        kind = kinds[n] = d["kind"]
+        if d["data"]:
+            strict.add(n)
+        if d["floating"]:
+            floating.add(n)
+        if kind == "output":
+            outputs.append(n)
+    data = strict.union(outputs)
     adjacency, incoming = graph._succ, graph._pred  # plain dicts: read once, never written
-    successors = {n: tuple(s for s in adjacency[n] if s in data) for n in nodes if n in data}
-    predecessors = {n: tuple(p for p in incoming[n] if p in data) for n in successors}
-    data_inputs = {n: tuple(p for p in incoming[n] if p in strict) for n in nodes}
-    reverse = tuple(n for n in reversed(order) if n in data)
-    output = next((n for n in nodes if n in data and nodes[n]["kind"] == "output"), None)
+    successors = {}
+    data_inputs = {}
+    for n in facts:
+        data_inputs[n] = tuple([p for p in incoming[n] if p in strict])
+        if n in data:
+            successors[n] = tuple([s for s in adjacency[n] if s in data])
+    by_kind: dict[str, list[str]] = {}
+    for n in order:
+        by_kind.setdefault(kinds[n], []).append(n)
+    reverse = tuple([n for n in reversed(order) if n in data])
+    output = outputs[0] if outputs else None
     return Topology(
         order=tuple(order), position={n: i for i, n in enumerate(order)}, reverse=reverse,
-        successors=successors, predecessors=predecessors, data_inputs=data_inputs,
-        floating=frozenset(n for n, d in graph.nodes(data=True) if d["floating"]), output=output,
+        successors=successors, predecessors=_Filtered(incoming, successors), data_inputs=data_inputs,
+        floating=frozenset(floating), output=output,
         post_dominators=immediate_post_dominators(successors, reverse, output) if output else {},
+        kind=kinds, by_kind={kind: tuple(nodes) for kind, nodes in by_kind.items()},
     )
 
 

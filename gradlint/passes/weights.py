@@ -17,9 +17,10 @@ single weight matrix: no weight, a vector, or several matrices).
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import math
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import networkx as nx
 import torch
@@ -32,8 +33,7 @@ from gradlint.passes.topology import Topology, node_facts
 _BATCHED = 32768
 
 
-@dataclasses.dataclass(frozen=True)
-class LayerScale:
+class LayerScale(NamedTuple):   # a tuple: one per layer, built fast
     second_moment: float   # E[W²], in the weight's own dtype as the layer computes
     fan_in: float
     fan_out: float
@@ -49,10 +49,8 @@ def weights(graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology,
     nodes = node_facts(graph)
     first: dict[str, str] = {}        # layer key -> its first application
     key_of: dict[str, str] = {}
-    for name in topo.order:
+    for name in topo.by_kind.get("weight", ()):
         facts = nodes[name]
-        if facts["kind"] != "weight":
-            continue
         key = facts["module"] or ",".join(sorted(facts["params"])) or name
         key_of[name] = key
         first.setdefault(key, name)
@@ -60,9 +58,7 @@ def weights(graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology,
     biases: dict[str, torch.Tensor] = {}
     for key, name in first.items():
         if nodes[name]["op"] == "call_module":
-            module = _module(graph_module, modules, nodes[name]["module"])
-            weight = _tensor(getattr(module, "weight", None))
-            bias = _tensor(getattr(module, "bias", None))
+            weight, bias = _weight_and_bias(_module(graph_module, modules, nodes[name]["module"]))
         else:
             weight, bias = weight_of(graph_module, graph, name), None
         if weight is None or weight.dim() < 2:
@@ -113,16 +109,42 @@ def _module(graph_module: fx.GraphModule, modules: Mapping[str, nn.Module], qual
     return module if module is not None else graph_module.get_submodule(qualname)
 
 
+def _weight_and_bias(module: nn.Module) -> tuple[torch.Tensor | None, torch.Tensor | None]:
+    """``module.weight`` and ``module.bias`` when they are tensors (else None)."""
+    own = module.__dict__
+    params = own.get("_parameters")
+    if params is not None and "weight" in params and "bias" in params and not _class_names(type(module)) \
+            and "weight" not in own and "bias" not in own:
+        return _tensor(params["weight"]), _tensor(params["bias"])   # the common case, read directly
+    return _tensor(_setting(module, "weight", None)), _tensor(_setting(module, "bias", None))
+
+
 def _setting(module: nn.Module, name: str, default: object) -> object:
-    """``getattr(module, name, default)`` without nn.Module's slow path for a missing name: an
-    instance attribute, else whatever the class or the module's registries hold."""
+    """``getattr(module, name, default)``, read straight from where nn.Module keeps it when the
+    class defines nothing by that name (no property, no parametrization): the instance's own
+    attributes, then its parameters, buffers and submodules."""
+    if name in _class_names(type(module)):
+        return getattr(module, name, default)
     own = module.__dict__
     if name in own:
         return own[name]
-    if hasattr(type(module), name) or name in own.get("_parameters", ()) or name in own.get("_buffers", ()) \
-            or name in own.get("_modules", ()):
-        return getattr(module, name, default)
+    for registry in ("_parameters", "_buffers", "_modules"):
+        held = own.get(registry)
+        if held and name in held:
+            return held[name]
     return default
+
+
+_SETTINGS = ("weight", "bias", "groups", "stride")
+
+
+@functools.cache
+def _class_names(cls: type) -> frozenset[str]:
+    """The settings that ``cls`` itself answers for: a class attribute or property, or every one
+    when it changes how attributes are looked up."""
+    if cls.__getattr__ is not nn.Module.__getattr__ or cls.__getattribute__ is not object.__getattribute__:
+        return frozenset(_SETTINGS)
+    return frozenset(n for n in _SETTINGS if hasattr(cls, n))
 
 
 def _fans(facts: Mapping, modules: Mapping[str, nn.Module], gm: fx.GraphModule,
