@@ -25,7 +25,7 @@ from gradlint.passes.chains import FAMILIES, Chain
 from gradlint.passes.meanfield import averages, constant_factor, size_ratio
 from gradlint.passes.residual import ResidualBlock
 from gradlint.passes.span import LAYER_KINDS, Span
-from gradlint.passes.topology import Topology
+from gradlint.passes.topology import Topology, node_facts
 
 __all__ = ["FAMILIES", "LAYER_KINDS", "Analysis", "Chain", "ResidualBlock", "Span", "analyze"]
 
@@ -138,7 +138,7 @@ class Analysis:
         The span runs from the first to the last member with the chain's most common shape (ties:
         the shape that comes first).
         """
-        nodes = self.graph.nodes
+        nodes = node_facts(self.graph)
         shapes = [nodes[n]["shape"] for n in chain.nodes]
         if any(shape is None for shape in shapes):
             return chain.start, chain.end

@@ -63,11 +63,11 @@ class MissingSkipConnections(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None:
             return
-        graph = ctx.graph
+        kind = ctx.analysis.topology.kind
         for chain in ctx.analysis.chains("skipless"):
             if len(chain) <= self.opts["max-depth"]:
                 continue
-            normalized = any(graph.nodes[n]["kind"] == "norm" for n in chain.route)
+            normalized = any(kind[n] == "norm" for n in chain.route)
             severity = (Severity.ERROR if normalized and len(chain) > self.opts["error-depth"]
                         else Severity.WARNING)
             start, end = ctx.analysis.comparable_span(chain)

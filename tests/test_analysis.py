@@ -343,3 +343,45 @@ def test_a_global_average_pool_counts_as_keeping_the_gradient():
     assert analysis.span_gain(start, end) == pytest.approx(0.0, abs=0.3)
     measured = probe_graph(traced.graph_module, {"x": x}, 0).span_d(start, end)
     assert abs(measured + analysis.size_correction(start, end) - norm_ratio) < 0.3
+
+
+class TestGraphHelpers:
+    """The topology pass's helpers agree with networkx on random DAGs (the passes rely on the
+    same orders and dominators networkx gives, so their results do not change)."""
+
+    @staticmethod
+    def random_dag(seed: int, n: int = 30) -> "nx.DiGraph":
+        import random
+
+        import networkx as nx
+
+        rng = random.Random(seed)
+        g = nx.DiGraph()
+        g.add_nodes_from(f"n{i}" for i in range(n))
+        for j in range(1, n):
+            for i in rng.sample(range(j), k=min(j, rng.choice((1, 1, 2, 3)))):
+                g.add_edge(f"n{i}", f"n{j}")
+        return g
+
+    @pytest.mark.parametrize("seed", range(20))
+    def test_topological_order_is_networkx_order(self, seed):
+        import networkx as nx
+
+        from gradlint.passes.topology import topological_order
+
+        g = self.random_dag(seed)
+        assert topological_order(g) == list(nx.topological_sort(g))
+
+    @pytest.mark.parametrize("seed", range(20))
+    def test_post_dominators_are_networkx_dominators_of_the_reverse(self, seed):
+        import networkx as nx
+
+        from gradlint.passes.topology import immediate_post_dominators, topological_order
+
+        g = self.random_dag(seed)
+        exit_ = f"n{g.number_of_nodes() - 1}"
+        expected = nx.immediate_dominators(g.reverse(copy=False), exit_)
+        expected.pop(exit_, None)
+        order = topological_order(g)
+        found = immediate_post_dominators({n: list(g.successors(n)) for n in g}, order[::-1], exit_)
+        assert found == expected

@@ -143,16 +143,24 @@ def find_chains(topo: Topology, members: Collection[str], breakers: Collection[s
         if node == output:
             cost[node], step[node], tail[node] = 0, None, None
             continue
-        best_value, best = -1, None
-        for succ in successors[node]:
-            known = cost.get(succ)
+        following = successors[node]
+        if len(following) == 1:   # most nodes of a deep stack: no route to choose
+            best = following[0]
+            known = cost.get(best)
             if known is None:
                 continue  # never reaches the output
-            value = 0 if succ in breakers else known + (succ in members)
-            if best is None or value < best_value or (value == best_value and succ < best):
-                best_value, best = value, succ
-        if best is None:
-            continue
+            best_value = 0 if best in breakers else known + (best in members)
+        else:
+            best_value, best = -1, None
+            for succ in following:
+                known = cost.get(succ)
+                if known is None:
+                    continue  # never reaches the output
+                value = 0 if succ in breakers else known + (succ in members)
+                if best is None or value < best_value or (value == best_value and succ < best):
+                    best_value, best = value, succ
+            if best is None:
+                continue
         cost[node], step[node] = best_value, best
         if best in breakers:
             tail[node] = None
