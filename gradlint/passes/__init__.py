@@ -73,7 +73,7 @@ def run_passes(graph: nx.DiGraph, graph_module: fx.GraphModule,
 def _collection_paused() -> Iterator[None]:
     """On a large graph the passes allocate hundreds of thousands of small containers, and each
     of Python's cyclic collections they trigger rescans every object the graph, the fx module
-    and the model hold (measured: a third of the passes' time at 100k nodes). Nothing a pass
+    and the model hold (measured: a quarter of the passes' time at 100k nodes). Nothing a pass
     builds is cyclic garbage, so collection waits until they are done."""
     enabled = gc.isenabled()
     gc.disable()
