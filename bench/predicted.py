@@ -52,7 +52,7 @@ ATTENTION = ("matmul", "bmm", "softmax", "scaled_dot_product_attention")
 def measure(model, inputs):
     import torch
 
-    from gradlint.analysis import Analysis
+    from gradlint.analysis import analyze
     from gradlint.graph import build_graph
     from gradlint.inputs import candidate_inputs
     from gradlint.probe import probe
@@ -64,7 +64,7 @@ def measure(model, inputs):
     graph = build_graph(traced)
     moments = {k: float(v.double().pow(2).mean()) for k, v in inputs.items()
                if isinstance(v, torch.Tensor) and v.is_floating_point()}
-    analysis = Analysis(graph, traced.graph_module, moments)
+    analysis = analyze(graph, traced.graph_module, moments)
     span = analysis.span
     if span is None:
         return None, analysis.span_note

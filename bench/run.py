@@ -193,7 +193,7 @@ def engine_per_node(sizes: list[int]) -> list[tuple[int, float, float]]:
     code = textwrap.dedent("""
         import sys, time, torch
         from torch import nn
-        from gradlint.analysis import Analysis
+        from gradlint.analysis import analyze
         from gradlint.graph import build_graph
         from gradlint.rule import Location, ModelContext
         from gradlint.settings import Settings
@@ -204,7 +204,7 @@ def engine_per_node(sizes: list[int]) -> list[tuple[int, float, float]]:
         graph_module_trace = trace(model, None)
         graph = build_graph(graph_module_trace)
         started = time.perf_counter()
-        analysis = Analysis(graph, graph_module_trace.graph_module)
+        analysis = analyze(graph, graph_module_trace.graph_module)
         ctx = ModelContext("x.py", "m", model, graph, analysis, Location("x.py", 1, 1), {})
         for rule in Settings(probe=False).rules():
             if rule.scope == "model":

@@ -20,7 +20,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from gradlint.analysis import Analysis
+from gradlint.analysis import Analysis, analyze
 from gradlint.findings import (
     CHECKED,
     FAILED,
@@ -51,6 +51,7 @@ from gradlint.load import (
 )
 from gradlint.dry_run import choose_setup
 from gradlint.model_state import preserved
+from gradlint.probe import ProbeResult
 from gradlint.probe import probe as run_probe
 from gradlint.project import defines_model_classes
 from gradlint.project_facts import ProjectFacts
@@ -362,13 +363,14 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         if inputs is not None:
             inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
     traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes, details)
+    weights_known = not on_meta_device(model)
     graph = analysis = None
     coverage = None
     if traced is not None:
         graph = build_graph(traced)
         moments = {k: float(v.double().pow(2).mean()) for k, v in (inputs or {}).items()
                    if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.is_meta}
-        analysis = Analysis(graph, traced.graph_module, moments)
+        analysis = analyze(graph, traced.graph_module, moments, weights_known=weights_known)
         coverage = _coverage(model, traced)
         for qualname, why in sorted(traced.opaque.items()):
             notes.append(f"`{qualname}` could not be traced and is one opaque node ({why})")
@@ -379,13 +381,12 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
             inputs = None  # nothing for the probe to measure either
             notes.append("no gradient path from the output back through the model (it is detached, "
                          "or integer-valued like argmax): the graph rules had nothing to follow")
-    weights_known = not on_meta_device(model)
     span, span_note = _main_span(analysis, settings, notes, details)
     ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
                        seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known,
-                       clipping=settings.clipping, inputs=inputs, notes=notes, details=details)
-    _training_context(ctx, model, settings, spec, started)
+                       clipping=settings.clipping, inputs=inputs, notes=notes, details=details,
+                       **_training_context(model, settings, spec, started))
     # Rules that stay quiet when a structural rule explains the problem run after those rules,
     # and see their findings even when the user disabled them: ignoring GL101 accepts a sigmoid
     # chain, it does not ask GL102 to report the same chain again.
@@ -403,8 +404,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
                          f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
     found: list[tuple[Rule, Finding]] = []
     for rule in rules:
-        ctx.prior = [f for _, f in found]
-        found.extend((rule, f) for f in rule.check(ctx))
+        found.extend((rule, f) for f in rule.check(dataclasses.replace(ctx, prior=tuple(f for _, f in found))))
     rules = [r for r in rules if settings.enabled(r.code)]
     found = [(r, f) for r, f in found if settings.enabled(r.code)]
     findings = [f for _, f in found]
@@ -414,15 +414,16 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     if not settings.probe:
         if found:
             notes.append("probe disabled (--no-probe): findings are static estimates")
-    elif weights_known and not too_large and (found or (traced is not None and inputs is not None)):
-        findings = _probe_and_confirm(found, rules, ctx, traced, inputs, settings, notes)
+    probe = None
+    if settings.probe and weights_known and not too_large and (found or (traced is not None and inputs is not None)):
+        findings, probe = _probe_and_confirm(found, rules, ctx, traced, inputs, settings, notes)
     report = ModelReport(name, findings, notes, problem, traced.tracer if traced else None, coverage,
                          graph.number_of_nodes() if graph is not None else None,
                          time.perf_counter() - started, span=span, span_note=span_note)
     if settings.flows and analysis is not None and weights_known:
-        report.flow = _flow(analysis, ctx, ctx.probe, findings)
+        report.flow = _flow(analysis, ctx, probe, findings)
     report.details = details
-    report.probed = ctx.probe is not None
+    report.probed = probe is not None
     if not report.probed:
         report.unprobed = ("the probe is disabled (--no-probe)" if not settings.probe
                            else "too large to build here; structure checked on the meta device" if too_large_meta
@@ -434,17 +435,18 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     return report
 
 
-def _training_context(ctx: ModelContext, model: nn.Module, settings: Settings, spec: ModelSpec | None,
-                      started: float) -> None:
-    """The project facts, the optimizer the model will be trained with (observed by `gradlint run`
-    through ``spec.training``, else [tool.gradlint], else the project's source), whether the inputs
-    are the user's own batch, and when the model's time limit ends (for the dry run, GL701)."""
-    ctx.facts = ProjectFacts.from_dict(settings.project)
-    ctx.optimizer, ctx.optimizer_note = choose_setup(model, getattr(spec, "training", None),
-                                                     settings.optimizer, ctx.facts)
-    ctx.real_inputs = spec is not None and spec.inputs is not None
-    if settings.model_timeout:  # leave a fifth of the limit for everything after the dry run
-        ctx.deadline = started + 0.8 * settings.model_timeout
+def _training_context(model: nn.Module, settings: Settings, spec: ModelSpec | None,
+                      started: float) -> dict[str, Any]:
+    """The model context's training fields: the project facts, the optimizer the model will be
+    trained with (observed by `gradlint run` through ``spec.training``, else [tool.gradlint],
+    else the project's source), whether the inputs are the user's own batch, and when the
+    model's time limit ends (for the dry run, GL701)."""
+    facts = ProjectFacts.from_dict(settings.project)
+    optimizer, optimizer_note = choose_setup(model, getattr(spec, "training", None), settings.optimizer, facts)
+    # leave a fifth of the limit for everything after the dry run
+    deadline = started + 0.8 * settings.model_timeout if settings.model_timeout else None
+    return {"facts": facts, "optimizer": optimizer, "optimizer_note": optimizer_note,
+            "real_inputs": spec is not None and spec.inputs is not None, "deadline": deadline}
 
 
 # the rules that judge the whole model's gain over its main span
@@ -497,8 +499,9 @@ def _flow(analysis: Analysis, ctx: ModelContext, probe: Any, findings: list[Find
 
 def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx: ModelContext,
                        traced: TraceResult | None, inputs: dict[str, Any] | None, settings: Settings,
-                       notes: list[str]) -> list[Finding]:
-    """Run the probe, attach its verdict to every finding, and add the measured-only findings."""
+                       notes: list[str]) -> tuple[list[Finding], ProbeResult | None]:
+    """Run the probe, attach its verdict to every finding, and add the measured-only findings;
+    the findings, and the probe's result (None when it did not run or failed)."""
     probe = None
     if traced is not None and inputs is not None:
         watched = {a for rule in rules for a in rule.watches}
@@ -511,6 +514,7 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
             probe = run_probe(traced.graph_module, inputs, settings.seed, watch, saturation, losses)
         except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
             notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
+    ctx = dataclasses.replace(ctx, prior=tuple(f for _, f in found), probe=probe)
     confirmed = []
     for rule, finding in found:
         if finding.span is not None and probe is None:
@@ -524,8 +528,7 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
     if probe is not None:
         for rule in rules:
             confirmed.extend(rule.measure(ctx, probe))
-    ctx.probe = probe
-    return confirmed
+    return confirmed, probe
 
 
 def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings: Settings,

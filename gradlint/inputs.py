@@ -247,5 +247,5 @@ def hugging_face_inputs(model: nn.Module, batch: int, seq_len: int, generator: t
         inputs["decoder_input_ids"] = ids()
     if "use_cache" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
         if hasattr(config, "use_cache"):
-            inputs["use_cache"] = False  # a DynamicCache is no tensor output (TRACING.md, E)
+            inputs["use_cache"] = False  # a DynamicCache output is no tensor: fx cannot trace it
     return inputs

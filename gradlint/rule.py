@@ -12,11 +12,20 @@ import ast
 import dataclasses
 import inspect
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from gradlint.findings import Finding, Location, ProbeVerdict, Severity, display_path
+
+if TYPE_CHECKING:  # `gradlint rule` reads this module without importing torch or networkx
+    import networkx as nx
+    from torch import nn
+
+    from gradlint.analysis import Analysis
+    from gradlint.probe import ProbeResult
+    from gradlint.project_facts import ProjectFacts
+    from gradlint.training import OptimizerSetup
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,34 +67,38 @@ class SourceContext:
     root: Path
     clipping: str | None          # where the project clips gradients, or None (facts.clipping)
     recurrent: bool               # the file or a local module it imports builds a vanilla RNN
-    facts: Any = None             # the project's ProjectFacts
+    facts: ProjectFacts | None = None  # the project's facts
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(frozen=True)
 class ModelContext:
-    """Everything a model rule may read. Rules never modify it."""
+    """Everything a model rule may read; frozen. The engine builds one per model and, for each
+    stage, a copy with what that stage adds (``dataclasses.replace``): ``prior`` before each
+    rule's check, ``probe`` once the probe ran. A new field needs a default."""
 
     path: str
     model_name: str
-    model: Any                       # the nn.Module
-    graph: Any | None                # networkx.DiGraph, None when tracing failed
-    analysis: Any | None             # gradlint.analysis.Analysis, None when tracing failed
+    model: nn.Module
+    graph: nx.DiGraph | None         # None when tracing failed
+    analysis: Analysis | None        # the passes' facts; None when tracing failed
     fallback: Location               # where to point when a finding has no traced node
-    options: dict[str, dict[str, Any]]
+    options: Mapping[str, Mapping[str, Any]]
     seed: int = 0
     batch_size: int = 8
     weights_known: bool = True       # False on the meta device: no weight-dependent checks
     clipping: bool = False           # gradient clipping is configured in the project (facts.clipping)
-    facts: Any = None                # gradlint.project_facts.ProjectFacts of the model's project, or None
-    optimizer: Any = None            # gradlint.training.OptimizerSetup it will be trained with, or None
+    facts: ProjectFacts | None = None  # the model's project: clipping, recurrences, optimizers in source
+    optimizer: OptimizerSetup | None = None  # the optimizer it will be trained with, or None
     optimizer_note: str | None = None  # why no optimizer is known (for the rules that need one)
-    inputs: dict | None = None       # the example inputs the probe ran on
+    inputs: Mapping[str, Any] | None = None  # the example inputs the probe ran on
     real_inputs: bool = False        # they are a batch the user's code passed (not generated)
     deadline: float | None = None    # time.perf_counter() by which the model's time limit ends
-    notes: list = dataclasses.field(default_factory=list)    # notes a rule adds for the user
-    details: list = dataclasses.field(default_factory=list)  # notes a rule adds for --verbose
-    prior: list = dataclasses.field(default_factory=list)  # findings of rules that ran before
-    probe: Any = None                # the probe's measurements, once it ran
+    # the engine's lists of what the rules tell the user (notes) and --verbose (details): the one
+    # thing a rule may add to, by appending
+    notes: list[str] = dataclasses.field(default_factory=list)
+    details: list[str] = dataclasses.field(default_factory=list)
+    prior: tuple[Finding, ...] = ()  # findings of the rules that ran before this one
+    probe: ProbeResult | None = None  # the probe's measurements, once it ran
 
     def location(self, node: str | None, end_node: str | None = None) -> Location:
         source = self.graph.nodes[node]["source"] if (node and self.graph is not None) else None

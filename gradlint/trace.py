@@ -10,7 +10,9 @@ Two tracers share one class:
 * **symbolic** (no inputs): plain ``torch.fx`` tracing.
 
 Either way, a submodule whose tracing fails becomes an opaque leaf node and tracing is retried, so
-one untraceable block never costs the whole model its analysis (TRACING.md, "Leaf-on-failure").
+one untraceable block never costs the whole model its analysis (measured: plain fx with
+leaf-on-failure kept 13-100% of a Hugging Face model's parameters in the graph; the same loop
+around the value-guided tracer, 100% on transformers 5.x).
 Every node records the innermost frame outside torch and gradlint as its source location.
 """
 
@@ -322,7 +324,8 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     With inputs, tracing starts from a generated entry point whose parameters are exactly the
     tensor inputs (``def _gradlint_forward(self, input_ids, attention_mask)``) and which passes
     the other inputs as constants: decorated ``forward(*args, **kwargs)`` signatures, as in
-    Hugging Face models, then trace like any other (TRACING.md, failure A).
+    Hugging Face models, then trace like any other (measured: transformers 5.x wraps ``forward`` in
+    such decorators, which is the most frequent reason plain fx fails on its models).
     Raises TraceError when not even the top-level module can be traced.
     """
     opaque: dict[str, str] = {}

@@ -14,10 +14,6 @@ from gradlint.rule import (
     span_verdict,
 )
 
-# Nodes whose inside we cannot see end a chain: claiming a chain across them would be a guess.
-BREAKERS = ("norm", "recurrent", "attention", "block", "opaque")
-
-
 class SaturatingActivationChain(Rule):
     """
     ## What it does
@@ -99,7 +95,7 @@ class SaturatingActivationChain(Rule):
         if ctx.analysis is None:
             return
         graph = ctx.graph
-        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["saturating"], BREAKERS)
+        chains = ctx.analysis.chains("saturating")
         for chain in (part for whole in chains for part in self._layer_chains(ctx, whole)):
             activations = [graph.nodes[n]["activation"] for n in chain.nodes]
             start, end = ctx.analysis.comparable_span(chain)

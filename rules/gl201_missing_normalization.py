@@ -12,8 +12,6 @@ from gradlint.rule import (
     span_verdict,
 )
 
-BREAKERS = ("norm", "block", "opaque")
-
 
 class MissingNormalization(Rule):
     """
@@ -90,8 +88,7 @@ class MissingNormalization(Rule):
         if ctx.analysis is None:
             return
         graph = ctx.graph
-        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["kind"] == "weight", BREAKERS)
-        for chain in chains:
+        for chain in ctx.analysis.chains("unnormalized"):
             if len(chain) < self.opts["min-depth"]:
                 continue
             start, end = ctx.analysis.comparable_span(chain)

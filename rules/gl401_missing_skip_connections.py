@@ -6,8 +6,6 @@ from collections.abc import Iterable
 from gradlint.findings import Finding, ProbeVerdict, Severity
 from gradlint.rule import CLASS_H, ModelContext, Rule, gain_text
 
-BREAKERS = ("block", "opaque")
-
 
 class MissingSkipConnections(Rule):
     """
@@ -65,12 +63,11 @@ class MissingSkipConnections(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None:
             return
-        graph = ctx.graph
-        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["kind"] in ("weight", "recurrent", "attention"), BREAKERS)
-        for chain in chains:
+        kind = ctx.analysis.topology.kind
+        for chain in ctx.analysis.chains("skipless"):
             if len(chain) <= self.opts["max-depth"]:
                 continue
-            normalized = any(graph.nodes[n]["kind"] == "norm" for n in chain.route)
+            normalized = any(kind[n] == "norm" for n in chain.route)
             severity = (Severity.ERROR if normalized and len(chain) > self.opts["error-depth"]
                         else Severity.WARNING)
             start, end = ctx.analysis.comparable_span(chain)

@@ -7,7 +7,6 @@ from collections.abc import Iterable
 from gradlint.findings import Finding, ProbeVerdict, Severity
 from gradlint.rule import ModelContext, Rule
 
-BREAKERS = ("norm", "block", "opaque")
 _INIT = {
     "relu": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
     "relu6": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
@@ -64,8 +63,8 @@ class InitScale(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None or any(f.code in self.explained_by for f in ctx.prior):
             return
-        graph, gains = ctx.graph, ctx.analysis.meanfield
-        chains = ctx.analysis.depth_chains(lambda n: graph.nodes[n]["kind"] == "weight", BREAKERS)
+        graph, gains, kind = ctx.graph, ctx.analysis.meanfield, ctx.analysis.topology.kind
+        chains = ctx.analysis.chains("unnormalized")
         off: list[tuple[str, float, str | None]] = []
         checked: list[float] = []
         span: tuple[str, str] | None = None
@@ -78,7 +77,7 @@ class InitScale(Rule):
                 if not square:
                     continue
                 between = chain.between(layer, nxt)
-                activation = next((n for n in between if graph.nodes[n]["kind"] == "activation"), None)
+                activation = next((n for n in between if kind[n] == "activation"), None)
                 chi = gains[layer][1] * (gains[activation][1] if activation else 1.0)
                 checked.append(chi)
                 if not self.opts["low"] <= chi <= self.opts["high"]:

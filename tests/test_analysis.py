@@ -12,21 +12,22 @@ import torch.nn.functional as F
 from conftest import run_cli
 from torch import nn
 
-from gradlint.analysis import Analysis
+from gradlint.analysis import Analysis, analyze
 from gradlint.graph import build_graph
+from gradlint.passes.chains import find_chains
 from gradlint.probe import probe, probe_graph
 from gradlint.trace import trace
 
 
-def analyse(model: nn.Module, x: torch.Tensor | None) -> Analysis:
+def analyse(model: nn.Module, x: torch.Tensor | None, moments: dict[str, float] | None = None) -> Analysis:
     traced = trace(model, {"x": x} if x is not None else None)
-    return Analysis(build_graph(traced), traced.graph_module)
+    return analyze(build_graph(traced), traced.graph_module, moments)
 
 
 def weight_chain_objects(analysis: Analysis):
     graph = analysis.graph
-    return analysis.chains(lambda n: graph.nodes[n]["kind"] == "weight",
-                           lambda n: graph.nodes[n]["kind"] == "norm")
+    return find_chains(analysis.topology, {n for n in analysis.topology.data if graph.nodes[n]["kind"] == "weight"},
+                       {n for n in analysis.topology.data if graph.nodes[n]["kind"] == "norm"})
 
 
 def weight_chains(analysis: Analysis) -> list[tuple[str, ...]]:
@@ -110,8 +111,7 @@ def test_activation_gain_at_unit_variance_matches_theory(activation, expected):
         def forward(self, x):
             return self.act(x)
 
-    analysis = analyse(One(), torch.randn(4, 8))
-    analysis.input_moments = {"x": 1.0}
+    analysis = analyse(One(), torch.randn(4, 8), {"x": 1.0})
     _, chi = analysis.meanfield["act"]
     assert chi == pytest.approx(expected, abs=0.003)
 
@@ -140,7 +140,7 @@ def test_batchnorm_relu_block_gain_is_pi_over_pi_minus_one():
 
     analysis = analyse(Wrapped(), torch.randn(16, 512))
     graph = analysis.graph
-    (chain,) = analysis.chains(lambda n: graph.nodes[n]["kind"] == "weight", lambda n: False)
+    (chain,) = find_chains(analysis.topology, {n for n in analysis.topology.data if graph.nodes[n]["kind"] == "weight"}, set())
     d = analysis.static_d(chain, "net_2", "net_14")  # ReLU output of block 1 -> of block 5: 4 blocks
     assert 10 ** (2 * d / 4) == pytest.approx(math.pi / (math.pi - 1), rel=0.05)
 
@@ -158,7 +158,7 @@ def test_loop_over_time_steps_is_a_recurrent_application():
             return h
 
     traced = trace(Loop(), {"x": torch.randn(2, 5, 8)})
-    analysis = Analysis(build_graph(traced), traced.graph_module)
+    analysis = analyze(build_graph(traced), traced.graph_module)
     assert list(analysis.recurrent_applications) == ["cell"]
     assert len(analysis.recurrent_applications["cell"]) == 4
 
@@ -232,7 +232,7 @@ def test_the_span_runs_through_the_encoder_and_the_decoder():
     model = EncoderDecoder()
     inputs = {"x": torch.randn(4, 5, 16), "ids": torch.randint(0, 50, (4, 5))}
     traced = trace(model, inputs)
-    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    analysis = analyze(build_graph(traced), traced.graph_module, {"x": 1.0})
     span = analysis.span
     assert span.source == "x"  # the input with the longest path, not the decoder's ids
     assert analysis.graph.nodes[span.start]["label"] == "encoder.0"
@@ -264,7 +264,7 @@ def test_a_zero_initialized_classifier_ends_the_span_at_its_input_and_the_probe_
 
     x = torch.randn(16, 8)
     traced = trace(Fixup(), {"x": x})
-    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    analysis = analyze(build_graph(traced), traced.graph_module, {"x": 1.0})
     span = analysis.span
     assert span.end == span.loss_at == "add_3" and "`classifier` is zero-initialized" in span.note
     assert span.layers_in_span == span.layers_in_model == 6
@@ -336,10 +336,52 @@ def test_a_global_average_pool_counts_as_keeping_the_gradient():
     torch.manual_seed(0)
     x = torch.randn(16, 16, 8, 8)
     traced = trace(Net(), {"x": x})
-    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    analysis = analyze(build_graph(traced), traced.graph_module, {"x": 1.0})
     start, end = analysis.main_span
     norm_ratio = analysis.backward_gain(start, end) + analysis.size_correction(start, end)
     assert norm_ratio == pytest.approx(-0.5 * math.log10(64), abs=0.3)
     assert analysis.span_gain(start, end) == pytest.approx(0.0, abs=0.3)
     measured = probe_graph(traced.graph_module, {"x": x}, 0).span_d(start, end)
     assert abs(measured + analysis.size_correction(start, end) - norm_ratio) < 0.3
+
+
+class TestGraphHelpers:
+    """The topology pass's helpers agree with networkx on random DAGs (the passes rely on the
+    same orders and dominators networkx gives, so their results do not change)."""
+
+    @staticmethod
+    def random_dag(seed: int, n: int = 30) -> "nx.DiGraph":
+        import random
+
+        import networkx as nx
+
+        rng = random.Random(seed)
+        g = nx.DiGraph()
+        g.add_nodes_from(f"n{i}" for i in range(n))
+        for j in range(1, n):
+            for i in rng.sample(range(j), k=min(j, rng.choice((1, 1, 2, 3)))):
+                g.add_edge(f"n{i}", f"n{j}")
+        return g
+
+    @pytest.mark.parametrize("seed", range(20))
+    def test_topological_order_is_networkx_order(self, seed):
+        import networkx as nx
+
+        from gradlint.passes.topology import topological_order
+
+        g = self.random_dag(seed)
+        assert topological_order(g) == list(nx.topological_sort(g))
+
+    @pytest.mark.parametrize("seed", range(20))
+    def test_post_dominators_are_networkx_dominators_of_the_reverse(self, seed):
+        import networkx as nx
+
+        from gradlint.passes.topology import immediate_post_dominators, topological_order
+
+        g = self.random_dag(seed)
+        exit_ = f"n{g.number_of_nodes() - 1}"
+        expected = nx.immediate_dominators(g.reverse(copy=False), exit_)
+        expected.pop(exit_, None)
+        order = topological_order(g)
+        found = immediate_post_dominators({n: list(g.successors(n)) for n in g}, order[::-1], exit_)
+        assert found == expected

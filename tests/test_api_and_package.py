@@ -72,6 +72,7 @@ def test_wheel_installs_rules_as_a_gradlint_subpackage(tmp_path):
     (wheel,) = tmp_path.glob("gradlint-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "gradlint/rules/gl101_saturating_chain.py" in names
+    assert "gradlint/passes/topology.py" in names and "gradlint/reporters/json_format.py" in names
     assert not [n for n in names if n.startswith("rules/")]
 
 

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 import gradlint
-from gradlint.analysis import Analysis
+from gradlint.analysis import analyze
 from gradlint.graph import build_graph
 from gradlint.probe import probe_graph, probe_recurrence
 from gradlint.trace import trace
@@ -80,7 +80,7 @@ def test_predicted_gain_matches_the_measurement(name):
     width = model.layers[0].in_features if hasattr(model, "layers") else model.fc1[0].in_features
     x = torch.randn(64, width, generator=torch.Generator().manual_seed(0))
     traced = trace(model, {"x": x})
-    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    analysis = analyze(build_graph(traced), traced.graph_module, {"x": 1.0})
     start, end = analysis.main_span
     predicted = analysis.backward_gain(start, end)
     measured = probe_graph(traced.graph_module, {"x": x}, 0).span_d(start, end)
@@ -122,7 +122,7 @@ def test_predicted_stream_growth_matches_the_measurement(name):
     width = model.fcs[0].in_features if hasattr(model, "fcs") else model.fc1[0].in_features
     x = torch.randn(64, width, generator=torch.Generator().manual_seed(0))
     traced = trace(model, {"x": x})
-    analysis = Analysis(build_graph(traced), traced.graph_module, {"x": 1.0})
+    analysis = analyze(build_graph(traced), traced.graph_module, {"x": 1.0})
     start, end = analysis.main_span
     q = analysis.meanfield
     predicted = 0.5 * math.log10(q[end][0] / q[start][0])
