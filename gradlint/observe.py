@@ -428,9 +428,9 @@ def observed_training_findings(spec: Any, settings: Any, what: str | None = None
     setup = spec.training
     if setup is None or setup.origin != "observed" or not settings.enabled("GL501"):
         return []
-    from gradlint.rules.gl501_optimizer_without_clipping import OptimizerWithoutClipping
+    from gradlint.rules import RULES_BY_CODE
 
-    rule = OptimizerWithoutClipping(settings.rule_options.get("GL501"))
+    rule = RULES_BY_CODE["GL501"](settings.rule_options.get("GL501"))
     recurrent = spec.model is not None and any(isinstance(m, (nn.RNN, nn.RNNCell)) for m in spec.model.modules())
     finding = rule.check_observed(setup, spec.name, recurrent, **({"what": what} if what else {}))
     return [finding] if finding is not None else []
