@@ -365,6 +365,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes, details)
     weights_known = not on_meta_device(model)
     graph = analysis = None
+    unprobed: str | None = None
     coverage = None
     if traced is not None:
         graph = build_graph(traced)
@@ -379,6 +380,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         if not any(graph.nodes[p]["data"] for n, f in graph.nodes(data=True) if f["kind"] == "output"
                    for p in graph.predecessors(n)):
             inputs = None  # nothing for the probe to measure either
+            unprobed = "no gradient path from the output back through the model"
             notes.append("no gradient path from the output back through the model (it is detached, "
                          "or integer-valued like argmax): the graph rules had nothing to follow")
     span, span_note = _main_span(analysis, settings, notes, details)
@@ -430,7 +432,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
                            else "weights on the meta device" if not weights_known
                            else "too large to probe" if too_large
                            else "not traced" if traced is None
-                           else "no example inputs it accepts" if inputs is None
+                           else unprobed if unprobed else "no example inputs it accepts" if inputs is None
                            else "the probe failed")
     return report
 

@@ -190,7 +190,10 @@ def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Te
         return torch.randint(0, 1000, (batch,), generator=generator)
     if first.is_floating_point():
         return torch.randn(first.shape, generator=generator, dtype=first.dtype)
-    return torch.randint(0, int(first.max()) + 1, tuple(first.shape), generator=generator)
+    # token ids for a second vocabulary (a decoder's targets): within every embedding's range
+    high = min((m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)),
+               default=int(first.max()) + 1)
+    return torch.randint(0, min(high, int(first.max()) + 1), tuple(first.shape), generator=generator)
 
 
 def _initial_state(model: nn.Module, batch: int, rnn: nn.RNNBase | None, dtype: torch.dtype | None) -> Any:
