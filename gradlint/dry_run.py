@@ -21,13 +21,13 @@ import dataclasses
 import inspect
 import math
 import random
-import sys
 import time
 from typing import Any
 
 import torch
 from torch import nn
 
+from gradlint.model_state import random_states, restore_random_states
 from gradlint.project_facts import ProjectFacts, setup_from_dict
 from gradlint.sizing import PROBE_MEMORY_FACTOR
 from gradlint.training import OptimizerSetup
@@ -131,7 +131,7 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
     clip = (f"clip_grad_norm_ at {clip_norm:g}" if clip_norm is not None
             else f"clip_grad_value_ at {clip_value:g}" if clip_value is not None else None)
     inputs = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
-    states = _random_states()
+    states = random_states()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same sums on every machine (and no spinning threads under load)
     runs: list[Run] = []
@@ -145,7 +145,7 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
                 break
     finally:
         torch.set_num_threads(threads)
-        _restore_random_states(states)
+        restore_random_states(states)
     return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started)
 
 
@@ -213,22 +213,3 @@ def _loss(output: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor
     if kind == "cross-entropy":
         return nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]).float(), target)
     return nn.functional.mse_loss(output.float(), target.float())
-
-
-def _random_states() -> dict[str, Any]:
-    states: dict[str, Any] = {"torch": torch.get_rng_state(), "random": random.getstate()}
-    if torch.cuda.is_available() and torch.cuda.is_initialized():
-        states["cuda"] = torch.cuda.get_rng_state_all()
-    numpy = sys.modules.get("numpy")
-    if numpy is not None:
-        states["numpy"] = numpy.random.get_state()
-    return states
-
-
-def _restore_random_states(states: dict[str, Any]) -> None:
-    torch.set_rng_state(states["torch"])
-    random.setstate(states["random"])
-    if "cuda" in states:
-        torch.cuda.set_rng_state_all(states["cuda"])
-    if "numpy" in states:
-        sys.modules["numpy"].random.set_state(states["numpy"])

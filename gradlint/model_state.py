@@ -61,7 +61,7 @@ def preserved(model: nn.Module) -> Iterator[list[str]]:
     parameters = [_ParameterState(name, p, p.data, p._version, p.requires_grad, p.grad,
                                   p.grad._version if p.grad is not None else None)
                   for name, p in model.named_parameters() if name not in lazy]
-    random_states = _random_states()
+    saved_random = random_states()
     try:
         yield unrestored
     finally:
@@ -92,7 +92,7 @@ def preserved(model: nn.Module) -> Iterator[list[str]]:
                 parameter.grad = state.grad
             if state.grad is not None and state.grad._version != state.grad_version:
                 written.append(f"{state.name}.grad")
-        _restore_random_states(random_states)
+        restore_random_states(saved_random)
         if lazy:
             unrestored.append(f"its lazy parameters ({_names(lazy)}) were materialized by the "
                               "forward, as the first training step would")
@@ -110,7 +110,7 @@ def _same_storage(a: torch.Tensor, b: torch.Tensor) -> bool:
             and a.stride() == b.stride() and a.data_ptr() == b.data_ptr())
 
 
-def _random_states() -> dict[str, Any]:
+def random_states() -> dict[str, Any]:
     states: dict[str, Any] = {"torch": torch.get_rng_state(), "random": random.getstate()}
     if torch.cuda.is_available() and torch.cuda.is_initialized():
         states["cuda"] = torch.cuda.get_rng_state_all()
@@ -120,7 +120,7 @@ def _random_states() -> dict[str, Any]:
     return states
 
 
-def _restore_random_states(states: dict[str, Any]) -> None:
+def restore_random_states(states: dict[str, Any]) -> None:
     torch.set_rng_state(states["torch"])
     random.setstate(states["random"])
     if "cuda" in states:

@@ -5,14 +5,7 @@ from collections.abc import Iterable
 
 from gradlint.callsites import Evaluator, is_resolved
 from gradlint.findings import Finding, Location, Severity, display_path
-from gradlint.project_facts import (  # noqa: F401 - re-exported for rules and tests that used them here
-    CLIP_FUNCTIONS,
-    OPTIMIZER_MODULES,
-    ImportMap,
-    builds_vanilla_rnn,
-    clipping_in_python,
-    find_clipping,
-)
+from gradlint.project_facts import ImportMap
 from gradlint.project_facts import is_optimizer as _is_optimizer
 from gradlint.rule import Rule, SourceContext
 from gradlint.training import OptimizerSetup
