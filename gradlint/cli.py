@@ -284,7 +284,7 @@ def rule(code: str | None, show_all: bool, output_format: str) -> None:
 @click.option("--seed", type=int, help="Seed for the probe [0].")
 @click.option("--timeout", type=float, help="Seconds for checking the models, and per model [300].")
 @click.option("--memory-limit", type=float, help="GiB of memory for the command's worker [80% of RAM].")
-@click.option("--output-format", type=click.Choice(["text", "json", "sarif", "github"]), default="text",
+@click.option("--output-format", type=click.Choice(FORMATS), default="text",
               envvar="GRADLINT_OUTPUT_FORMAT", show_default=True, show_envvar=True)
 @click.option("-o", "--output-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Write the findings here instead of stdout.")
