@@ -38,7 +38,7 @@ from gradlint.findings import (
 from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
 from gradlint.inputs import describe as describe_inputs
-from gradlint.intercept import TrainingStarted, intercepted
+from gradlint.intercept import TrainingStarted, gradlint_at_work, intercepted
 from gradlint.load import (
     LoadError,
     ModelSpec,
@@ -115,8 +115,11 @@ def check_model(model: nn.Module, inputs: Any = None, *, name: str | None = None
 def _analyze_untouched(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallback: Location,
                        settings: Settings, too_large_meta: str | None = None,
                        spec: ModelSpec | None = None) -> ModelReport:
-    """``_analyze``, leaving the model and the global random states as it found them."""
-    with preserved(model) as unrestored:
+    """``_analyze``, leaving the model and the global random states as it found them. Inside a
+    script gradlint intercepts or a command it observes (a trainer callback, ``check_model`` in
+    the user's code), the probe's backward() and the dry run's steps are gradlint's, not the
+    user's training: the hooks let them through."""
+    with preserved(model) as unrestored, gradlint_at_work():
         report = _analyze(model, inputs, name, fallback, settings, too_large_meta, spec)
     report.notes.extend(unrestored)
     return report

@@ -53,7 +53,6 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
     GradlintFailure when one reaches ``fail_on`` ("info", "warning", "error")."""
     from gradlint.config import FileConfig, Overrides, find_config, load_config, settings_for
     from gradlint.load import ModelSpec, bind_inputs
-    from gradlint.intercept import gradlint_at_work
     from gradlint.observe import lint_specs
     from gradlint.reporters.text import finding_line
     from gradlint.runner import _apply_suppressions
@@ -78,9 +77,8 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
             spec.inputs_from = inputs_from or f"the {trainer}'s first training batch"
         except TypeError as exc:
             result.notes.append(_note(shown, f"the first batch does not fit forward() ({exc}); inputs inferred"))
-    with gradlint_at_work():  # inside `gradlint run` or a linted script: our steps are not the user's
-        lint_specs([spec], Path(source) if source else Path(shown), settings, result,
-                   what=f"will step with no gradient clipping configured in the {trainer}")
+    lint_specs([spec], Path(source) if source else Path(shown), settings, result,
+               what=f"will step with no gradient clipping configured in the {trainer}")
     _apply_suppressions([result], set(), lambda path: settings)
     result.findings.sort(key=Finding.sort_key)
     out = stream or sys.stderr
