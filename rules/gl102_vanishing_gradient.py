@@ -174,18 +174,7 @@ class VanishingGradient(Rule):
         return any(graph.nodes[n]["kind"] == "recurrent" for n in between) or bool(
             between & ctx.analysis.recurrent_nodes)
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         # the probe's RMS ratio, turned into the ratio of norms the prediction is about
-        return span_verdict(finding, ctx, _NormRatio(probe, ctx.analysis.judged_correction(*finding.span)),
-                            self.thresholds(ctx.analysis.main_span_class))
-
-
-class _NormRatio:
-    """The probe's measured ratio over a span, as the ratio of the gradient's norms."""
-
-    def __init__(self, probe, correction: float) -> None:
-        self.probe, self.correction = probe, correction
-
-    def span_d(self, start: str, end: str) -> float | None:
-        measured = self.probe.span_d(start, end)
-        return measured + self.correction if measured is not None else None
+        return span_verdict(finding, ctx, measured, self.thresholds(ctx.analysis.main_span_class),
+                            correction=ctx.analysis.judged_correction(*finding.span))

@@ -109,5 +109,5 @@ class MissingNormalization(Rule):
                 span=(start, end), static_d=static_d,
             )
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        return span_verdict(finding, ctx, probe, self.thresholds)
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
+        return span_verdict(finding, ctx, measured, self.thresholds)

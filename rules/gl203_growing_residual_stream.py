@@ -3,8 +3,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import ModelContext, Rule, Thresholds
+from gradlint.findings import Finding, Severity
+from gradlint.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, Thresholds, verdict
 
 
 class GrowingResidualStream(Rule):
@@ -107,17 +107,12 @@ class GrowingResidualStream(Rule):
         return ("weight" in kinds and "norm" not in kinds
                 and not any(ctx.graph.nodes[n]["saturating"] for n in branch))
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         start, end = finding.span  # type: ignore[misc]
-        first, last = probe.forward_rms.get(start), probe.forward_rms.get(end)
+        forward = measured.graph.forward_rms
+        first, last = forward.get(start), forward.get(end)
         if not first or last is None or math.isnan(last):
-            verdict = ProbeVerdict(False, None, f"probe could not measure the forward RMS at `{ctx.label(start)}`")
-            return finding.with_probe(verdict)
-        measured = math.log10(max(last, 1e-300) / first) if math.isfinite(last) else math.inf
-        text = f"the stream's RMS grows by {10 ** measured:.2g}" if math.isfinite(measured) \
-            else "the stream overflows to Inf"
-        measured_d = round(measured, 3) if math.isfinite(measured) else None
-        if measured >= self.opts["warning-d"]:
-            return finding.with_probe(ProbeVerdict(True, measured_d, f"probe confirmed: {text}"))
-        return finding.with_probe(ProbeVerdict(False, measured_d, f"probe did not confirm: {text}"),
-                                  Severity.INFO)
+            return verdict(finding, NOT_MEASURED, f"the forward RMS at `{ctx.label(start)}`")
+        d = math.log10(max(last, 1e-300) / first) if math.isfinite(last) else math.inf
+        text = f"the stream's RMS grows by {10 ** d:.2g}" if math.isfinite(d) else "the stream overflows to Inf"
+        return verdict(finding, CONFIRMED if d >= self.opts["warning-d"] else REFUTED, text, d)
