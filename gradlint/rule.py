@@ -3,7 +3,8 @@
 A rule module in ``rules/`` defines one ``Rule`` subclass: its code, kebab-case name, default
 severity, options (every threshold, with its default and its source in THEORY.md), its docs in the
 fixed outline (What it does / Why is this bad? / Example / Use instead / Options / References),
-``check`` (static findings) and, for graph rules, ``confirm`` (attach the probe's verdict).
+``check`` (static findings) and, for graph rules, ``confirm`` (attach the probe's verdict), and
+two tiny example files, ``invalid`` and ``valid``.
 
 The probe runs once per model, in the engine's probe stage. A rule says what it needs measured
 beyond the default (``needs``: dead units of named activations, recurrences run alone over a
@@ -137,6 +138,11 @@ class Rule:
     needs_weights: ClassVar[bool] = False  # skipped for models on the meta device
     explained_by: ClassVar[tuple[str, ...]] = ()  # rules whose findings must be known first
     options: ClassVar[dict[str, Any]] = {}
+    # Two complete tiny files (indented; the test dedents them): ``invalid`` gets this rule's
+    # finding on the line marked ``# expect: CODE severity``, ``valid`` (the same file fixed) none.
+    # tests/test_rule_examples.py runs both with only this rule selected.
+    invalid: ClassVar[str] = ""
+    valid: ClassVar[str] = ""
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         unknown = set(options or {}) - set(self.options)

@@ -143,3 +143,32 @@ class SaturatingActivationChain(Rule):
         shares = [saturated[n] for n in finding.span if n in saturated]  # type: ignore[union-attr]
         tails = f"; {max(shares):.0%} of the outputs in the flat tails" if shares else ""
         return span_verdict(finding, ctx, measured, self.thresholds(finding.static_d), suffix=tails)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
+
+
+        class SigmoidMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = [m for _ in range(5) for m in (nn.Linear(32, 32), nn.Sigmoid())]
+                self.net = nn.Sequential(*layers, nn.Linear(32, 2))
+
+            def forward(self, x):
+                return self.net(x)  # expect: GL101 error
+        '''
+    valid = '''\
+        from torch import nn
+
+
+        class GeluMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = [m for _ in range(5) for m in (nn.Linear(32, 32), nn.GELU())]
+                self.net = nn.Sequential(*layers, nn.Linear(32, 2))
+
+            def forward(self, x):
+                return self.net(x)
+        '''

@@ -178,3 +178,38 @@ class VanishingGradient(Rule):
         # the probe's RMS ratio, turned into the ratio of norms the prediction is about
         return span_verdict(finding, ctx, measured, self.thresholds(ctx.analysis.main_span_class),
                             correction=ctx.analysis.judged_correction(*finding.span))
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
+
+
+        class SmallInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                                         nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+                for m in self.net:
+                    if isinstance(m, nn.Linear):
+                        nn.init.normal_(m.weight, std=0.01)
+
+            def forward(self, x):
+                return self.net(x)  # expect: GL102 warning
+        '''
+    valid = '''\
+        from torch import nn
+
+
+        class HeInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                                         nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+                for m in self.net:
+                    if isinstance(m, nn.Linear):
+                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                return self.net(x)
+        '''

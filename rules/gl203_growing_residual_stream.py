@@ -116,3 +116,55 @@ class GrowingResidualStream(Rule):
         d = math.log10(max(last, 1e-300) / first) if math.isfinite(last) else math.inf
         text = f"the stream's RMS grows by {10 ** d:.2g}" if math.isfinite(d) else "the stream overflows to Inf"
         return verdict(finding, CONFIRMED if d >= self.opts["warning-d"] else REFUTED, text, d)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.fc = nn.Linear(width, width)
+
+            def forward(self, x):
+                return x + torch.relu(self.fc(x))  # expect: GL203 warning
+
+
+        class ResidualMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Linear(2, 64)
+                self.blocks = nn.Sequential(*[Block(64) for _ in range(20)])
+                self.head = nn.Linear(64, 2)
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.norm = nn.LayerNorm(width)
+                self.fc = nn.Linear(width, width)
+
+            def forward(self, x):
+                return x + self.fc(torch.relu(self.norm(x)))
+
+
+        class ResidualMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Linear(2, 64)
+                self.blocks = nn.Sequential(*[Block(64) for _ in range(20)])
+                self.head = nn.Linear(64, 2)
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+        '''

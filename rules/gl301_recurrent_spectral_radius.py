@@ -350,3 +350,38 @@ class RecurrentSpectralRadius(Rule):
             why = _RELU_WHY if d < 0 and _is_relu(ctx, finding) else ""
             return verdict(finding, OPPOSITE, f"{text}, it {direction}{why}", d, severity)
         return verdict(finding, REFUTED, text, d)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class DriftedIRNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.RNN(2, 16, nonlinearity="relu", batch_first=True)
+                with torch.no_grad():
+                    self.rnn.weight_hh_l0.copy_(1.1 * torch.eye(16))
+                    self.rnn.bias_hh_l0.zero_()
+                self.head = nn.Linear(16, 1)
+
+            def forward(self, x):
+                out, _ = self.rnn(x)  # expect: GL301 error
+                return self.head(out[:, -1])
+        '''
+    valid = '''\
+        from torch import nn
+
+
+        class Gated(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.LSTM(2, 16, batch_first=True)
+                self.head = nn.Linear(16, 1)
+
+            def forward(self, x):
+                out, _ = self.rnn(x)
+                return self.head(out[:, -1])
+        '''

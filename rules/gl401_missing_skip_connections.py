@@ -94,3 +94,41 @@ class MissingSkipConnections(Rule):
         # a healthy gradient refutes only the distortion: the depth itself stays the finding
         return verdict(finding, REFUTED, f"gradient across the path is {gain_text(d)}, healthy; the risk "
                        "is degradation, not vanishing", d, finding.severity)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
+
+
+        class Plain(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(*[m for _ in range(24)
+                                           for m in (nn.Linear(16, 16), nn.BatchNorm1d(16), nn.ReLU())])
+
+            def forward(self, x):
+                return self.net(x)  # expect: GL401 warning
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc, self.norm = nn.Linear(16, 16), nn.BatchNorm1d(16)
+
+            def forward(self, x):
+                return x + torch.relu(self.norm(self.fc(x)))
+
+
+        class Residual(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(*[Block() for _ in range(24)])
+
+            def forward(self, x):
+                return self.net(x)
+        '''

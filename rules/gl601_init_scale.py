@@ -115,3 +115,38 @@ class InitScale(Rule):
         # an initialization off by a measured χ inside the band is still the finding's advice
         return verdict(finding, REFUTED if inside else CONFIRMED, f"measured χ per layer = {chi:.2f}", d,
                        finding.severity)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class DefaultInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList(nn.Linear(64, 64) for _ in range(4))
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = torch.relu(layer(x))  # expect: GL601 info
+                return x
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class HeInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList(nn.Linear(64, 64) for _ in range(4))
+                for layer in self.layers:
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = torch.relu(layer(x))
+                return x
+        '''

@@ -62,3 +62,34 @@ class DeadReLU(Rule):
 
     def needs(self, ctx: ModelContext, found: tuple[Finding, ...]) -> Needs:
         return Needs(dead=frozenset(DEAD_ACTIVATIONS))
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class DeadMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(32, 64), nn.Linear(64, 10)
+                nn.init.constant_(self.fc1.bias, -3.0)
+
+            def forward(self, x):
+                return self.fc2(torch.relu(self.fc1(x)))  # expect: GL602 warning
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class LiveMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(32, 64), nn.Linear(64, 10)
+                nn.init.zeros_(self.fc1.bias)
+
+            def forward(self, x):
+                return self.fc2(torch.relu(self.fc1(x)))
+        '''

@@ -59,3 +59,32 @@ class NonFinite(Rule):
             model=ctx.model_name, node=ctx.label(origin),
         )
         yield verdict(finding, MEASURED, f"NaN/Inf at {len(probe.nonfinite)} node(s)")
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class LogHead(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(16, 8)
+
+            def forward(self, x):
+                return torch.log(self.fc(x))  # expect: GL603 error
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class LogHead(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(16, 8)
+
+            def forward(self, x):
+                return torch.log_softmax(self.fc(x), dim=-1)
+        '''

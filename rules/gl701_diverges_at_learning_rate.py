@@ -151,6 +151,69 @@ class DivergesAtLearningRate(Rule):
         )
         yield verdict(finding, MEASURED, text)
 
+    # a tiny model file whose optimizer this rule flags on the line marked `# expect:`, and the
+    # same file at a learning rate that holds (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm, self.fc1, self.fc2 = nn.LayerNorm(32), nn.Linear(32, 32), nn.Linear(32, 32)
+                nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+                nn.init.kaiming_normal_(self.fc2.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
+
+
+        class PreLN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem, self.head = nn.Linear(2, 32), nn.Linear(32, 2)
+                self.blocks = nn.Sequential(*[Block() for _ in range(16)])
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+
+
+        def main():
+            model = PreLN()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)  # expect: GL701 error
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm, self.fc1, self.fc2 = nn.LayerNorm(32), nn.Linear(32, 32), nn.Linear(32, 32)
+                nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+                nn.init.kaiming_normal_(self.fc2.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
+
+
+        class PreLN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem, self.head = nn.Linear(2, 32), nn.Linear(32, 2)
+                self.blocks = nn.Sequential(*[Block() for _ in range(16)])
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+
+
+        def main():
+            model = PreLN()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.005, momentum=0.9)
+        '''
+
 
 def _settings(hyper, lr: float) -> str:
     parts = [f"lr={lr:.3g}"]
