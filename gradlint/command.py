@@ -9,7 +9,6 @@ The command's own output goes to stderr, so stdout holds the findings alone.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 import subprocess
@@ -19,7 +18,8 @@ from pathlib import Path
 from gradlint import processes
 from gradlint.config import Overrides, fail_level
 from gradlint.findings import FileResult, Problem
-from gradlint.runner import Report, _apply_suppressions, _Configs, _crash_reason, _FileChecker, _limit_memory
+from gradlint.limits import apply_memory_limit, command_timeouts
+from gradlint.runner import Report, _apply_suppressions, _Configs, _crash_reason, _FileChecker
 
 
 def lint_command(command: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
@@ -31,12 +31,10 @@ def lint_command(command: list[str], overrides: Overrides | None = None, *, conf
     configs = _Configs(config, isolated)
     checker = _FileChecker(configs, overrides)
     settings = checker.settings_for(Path.cwd() / "_")
-    reach = max_seconds if max_seconds is not None else (settings.model_timeout or 300.0)
+    reach, timeout = command_timeouts(settings, max_seconds)
     fields = {"path": None, "module": None, "selector": None, "command": list(command),
               "max_seconds": reach, "settings": settings.to_dict()}
-    # the worker's hard limit covers reaching the step and checking the models after it
-    limits = dataclasses.replace(settings, model_timeout=reach + (settings.model_timeout or 300.0))
-    result = _run_worker(fields, " ".join(command), limits.model_timeout, checker.memory_limit(settings))
+    result = _run_worker(fields, " ".join(command), timeout, checker.memory_limit(settings))
     report = Report([result], fail_level(configs.for_path(None), overrides))
     report.suppressed = _apply_suppressions([result], set(), checker.settings_for)
     return report
@@ -49,7 +47,7 @@ def _run_worker(fields: dict, shown: str, timeout: float | None, memory: int | N
     process = subprocess.Popen(
         [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
         stderr=None, env=env, start_new_session=True,
-        preexec_fn=(lambda: _limit_memory(memory)) if memory else None)
+        preexec_fn=(lambda: apply_memory_limit(memory)) if memory else None)
     processes.register(process.pid)
     try:
         out, _ = process.communicate(json.dumps(fields).encode(), timeout=timeout)

@@ -29,13 +29,10 @@ from torch import nn
 
 from gradlint.model_state import random_states, restore_random_states
 from gradlint.project_facts import ProjectFacts, setup_from_dict
-from gradlint.sizing import PROBE_MEMORY_FACTOR
 from gradlint.training import OptimizerSetup
 
 # referenced, not called by name: gradlint's own source must not read as a project that clips
 _CLIP_NORM, _CLIP_VALUE = nn.utils.clip_grad_norm_, nn.utils.clip_grad_value_
-# the optimizer's state (two moments for Adam) and the copy's own weights and gradients
-DRY_RUN_MEMORY_FACTOR = PROBE_MEMORY_FACTOR + 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,19 +88,6 @@ def choose_setup(model: nn.Module, observed: OptimizerSetup | None, configured: 
         return setup, None
     return None, ambiguous or ("no optimizer found in the project's source, none observed and none "
                                "stated in [tool.gradlint] (optimizer = \"SGD\", lr = 0.05, momentum = 0.9)")
-
-
-def too_large(model: nn.Module) -> str | None:
-    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    try:
-        with open("/proc/meminfo") as meminfo:
-            available = next(int(line.split()[1]) * 1024 for line in meminfo if line.startswith("MemAvailable:"))
-    except (OSError, StopIteration, ValueError):
-        return None
-    needed = DRY_RUN_MEMORY_FACTOR * weight_bytes
-    if needed <= 0.8 * available:
-        return None
-    return f"about {needed / 2**30:.1f} GiB needed to copy and train it, {available / 2**30:.1f} GiB available"
 
 
 def optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:

@@ -7,13 +7,10 @@ user's test suite. Nothing here prints; results come back as values.
 from __future__ import annotations
 
 import ast
-import contextlib
 import dataclasses
 import importlib
 import math
-import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +36,7 @@ from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs
 from gradlint.inputs import describe as describe_inputs
 from gradlint.intercept import TrainingStarted, gradlint_at_work, intercepted
+from gradlint.limits import ModelTimeout, model_deadline, time_limit, too_large_to_probe
 from gradlint.load import (
     LoadError,
     ModelSpec,
@@ -51,19 +49,13 @@ from gradlint.load import (
 )
 from gradlint.dry_run import choose_setup
 from gradlint.model_state import preserved
-from gradlint.probe import ProbeResult
-from gradlint.probe import probe as run_probe
+from gradlint.probe import ProbeResult, measure_model
 from gradlint.project import defines_model_classes
 from gradlint.project_facts import ProjectFacts
 from gradlint.rule import ModelContext, Rule
 from gradlint.rules import run_order
 from gradlint.settings import Settings
-from gradlint.sizing import PROBE_MEMORY_FACTOR
 from gradlint.trace import TraceError, TraceResult, on_meta_device, trace
-
-
-class ModelTimeout(Exception):
-    pass
 
 
 @dataclasses.dataclass
@@ -300,7 +292,7 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         return
     fallback = Location(display_path(str(path.resolve())), spec.line, 1)
     try:
-        with _time_limit(settings.model_timeout):
+        with time_limit(settings.model_timeout):
             report = _analyze_untouched(spec.model, spec.inputs, spec.name, fallback, settings, spec.too_large,
                                         spec)
     except ModelTimeout:
@@ -413,7 +405,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     rules = [r for r in rules if settings.enabled(r.code)]
     found = [(r, f) for r, f in found if settings.enabled(r.code)]
     findings = [f for _, f in found]
-    too_large = _too_large_to_probe(model) if weights_known else None
+    too_large = too_large_to_probe(model) if weights_known else None
     if too_large:
         notes.append(too_large)
     if not settings.probe:
@@ -448,10 +440,9 @@ def _training_context(model: nn.Module, settings: Settings, spec: ModelSpec | No
     model's time limit ends (for the dry run, GL701)."""
     facts = ProjectFacts.from_dict(settings.project)
     optimizer, optimizer_note = choose_setup(model, getattr(spec, "training", None), settings.optimizer, facts)
-    # leave a fifth of the limit for everything after the dry run
-    deadline = started + 0.8 * settings.model_timeout if settings.model_timeout else None
     return {"facts": facts, "optimizer": optimizer, "optimizer_note": optimizer_note,
-            "real_inputs": spec is not None and spec.inputs is not None, "deadline": deadline}
+            "real_inputs": spec is not None and spec.inputs is not None,
+            "deadline": model_deadline(started, settings)}
 
 
 # the rules that judge the whole model's gain over its main span
@@ -505,34 +496,41 @@ def _flow(analysis: Analysis, ctx: ModelContext, probe: Any, findings: list[Find
 def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx: ModelContext,
                        traced: TraceResult | None, inputs: dict[str, Any] | None, settings: Settings,
                        notes: list[str]) -> tuple[list[Finding], ProbeResult | None]:
-    """Run the probe, attach its verdict to every finding, and add the measured-only findings;
-    the findings, and the probe's result (None when it did not run or failed)."""
-    probe = None
-    if traced is not None and inputs is not None:
-        watched = {a for rule in rules for a in rule.watches}
-        watch = frozenset(n for n, f in ctx.graph.nodes(data=True) if f["activation"] in watched)
+    """The probe stage: gather what every rule needs measured, measure it all once, attach each
+    rule's verdicts to its findings and add its measured-only findings. Returns the findings and
+    the graph probe's result (None when it did not run or failed)."""
+    prior = tuple(f for _, f in found)
+    needs = [rule.needs(ctx, tuple(f for r, f in found if r is rule)) for rule in rules]
+    watch = saturation = None
+    losses: tuple[str, ...] = ()
+    if ctx.graph is not None:
+        dead = frozenset().union(*(n.dead for n in needs))
+        watch = frozenset(n for n, f in ctx.graph.nodes(data=True) if f["activation"] in dead)
         saturation = {n: "zero-one" if f["max_derivative"] and f["max_derivative"] < 1 else "symmetric"
                       for n, f in ctx.graph.nodes(data=True) if f["saturating"]}
         span = ctx.analysis.span if ctx.analysis is not None else None
         losses = (span.loss_at,) if span is not None and span.loss_at else ()
-        try:
-            probe = run_probe(traced.graph_module, inputs, settings.seed, watch, saturation, losses)
-        except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
-            notes.append(f"probe failed ({describe_exception(exc)}); findings are static estimates")
-    ctx = dataclasses.replace(ctx, prior=tuple(f for _, f in found), probe=probe)
+    recurrences = {key: ctx.model.get_submodule(key[0]) for n in needs for key in n.recurrences}
+    measured, failure = measure_model(traced.graph_module if traced is not None else None, inputs,
+                                      settings.seed, settings.batch_size, watch or frozenset(),
+                                      saturation or {}, losses, recurrences)
+    if failure is not None:
+        notes.append(f"probe failed ({describe_exception(failure)}); findings are static estimates")
+    probe = measured.graph
+    ctx = dataclasses.replace(ctx, prior=prior, probe=probe)
     confirmed = []
     for rule, finding in found:
         if finding.span is not None and probe is None:
             confirmed.append(finding)
             continue
         try:
-            confirmed.append(rule.confirm(finding, ctx, probe))
+            confirmed.append(rule.confirm(finding, ctx, measured))
         except Exception as exc:  # noqa: BLE001
             notes.append(f"probe for {finding.code} failed ({describe_exception(exc)})")
             confirmed.append(finding)
     if probe is not None:
         for rule in rules:
-            confirmed.extend(rule.measure(ctx, probe))
+            confirmed.extend(rule.measure(ctx, measured))
     return confirmed, probe
 
 
@@ -595,27 +593,6 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
     return traced, None, problem
 
 
-def _too_large_to_probe(model: nn.Module) -> str | None:
-    weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
-    available = _available_memory()
-    needed = PROBE_MEMORY_FACTOR * weight_bytes
-    if available is None or needed <= 0.8 * available:
-        return None
-    return (f"probe skipped: about {needed / 2**30:.1f} GiB needed ({PROBE_MEMORY_FACTOR}× the "
-            f"weights), {available / 2**30:.1f} GiB available; findings are static estimates")
-
-
-def _available_memory() -> int | None:
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
 def _coverage(model: nn.Module, traced: TraceResult) -> float:
     total = sum(p.numel() for p in model.parameters())
     if not total:
@@ -645,25 +622,3 @@ def _class_location(cls: type) -> Location:
     except (TypeError, OSError):
         return Location("<unknown>", 1, 1)
     return Location(display_path(path), line, 1)
-
-
-@contextlib.contextmanager
-def _time_limit(seconds: float | None) -> Iterator[None]:
-    """Raise ModelTimeout in this (main) thread after ``seconds``; the worker process has a hard
-    limit as well, for code that never returns to the interpreter."""
-    if not seconds or not hasattr(signal, "SIGALRM"):
-        yield
-        return
-
-    def expire(signum: int, frame: Any) -> None:
-        raise ModelTimeout()
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-

@@ -276,10 +276,9 @@ def _run_child(request: dict, fds: list[int], inherited: list[int]) -> NoReturn:
         for fd in inherited + [fds[3]]:
             os.close(fd)
         if request["memory_limit"]:
-            import resource
+            from gradlint.limits import apply_memory_limit
 
-            limit = request["memory_limit"]
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+            apply_memory_limit(request["memory_limit"])
         for target, fd in enumerate(fds[:3]):
             os.dup2(fd, target)
             os.close(fd)

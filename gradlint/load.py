@@ -362,13 +362,13 @@ def construct_sized(name: str, build: Callable[[], Any], seed: int, batch_size: 
     """``build()`` (a model class's construction, giving a ModelSpec, or a note when it could not
     be built), first on the meta device: built for real only when the probe fits the memory this
     worker may use, else left on meta (structure rules only)."""
-    from gradlint import sizing
+    from gradlint import limits, sizing
 
     meta = sizing.build_on_meta(build)
     if not isinstance(meta, ModelSpec) or meta.model is None or not sizing.on_meta(meta.model):
         return build()  # a constructor that needs real tensors: the limits guard it
     size = sizing.measure(meta.model, batch_size, seq_len, seed)
-    why = sizing.too_large(size, sizing.budget())
+    why = limits.too_large_to_build(size, limits.budget())
     if why is None:
         del meta
         return build()

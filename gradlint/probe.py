@@ -51,6 +51,46 @@ class ProbeResult:
         return math.log10(first / last)
 
 
+@dataclasses.dataclass(frozen=True)
+class Measurements:
+    """Everything the probe stage measured for one model, handed to every rule's ``confirm``
+    and ``measure``: the traced graph's probe (None when it did not run or failed) and each
+    recurrence a rule asked for, keyed by (module, horizon)."""
+
+    graph: ProbeResult | None
+    recurrences: dict[tuple[str, int], float | Exception] = dataclasses.field(default_factory=dict)
+
+    def recurrence(self, module: str, horizon: int) -> float:
+        """``probe_recurrence`` of ``module`` over ``horizon`` steps (NaN: not measurable);
+        raises what the measurement raised."""
+        value = self.recurrences[(module, horizon)]
+        if isinstance(value, Exception):
+            raise value
+        return value
+
+
+def measure_model(graph_module: fx.GraphModule | None, inputs: dict[str, Any] | None, seed: int,
+                  batch: int, watch_dead: frozenset[str], watch_saturation: dict[str, str],
+                  losses_at: tuple[str, ...], recurrences: dict[tuple[str, int], torch.nn.RNNBase]
+                  ) -> tuple[Measurements, Exception | None]:
+    """The probe stage's measurements, in one place: ``probe`` over the traced graph when there
+    is one and inputs for it, then every recurrence asked for, in the order asked. Returns them
+    and the graph probe's failure, if it failed (a failed recurrence is kept in its place)."""
+    graph, failure = None, None
+    if graph_module is not None and inputs is not None:
+        try:
+            graph = probe(graph_module, inputs, seed, watch_dead, watch_saturation, losses_at)
+        except Exception as exc:  # noqa: BLE001 - a failing probe must not lose static findings
+            failure = exc
+    measured: dict[tuple[str, int], float | Exception] = {}
+    for (name, horizon), module in recurrences.items():
+        try:
+            measured[(name, horizon)] = probe_recurrence(module, horizon, batch, seed)
+        except Exception as exc:  # noqa: BLE001 - reported by the rule that reads it
+            measured[(name, horizon)] = exc
+    return Measurements(graph, measured), failure
+
+
 SMALL_BATCH = 8   # below this, one batch is noisy: take the median over SEEDS probes
 SEEDS = 3
 

@@ -3,7 +3,13 @@
 A rule module in ``rules/`` defines one ``Rule`` subclass: its code, kebab-case name, default
 severity, options (every threshold, with its default and its source in THEORY.md), its docs in the
 fixed outline (What it does / Why is this bad? / Example / Use instead / Options / References),
-``check`` (static findings) and, for graph rules, ``confirm`` (attach the probe's verdict).
+``check`` (static findings) and, for graph rules, ``confirm`` (attach the probe's verdict), and
+two tiny example files, ``invalid`` and ``valid``.
+
+The probe runs once per model, in the engine's probe stage. A rule says what it needs measured
+beyond the default (``needs``: dead units of named activations, recurrences run alone over a
+horizon); the stage hands every rule the same ``Measurements``, and ``verdict`` turns predicted
+against measured into one wording: confirmed, did not confirm, could not measure, measured.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ if TYPE_CHECKING:  # `gradlint rule` reads this module without importing torch o
     from torch import nn
 
     from gradlint.analysis import Analysis
-    from gradlint.probe import ProbeResult
+    from gradlint.probe import Measurements, ProbeResult
     from gradlint.project_facts import ProjectFacts
     from gradlint.training import OptimizerSetup
 
@@ -112,6 +118,16 @@ class ModelContext:
         return self.graph.nodes[node]["label"]
 
 
+@dataclasses.dataclass(frozen=True)
+class Needs:
+    """What one rule asks the probe stage to measure, beyond what it always measures."""
+
+    dead: frozenset[str] = frozenset()  # activations (a node's "activation" fact) whose dead
+    #                                     units to count: ProbeResult.dead
+    recurrences: tuple[tuple[str, int], ...] = ()  # (nn.RNN-family module, horizon): each run
+    #                                     alone over that many steps, Measurements.recurrence
+
+
 class Rule:
     code: ClassVar[str]
     name: ClassVar[str]
@@ -121,8 +137,12 @@ class Rule:
     scope: ClassVar[str] = "model"   # "model": reads the traced graph; "source": reads files
     needs_weights: ClassVar[bool] = False  # skipped for models on the meta device
     explained_by: ClassVar[tuple[str, ...]] = ()  # rules whose findings must be known first
-    watches: ClassVar[tuple[str, ...]] = ()  # activations whose dead units the probe must count
     options: ClassVar[dict[str, Any]] = {}
+    # Two complete tiny files (indented; the test dedents them): ``invalid`` gets this rule's
+    # finding on the line marked ``# expect: CODE severity``, ``valid`` (the same file fixed) none.
+    # tests/test_rule_examples.py runs both with only this rule selected.
+    invalid: ClassVar[str] = ""
+    valid: ClassVar[str] = ""
 
     def __init__(self, options: dict[str, Any] | None = None) -> None:
         unknown = set(options or {}) - set(self.options)
@@ -141,12 +161,20 @@ class Rule:
         """Findings from a file's source and the project facts (rules with ``scope = "source"``)."""
         return ()
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe: Any) -> Finding:
-        """Attach the probe's verdict to one of this rule's findings (default: none needed)."""
+    def needs(self, ctx: ModelContext, found: tuple[Finding, ...]) -> Needs:
+        """What the probe stage must measure for this rule beyond the default (activation
+        gradients and forward RMS at every traced node, saturation at saturating ones), given the
+        model and this rule's findings."""
+        return Needs()
+
+    def confirm(self, finding: Finding, ctx: ModelContext, measured: Measurements) -> Finding:
+        """Attach the probe's verdict to one of this rule's findings (default: none needed).
+        Called with ``measured.graph`` None only for findings without a span."""
         return finding
 
-    def measure(self, ctx: ModelContext, probe: Any) -> Iterable[Finding]:
-        """Findings that only a measurement can give (dead units, NaN): after the probe."""
+    def measure(self, ctx: ModelContext, measured: Measurements) -> Iterable[Finding]:
+        """Findings that only a measurement can give (dead units, NaN): after the probe, when the
+        graph probe ran (``measured.graph`` is not None)."""
         return ()
 
     def make(self, location: Location, template: str, args: dict[str, Any], *,
@@ -159,22 +187,54 @@ class Rule:
         )
 
 
-def span_verdict(finding: Finding, ctx: ModelContext, probe: Any, thresholds: Thresholds) -> Finding:
-    """Confirm a span finding when the measured D has the predicted sign and passes the warning
-    threshold; otherwise keep it as info, saying what was measured."""
+# The outcomes of a probe verdict, each with its fixed opening words.
+CONFIRMED = "confirmed"        # the measurement agrees with the prediction
+REFUTED = "refuted"            # it does not: the finding is kept as info unless told otherwise
+NOT_MEASURED = "not measured"  # the probe ran but could not measure what the finding is about
+MEASURED = "measured"          # a finding the measurement itself gives (dead units, NaN, a dry run)
+OPPOSITE = "opposite"          # the measurement is past the thresholds on the other side
+_OPENING = {CONFIRMED: "probe confirmed: ", REFUTED: "probe did not confirm: ",
+            NOT_MEASURED: "probe could not measure ", MEASURED: "probe measured: ",
+            OPPOSITE: "probe measured the opposite: "}
+
+
+def verdict(finding: Finding, outcome: str, text: str, measured: float | None = None,
+            severity: Severity | None = None) -> Finding:
+    """``finding`` with the probe's verdict: ``outcome`` (one of the five above) opens the text,
+    ``text`` says what was measured (for NOT_MEASURED: what could not be), ``measured`` is the
+    measured D (rounded to 3 places; None when not finite). The severity stays unless
+    ``severity`` is given; a REFUTED finding becomes info by default. A verdict is confirmed for
+    CONFIRMED and MEASURED, and for OPPOSITE unless it leaves the finding at info.
+
+    >>> from gradlint.findings import Location
+    >>> f = Finding("GL000", "x", Severity.ERROR, "m", {}, "fix", Location("a.py", 1, 1))
+    >>> g = verdict(f, REFUTED, "gradient is 0.5", -0.30103)
+    >>> g.probe, g.severity
+    (ProbeVerdict(confirmed=False, measured_d=-0.301, text='probe did not confirm: gradient is 0.5'), <Severity.INFO: 1>)
+    """
+    if outcome == REFUTED and severity is None:
+        severity = Severity.INFO
+    confirmed = outcome in (CONFIRMED, MEASURED) or (outcome == OPPOSITE and severity != Severity.INFO)
+    number = _round(measured) if measured is not None else None
+    return finding.with_probe(ProbeVerdict(confirmed, number, _OPENING[outcome] + text), severity)
+
+
+def span_verdict(finding: Finding, ctx: ModelContext, measured: Measurements, thresholds: Thresholds,
+                 correction: float = 0.0, suffix: str = "") -> Finding:
+    """Confirm a span finding when the measured D (plus ``correction``) has the predicted sign
+    and passes the warning threshold; otherwise keep it as info, saying what was measured.
+    ``suffix`` ends the verdict's text."""
     start, end = finding.span  # type: ignore[misc]
-    measured = probe.span_d(start, end)
+    d = measured.graph.span_d(start, end)
     first, last = ctx.label(start), ctx.label(end)
-    if measured is None:
-        verdict = ProbeVerdict(False, None, f"probe could not measure the gradient at `{first}`")
-        return finding.with_probe(verdict)
-    ratio = _ratio_text(measured)
+    if d is None:
+        return verdict(finding, NOT_MEASURED, f"the gradient at `{first}`{suffix}")
+    d += correction
+    text = f"gradient at `{first}` is {_ratio_text(d)} of `{last}`{suffix}"
     predicted_sign = -1 if (finding.static_d or -1) < 0 else 1
-    if measured * predicted_sign > 0 and abs(measured) >= thresholds.warning:
-        text = f"probe confirmed: gradient at `{first}` is {ratio} of `{last}`"
-        return finding.with_probe(ProbeVerdict(True, _round(measured), text))
-    text = f"probe did not confirm: gradient at `{first}` is {ratio} of `{last}`"
-    return finding.with_probe(ProbeVerdict(False, _round(measured), text), Severity.INFO)
+    if d * predicted_sign > 0 and abs(d) >= thresholds.warning:
+        return verdict(finding, CONFIRMED, text, d)
+    return verdict(finding, REFUTED, text, d)
 
 
 def _ratio_text(d: float) -> str:

@@ -38,6 +38,7 @@ from gradlint.findings import (
     Report,
     display_path,
 )
+from gradlint.limits import apply_memory_limit, worker_memory_limit, worker_timeout
 from gradlint.notebook import NotebookError, is_notebook, locate_cells, source_text
 from gradlint.project import defines_model_classes, local_imports, parse, project_root
 from gradlint.project_facts import ProjectFacts, builds_vanilla_rnn, compute_facts
@@ -241,12 +242,8 @@ class _FileChecker:
             server.close()
 
     def memory_limit(self, settings: Settings) -> int | None:
-        """Bytes of address space a worker may use: the configured GiB, or by default 80% of
-        this machine's memory shared among the parallel workers."""
-        if settings.memory_limit is not None:
-            return int(settings.memory_limit * 2**30) or None
-        total = _physical_memory()
-        return int(0.8 * total / self.jobs) if total else None
+        """Bytes of address space each of this run's workers may use (gradlint.limits)."""
+        return worker_memory_limit(settings, self.jobs)
 
     def settings_for(self, path: Path | None) -> Settings:
         return settings_for(path, self.configs.for_path(path), self.overrides)
@@ -318,7 +315,7 @@ class _FileChecker:
 
     def _run_worker(self, fields: dict, shown: str, settings: Settings) -> FileResult:
         request = json.dumps(fields)
-        timeout = settings.model_timeout or None
+        timeout = worker_timeout(settings)
         process = self._start_worker(self.memory_limit(settings))
         processes.register(process.pid)
         try:
@@ -355,7 +352,7 @@ class _FileChecker:
         return subprocess.Popen(
             [sys.executable, "-m", "gradlint.worker"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, start_new_session=True,
-            preexec_fn=(lambda: _limit_memory(limit)) if limit else None)
+            preexec_fn=(lambda: apply_memory_limit(limit)) if limit else None)
 
     def _fork_server(self, env: dict[str, str]) -> forkserver.ForkServer | None:
         """Started by the first file that needs a worker (a run of files without models never
@@ -377,21 +374,6 @@ def _line_shown(path: Path, line: int | None) -> str:
         cell, within = read(path).cell_of(line)
         return f"cell {cell}, line {within}"
     return f"line {line}"
-
-
-def _limit_memory(limit: int) -> None:
-    """In the worker, before it runs user code: allocations past the limit fail (MemoryError,
-    or torch's "can't allocate memory") instead of taking the machine down."""
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-
-def _physical_memory() -> int | None:
-    try:
-        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def _crash_reason(returncode: int, stderr: bytes) -> str:

@@ -1,5 +1,5 @@
-"""Size a model before building it: count its parameters on the meta device, estimate what the
-probe needs, and compare that with the memory this worker may use.
+"""Size a model before building it: count its parameters on the meta device and estimate what the
+probe needs (gradlint.limits compares that with the memory this worker may use).
 
 A model gradlint builds itself (a class whose constructor needs no arguments) is first built
 under ``torch.device("meta")``: parameters with shapes and no storage, in milliseconds and a few
@@ -12,20 +12,16 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import resource
 from typing import Any
 
 import torch
 from torch import nn
 
-# The probe holds the weights, their gradients and the activations of one batch (and each
-# activation's gradient): the weights count four times, as engine's refusal to probe does.
-PROBE_MEMORY_FACTOR = 4
+from gradlint.limits import PROBE_MEMORY_FACTOR
+
 # Below this, one probe batch of gradlint's small inputs costs little next to the budget: no
 # estimating trace (it would cost more than it tells).
 SMALL_WEIGHTS = 64 * 2**20
-# Share of the budget a probe may take: the interpreter, torch and the graph need the rest.
-USABLE_SHARE = 0.8
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,53 +59,6 @@ def measure(meta_model: nn.Module, batch: int, seq_len: int, seed: int) -> Size:
     except Exception:  # noqa: BLE001 - no inputs (ValueError) or the user's init_hidden(): no estimate
         activations = None
     return Size(parameters, weight_bytes, activations)
-
-
-def budget() -> int | None:
-    """Bytes this process may still allocate: what the machine has available, and what the
-    worker's address-space limit leaves. None when neither is known."""
-    limits = []
-    available = _meminfo("MemAvailable")
-    if available is not None:
-        limits.append(available)
-    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
-    if soft != resource.RLIM_INFINITY:
-        limits.append(max(0, soft - (_vm_size() or 0)))
-    return int(USABLE_SHARE * min(limits)) if limits else None
-
-
-def too_large(size: Size, available: int | None) -> str | None:
-    """Why a model of this size is not built for real, or None when it fits."""
-    if available is None or size.probe_bytes <= available:
-        return None
-    return (f"{count(size.parameters)} parameters need about {size.probe_bytes / 2**30:.1f} GiB to "
-            f"probe, {available / 2**30:.1f} GiB available")
-
-
-def count(n: int) -> str:
-    for scale, word in ((1e9, "billion"), (1e6, "million")):
-        if n >= scale:
-            return f"{n / scale:.1f} {word}"
-    return str(n)
-
-
-def _meminfo(key: str) -> int | None:
-    return _status_field("/proc/meminfo", key)
-
-
-def _vm_size() -> int | None:
-    return _status_field("/proc/self/status", "VmSize")
-
-
-def _status_field(path: str, key: str) -> int | None:
-    try:
-        with open(path) as lines:
-            for line in lines:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
 
 
 def build_on_meta(build: Any) -> Any:

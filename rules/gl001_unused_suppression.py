@@ -40,3 +40,30 @@ class UnusedSuppression(Rule):
     fix = "remove the comment, or the codes in it that no longer apply"
     scope = "suppression"
     options: dict = {}
+
+    # a tiny model file with a suppression that silences nothing (on the line marked
+    # `# expect:`), and the same file without it (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
+
+
+        class Cleaned(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 4))
+
+            def forward(self, x):
+                return self.net(x)  # gradlint: ignore  # expect: GL001 warning
+        '''
+    valid = '''\
+        from torch import nn
+
+
+        class Cleaned(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(16, 32), nn.GELU(), nn.Linear(32, 4))
+
+            def forward(self, x):
+                return self.net(x)
+        '''

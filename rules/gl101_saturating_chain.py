@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
@@ -139,11 +138,37 @@ class SaturatingActivationChain(Rule):
             return Severity.WARNING
         return None
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        confirmed = span_verdict(finding, ctx, probe, self.thresholds(finding.static_d))
-        start, end = finding.span  # type: ignore[misc]
-        shares = [probe.saturated[n] for n in (start, end) if n in probe.saturated]
-        if confirmed.probe is not None and shares:
-            text = f"{confirmed.probe.text}; {max(shares):.0%} of the outputs in the flat tails"
-            return dataclasses.replace(confirmed, probe=dataclasses.replace(confirmed.probe, text=text))
-        return confirmed
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
+        saturated = measured.graph.saturated
+        shares = [saturated[n] for n in finding.span if n in saturated]  # type: ignore[union-attr]
+        tails = f"; {max(shares):.0%} of the outputs in the flat tails" if shares else ""
+        return span_verdict(finding, ctx, measured, self.thresholds(finding.static_d), suffix=tails)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
+
+
+        class SigmoidMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = [m for _ in range(5) for m in (nn.Linear(32, 32), nn.Sigmoid())]
+                self.net = nn.Sequential(*layers, nn.Linear(32, 2))
+
+            def forward(self, x):
+                return self.net(x)  # expect: GL101 error
+        '''
+    valid = '''\
+        from torch import nn
+
+
+        class GeluMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                layers = [m for _ in range(5) for m in (nn.Linear(32, 32), nn.GELU())]
+                self.net = nn.Sequential(*layers, nn.Linear(32, 2))
+
+            def forward(self, x):
+                return self.net(x)
+        '''

@@ -174,18 +174,42 @@ class VanishingGradient(Rule):
         return any(graph.nodes[n]["kind"] == "recurrent" for n in between) or bool(
             between & ctx.analysis.recurrent_nodes)
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         # the probe's RMS ratio, turned into the ratio of norms the prediction is about
-        return span_verdict(finding, ctx, _NormRatio(probe, ctx.analysis.judged_correction(*finding.span)),
-                            self.thresholds(ctx.analysis.main_span_class))
+        return span_verdict(finding, ctx, measured, self.thresholds(ctx.analysis.main_span_class),
+                            correction=ctx.analysis.judged_correction(*finding.span))
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
 
 
-class _NormRatio:
-    """The probe's measured ratio over a span, as the ratio of the gradient's norms."""
+        class SmallInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                                         nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+                for m in self.net:
+                    if isinstance(m, nn.Linear):
+                        nn.init.normal_(m.weight, std=0.01)
 
-    def __init__(self, probe, correction: float) -> None:
-        self.probe, self.correction = probe, correction
+            def forward(self, x):
+                return self.net(x)  # expect: GL102 warning
+        '''
+    valid = '''\
+        from torch import nn
 
-    def span_d(self, start: str, end: str) -> float | None:
-        measured = self.probe.span_d(start, end)
-        return measured + self.correction if measured is not None else None
+
+        class HeInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(),
+                                         nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 2))
+                for m in self.net:
+                    if isinstance(m, nn.Linear):
+                        nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                return self.net(x)
+        '''

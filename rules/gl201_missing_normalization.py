@@ -109,5 +109,33 @@ class MissingNormalization(Rule):
                 span=(start, end), static_d=static_d,
             )
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        return span_verdict(finding, ctx, probe, self.thresholds)
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
+        return span_verdict(finding, ctx, measured, self.thresholds)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
+
+
+        class DeepRelu(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(*[m for _ in range(12) for m in (nn.Linear(32, 32), nn.ReLU())])
+
+            def forward(self, x):
+                return self.net(x)  # expect: GL201 error
+        '''
+    valid = '''\
+        from torch import nn
+
+
+        class DeepReluNormalized(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(*[m for _ in range(12)
+                                           for m in (nn.Linear(32, 32), nn.BatchNorm1d(32), nn.ReLU())])
+
+            def forward(self, x):
+                return self.net(x)
+        '''

@@ -73,3 +73,54 @@ class ExplodingGradient(VanishingGradient):
         if clipped and severity is Severity.ERROR:
             return Severity.WARNING  # clipping bounds the step; it does not make the net healthy
         return severity
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
+                for fc in (self.fc1, self.fc2):
+                    nn.init.kaiming_normal_(fc.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                return x + self.fc2(torch.relu(self.fc1(x)))  # expect: GL202 error
+
+
+        class ResidualStack(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = nn.Sequential(*[Block(32) for _ in range(24)])
+
+            def forward(self, x):
+                return self.blocks(x)
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(width, width), nn.Linear(width, width)
+                nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+                nn.init.zeros_(self.fc2.weight)
+
+            def forward(self, x):
+                return x + self.fc2(torch.relu(self.fc1(x)))
+
+
+        class ResidualStack(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.blocks = nn.Sequential(*[Block(32) for _ in range(24)])
+
+            def forward(self, x):
+                return self.blocks(x)
+        '''

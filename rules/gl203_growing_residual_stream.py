@@ -3,8 +3,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import ModelContext, Rule, Thresholds
+from gradlint.findings import Finding, Severity
+from gradlint.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, Thresholds, verdict
 
 
 class GrowingResidualStream(Rule):
@@ -107,17 +107,64 @@ class GrowingResidualStream(Rule):
         return ("weight" in kinds and "norm" not in kinds
                 and not any(ctx.graph.nodes[n]["saturating"] for n in branch))
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         start, end = finding.span  # type: ignore[misc]
-        first, last = probe.forward_rms.get(start), probe.forward_rms.get(end)
+        forward = measured.graph.forward_rms
+        first, last = forward.get(start), forward.get(end)
         if not first or last is None or math.isnan(last):
-            verdict = ProbeVerdict(False, None, f"probe could not measure the forward RMS at `{ctx.label(start)}`")
-            return finding.with_probe(verdict)
-        measured = math.log10(max(last, 1e-300) / first) if math.isfinite(last) else math.inf
-        text = f"the stream's RMS grows by {10 ** measured:.2g}" if math.isfinite(measured) \
-            else "the stream overflows to Inf"
-        measured_d = round(measured, 3) if math.isfinite(measured) else None
-        if measured >= self.opts["warning-d"]:
-            return finding.with_probe(ProbeVerdict(True, measured_d, f"probe confirmed: {text}"))
-        return finding.with_probe(ProbeVerdict(False, measured_d, f"probe did not confirm: {text}"),
-                                  Severity.INFO)
+            return verdict(finding, NOT_MEASURED, f"the forward RMS at `{ctx.label(start)}`")
+        d = math.log10(max(last, 1e-300) / first) if math.isfinite(last) else math.inf
+        text = f"the stream's RMS grows by {10 ** d:.2g}" if math.isfinite(d) else "the stream overflows to Inf"
+        return verdict(finding, CONFIRMED if d >= self.opts["warning-d"] else REFUTED, text, d)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.fc = nn.Linear(width, width)
+
+            def forward(self, x):
+                return x + torch.relu(self.fc(x))  # expect: GL203 warning
+
+
+        class ResidualMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Linear(2, 64)
+                self.blocks = nn.Sequential(*[Block(64) for _ in range(20)])
+                self.head = nn.Linear(64, 2)
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self, width):
+                super().__init__()
+                self.norm = nn.LayerNorm(width)
+                self.fc = nn.Linear(width, width)
+
+            def forward(self, x):
+                return x + self.fc(torch.relu(self.norm(x)))
+
+
+        class ResidualMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem = nn.Linear(2, 64)
+                self.blocks = nn.Sequential(*[Block(64) for _ in range(20)])
+                self.head = nn.Linear(64, 2)
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+        '''

@@ -5,8 +5,21 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import RECURRENT, ModelContext, Rule, Thresholds, gain_text
+from gradlint.findings import Finding, Severity
+from gradlint.rule import (
+    CONFIRMED,
+    MEASURED,
+    NOT_MEASURED,
+    OPPOSITE,
+    RECURRENT,
+    REFUTED,
+    ModelContext,
+    Needs,
+    Rule,
+    Thresholds,
+    gain_text,
+    verdict,
+)
 
 # Gate order of torch's stacked recurrent weights, with sup|φ'| of each gate's nonlinearity.
 _GATES = {
@@ -39,6 +52,8 @@ def _farthest_from_one(spectra: Iterable[_Spectrum]) -> _Spectrum:
 
 if TYPE_CHECKING:
     import torch
+
+    from gradlint.probe import Measurements
 
 # torch and networkx are imported inside the methods: `gradlint rule` and the no-model path
 # must not pay for importing torch.
@@ -270,26 +285,35 @@ class RecurrentSpectralRadius(Rule):
         return 1.0
 
     # --- probe -------------------------------------------------------------------------------
-    def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
+    def needs(self, ctx: ModelContext, found: tuple[Finding, ...]) -> Needs:
+        """Each flagged `nn.RNN`-family module, then every vanilla one the check passed, run alone
+        over the horizon (a loop's finding is confirmed from the graph probe's span)."""
+        import torch
+
+        horizon = self.opts["horizon"]
+        flagged = [f.args["module"] for f in found if f.span is None]
+        passed = [q for q, m in ctx.model.named_modules()
+                  if isinstance(m, torch.nn.RNNBase) and _mode(m) not in _GATES and q not in flagged]
+        return Needs(recurrences=tuple((q, horizon) for q in dict.fromkeys(flagged + passed)))
+
+    def measure(self, ctx: ModelContext, measured: Measurements) -> Iterable[Finding]:
         """Vanilla `nn.RNN` modules whose ρ·γ is near 1 (no static finding) can still vanish or
         explode over the horizon: measure each one alone and report what the probe finds."""
         import torch
-
-        from gradlint.probe import probe_recurrence
 
         reported = {f.node for f in ctx.prior if f.code == self.code}
         horizon = self.opts["horizon"]
         for qualname, module in ctx.model.named_modules():
             if not isinstance(module, torch.nn.RNNBase) or _mode(module) in _GATES or qualname in reported:
                 continue
-            measured = probe_recurrence(module, horizon, ctx.batch_size, ctx.seed)
-            severity = self.thresholds.severity(measured) if not math.isnan(measured) else None
+            d = measured.recurrence(qualname, horizon)
+            severity = self.thresholds.severity(d) if not math.isnan(d) else None
             if severity is None:
                 continue
             worst = _farthest_from_one(self._module_spectra(module))
             node = self._call_node(ctx, qualname)
-            why = _RELU_WHY if measured < 0 and _mode(module) == "RNN_RELU" else ""
-            direction = "vanishes" if measured < 0 else "explodes"
+            why = _RELU_WHY if d < 0 and _mode(module) == "RNN_RELU" else ""
+            direction = "vanishes" if d < 0 else "explodes"
             finding = self.make(
                 ctx.location(node) if node else ctx.fallback,
                 "{kind} `{module}`: {weight} has spectral radius {radius:.2f}, so ρ·γ looks stable, "
@@ -298,42 +322,66 @@ class RecurrentSpectralRadius(Rule):
                  "radius": worst.radius, "horizon": horizon, "direction": direction, "why": why},
                 severity=severity, model=ctx.model_name, node=qualname,
             )
-            rounded = round(measured, 3) if math.isfinite(measured) else None
-            text = f"probe measured: the gradient from step {horizon} back to step 1 is ×{gain_text(measured)}"
-            yield finding.with_probe(ProbeVerdict(True, rounded, text))
+            yield verdict(finding, MEASURED,
+                          f"the gradient from step {horizon} back to step 1 is ×{gain_text(d)}", d)
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+    def confirm(self, finding: Finding, ctx: ModelContext, measured: Measurements) -> Finding:
         if finding.span is not None:
-            measured = probe.span_d(*finding.span) if probe is not None else None
+            d = measured.graph.span_d(*finding.span) if measured.graph is not None else None
             where = f"between the first and last step of `{finding.args['module']}`"
         else:
-            from gradlint.probe import probe_recurrence
-
-            module = ctx.model.get_submodule(finding.args["module"])
-            measured = probe_recurrence(module, self.opts["horizon"], ctx.batch_size, ctx.seed)
+            d = measured.recurrence(finding.args["module"], self.opts["horizon"])
             where = f"from step {self.opts['horizon']} back to step 1"
-        if measured is None or math.isnan(measured):
-            return finding.with_probe(ProbeVerdict(False, None, "probe could not measure the recurrence"))
-        gain = gain_text(measured)
+        if d is None or math.isnan(d):
+            return verdict(finding, NOT_MEASURED, "the recurrence")
+        text = f"the gradient {where} is ×{gain_text(d)}"
         predicted = finding.static_d or 0.0
-        rounded = round(measured, 3) if math.isfinite(measured) else None
-        if measured * predicted > 0 and abs(measured) >= self.thresholds.warning:
-            return finding.with_probe(
-                ProbeVerdict(True, rounded, f"probe confirmed: the gradient {where} is ×{gain}"))
-        severity = self.thresholds.severity(measured) if measured * predicted < 0 else None
+        if d * predicted > 0 and abs(d) >= self.thresholds.warning:
+            return verdict(finding, CONFIRMED, text, d)
+        severity = self.thresholds.severity(d) if d * predicted < 0 else None
+        direction = "vanishes" if d < 0 else "explodes"
         if severity is not None and finding.args.get("kind") in _GATED:
             # the probe refutes the claim it was asked to check; what it measured instead is a
             # gated cell at initialization, whose gates learn to open (THEORY.md §1: do not apply
             # the vanilla-RNN bound to LSTM/GRU), so it is no ground for a warning either
-            direction = "vanishes" if measured < 0 else "explodes"
-            return finding.with_probe(ProbeVerdict(
-                False, rounded, f"probe measured the opposite: the gradient {where} is ×{gain}, it "
-                f"{direction} at initialization, as gated cells do before their gates learn"), Severity.INFO)
+            return verdict(finding, OPPOSITE, f"{text}, it {direction} at initialization, as gated "
+                           "cells do before their gates learn", d, Severity.INFO)
         if severity is not None:  # ρ·γ is a bound: the typical step gain can sit on the other side of 1
-            direction = "vanishes" if measured < 0 else "explodes"
-            return finding.with_probe(ProbeVerdict(
-                True, rounded, f"probe measured the opposite: the gradient {where} is ×{gain}, it "
-                f"{direction}{_RELU_WHY if measured < 0 and _is_relu(ctx, finding) else ''}"), severity)
-        return finding.with_probe(
-            ProbeVerdict(False, rounded, f"probe did not confirm: the gradient {where} is ×{gain}"),
-            Severity.INFO)
+            why = _RELU_WHY if d < 0 and _is_relu(ctx, finding) else ""
+            return verdict(finding, OPPOSITE, f"{text}, it {direction}{why}", d, severity)
+        return verdict(finding, REFUTED, text, d)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class DriftedIRNN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.RNN(2, 16, nonlinearity="relu", batch_first=True)
+                with torch.no_grad():
+                    self.rnn.weight_hh_l0.copy_(1.1 * torch.eye(16))
+                    self.rnn.bias_hh_l0.zero_()
+                self.head = nn.Linear(16, 1)
+
+            def forward(self, x):
+                out, _ = self.rnn(x)  # expect: GL301 error
+                return self.head(out[:, -1])
+        '''
+    valid = '''\
+        from torch import nn
+
+
+        class Gated(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.rnn = nn.LSTM(2, 16, batch_first=True)
+                self.head = nn.Linear(16, 1)
+
+            def forward(self, x):
+                out, _ = self.rnn(x)
+                return self.head(out[:, -1])
+        '''

@@ -1,10 +1,9 @@
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import CLASS_H, ModelContext, Rule, gain_text
+from gradlint.findings import Finding, Severity
+from gradlint.rule import CLASS_H, CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, gain_text, verdict
 
 
 class MissingSkipConnections(Rule):
@@ -84,17 +83,52 @@ class MissingSkipConnections(Rule):
                 span=(start, end), static_d=static_d,
             )
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
-        start, end = finding.span  # type: ignore[misc]
-        measured = probe.span_d(start, end)
-        if measured is None:
-            return finding.with_probe(ProbeVerdict(False, None, "probe could not measure the path"))
-        gain = gain_text(measured)
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
+        d = measured.graph.span_d(*finding.span)  # type: ignore[misc]
+        if d is None:
+            return verdict(finding, NOT_MEASURED, "the path")
         # a gradient of exactly 0 at the start measures -inf: the text says "0", the number is None
-        number = round(measured, 3) if math.isfinite(measured) else None
-        if abs(measured) >= CLASS_H.warning:
-            text = f"probe confirmed: gradient across the path is {gain} (distorted as well as deep)"
-            return finding.with_probe(ProbeVerdict(True, number, text))
-        text = (f"probe measured: gradient across the path is {gain}, healthy; the risk is degradation, "
-                "not vanishing")
-        return finding.with_probe(ProbeVerdict(False, number, text))
+        if abs(d) >= CLASS_H.warning:
+            return verdict(finding, CONFIRMED, f"gradient across the path is {gain_text(d)} (distorted "
+                           "as well as deep)", d)
+        # a healthy gradient refutes only the distortion: the depth itself stays the finding
+        return verdict(finding, REFUTED, f"gradient across the path is {gain_text(d)}, healthy; the risk "
+                       "is degradation, not vanishing", d, finding.severity)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        from torch import nn
+
+
+        class Plain(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(*[m for _ in range(24)
+                                           for m in (nn.Linear(16, 16), nn.BatchNorm1d(16), nn.ReLU())])
+
+            def forward(self, x):
+                return self.net(x)  # expect: GL401 warning
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc, self.norm = nn.Linear(16, 16), nn.BatchNorm1d(16)
+
+            def forward(self, x):
+                return x + torch.relu(self.norm(self.fc(x)))
+
+
+        class Residual(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.net = nn.Sequential(*[Block() for _ in range(24)])
+
+            def forward(self, x):
+                return self.net(x)
+        '''

@@ -143,6 +143,34 @@ class OptimizerWithoutClipping(Rule):
              "reason": "".join(f"; {r}" for r in reasons)},
             severity=Severity.WARNING if (recurrent or big_lr) else Severity.INFO, model=model)
 
+    # a tiny training function this rule flags on the line marked `# expect:`, and the same
+    # function with clipping (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+
+
+        def train(model, batches):
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)  # expect: GL501 info
+            for x, y in batches:
+                loss = ((model(x) - y) ** 2).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+        '''
+    valid = '''\
+        import torch
+
+
+        def train(model, batches):
+            optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+            for x, y in batches:
+                loss = ((model(x) - y) ** 2).mean()
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+                optimizer.step()
+        '''
+
 
 # the hyperparameters an observed GL501 finding shows, in this order
 _SHOWN = ("lr", "momentum", "betas", "weight_decay", "nesterov")

@@ -4,8 +4,8 @@ import math
 import statistics
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import ModelContext, Rule
+from gradlint.findings import Finding, Severity
+from gradlint.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
 
 _INIT = {
     "relu": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
@@ -100,18 +100,53 @@ class InitScale(Rule):
             static_d=0.5 * math.log10(statistics.median(checked)),
         )
 
-    def confirm(self, finding: Finding, ctx: ModelContext, probe) -> Finding:
+    def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         """The probe's per-layer gain: the measured ratio over the stack, per layer."""
         import networkx as nx
 
         start, end = finding.span  # type: ignore[misc]
-        measured = probe.span_d(start, end)
+        d = measured.graph.span_d(start, end)
         path = nx.shortest_path(ctx.graph, start, end)
         steps = sum(1 for n in path[1:] if ctx.graph.nodes[n]["kind"] == "weight")
-        if measured is None or not math.isfinite(measured) or not steps:
-            return finding.with_probe(ProbeVerdict(False, None, "probe could not measure the stack"))
-        chi = 10 ** (2 * measured / steps)
+        if d is None or not math.isfinite(d) or not steps:
+            return verdict(finding, NOT_MEASURED, "the stack")
+        chi = 10 ** (2 * d / steps)
         inside = self.opts["low"] <= chi <= self.opts["high"]
-        verb = "did not confirm" if inside else "confirmed"
-        return finding.with_probe(ProbeVerdict(not inside, round(measured, 3),
-                                               f"probe {verb}: measured χ per layer = {chi:.2f}"))
+        # an initialization off by a measured χ inside the band is still the finding's advice
+        return verdict(finding, REFUTED if inside else CONFIRMED, f"measured χ per layer = {chi:.2f}", d,
+                       finding.severity)
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class DefaultInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList(nn.Linear(64, 64) for _ in range(4))
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = torch.relu(layer(x))  # expect: GL601 info
+                return x
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class HeInit(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.layers = nn.ModuleList(nn.Linear(64, 64) for _ in range(4))
+                for layer in self.layers:
+                    nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                for layer in self.layers:
+                    x = torch.relu(layer(x))
+                return x
+        '''

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import ModelContext, Rule
+from gradlint.findings import Finding, Severity
+from gradlint.rule import MEASURED, ModelContext, Needs, Rule, verdict
 
 DEAD_ACTIVATIONS = ("relu", "relu6", "threshold")
 
@@ -48,15 +48,48 @@ class DeadReLU(Rule):
     summary = "Most units of a ReLU layer are zero for the whole probe batch"
     fix = "zero the biases, lower the learning rate, normalize inputs, or use LeakyReLU/GELU"
     needs_weights = True
-    watches = DEAD_ACTIVATIONS
     options = {"dead-fraction": 0.7}
 
-    def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
-        for node, share in sorted(probe.dead.items()):
+    def measure(self, ctx: ModelContext, measured) -> Iterable[Finding]:
+        for node, share in sorted(measured.graph.dead.items()):
             if share < self.opts["dead-fraction"]:
                 continue
-            text = f"probe measured: {share:.0%} of the units are zero for all {ctx.batch_size} samples"
-            yield self.make(
+            finding = self.make(
                 ctx.location(node), "`{layer}`: {share:.0%} of its units are dead for the whole batch",
                 {"layer": ctx.label(node), "share": share}, model=ctx.model_name, node=ctx.label(node),
-            ).with_probe(ProbeVerdict(True, None, text))
+            )
+            yield verdict(finding, MEASURED, f"{share:.0%} of the units are zero for all {ctx.batch_size} samples")
+
+    def needs(self, ctx: ModelContext, found: tuple[Finding, ...]) -> Needs:
+        return Needs(dead=frozenset(DEAD_ACTIVATIONS))
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class DeadMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(32, 64), nn.Linear(64, 10)
+                nn.init.constant_(self.fc1.bias, -3.0)
+
+            def forward(self, x):
+                return self.fc2(torch.relu(self.fc1(x)))  # expect: GL602 warning
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class LiveMLP(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc1, self.fc2 = nn.Linear(32, 64), nn.Linear(64, 10)
+                nn.init.zeros_(self.fc1.bias)
+
+            def forward(self, x):
+                return self.fc2(torch.relu(self.fc1(x)))
+        '''

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import ModelContext, Rule
+from gradlint.findings import Finding, Severity
+from gradlint.rule import MEASURED, ModelContext, Rule, verdict
 
 
 class NonFinite(Rule):
@@ -44,17 +44,47 @@ class NonFinite(Rule):
     needs_weights = True
     options: dict = {}
 
-    def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
+    def measure(self, ctx: ModelContext, measured) -> Iterable[Finding]:
+        probe = measured.graph
         if not probe.nonfinite:
             return
         if probe.nonfinite_forward:  # the forward pass: where the first bad value is computed
             origin, where = probe.nonfinite_forward[0], "forward"
         else:  # the backward pass runs in reverse: its first bad gradient is the latest node
             origin, where = probe.nonfinite[-1], "backward"
-        text = f"probe measured: NaN/Inf at {len(probe.nonfinite)} node(s)"
-        yield self.make(
+        finding = self.make(
             ctx.location(origin), "NaN or Inf first appears at `{node}` in the {where} pass "
             "({count} node(s) affected)",
             {"node": ctx.label(origin), "where": where, "count": len(probe.nonfinite)},
             model=ctx.model_name, node=ctx.label(origin),
-        ).with_probe(ProbeVerdict(True, None, text))
+        )
+        yield verdict(finding, MEASURED, f"NaN/Inf at {len(probe.nonfinite)} node(s)")
+
+    # a tiny model file this rule flags on the line marked `# expect:`, and the same file
+    # fixed (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class LogHead(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(16, 8)
+
+            def forward(self, x):
+                return torch.log(self.fc(x))  # expect: GL603 error
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class LogHead(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(16, 8)
+
+            def forward(self, x):
+                return torch.log_softmax(self.fc(x), dim=-1)
+        '''

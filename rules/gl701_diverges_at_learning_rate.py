@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, ProbeVerdict, Severity
-from gradlint.rule import ModelContext, Rule
+from gradlint.findings import Finding, Severity
+from gradlint.rule import MEASURED, ModelContext, Rule, verdict
 
 _ORIGINS = {"source": "constructed here", "config": "stated in [tool.gradlint]",
             "observed": "as the training run configured it"}
@@ -84,8 +84,9 @@ class DivergesAtLearningRate(Rule):
     needs_weights = True
     options = {"steps": 30, "growth": 1e4, "assumed-clip-norm": 1.0}
 
-    def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
-        from gradlint.dry_run import dry_run, optimizer_class, too_large  # torch: in the worker only
+    def measure(self, ctx: ModelContext, measured) -> Iterable[Finding]:
+        from gradlint.dry_run import dry_run, optimizer_class  # torch: in the worker only
+        from gradlint.limits import too_large_to_train
 
         setup = ctx.optimizer
         if setup is None:
@@ -99,7 +100,7 @@ class DivergesAtLearningRate(Rule):
             ctx.notes.append(f"{self.code} dry run skipped: `{setup.name}`{where} is not a torch.optim "
                              "optimizer; state one in [tool.gradlint] (optimizer = \"AdamW\", lr = ...)")
             return
-        large = too_large(ctx.model)
+        large = too_large_to_train(ctx.model)
         if large:
             ctx.notes.append(f"{self.code} dry run skipped: the model is too large to copy ({large})")
             return
@@ -136,10 +137,10 @@ class DivergesAtLearningRate(Rule):
         else:
             advice = f"no learning rate down to {result.runs[-1].lr:.2g} held either"
         blew = "non-finite" if first.why == "non-finite" else f"grow {first.why.split()[-1]}"
-        text = (f"probe measured: dry run of {described}: loss {_loss(first.first_loss)} at step 1, "
+        text = (f"dry run of {described}: loss {_loss(first.first_loss)} at step 1, "
                 f"{_loss(first.last_loss)} at step {first.diverged_at}")
         location = setup.location or ctx.fallback
-        yield self.make(
+        finding = self.make(
             location,
             "training diverges at the configured learning rate: {optimizer} ({origin}) makes "
             "`{trained}`'s loss {blew} at step {step} of a {steps}-step dry run{clipped}; {advice}",
@@ -147,7 +148,71 @@ class DivergesAtLearningRate(Rule):
              "blew": blew, "step": first.diverged_at, "steps": int(self.opts["steps"]),
              "clipped": f" with {result.clip}" if result.clip else "", "advice": advice},
             model=ctx.model_name,
-        ).with_probe(ProbeVerdict(True, None, text))
+        )
+        yield verdict(finding, MEASURED, text)
+
+    # a tiny model file whose optimizer this rule flags on the line marked `# expect:`, and the
+    # same file at a learning rate that holds (tests/test_rule_examples.py runs both)
+    invalid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm, self.fc1, self.fc2 = nn.LayerNorm(32), nn.Linear(32, 32), nn.Linear(32, 32)
+                nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+                nn.init.kaiming_normal_(self.fc2.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
+
+
+        class PreLN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem, self.head = nn.Linear(2, 32), nn.Linear(32, 2)
+                self.blocks = nn.Sequential(*[Block() for _ in range(16)])
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+
+
+        def main():
+            model = PreLN()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9)  # expect: GL701 error
+        '''
+    valid = '''\
+        import torch
+        from torch import nn
+
+
+        class Block(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.norm, self.fc1, self.fc2 = nn.LayerNorm(32), nn.Linear(32, 32), nn.Linear(32, 32)
+                nn.init.kaiming_normal_(self.fc1.weight, nonlinearity="relu")
+                nn.init.kaiming_normal_(self.fc2.weight, nonlinearity="relu")
+
+            def forward(self, x):
+                return x + self.fc2(torch.relu(self.fc1(self.norm(x))))
+
+
+        class PreLN(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.stem, self.head = nn.Linear(2, 32), nn.Linear(32, 2)
+                self.blocks = nn.Sequential(*[Block() for _ in range(16)])
+
+            def forward(self, x):
+                return self.head(self.blocks(self.stem(x)))
+
+
+        def main():
+            model = PreLN()
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.005, momentum=0.9)
+        '''
 
 
 def _settings(hyper, lr: float) -> str:

@@ -136,9 +136,9 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def test_a_model_too_large_for_this_machine_is_not_probed(monkeypatch):
-    from gradlint import engine
+    from gradlint import limits
 
-    monkeypatch.setattr(engine, "_available_memory", lambda: 2**20)  # pretend 1 MiB is free
+    monkeypatch.setattr(limits, "available_memory", lambda: 2**20)  # pretend 1 MiB is free
     model, inputs = build("bert")
     pathological = edited(model, inputs, residuals=False)
     report = gradlint.check_model(pathological, tensors(inputs))
