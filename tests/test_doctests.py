@@ -15,6 +15,7 @@ MODULES = [
     "gradlint.passes.span",
     "gradlint.passes.topology",
     "gradlint.passes.weights",
+    "gradlint.rule",
     "gradlint.rules",
 ]
 
