@@ -82,7 +82,7 @@ class DivergesAtLearningRate(Rule):
     fix = ("lower the learning rate to one that held in the dry run, warm it up (LinearLR, "
            "OneCycleLR), or clip gradients")
     needs_weights = True
-    options = {"steps": 30, "growth": 1e4, "assumed-clip-norm": 1.0}
+    options = {"steps": 30, "growth": 1e4, "batches": 4, "assumed-clip-norm": 1.0}
 
     def measure(self, ctx: ModelContext, probe) -> Iterable[Finding]:
         from gradlint.dry_run import dry_run, optimizer_class, too_large  # torch: in the worker only
@@ -107,14 +107,17 @@ class DivergesAtLearningRate(Rule):
         try:
             result = dry_run(ctx.model, ctx.inputs, setup, steps=int(self.opts["steps"]),
                              growth=float(self.opts["growth"]), seed=ctx.seed, deadline=deadline,
-                             default_clip_norm=float(self.opts["assumed-clip-norm"]))
+                             default_clip_norm=float(self.opts["assumed-clip-norm"]),
+                             fresh=not ctx.real_inputs, parts=int(self.opts["batches"]))
         except Exception as exc:  # noqa: BLE001 - the dry run must not lose the other findings
             ctx.notes.append(f"{self.code} dry run failed ({type(exc).__name__}: {str(exc)[:200]})")
             return
         first = result.first
         settings = _settings(setup.hyperparameters, first.lr)
         clip = f", {result.clip}" if result.clip else ""
-        described = (f"{setup.name}({settings}{clip}), {first.steps} steps on a batch of {result.batch} "
+        batches = (f"new generated batches ({result.batch} rows) each step" if result.fresh
+                   else f"the captured batch of {result.batch}")
+        described = (f"{setup.name}({settings}{clip}), {first.steps} steps on {batches} "
                      f"with {result.loss} on random targets" + (" (warm-up start from "
                      f"{setup.scheduler})" if setup.scheduler else ""))
         ctx.details.append(f"{self.code} dry run: {described}: "
