@@ -299,3 +299,47 @@ def test_no_skipped_line_when_an_optimizer_is_known(two_models):
     assert run.returncode == 0, run.stderr
     assert "GL701 dry run not run" not in run.stderr and "GL701 dry run skipped" not in run.stderr
     assert run.stderr.count("GL701 dry run: SGD(lr=0.01), 30 steps") == 2, run.stderr
+
+
+# ------------------------------------------------------------------- generated inputs: new batches each step
+
+def test_generated_inputs_are_drawn_anew_each_step_so_random_labels_are_not_memorized():
+    setup = OptimizerSetup("Adam", {"lr": 0.01}, "config")
+    wide = nn.Sequential(nn.Linear(4, 256), nn.ReLU(), nn.Linear(256, 3))
+    inputs = {"input": torch.randn(8, 4)}
+    fixed = dry_run(wide, inputs, setup, steps=30)
+    fresh = dry_run(wide, inputs, setup, steps=30, fresh=True, parts=4)
+    assert fixed.first.last_loss < 0.1  # 8 rows of random labels, fitted
+    assert fresh.first.last_loss > 0.7  # new rows and labels each step: near log(3), as they should be
+    assert (fixed.batch, fresh.batch, fresh.fresh) == (8, 32, True)
+
+
+def test_new_batches_each_step_leave_the_model_its_gradients_and_the_random_states_as_they_were():
+    model = _model()
+    model(torch.randn(5, 4)).sum().backward()
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    inputs = {"input": torch.randn(8, 4)}
+    before = inputs["input"].clone()
+    torch_state, python_state = torch.get_rng_state(), random.getstate()
+    result = dry_run(model, inputs, OptimizerSetup("SGD", {"lr": 50.0, "momentum": 0.9}, "config"),
+                     steps=30, fresh=True, parts=2)
+    assert result.first.diverged_at is not None
+    assert torch.equal(torch.get_rng_state(), torch_state) and random.getstate() == python_state
+    assert torch.equal(inputs["input"], before)
+    for name, parameter in model.named_parameters():
+        assert torch.equal(parameter, params[name]) and torch.equal(parameter.grad, grads[name]), name
+
+
+def test_the_detail_line_says_which_batches_the_dry_run_used(write):
+    path = write("model.py", _SMALL.format(name="Net") + textwrap.dedent("""
+
+        def gradlint_models():
+            return {"given": (Net(), torch.randn(8, 4))}
+        """))
+    (path.parent / "pyproject.toml").write_text('[tool.gradlint]\noptimizer = "SGD"\nlr = 0.01\n')
+    other = write("other.py", _SMALL.format(name="Other"))
+    run = run_cli(str(path), str(other), "--no-cache", "-v")
+    assert "model `given`: GL701 dry run: SGD(lr=0.01), 30 steps on the captured batch of 8 with" in run.stderr, run.stderr
+    assert ("model `Other`: GL701 dry run: SGD(lr=0.01), 30 steps on new generated batches (32 rows) each "
+            "step with") in run.stderr, run.stderr
