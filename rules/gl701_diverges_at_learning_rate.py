@@ -71,8 +71,10 @@ class DivergesAtLearningRate(Rule):
       labels fitted on 8 rows and overshot); a new batch of 8 each step, 16 and 3 (one more
       late blow-up, step 21: 8 rows of random labels give a noisy gradient). On the 20 cases
       either flagged, 4 new batches a step (32 rows) flag 16 of the 17 that fail and 1 of the 3
-      that train (step 14; one fixed batch of 32: 15 and 1). Each step costs `batches` forward
-      and backward passes of the probe's batch.
+      that train (step 14; one fixed batch of 32: 15 and 1). In the whole evaluation
+      (`python eval/report.py`) GL701 with 4 then flags 17 cases that fail at the first learning
+      rate and 1 that trains. Each step costs `batches` forward and backward passes of the
+      probe's batch.
     - `assumed-clip-norm` (1.0): the max_norm applied when the project clips gradients at a value
       its source does not give (the Hugging Face and Lightning default).
 
@@ -121,7 +123,7 @@ class DivergesAtLearningRate(Rule):
             result = dry_run(ctx.model, ctx.inputs, setup, steps=int(self.opts["steps"]),
                              growth=float(self.opts["growth"]), seed=ctx.seed, deadline=deadline,
                              default_clip_norm=float(self.opts["assumed-clip-norm"]),
-                             fresh=not ctx.real_inputs, parts=int(self.opts["batches"]))
+                             fresh=not ctx.real_inputs, parts=max(1, int(self.opts["batches"])))
         except Exception as exc:  # noqa: BLE001 - the dry run must not lose the other findings
             ctx.notes.append(f"{self.code} dry run failed ({type(exc).__name__}: {str(exc)[:200]})")
             return
