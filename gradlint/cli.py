@@ -211,7 +211,7 @@ def _init_arguments(text: str, paths: tuple[str, ...]) -> dict:
 
 def _notes(report, quiet: bool, verbose: bool, show_info: bool) -> None:
     """Problems, notes and the summary go to stderr, so stdout stays parseable."""
-    from gradlint.reporters import summary
+    from gradlint.reporters import skipped_line, summary
 
     for problem in report.problems:
         click.echo(f"{problem.path}: error: {problem.message}", err=True)
@@ -221,6 +221,9 @@ def _notes(report, quiet: bool, verbose: bool, show_info: bool) -> None:
         for note in result.notes:
             if verbose or not note.detail:
                 click.echo(f"{note.path}: note: {note.message}", err=True)
+    skipped = None if verbose else skipped_line(report)  # with -v each model's note says it
+    if skipped:
+        click.echo(f"note: {skipped}", err=True)
     click.echo(summary(report, show_info=show_info), err=True)
 
 

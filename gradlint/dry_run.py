@@ -54,6 +54,7 @@ class DryRunResult:
     clip: str | None               # the clipping applied, in words
     runs: tuple[Run, ...]
     seconds: float
+    fresh: bool = False            # a new generated batch and new targets at every step
 
     @property
     def first(self) -> Run:
@@ -97,10 +98,14 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:
 
 def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, steps: int = 30,
             growth: float = 1e4, divisors: tuple[float, ...] = (3, 10, 30, 100, 300, 1000),
-            seed: int = 0, deadline: float | None = None, default_clip_norm: float = 1.0) -> DryRunResult:
+            seed: int = 0, deadline: float | None = None, default_clip_norm: float = 1.0,
+            fresh: bool = False, parts: int = 1) -> DryRunResult:
     """Run ``setup`` for ``steps`` steps on copies of ``model``; when the loss diverges, again at
-    the learning rate divided by each of ``divisors`` until one holds. Leaves ``model``, its
-    gradients and every random state as they were."""
+    the learning rate divided by each of ``divisors`` until one holds. With ``fresh`` (generated
+    inputs, not the user's batch) every step draws a new seeded batch like ``inputs`` and new
+    targets, as training sees a new batch each step, and a step's gradient is the mean over
+    ``parts`` such batches (a batch ``parts`` times the size of ``inputs``, whatever its layout);
+    otherwise every step sees ``inputs`` and the same targets. Leaves ``model``, its gradients and every random state as they were."""
     started = time.perf_counter()
     cls = optimizer_class(setup.name)
     if cls is None:
@@ -123,19 +128,20 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
     try:
         for divisor in (1, *divisors):
             run, loss_kind, batch = _one_run(model, inputs, cls, setup, lr / divisor, steps, growth, seed,
-                                             deadline, clip_norm, clip_value)
+                                             deadline, clip_norm, clip_value, fresh, parts if fresh else 1)
             runs.append(run)
             if run.stopped or run.diverged_at is None:
                 break
     finally:
         torch.set_num_threads(threads)
         restore_random_states(states)
-    return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started)
+    return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started, fresh)
 
 
 def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: OptimizerSetup, lr: float,
              steps: int, growth: float, seed: int, deadline: float | None,
-             clip_norm: float | None, clip_value: float | None) -> tuple[Run, str, int]:
+             clip_norm: float | None, clip_value: float | None, fresh: bool = False,
+             parts: int = 1) -> tuple[Run, str, int]:
     torch.manual_seed(seed)
     random.seed(seed)
     trained = copy.deepcopy(model)
@@ -155,14 +161,19 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
             if deadline is not None and time.perf_counter() > deadline:
                 return Run(lr, step - 1, None, None, first, last, stopped=True), loss_kind, batch
             optimizer.zero_grad(set_to_none=True)
-            output = _first_float(trained(**inputs))
-            if output is None:
-                raise ValueError("the model's output has no floating-point tensor")
-            if target is None:
-                target, loss_kind = _target(output, generator)
-                batch = output.shape[0] if output.dim() else 1
-            loss = _loss(output, target, loss_kind)
-            value = float(loss.detach())
+            value = 0.0
+            for part in range(parts):
+                batch_inputs = inputs if (step == 1 and part == 0) or not fresh else _like(inputs, generator)
+                output = _first_float(trained(**batch_inputs))
+                if output is None:
+                    raise ValueError("the model's output has no floating-point tensor")
+                if target is None or fresh:
+                    target, loss_kind = _target(output, generator)
+                    batch = (output.shape[0] if output.dim() else 1) * parts
+                loss = _loss(output, target, loss_kind) / parts
+                value += float(loss.detach())
+                if math.isfinite(value):
+                    loss.backward()
             last = value
             if not math.isfinite(value):
                 return Run(lr, step, step, "non-finite", first, value), loss_kind, batch
@@ -170,13 +181,33 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
                 first = value
             elif value > growth * max(first, 1e-12):
                 return Run(lr, step, step, f"grew ×{value / max(first, 1e-12):.0e}", first, value), loss_kind, batch
-            loss.backward()
             if clip_norm is not None:
                 _CLIP_NORM(parameters, clip_norm)
             elif clip_value is not None:
                 _CLIP_VALUE(parameters, clip_value)
             optimizer.step()
     return Run(lr, steps, None, None, first, last), loss_kind, batch
+
+
+def _like(value: Any, generator: torch.Generator) -> Any:
+    """A new seeded draw of generated inputs, shape for shape: standard normal values for
+    floating tensors, integers within the range seen for integer ones (token ids, timesteps);
+    constant tensors (a zero recurrent state, sequence lengths) and anything else are kept."""
+    if isinstance(value, dict):
+        return {k: _like(v, generator) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_like(v, generator) for v in value)
+    if not isinstance(value, torch.Tensor) or value.numel() < 2 or value.is_complex():
+        return value
+    low, high = value.min(), value.max()
+    if bool(low == high):
+        return value
+    if value.is_floating_point():
+        return torch.randn(value.shape, generator=generator, dtype=value.dtype).to(value.device)
+    if value.dtype == torch.bool:
+        return value
+    return torch.randint(int(low), int(high) + 1, value.shape, generator=generator,
+                         dtype=value.dtype).to(value.device)
 
 
 def _first_float(value: Any) -> torch.Tensor | None:

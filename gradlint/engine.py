@@ -357,6 +357,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         model.to(device)
         if inputs is not None:
             inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+    given = inputs is not None  # the user's own batch (gradlint_models(), check_model, a captured call)
     traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes, details)
     weights_known = not on_meta_device(model)
     graph = analysis = None
@@ -383,7 +384,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
                        seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known,
                        clipping=settings.clipping, inputs=inputs, notes=notes, details=details,
-                       **_training_context(model, settings, spec, started))
+                       **_training_context(model, settings, spec, started, given))
     # Rules that stay quiet when a structural rule explains the problem run after those rules,
     # and see their findings even when the user disabled them: ignoring GL101 accepts a sigmoid
     # chain, it does not ask GL102 to report the same chain again.
@@ -433,7 +434,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
 
 
 def _training_context(model: nn.Module, settings: Settings, spec: ModelSpec | None,
-                      started: float) -> dict[str, Any]:
+                      started: float, given: bool) -> dict[str, Any]:
     """The model context's training fields: the project facts, the optimizer the model will be
     trained with (observed by `gradlint run` through ``spec.training``, else [tool.gradlint],
     else the project's source), whether the inputs are the user's own batch, and when the
@@ -441,8 +442,7 @@ def _training_context(model: nn.Module, settings: Settings, spec: ModelSpec | No
     facts = ProjectFacts.from_dict(settings.project)
     optimizer, optimizer_note = choose_setup(model, getattr(spec, "training", None), settings.optimizer, facts)
     return {"facts": facts, "optimizer": optimizer, "optimizer_note": optimizer_note,
-            "real_inputs": spec is not None and spec.inputs is not None,
-            "deadline": model_deadline(started, settings)}
+            "real_inputs": given, "deadline": model_deadline(started, settings)}
 
 
 # the rules that judge the whole model's gain over its main span

@@ -240,3 +240,106 @@ def test_settings_carry_the_project_facts_and_the_configured_optimizer_to_the_wo
     assert ProjectFacts.from_dict(again.project) == facts
     setup, _ = choose_setup(Net(), None, again.optimizer, ProjectFacts.from_dict(again.project))
     assert (setup.name, setup.lr, setup.origin) == ("SGD", 0.1, "config")
+
+
+# ------------------------------------------------------------------- a skipped dry run, said once
+
+_SMALL = """
+import torch
+from torch import nn
+
+
+class {name}(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(4, 16)
+        self.fc2 = nn.Linear(16, 3)
+
+    def forward(self, x):
+        return self.fc2(torch.relu(self.fc1(x)))
+"""
+SKIPPED = ("note: GL701 dry run not run for 2 models: no optimizer and learning rate known for them (set "
+           "`optimizer` and `lr` in [tool.gradlint], or run `gradlint run -- python train.py`; -v gives "
+           "each model's reason)")
+
+
+@pytest.fixture
+def two_models(write):
+    write("first.py", _SMALL.format(name="First"))
+    return write("second.py", _SMALL.format(name="Second")).parent
+
+
+def test_a_dry_run_skipped_for_want_of_an_optimizer_is_one_line_for_the_whole_run(two_models):
+    run = run_cli(str(two_models), "--no-cache")
+    assert run.returncode == 0, run.stderr
+    assert run.stderr.splitlines().count(SKIPPED) == 1, run.stderr
+    assert "GL701 dry run skipped" not in run.stderr  # the per-model reasons are -v's
+    verbose = run_cli(str(two_models), "--no-cache", "-v")
+    assert verbose.stderr.count("GL701 dry run skipped: no optimizer found in the project's source") == 2
+    assert "GL701 dry run not run for" not in verbose.stderr
+
+
+def test_the_per_model_reason_stays_in_the_json(two_models):
+    import json
+
+    run = run_cli(str(two_models), "--no-cache", "--output-format", "json")
+    notes = [n for f in json.loads(run.stdout)["files"] for n in f["notes"] if "GL701 dry run skipped" in n["message"]]
+    assert sorted(n["model"] for n in notes) == ["First", "Second"] and all(n["detail"] for n in notes)
+
+
+def test_no_skipped_line_when_gl701_is_not_selected(two_models):
+    run = run_cli(str(two_models), "--no-cache", "--select", "GL101")
+    assert run.returncode == 0, run.stderr
+    assert "GL701" not in run.stderr
+
+
+def test_no_skipped_line_when_an_optimizer_is_known(two_models):
+    (two_models / "pyproject.toml").write_text('[tool.gradlint]\noptimizer = "SGD"\nlr = 0.01\n')
+    run = run_cli(str(two_models), "--no-cache", "-v")
+    assert run.returncode == 0, run.stderr
+    assert "GL701 dry run not run" not in run.stderr and "GL701 dry run skipped" not in run.stderr
+    assert run.stderr.count("GL701 dry run: SGD(lr=0.01), 30 steps") == 2, run.stderr
+
+
+# ------------------------------------------------------------------- generated inputs: new batches each step
+
+def test_generated_inputs_are_drawn_anew_each_step_so_random_labels_are_not_memorized():
+    setup = OptimizerSetup("Adam", {"lr": 0.01}, "config")
+    wide = nn.Sequential(nn.Linear(4, 256), nn.ReLU(), nn.Linear(256, 3))
+    inputs = {"input": torch.randn(8, 4)}
+    fixed = dry_run(wide, inputs, setup, steps=30)
+    fresh = dry_run(wide, inputs, setup, steps=30, fresh=True, parts=4)
+    assert fixed.first.last_loss < 0.1  # 8 rows of random labels, fitted
+    assert fresh.first.last_loss > 0.7  # new rows and labels each step: near log(3), as they should be
+    assert (fixed.batch, fresh.batch, fresh.fresh) == (8, 32, True)
+
+
+def test_new_batches_each_step_leave_the_model_its_gradients_and_the_random_states_as_they_were():
+    model = _model()
+    model(torch.randn(5, 4)).sum().backward()
+    params = {n: p.detach().clone() for n, p in model.named_parameters()}
+    grads = {n: p.grad.clone() for n, p in model.named_parameters()}
+    inputs = {"input": torch.randn(8, 4)}
+    before = inputs["input"].clone()
+    torch_state, python_state = torch.get_rng_state(), random.getstate()
+    result = dry_run(model, inputs, OptimizerSetup("SGD", {"lr": 50.0, "momentum": 0.9}, "config"),
+                     steps=30, fresh=True, parts=2)
+    assert result.first.diverged_at is not None
+    assert torch.equal(torch.get_rng_state(), torch_state) and random.getstate() == python_state
+    assert torch.equal(inputs["input"], before)
+    for name, parameter in model.named_parameters():
+        assert torch.equal(parameter, params[name]) and torch.equal(parameter.grad, grads[name]), name
+
+
+def test_the_detail_line_says_which_batches_the_dry_run_used(write):
+    path = write("model.py", _SMALL.format(name="Net") + textwrap.dedent("""
+
+        def gradlint_models():
+            return {"given": (Net(), torch.randn(8, 4))}
+        """))
+    (path.parent / "pyproject.toml").write_text('[tool.gradlint]\noptimizer = "SGD"\nlr = 0.01\n')
+    other = write("other.py", _SMALL.format(name="Other"))
+    run = run_cli(str(path), str(other), "--no-cache", "-v")
+    assert "model `given`: GL701 dry run: SGD(lr=0.01), 30 steps on the captured batch of 8 with" in run.stderr, run.stderr
+    assert ("model `Other`: GL701 dry run: SGD(lr=0.01), 30 steps on new generated batches (32 rows) each "
+            "step with") in run.stderr, run.stderr

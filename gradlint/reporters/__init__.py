@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from typing import TextIO
 
@@ -55,6 +56,23 @@ def summary(report: Report, *, show_info: bool = True) -> str:
     if failed:
         text += f" {plural(failed, 'file')} could not be fully checked."
     return text
+
+
+# The per-model note (verbose-only, and in JSON) that GL701 writes when it has no optimizer to
+# dry-run: "model `Net`: GL701 dry run skipped: <why>".
+_DRY_RUN_SKIPPED = re.compile(r"^model `[^`]*`: GL701 dry run skipped: ")
+
+
+def skipped_line(report: Report) -> str | None:
+    """One line for the whole run when GL701's dry run did not run for some models for want of
+    an optimizer (each model's reason is a -v note): a check that did not run must say so, but
+    not once per model file without training code."""
+    count = sum(1 for r in report.files for n in r.notes if n.detail and _DRY_RUN_SKIPPED.match(n.message))
+    if not count:
+        return None
+    return (f"GL701 dry run not run for {plural(count, 'model')}: no optimizer and learning rate known "
+            f"for {'them' if count > 1 else 'it'} (set `optimizer` and `lr` in [tool.gradlint], or run "
+            "`gradlint run -- python train.py`; -v gives each model's reason)")
 
 
 def reached(report: Report) -> str:

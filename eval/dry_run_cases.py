@@ -1,0 +1,115 @@
+"""GL701's dry run alone on eval cases, scored against the training labels: where it blew up
+(step, how) and, over the cases run, how many that fail and that train it flags — at the first
+learning rate's labels and at the best run's.
+
+    python eval/dry_run_cases.py                         # every case whose directory states an optimizer
+    python eval/dry_run_cases.py residual/default_32.py mlp/residual_relu_none_scaled_4.py
+    python eval/dry_run_cases.py --fixed                 # one batch for every step (as before)
+    python eval/dry_run_cases.py --batch 32 -j 2
+
+Each case is built the way gradlint builds it (its file's models; inputs generated from its first
+layer at ``--batch``, its directory's probe seq-len) and dry-run with the optimizer its
+directory's ``pyproject.toml`` states, as ``gradlint`` does (the clipping/ cases, whose optimizer
+is in their own source, are left out). Prints one line a case and the counts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CASES = HERE / "cases"
+
+
+def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1) -> dict:
+    sys.path.insert(0, str(ROOT))
+    import torch
+
+    from gradlint.config import configured_optimizer, find_config, load_config
+    from gradlint.dry_run import choose_setup, dry_run
+    from gradlint.inputs import candidate_inputs
+    from gradlint.load import find_models, import_file
+
+    torch.set_num_threads(1)
+    path = CASES / name
+    config = load_config(find_config(path))
+    seq_len = config.table.get("probe", {}).get("seq-len", 32)
+    specs, _ = find_models(import_file(path), path, 0, batch_size=batch, seq_len=seq_len)
+    spec = next(s for s in specs if s.model is not None)
+    model = spec.model
+    setup, why = choose_setup(model, None, configured_optimizer(config), None)
+    if setup is None:
+        return {"case": name, "skipped": why}
+    inputs = spec.inputs
+    if inputs is None:
+        for candidate in candidate_inputs(model, batch, seq_len, 0):
+            try:
+                with torch.no_grad():
+                    model(**candidate)
+            except Exception:  # noqa: BLE001 - the next candidate, as the engine does
+                continue
+            inputs = candidate
+            break
+    started = time.perf_counter()
+    result = dry_run(model, inputs, setup, steps=steps, seed=0, fresh=fresh, parts=parts)
+    first = result.first
+    held = result.held
+    return {"case": name, "diverged_at": first.diverged_at, "why": first.why, "first": first.first_loss,
+            "last": first.last_loss, "held": held.lr if held else None, "batch": result.batch,
+            "seconds": time.perf_counter() - started, "runs": len(result.runs)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cases", nargs="*", help="paths relative to eval/cases (default: every case with a stated optimizer)")
+    parser.add_argument("--batch", type=int, default=8, help="rows of the generated batch (default 8, the probe's)")
+    parser.add_argument("--fixed", action="store_true", help="one batch and one set of targets for every step")
+    parser.add_argument("--steps", type=int, default=30)
+    parser.add_argument("--parts", type=int, default=1, help="fresh batches averaged into each step (not with --fixed)")
+    parser.add_argument("-j", "--jobs", type=int, default=2)
+    args = parser.parse_args()
+    labels = json.loads((HERE / "labels.json").read_text())["cases"]
+    names = args.cases or sorted(n for n in labels if (CASES / n).parent.joinpath("pyproject.toml").is_file()
+                                 and "optimizer" in (CASES / n).parent.joinpath("pyproject.toml").read_text()
+                                 and not n.startswith("clipping/"))
+    started = time.perf_counter()
+    with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
+        results = list(pool.map(one, names, [args.batch] * len(names), [not args.fixed] * len(names),
+                                [args.steps] * len(names), [args.parts] * len(names)))
+    counts = {("first", True, True): 0, ("first", True, False): 0, ("best", True, True): 0, ("best", True, False): 0}
+    totals = {("first", "fails"): 0, ("first", "trains"): 0, ("best", "fails"): 0, ("best", "trains"): 0}
+    seconds = 0.0
+    for result in results:
+        name = result["case"]
+        entry = labels.get(name, {})
+        first_label, best_label = (entry["runs"][0][1] if entry else "?"), entry.get("label", "?")
+        if "skipped" in result:
+            print(f"{name}: skipped ({result['skipped']})")
+            continue
+        seconds += result["seconds"]
+        flagged = result["diverged_at"] is not None
+        for which, label in (("first", first_label), ("best", best_label)):
+            if label in ("fails", "trains"):
+                totals[(which, label)] += 1
+                counts[(which, True, label == "fails")] += flagged
+        if flagged or len(args.cases):
+            shown = (f"diverged at step {result['diverged_at']} ({result['why']}), held at lr {result['held']:.3g}"
+                     if flagged and result["held"] else f"diverged at step {result['diverged_at']} ({result['why']})"
+                     if flagged else f"held: loss {result['first']:.3g} -> {result['last']:.3g}")
+            print(f"{name}: {shown}; labels: first lr {first_label}, best run {best_label}")
+    mode = "a fixed batch" if args.fixed else f"{args.parts} fresh batch(es) each step"
+    print(f"\n{len(results)} cases, batch {args.batch}, {mode}, {args.steps} steps; "
+          f"dry run {seconds:.1f} s in all ({time.perf_counter() - started:.0f} s wall, {args.jobs} jobs)")
+    for which, title in (("first", "first learning rate"), ("best", "best run")):
+        print(f"{title} labels: flags {counts[(which, True, True)]} of {totals[(which, 'fails')]} that fail, "
+              f"{counts[(which, True, False)]} of {totals[(which, 'trains')]} that train")
+
+
+if __name__ == "__main__":
+    main()
