@@ -11,7 +11,9 @@ reverse-topological sweep per family: linear-time, and no rule enumerates paths.
 Requires: ``topology`` (data successors, reverse order), ``recurrence`` (the time steps of a loop
 end every chain: a recurrence is judged over its horizon, not as depth).
 
-Ensures: ``Chains``, the chains of each family in ``FAMILIES`` (earliest start first).
+Ensures: ``Chains``, the chains of each family in ``FAMILIES`` (earliest start first); each
+``Chain`` holds its members, its route and, for each member, the first activation on the route
+before the next member (what a per-layer gain multiplies in).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class Chain:
 
     nodes: tuple[str, ...]
     route: tuple[str, ...]   # from the first member to the last, inclusive
+    # for each member, the first activation on the route after it, up to and including the
+    # next member (None when there is none, and for the last member)
+    activations: tuple[str | None, ...] = ()
 
     @property
     def start(self) -> str:
@@ -54,8 +59,15 @@ class Chain:
         """Route nodes after ``start`` up to and including ``end``."""
         return self.route[self._position[start] + 1:self._position[end] + 1]
 
+    @functools.cached_property
+    def _member_index(self) -> dict[str, int]:
+        return {node: i for i, node in enumerate(self.nodes)}
+
     def part(self, members: list[str]) -> Chain:
-        return Chain(tuple(members), self.route[self._position[members[0]]:self._position[members[-1]] + 1])
+        """The chain of ``members``, consecutive members of this one."""
+        first, last = self._member_index[members[0]], self._member_index[members[-1]]
+        return Chain(tuple(members), self.route[self._position[members[0]]:self._position[members[-1]] + 1],
+                     self.activations[first:last] + (None,))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -185,14 +197,20 @@ def find_chains(topo: Topology, members: Collection[str], breakers: Collection[s
             end = state[node][2] or node
             if end not in longest or state[node][0] > state[longest[end]][0]:
                 longest[end] = node
+    kind = topo.kind
     found = []
     for end, start in sorted(longest.items(), key=lambda item: position[item[1]]):
-        route, chain = [start], [start]
-        node = start
+        route, chain, activations = [start], [start], []
+        node, activation = start, None
         while node != end:
             node = state[node][1]
             route.append(node)  # type: ignore[arg-type]
+            if activation is None and kind[node] == "activation":
+                activation = node
             if role.get(node) == 1:
                 chain.append(node)  # type: ignore[arg-type]
-        found.append(Chain(tuple(chain), tuple(route)))
+                activations.append(activation)
+                activation = None
+        activations.append(None)
+        found.append(Chain(tuple(chain), tuple(route), tuple(activations)))
     return tuple(found)
