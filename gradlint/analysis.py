@@ -78,6 +78,10 @@ class Analysis:
     def recurrent_nodes(self) -> frozenset[str]:
         return self.facts.recurrence.nodes
 
+    def module_call(self, qualname: str) -> str | None:
+        """The node of the first call of the module named ``qualname`` (None: it is never called)."""
+        return self.facts.recurrence.calls.get(qualname)
+
     @property
     def meanfield(self) -> Mapping[str, tuple[float, float]]:
         """node -> (q: forward second moment of its output, chi: backward squared gain)."""
@@ -124,10 +128,10 @@ class Analysis:
     def static_d(self, chain: Chain, start: str, end: str) -> float:
         """Predicted log10 RMS gradient ratio along the chain's route, gradient at ``start`` over
         gradient at ``end``."""
-        gains = self.meanfield
+        gains, log10 = self.meanfield, math.log10
         total = 0.0
         for node in chain.between(start, end):
-            total += math.log10(max(gains[node][1], 1e-300))
+            total += log10(max(gains[node][1], 1e-300))
         return 0.5 * total
 
     def comparable_span(self, chain: Chain) -> tuple[str, str]:

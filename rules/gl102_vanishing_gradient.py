@@ -40,18 +40,17 @@ def _initializer_fix(ctx: ModelContext, start: str, end: str) -> str | None:
     analysis, graph = ctx.analysis, ctx.graph
     if analysis.main_span_class == "N" or analysis.residual_blocks:
         return None
-    gains, route = analysis.meanfield, analysis.main_route()
+    gains, route, kind = analysis.meanfield, analysis.main_route(), analysis.topology.kind
+    # each weight layer with the first activation after it on the route before the next weight
+    # layer: one pass over the route (a layer's activation is settled when it is seen)
+    pairs: list[list[str | None]] = []
+    for node in route:
+        if kind[node] == "weight":
+            pairs.append([node, None])
+        elif kind[node] == "activation" and pairs and pairs[-1][1] is None:
+            pairs[-1][1] = node
     layers: list[tuple[float, str | None]] = []
-    for index, node in enumerate(route):
-        if graph.nodes[node]["kind"] != "weight":
-            continue
-        activation = None
-        for later in route[index + 1:]:
-            if graph.nodes[later]["kind"] == "weight":
-                break
-            if graph.nodes[later]["kind"] == "activation":
-                activation = later
-                break
+    for node, activation in pairs:
         chi = gains[node][1] * (gains[activation][1] if activation else 1.0)
         layers.append((chi, graph.nodes[activation]["activation"] if activation else None))
     if not layers:

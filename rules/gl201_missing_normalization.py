@@ -3,6 +3,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
+from gradlint.passes.topology import node_facts
 from gradlint.rule import (
     CLASS_H,
     ModelContext,
@@ -87,12 +88,12 @@ class MissingNormalization(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None:
             return
-        graph = ctx.graph
+        facts = node_facts(ctx.graph)
         for chain in ctx.analysis.chains("unnormalized"):
             if len(chain) < self.opts["min-depth"]:
                 continue
             start, end = ctx.analysis.comparable_span(chain)
-            if sum(graph.nodes[n]["saturating"] for n in chain.route) >= 2:
+            if sum(facts[n]["saturating"] for n in chain.route) >= 2:
                 continue  # a chain of saturating activations: GL101's finding, with class-S limits
             static_d = ctx.analysis.static_d(chain, start, end)
             severity = self.thresholds.severity(static_d)

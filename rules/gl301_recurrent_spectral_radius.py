@@ -222,12 +222,7 @@ class RecurrentSpectralRadius(Rule):
 
     @staticmethod
     def _call_node(ctx: ModelContext, qualname: str) -> str | None:
-        if ctx.graph is None:
-            return None
-        for node, facts in ctx.graph.nodes(data=True):
-            if facts["module"] == qualname:
-                return node
-        return None
+        return ctx.analysis.module_call(qualname) if ctx.analysis is not None else None
 
     # --- hand-written loops: one square weight applied along a chain --------------------------
     def _unrolled_loops(self, ctx: ModelContext) -> Iterable[Finding]:

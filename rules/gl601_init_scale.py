@@ -5,6 +5,7 @@ import statistics
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
+from gradlint.passes.topology import node_facts
 from gradlint.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
 
 _INIT = {
@@ -63,25 +64,26 @@ class InitScale(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None or any(f.code in self.explained_by for f in ctx.prior):
             return
-        graph, gains, kind = ctx.graph, ctx.analysis.meanfield, ctx.analysis.topology.kind
+        facts, gains = node_facts(ctx.graph), ctx.analysis.meanfield
         chains = ctx.analysis.chains("unnormalized")
+        low, high = self.opts["low"], self.opts["high"]
         off: list[tuple[str, float, str | None]] = []
         checked: list[float] = []
         span: tuple[str, str] | None = None
         for chain in chains:
             if len(chain) < self.opts["min-depth"]:
                 continue
-            for layer, nxt in zip(chain.nodes, chain.nodes[1:]):
-                shape = graph.nodes[layer]["params"]
-                square = [s for s in shape.values() if len(s) == 2 and s[0] == s[1]]
-                if not square:
-                    continue
-                between = chain.between(layer, nxt)
-                activation = next((n for n in between if kind[n] == "activation"), None)
+            # each layer but the last, with the activation the chains pass found after it
+            for layer, activation in zip(chain.nodes[:-1], chain.activations):
+                for shape in facts[layer]["params"].values():
+                    if len(shape) == 2 and shape[0] == shape[1]:
+                        break
+                else:
+                    continue  # no square weight
                 chi = gains[layer][1] * (gains[activation][1] if activation else 1.0)
                 checked.append(chi)
-                if not self.opts["low"] <= chi <= self.opts["high"]:
-                    off.append((layer, chi, graph.nodes[activation]["activation"] if activation else None))
+                if not low <= chi <= high:
+                    off.append((layer, chi, facts[activation]["activation"] if activation else None))
                     span = span or (chain.start, chain.nodes[-1])
         # the typical layer decides: the first layer sees the raw input, not the stack's fixed point
         if not off or self.opts["low"] <= statistics.median(checked) <= self.opts["high"]:

@@ -8,8 +8,9 @@ immutable value. ``run_passes`` runs them in dependency order:
 pass            computes                                               requires
 ==============  =====================================================  ==========================
 ``topology``    orders, data neighbours, post-dominators               the graph
-``recurrence``  layers applied at every step of a loop                 topology
-``chains``      runs of layers on the cheapest gradient route          topology, recurrence
+``recurrence``  layers applied at every step of a loop; module calls   topology
+``chains``      runs of layers on the cheapest gradient route, and     topology, recurrence
+                the activation after each layer on it
 ``span``        the main span, its route and inside                    topology
 ``residual``    residual blocks on the main route, the span's class    topology, span
 ``weights``     E[W²], fans and E[b²] of every weight layer            topology

@@ -11,7 +11,9 @@ reverse-topological sweep per family: linear-time, and no rule enumerates paths.
 Requires: ``topology`` (data successors, reverse order), ``recurrence`` (the time steps of a loop
 end every chain: a recurrence is judged over its horizon, not as depth).
 
-Ensures: ``Chains``, the chains of each family in ``FAMILIES`` (earliest start first).
+Ensures: ``Chains``, the chains of each family in ``FAMILIES`` (earliest start first); each
+``Chain`` holds its members, its route and, for each member, the first activation on the route
+before the next member (what a per-layer gain multiplies in).
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ class Chain:
 
     nodes: tuple[str, ...]
     route: tuple[str, ...]   # from the first member to the last, inclusive
+    # for each member, the first activation on the route after it, up to and including the
+    # next member (None when there is none, and for the last member)
+    activations: tuple[str | None, ...] = ()
 
     @property
     def start(self) -> str:
@@ -54,16 +59,25 @@ class Chain:
         """Route nodes after ``start`` up to and including ``end``."""
         return self.route[self._position[start] + 1:self._position[end] + 1]
 
+    @functools.cached_property
+    def _member_index(self) -> dict[str, int]:
+        return {node: i for i, node in enumerate(self.nodes)}
+
     def part(self, members: list[str]) -> Chain:
-        return Chain(tuple(members), self.route[self._position[members[0]]:self._position[members[-1]] + 1])
+        """The chain of ``members``, consecutive members of this one."""
+        first, last = self._member_index[members[0]], self._member_index[members[-1]]
+        return Chain(tuple(members), self.route[self._position[members[0]]:self._position[members[-1]] + 1],
+                     self.activations[first:last] + (None,))
 
 
 @dataclasses.dataclass(frozen=True)
 class Family:
-    """Which nodes a chain counts (``member``, given a node's facts) and which node kinds end it."""
+    """Which nodes a chain counts (nodes of ``member_kinds`` for which ``member``, given the node's
+    facts, holds; every such node without ``member``) and which node kinds end it."""
 
-    member: Callable[[dict[str, Any]], bool]
+    member_kinds: tuple[str, ...]
     breaker_kinds: tuple[str, ...]
+    member: Callable[[dict[str, Any]], bool] | None = None
 
 
 # Nodes whose inside we cannot see (blocks, opaque modules) end every chain: claiming a chain
@@ -71,13 +85,16 @@ class Family:
 FAMILIES: Mapping[str, Family] = {
     # saturating activations with no normalization between (GL101); a recurrent module or an
     # attention block between two activations hides what happens to the gradient there
-    "saturating": Family(lambda facts: facts["saturating"],
-                         ("norm", "recurrent", "attention", "block", "opaque")),
+    "saturating": Family(("activation",), ("norm", "recurrent", "attention", "block", "opaque"),
+                         lambda facts: facts["saturating"]),
     # weight layers with no normalization between (GL201, GL601)
-    "unnormalized": Family(lambda facts: facts["kind"] == "weight", ("norm", "block", "opaque")),
+    "unnormalized": Family(("weight",), ("norm", "block", "opaque")),
     # layers with no skip connection around them, normalized or not (GL401)
-    "skipless": Family(lambda facts: facts["kind"] in ("weight", "recurrent", "attention"), ("block", "opaque")),
+    "skipless": Family(("weight", "recurrent", "attention"), ("block", "opaque")),
 }
+
+
+_BREAKER = -1   # a breaker's role in ``find_chains``
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,13 +107,14 @@ class Chains:
 
 def chains(graph: nx.DiGraph, topo: Topology, recurrence: Recurrence) -> Chains:
     """The chains pass (see the module docstring)."""
-    facts, kind = node_facts(graph), topo.kind
+    facts, by_kind, data = node_facts(graph), topo.by_kind, topo.successors
     found = {}
     for name, family in FAMILIES.items():
-        ends = family.breaker_kinds
-        breakers = {n for n in topo.successors if kind[n] in ends} | recurrence.nodes
+        breakers = {n for kind in family.breaker_kinds for n in by_kind.get(kind, ()) if n in data}
+        breakers |= recurrence.nodes
         member = family.member
-        members = {n for n in topo.successors if n not in breakers and member(facts[n])}
+        members = {n for kind in family.member_kinds for n in by_kind.get(kind, ())
+                   if n in data and n not in breakers and (member is None or member(facts[n]))}
         found[name] = find_chains(topo, members, breakers)
     return Chains(found)
 
@@ -136,49 +154,63 @@ def find_chains(topo: Topology, members: Collection[str], breakers: Collection[s
         return ()
     successors, position = topo.successors, topo.position
     output = topo.output
-    cost: dict[str, int] = {}
-    step: dict[str, str | None] = {}
-    tail: dict[str, str | None] = {}   # last member on the route strictly after the node
+    # what a node counts for on a route: 1 a member, 0 neither; a breaker resets the count. One
+    # lookup per step instead of two set tests.
+    role = dict.fromkeys(members, 1)
+    role.update(dict.fromkeys(breakers, _BREAKER))
+    get_role = role.get
+    # node -> (cost, step, tail): the fewest members on a route to the output, the next node on
+    # it, and the last member on it strictly after the node (one tuple per node)
+    state: dict[str, tuple[int, str | None, str | None]] = {}
     for node in topo.reverse:
         if node == output:
-            cost[node], step[node], tail[node] = 0, None, None
+            state[node] = (0, None, None)
             continue
         following = successors[node]
         if len(following) == 1:   # most nodes of a deep stack: no route to choose
             best = following[0]
-            known = cost.get(best)
+            known = state.get(best)
             if known is None:
                 continue  # never reaches the output
-            best_value = 0 if best in breakers else known + (best in members)
+            counted = get_role(best, 0)
         else:
-            best_value, best = -1, None
+            best_value, best, known, counted = -1, None, None, 0
             for succ in following:
-                known = cost.get(succ)
-                if known is None:
+                succ_state = state.get(succ)
+                if succ_state is None:
                     continue  # never reaches the output
-                value = 0 if succ in breakers else known + (succ in members)
+                succ_role = get_role(succ, 0)
+                value = 0 if succ_role == _BREAKER else succ_state[0] + succ_role
                 if best is None or value < best_value or (value == best_value and succ < best):
-                    best_value, best = value, succ
+                    best_value, best, known, counted = value, succ, succ_state, succ_role
             if best is None:
                 continue
-        cost[node], step[node] = best_value, best
-        if best in breakers:
-            tail[node] = None
+        if counted == _BREAKER:
+            state[node] = (0, best, None)
         else:
-            after = tail[best]
-            tail[node] = after if after is not None else (best if best in members else None)
+            after = known[2]
+            state[node] = (known[0] + counted, best,
+                           after if after is not None else (best if counted else None))
     longest: dict[str, str] = {}
     for node in reversed(topo.reverse):
-        if node in members and node in cost:
-            end = tail[node] or node
-            if end not in longest or cost[node] > cost[longest[end]]:
+        if role.get(node) == 1 and node in state:
+            end = state[node][2] or node
+            if end not in longest or state[node][0] > state[longest[end]][0]:
                 longest[end] = node
+    kind = topo.kind
     found = []
     for end, start in sorted(longest.items(), key=lambda item: position[item[1]]):
-        route, chain = [start], [start]
-        while route[-1] != end:
-            route.append(step[route[-1]])  # type: ignore[arg-type]
-            if route[-1] in members:
-                chain.append(route[-1])
-        found.append(Chain(tuple(chain), tuple(route)))
+        route, chain, activations = [start], [start], []
+        node, activation = start, None
+        while node != end:
+            node = state[node][1]
+            route.append(node)  # type: ignore[arg-type]
+            if activation is None and kind[node] == "activation":
+                activation = node
+            if role.get(node) == 1:
+                chain.append(node)  # type: ignore[arg-type]
+                activations.append(activation)
+                activation = None
+        activations.append(None)
+        found.append(Chain(tuple(chain), tuple(route), tuple(activations)))
     return tuple(found)

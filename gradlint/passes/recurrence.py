@@ -8,7 +8,9 @@ Requires: ``topology`` (the order, for "in graph order").
 
 Ensures: ``Recurrence``: ``applications`` maps each module (or parameter set) applied to data at
 least twice, each application feeding the next, to its applications in graph order; ``nodes``
-holds all of them.
+holds all of them; ``calls`` maps every called module's qualified name to the node of its first
+call in the graph's node order (where GL301 points for an ``nn.RNN``, found once here rather than
+by a scan of the graph per module).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from gradlint.passes.topology import Topology, node_facts
 class Recurrence:
     applications: Mapping[str, tuple[str, ...]]
     nodes: frozenset[str]
+    calls: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def recurrence(graph: nx.DiGraph, topo: Topology) -> Recurrence:
@@ -39,4 +42,9 @@ def recurrence(graph: nx.DiGraph, topo: Topology) -> Recurrence:
     for key, used in sorted(uses.items()):
         if len(used) >= 2 and all(nx.has_path(graph, a, b) for a, b in zip(used, used[1:])):
             applications[key] = tuple(used)
-    return Recurrence(applications, frozenset(n for used in applications.values() for n in used))
+    calls: dict[str, str] = {}
+    for node, facts in nodes.items():   # graph order, as the nodes were added
+        module = facts["module"]
+        if module is not None and module not in calls:
+            calls[module] = node
+    return Recurrence(applications, frozenset(n for used in applications.values() for n in used), calls)

@@ -100,16 +100,14 @@ def topology(graph: nx.DiGraph) -> Topology:
             outputs.append(n)
     data = strict.union(outputs)
     adjacency, incoming = graph._succ, graph._pred  # plain dicts: read once, never written
-    successors = {}
-    data_inputs = {}
-    for n in facts:
-        data_inputs[n] = tuple([p for p in incoming[n] if p in strict])
-        if n in data:
-            successors[n] = tuple([s for s in adjacency[n] if s in data])
+    # ``filter`` with a set's own ``__contains__`` keeps the order and runs no Python frame per node
+    is_strict, is_data = strict.__contains__, data.__contains__
+    data_inputs = {n: tuple(filter(is_strict, incoming[n])) for n in facts}
+    successors = {n: tuple(filter(is_data, adjacency[n])) for n in filter(is_data, facts)}
     by_kind: dict[str, list[str]] = {}
     for n in order:
         by_kind.setdefault(kinds[n], []).append(n)
-    reverse = tuple([n for n in reversed(order) if n in data])
+    reverse = tuple(filter(is_data, reversed(order)))
     output = outputs[0] if outputs else None
     return Topology(
         order=tuple(order), position={n: i for i, n in enumerate(order)}, reverse=reverse,
@@ -193,12 +191,18 @@ def immediate_post_dominators(successors: Mapping[str, Sequence[str]], reverse: 
     for node in reverse:
         if node == exit:
             continue
-        reaching = [s for s in successors[node] if s in rank]
-        if not reaching:
-            continue
-        finger = reaching[0]
-        for other in reaching[1:]:
-            finger = _intersect(finger, other, idom, rank)
+        following = successors[node]
+        if len(following) == 1:   # most nodes of a deep stack: nothing to intersect
+            finger = following[0]
+            if finger not in rank:
+                continue
+        else:
+            reaching = [s for s in following if s in rank]
+            if not reaching:
+                continue
+            finger = reaching[0]
+            for other in reaching[1:]:
+                finger = _intersect(finger, other, idom, rank)
         idom[node] = finger
         rank[node] = len(rank)
     return idom

@@ -53,26 +53,32 @@ def weights(graph: nx.DiGraph, graph_module: fx.GraphModule, topo: Topology,
         facts = nodes[name]
         key = facts["module"] or ",".join(sorted(facts["params"])) or name
         key_of[name] = key
-        first.setdefault(key, name)
+        if key not in first:
+            first[key] = name
     matrices: dict[str, torch.Tensor] = {}
     biases: dict[str, torch.Tensor] = {}
+    fans: dict[str, tuple[float, float]] = {}
     for key, name in first.items():
-        if nodes[name]["op"] == "call_module":
-            weight, bias = _weight_and_bias(_module(graph_module, modules, nodes[name]["module"]))
+        facts = nodes[name]
+        module = None
+        if facts["op"] == "call_module":
+            module = _module(graph_module, modules, facts["module"])
+            weight, bias = _weight_and_bias(module)
         else:
             weight, bias = weight_of(graph_module, graph, name), None
-        if weight is None or weight.dim() < 2:
+        if weight is None:
+            continue
+        shape = weight.shape
+        if len(shape) < 2:
             continue
         matrices[key] = weight
         if bias is not None:
             biases[key] = bias
+        fans[key] = _fans(facts, module, shape)
     with torch.no_grad():
         second = mean_squares(matrices)
         bias2 = mean_squares(biases, double=True)
-    scales: dict[str, LayerScale] = {}
-    for key, w in matrices.items():
-        fan_in, fan_out = _fans(nodes[first[key]], modules, graph_module, w)
-        scales[key] = LayerScale(second[key], fan_in, fan_out, bias2.get(key, 0.0))
+    scales = {key: LayerScale(second[key], *fans[key], bias2.get(key, 0.0)) for key in matrices}
     return {name: scales.get(key) for name, key in key_of.items()}
 
 
@@ -85,17 +91,31 @@ def mean_squares(tensors: Mapping[str, torch.Tensor], double: bool = False) -> d
     {'a': 1.0, 'b': 4.0, 'c': 0.0}
     """
     result: dict[str, float] = {}
+    # grouped by shape, dtype and device first (what stacking needs), then per group whether it
+    # may be batched: its size and device are the group's, only contiguity is the tensor's own
     groups: dict[tuple, list[str]] = {}
     for key, t in tensors.items():
-        if t.numel() <= _BATCHED and t.is_contiguous() and not t.is_meta:
-            groups.setdefault((tuple(t.shape), t.dtype, t.device), []).append(key)
+        group = (t.shape, t.dtype, t.device)
+        members = groups.get(group)
+        if members is None:
+            groups[group] = [key]
         else:
-            result[key] = float((t.double() if double else t).square().mean())
-    for keys in groups.values():
-        stacked = torch.stack([tensors[k] for k in keys]).reshape(len(keys), -1)
+            members.append(key)
+    for (shape, _, device), keys in groups.items():
+        small = math.prod(shape) <= _BATCHED and device.type != "meta"
+        batched = []
+        for key in keys:
+            t = tensors[key]
+            if small and t.is_contiguous():
+                batched.append(key)
+            else:
+                result[key] = float((t.double() if double else t).square().mean())
+        if not batched:
+            continue
+        stacked = torch.stack([tensors[k] for k in batched]).reshape(len(batched), -1)
         if double:
             stacked = stacked.double()   # exact: the same values as converting each alone
-        for key, value in zip(keys, stacked.square().mean(dim=1).tolist()):
+        for key, value in zip(batched, stacked.square().mean(dim=1).tolist()):
             result[key] = value
     return {key: result[key] for key in tensors}
 
@@ -147,14 +167,14 @@ def _class_names(cls: type) -> frozenset[str]:
     return frozenset(n for n in _SETTINGS if hasattr(cls, n))
 
 
-def _fans(facts: Mapping, modules: Mapping[str, nn.Module], gm: fx.GraphModule,
-          w: torch.Tensor) -> tuple[float, float]:
-    if w.dim() == 2 and facts["op"] != "call_module" and facts["target"] in ("matmul", "mm", "bmm", "addmm"):
-        return float(w.shape[0]), float(w.shape[1])  # x @ W: W is (in, out)
-    receptive = math.prod(w.shape[2:]) if w.dim() > 2 else 1
-    fan_in, fan_out = w.shape[1] * receptive, w.shape[0] * receptive
-    if facts["op"] == "call_module":
-        module = _module(gm, modules, facts["module"])
+def _fans(facts: Mapping, module: nn.Module | None, shape: torch.Size) -> tuple[float, float]:
+    """fan_in and fan_out of a weight of ``shape`` applied by the node with ``facts`` (``module``:
+    the module it calls, if it calls one)."""
+    if len(shape) == 2 and module is None and facts["target"] in ("matmul", "mm", "bmm", "addmm"):
+        return float(shape[0]), float(shape[1])  # x @ W: W is (in, out)
+    receptive = math.prod(shape[2:]) if len(shape) > 2 else 1
+    fan_in, fan_out = shape[1] * receptive, shape[0] * receptive
+    if module is not None:
         groups = _setting(module, "groups", 1) or 1
         stride = _setting(module, "stride", 1)
         fan_out = fan_out / groups / (math.prod(stride) if isinstance(stride, tuple) else stride)
