@@ -160,6 +160,16 @@ class _ValueProxy(fx.Proxy):
     def __index__(self) -> int:
         return operator.index(self.example)
 
+    def __contains__(self, key: Any) -> bool:
+        if self.tracer.guided:  # type: ignore[attr-defined]
+            return key in self.example  # "labels" in batch
+        return super().__contains__(key)
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if not self.tracer.guided:  # type: ignore[attr-defined]
+            raise TypeError(f"{type(self).__name__!r} object does not support item assignment")
+        self.tracer.create_proxy("call_function", operator.setitem, (self, index, value), {})
+
     def __int__(self) -> int:
         return int(self.example)
 
@@ -221,6 +231,8 @@ class GradlintTracer(fx.Tracer):
         value = None
         if self.guided:
             value = self._execute(kind, target, args, kwargs)
+            if kind == "call_function" and target is operator.setitem and isinstance(args[0], fx.Proxy):
+                return self._record_setitem(args, kwargs)
             if kind in ("call_function", "call_method", "call_module") and not _contains_tensor(value):
                 # Shape arithmetic and Python values fold into constants, as they did at run time.
                 return value
@@ -231,6 +243,28 @@ class GradlintTracer(fx.Tracer):
         if location is not None:
             proxy.node.meta["gl_source"] = location
         return proxy
+
+    def _record_setitem(self, args: tuple, kwargs: dict) -> None:
+        """``outputs[t] = step`` (already applied to the example values): a node that writes and
+        returns the tensor, and the user's variable now stands for that node, so later uses of
+        ``outputs`` (its return) depend on every step written into it."""
+        target = args[0]
+        proxy = super().create_proxy("call_function", setitem, args, kwargs)
+        self.values[proxy.node] = self.values[target.node]
+        location = user_location()
+        if location is not None:
+            proxy.node.meta["gl_source"] = location
+        target.node = proxy.node
+        return None
+
+    def factory(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        """``torch.zeros`` and its kin, as called from the traced forward: a graph node (not a
+        constant), so that a tensor preallocated there and written into stays in the graph."""
+        def traced_factory(*args: Any, **kwargs: Any) -> Any:
+            if self._computing:
+                return original(*args, **kwargs)
+            return self.create_proxy("call_function", original, args, kwargs)
+        return traced_factory
 
     def _execute(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
         if kind == "placeholder":
@@ -311,6 +345,28 @@ class _MetaDecisions(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def setitem(tensor: torch.Tensor, index: Any, value: Any) -> torch.Tensor:
+    """``tensor[index] = value``, returning the tensor it wrote into (the graph's form of it)."""
+    tensor[index] = value
+    return tensor
+
+
+# Tensor factories a forward calls to preallocate a tensor it then fills.
+_FACTORIES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like")
+
+
+@contextlib.contextmanager
+def _traced_factories(tracer: GradlintTracer) -> Iterator[None]:
+    originals = {name: getattr(torch, name) for name in _FACTORIES}
+    try:
+        for name, original in originals.items():
+            setattr(torch, name, tracer.factory(original))
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch, name, original)
+
+
 _DECISIONS = (torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.tolist)
 
 
@@ -335,7 +391,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     meta = on_meta_device(model)
     tensor_inputs = None
     if inputs is not None:
-        tensor_inputs = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+        tensor_inputs = {k: v for k, v in inputs.items() if _is_tensor_input(v)}
         model.__class__ = _with_entry_point(original_class, model, inputs)
     try:
         for _ in range(_MAX_OPAQUE_RETRIES):
@@ -343,7 +399,8 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
             if inputs is not None:
                 tracer.traced_func_name = _ENTRY
             try:
-                with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext():
+                with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext(), \
+                        _traced_factories(tracer) if inputs is not None else contextlib.nullcontext():
                     graph = tracer.trace(model)
             except _ConcreteError as exc:
                 raise TraceError(str(exc), forward_failed=True) from None
@@ -373,10 +430,17 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
 _ENTRY = "_gradlint_forward"
 
 
+def _is_tensor_input(value: Any) -> bool:
+    """A tensor, or a batch dict of tensors (``forward(self, batch)``): one graph input each."""
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+    return isinstance(value, torch.Tensor)
+
+
 def _with_entry_point(cls: type, model: torch.nn.Module, inputs: dict[str, Any]) -> type:
     """A subclass of the model's class with an entry point naming the tensor inputs."""
     parameters = inspect.signature(model.forward).parameters
-    tensors = [k for k, v in inputs.items() if isinstance(v, torch.Tensor)]
+    tensors = [k for k, v in inputs.items() if _is_tensor_input(v)]
     for name in tensors:
         if not name.isidentifier() or keyword.iskeyword(name):
             raise TraceError(f"input name {name!r} is not a Python identifier")
