@@ -256,3 +256,35 @@ def test_project_shapes_are_built_fed_and_checked(project, model, built, inputs)
         assert f"model `{model}`: {built}" in said, said
     if inputs:
         assert f"model `{model}`: inferred example inputs: {inputs}" in said, said
+
+
+# forward(self, batch) reading batch["categorical"][:, i] into one embedding per column and
+# batch["numeric"] concatenated with their outputs before the MLP: 3 columns in the smallest
+# vocabulary (7), 36 - 3 * 8 = 12 numeric features. Its span starts at the first embedding: the
+# two embeddings beside it join the span at the concatenation and are not on its paths (4 of 6).
+# seq2seq: the outputs tensor preallocated with torch.zeros and written step by step stays in the
+# graph; the span runs from the encoder through the decoder to the readout's input; the decoder's
+# embedding is fed by the targets, beside it (4 of 5).
+@pytest.mark.parametrize("project, model, inputs, span", [
+    ("bench/reach/dict_batch", "TabularClassifier",
+     "batch: {'categorical': int64[8, 3], 'numeric': float32[8, 12]}", (4, 6)),
+    ("bench/reach/seq2seq_injected", "model", "src: int64[32, 8], trg: int64[32, 8]", (4, 5)),
+])
+def test_project_shapes_batch_dict_and_preallocated_outputs_are_checked(project, model, inputs, span):
+    result = run_cli(project, "-v", "--no-cache", "--exit-zero", "--output-format", "json")
+    files = json.loads(result.stdout)["files"]
+    statuses = {m["name"]: m for f in files for m in f["model_status"]}
+    said = [n["message"] for f in files for n in f["notes"]]
+    assert statuses[model]["status"] == "checked", statuses
+    assert (statuses[model]["span"]["layers_in_span"], statuses[model]["span"]["layers_in_model"]) == span
+    assert f"model `{model}`: inferred example inputs: {inputs}" in said, said
+    assert not any("no gradient path" in n or "probe skipped" in n for n in said), said
+
+
+def test_project_shapes_a_batch_key_nothing_tells_is_named_in_the_skip(write):
+    path = write("model.py", "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+                             "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 2)\n\n"
+                             "    def forward(self, batch):\n        return self.fc(batch['x']) * batch['scale']\n")
+    result = run_cli("model.py", "-v", "--no-cache", "--exit-zero", "--output-format", "json", cwd=path.parent)
+    said = [n["message"] for f in json.loads(result.stdout)["files"] for n in f["notes"]]
+    assert any("batch['scale']" in n and "gradlint_models()" in n for n in said), said
