@@ -341,9 +341,18 @@ class _KeyInference:
         self.model, self.tree, self.parents, self.parameter = model, tree, parents, parameter
         self.batch, self.seq_len, self.generator, self.dtype, self.rnn = batch, seq_len, generator, dtype, rnn
 
-    def infer(self, read: ast.AST, known: dict[str, torch.Tensor]) -> torch.Tensor | None:
+    def infer(self, read: ast.AST, known: dict[str, torch.Tensor], depth: int = 0) -> torch.Tensor | None:
         node, columns = read, None
         parent = self.parents.get(node)
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name) \
+                and depth < 3:
+            # input_ids = batch["input_ids"]; ... self.tok(input_ids): where the name goes
+            for use in ast.walk(self.tree):
+                if isinstance(use, ast.Name) and use.id == parent.targets[0].id and isinstance(use.ctx, ast.Load):
+                    value = self.infer(use, known, depth + 1)
+                    if value is not None:
+                        return value
+            return None
         # batch["categorical"][:, i] inside a loop over a ModuleList: one column per module
         if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.slice, ast.Tuple):
             node, columns = parent, parent

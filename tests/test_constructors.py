@@ -269,6 +269,10 @@ def test_project_shapes_are_built_fed_and_checked(project, model, built, inputs)
     ("bench/reach/dict_batch", "TabularClassifier",
      "batch: {'categorical': int64[8, 3], 'numeric': float32[8, 12]}", (4, 6)),
     ("bench/reach/seq2seq_injected", "model", "src: int64[32, 8], trg: int64[32, 8]", (4, 5)),
+    # ids = batch["input_ids"] then self.tok(ids): ids in the vocabulary; the mask and the labels
+    # by name (ones like the ids; classes of the head), read with batch.get() and `in batch`
+    ("bench/reach/dict_batch_text", "TextClassifier",
+     "batch: {'input_ids': int64[8, 32], 'attention_mask': int64[8, 32], 'labels': int64[8]}", (8, 8)),
 ])
 def test_project_shapes_batch_dict_and_preallocated_outputs_are_checked(project, model, inputs, span):
     result = run_cli(project, "-v", "--no-cache", "--exit-zero", "--output-format", "json")
