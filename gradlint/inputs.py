@@ -309,7 +309,8 @@ def batch_dict(model: nn.Module, parameter: str, keys: list[str], batch: int, se
             named = finder.by_name(key, values)
             if named is None:
                 raise ValueError(f"cannot tell the tensor in {parameter}[{key!r}] from forward()'s source "
-                                 f"(no module, concatenation or name says its shape)")
+                                 f"(no module, concatenation or name says its shape; `gradlint run -- "
+                                 f"python train.py` sees the real batch)")
             values[key] = named
     return {key: values[key] for key in keys}
 
