@@ -161,9 +161,9 @@ class _ValueProxy(fx.Proxy):
         return operator.index(self.example)
 
     def __contains__(self, key: Any) -> bool:
-        if self.tracer.guided:  # type: ignore[attr-defined]
-            return key in self.example  # "labels" in batch
-        return super().__contains__(key)
+        if not self.tracer.guided:  # type: ignore[attr-defined]
+            raise fx.proxy.TraceError("symbolically traced variables cannot be used in `in`")
+        return key in self.example  # "labels" in batch
 
     def __setitem__(self, index: Any, value: Any) -> None:
         if not self.tracer.guided:  # type: ignore[attr-defined]

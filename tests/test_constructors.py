@@ -292,3 +292,32 @@ def test_project_shapes_a_batch_key_nothing_tells_is_named_in_the_skip(write):
     result = run_cli("model.py", "-v", "--no-cache", "--exit-zero", "--output-format", "json", cwd=path.parent)
     said = [n["message"] for f in json.loads(result.stdout)["files"] for n in f["notes"]]
     assert any("batch['scale']" in n and "gradlint_models()" in n for n in said), said
+
+
+PREALLOCATED = '''import torch
+from torch import nn
+
+
+class Unrolled(nn.Module):
+    def __init__(self, width=16, steps=6):
+        super().__init__()
+        self.steps = nn.ModuleList(nn.Linear(width, width) for _ in range(steps))
+        self.width = width
+
+    def forward(self, x):
+        outputs = torch.zeros(len(self.steps), x.shape[0], self.width)
+        h = x
+        for t, step in enumerate(self.steps):
+            h = torch.sigmoid(step(h))
+            outputs[t] = h
+        return outputs
+'''
+
+
+def test_project_shapes_outputs_preallocated_and_filled_step_by_step_stay_on_the_gradient_path(write):
+    # traced as a constant, torch.zeros(...) cut every step off the output: "no gradient path"
+    path = write("model.py", PREALLOCATED)
+    result = run_cli("model.py", "--no-cache", "--exit-zero", "--output-format", "json", cwd=path.parent)
+    (status,) = [m for f in json.loads(result.stdout)["files"] for m in f["model_status"]]
+    assert status["status"] == "checked", status
+    assert status["span"] == {"start": "steps.0", "end": "setitem_5", "layers_in_span": 6, "layers_in_model": 6}
