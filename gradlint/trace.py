@@ -14,6 +14,11 @@ one untraceable block never costs the whole model its analysis (measured: plain 
 leaf-on-failure kept 13-100% of a Hugging Face model's parameters in the graph; the same loop
 around the value-guided tracer, 100% on transformers 5.x).
 Every node records the innermost frame outside torch and gradlint as its source location.
+
+A tensor forward preallocates with a factory (``outputs = torch.zeros(T, B, V)``) is a graph node,
+not a constant, and a write into a traced tensor (``outputs[t] = step``) a node that returns it, on
+which every later use of ``outputs`` depends: a decoder filling its outputs step by step stays on
+the gradient path.
 """
 
 from __future__ import annotations
@@ -431,7 +436,8 @@ _ENTRY = "_gradlint_forward"
 
 
 def _is_tensor_input(value: Any) -> bool:
-    """A tensor, or a batch dict of tensors (``forward(self, batch)``): one graph input each."""
+    """A tensor, or a batch dict of tensors (``forward(self, batch)``): a graph input (a dict's
+    keys are read inside the graph, ``batch["input_ids"]`` a getitem node)."""
     if isinstance(value, dict):
         return bool(value) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
     return isinstance(value, torch.Tensor)
