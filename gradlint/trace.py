@@ -266,7 +266,7 @@ class GradlintTracer(fx.Tracer):
         """``torch.zeros`` and its kin, as called from the traced forward: a graph node (not a
         constant), so that a tensor preallocated there and written into stays in the graph."""
         def traced_factory(*args: Any, **kwargs: Any) -> Any:
-            if self._computing:
+            if self._computing or _library_code(sys._getframe(1).f_code.co_filename):
                 return original(*args, **kwargs)
             return self.create_proxy("call_function", original, args, kwargs)
         return traced_factory
@@ -348,6 +348,13 @@ class _MetaDecisions(TorchFunctionMode):
                 return torch.zeros(args[0].shape, dtype=args[0].dtype).tolist()
             return False if func is torch.Tensor.__bool__ else 0
         return func(*args, **kwargs)
+
+
+def _library_code(filename: str) -> bool:
+    """Installed libraries' own factories (transformers' masks and position biases) stay the
+    constants they were: only the project's forward is traced this way."""
+    return filename.startswith(_TORCH_DIR) or any(
+        part in filename for part in (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep))
 
 
 def setitem(tensor: torch.Tensor, index: Any, value: Any) -> torch.Tensor:
