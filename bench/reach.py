@@ -7,8 +7,10 @@ of each model the whole-model gain covers.
 Each directory in bench/reach/ is a small project written in a shape real PyTorch repositories
 use (options parsed at import and read by the model classes, a registry and a factory, a JSON or
 YAML config splatted into the constructor, sub-models injected into a wrapper, a forward that takes
-a timestep, a batch dict or a hidden state, a package with relative imports, a model built by a
-helper function, a constructor argument nothing in the project gives). EXPECTED names the models a
+a timestep, a batch dict (columns into embeddings; ids, a mask and labels read by name) or a hidden
+state, a forward that preallocates its outputs and fills them step by step, a VAE returning
+(recon, mu, logvar), a translation Transformer taking masks, a package with relative imports, a
+model built by a helper function, a constructor argument nothing in the project gives). EXPECTED names the models a
 user would expect checked. Each project is linted cold, as a user would run `gradlint DIR`.
 """
 
@@ -35,6 +37,9 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "bench/reach/seq2seq_injected": ("Seq2Seq=model",),
     "bench/reach/diffusion_timestep": ("UNet",),
     "bench/reach/dict_batch": ("TabularClassifier",),
+    "bench/reach/dict_batch_text": ("TextClassifier",),
+    "bench/reach/vae_tuple": ("ConvVAE",),
+    "bench/reach/transformer_translation": ("Seq2SeqTransformer=transformer",),
     "bench/reach/hf_custom_config": ("TinyMixerModel",),
     "bench/reach/package_relative": ("Detector",),
     "bench/reach/sequential_builder": ("policy", "value"),

@@ -6,7 +6,9 @@ Candidates come from the model's layers in registration order; the engine tries 
 
 from __future__ import annotations
 
+import ast
 import inspect
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -52,6 +54,11 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
     required = required_parameters(model)
     if not required:
         raise ValueError("forward() takes no required arguments")
+    keys = batch_keys(model)
+    if keys is not None and required == [keys[0]]:
+        for length in lengths:
+            yield {keys[0]: batch_dict(model, keys[0], keys[1], batch, length, generator)}
+        return
     rnn = next((m for m in model.modules() if isinstance(m, nn.RNNBase)), None)
     dtypes = _float_dtypes(model)
     annotations = {name: p.annotation if isinstance(p.annotation, str) else repr(p.annotation)
@@ -121,6 +128,8 @@ def describe(inputs: dict[str, Any]) -> str:
     def one(value: Any) -> str:
         if isinstance(value, torch.Tensor):
             return f"{str(value.dtype).removeprefix('torch.')}[{', '.join(map(str, value.shape))}]"
+        if isinstance(value, dict):
+            return "{" + ", ".join(f"{k!r}: {one(v)}" for k, v in value.items()) + "}"
         if isinstance(value, (tuple, list)):
             return "(" + ", ".join(one(v) for v in value) + ")"
         return repr(value)
@@ -252,3 +261,252 @@ def hugging_face_inputs(model: nn.Module, batch: int, seq_len: int, generator: t
         if hasattr(config, "use_cache"):
             inputs["use_cache"] = False  # a DynamicCache output is no tensor: fx cannot trace it
     return inputs
+
+
+# --- a forward that takes the batch dict a collate function returns ------------------------------
+
+_LABEL_NAMES = frozenset({"label", "labels", "target", "targets", "y", "class", "classes", "class_id"})
+
+
+def batch_keys(model: nn.Module) -> tuple[str, list[str]] | None:
+    """``forward(self, batch)`` that reads ``batch["input_ids"]``, ``batch.get("mask")``: the
+    parameter and its string keys, in the order forward reads them; None for any other forward."""
+    tree = _forward_tree(model)
+    if tree is None:
+        return None
+    for name in required_parameters(model)[:1]:
+        keys = [key for node in ast.walk(tree) if (key := _key_read(node, name)) is not None]
+        if keys:
+            return name, list(dict.fromkeys(keys))
+    return None
+
+
+def batch_dict(model: nn.Module, parameter: str, keys: list[str], batch: int, seq_len: int,
+               generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """One tensor per key, inferred from where forward's source sends it: into a module (an
+    embedding: integer ids in its range; a Linear, Conv, RNN or a block: floats of its first
+    layer's width), concatenated with other known widths before a module, or by its name (a mask:
+    ones like the ids; labels: classes of the last layer; lengths). Raises ValueError naming the
+    first key none of these tells."""
+    tree = _forward_tree(model)
+    assert tree is not None
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    reads = {key: [n for n in ast.walk(tree) if _key_read(n, parameter) == key] for key in keys}
+    dtypes = _float_dtypes(model)
+    rnn = next((m for m in model.modules() if isinstance(m, nn.RNNBase)), None)
+    finder = _KeyInference(model, tree, parents, parameter, batch, seq_len, generator, dtypes[0], rnn)
+    values: dict[str, torch.Tensor] = {}
+    for _ in range(2):  # a width may follow from another key's (a concatenation of both)
+        for key in keys:
+            if key not in values:
+                for read in reads[key]:
+                    value = finder.infer(read, values)
+                    if value is not None:
+                        values[key] = value
+                        break
+    for key in keys:
+        if key not in values:
+            named = finder.by_name(key, values)
+            if named is None:
+                raise ValueError(f"cannot tell the tensor in {parameter}[{key!r}] from forward()'s source "
+                                 f"(no module, concatenation or name says its shape; `gradlint run -- "
+                                 f"python train.py` sees the real batch)")
+            values[key] = named
+    return {key: values[key] for key in keys}
+
+
+def _forward_tree(model: nn.Module) -> ast.AST | None:
+    try:
+        source = textwrap.dedent(inspect.getsource(type(model).forward))
+        return ast.parse(source)
+    except (OSError, TypeError, SyntaxError):
+        return None
+
+
+def _key_read(node: ast.AST, parameter: str) -> str | None:
+    """The key of ``parameter["key"]`` or ``parameter.get("key", ...)``, else None."""
+    if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == parameter \
+            and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str):
+        return node.slice.value
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+            and isinstance(node.func.value, ast.Name) and node.func.value.id == parameter and node.args \
+            and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str):
+        return node.args[0].value
+    return None
+
+
+class _KeyInference:
+    def __init__(self, model: nn.Module, tree: ast.AST, parents: dict[ast.AST, ast.AST], parameter: str,
+                 batch: int, seq_len: int, generator: torch.Generator, dtype: torch.dtype,
+                 rnn: nn.RNNBase | None) -> None:
+        self.model, self.tree, self.parents, self.parameter = model, tree, parents, parameter
+        self.batch, self.seq_len, self.generator, self.dtype, self.rnn = batch, seq_len, generator, dtype, rnn
+
+    def infer(self, read: ast.AST, known: dict[str, torch.Tensor], depth: int = 0) -> torch.Tensor | None:
+        node, columns = read, None
+        parent = self.parents.get(node)
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name) \
+                and depth < 3:
+            # input_ids = batch["input_ids"]; ... self.tok(input_ids): where the name goes
+            for use in ast.walk(self.tree):
+                if isinstance(use, ast.Name) and use.id == parent.targets[0].id and isinstance(use.ctx, ast.Load):
+                    value = self.infer(use, known, depth + 1)
+                    if value is not None:
+                        return value
+            return None
+        # batch["categorical"][:, i] inside a loop over a ModuleList: one column per module
+        if isinstance(parent, ast.Subscript) and parent.value is node and isinstance(parent.slice, ast.Tuple):
+            node, columns = parent, parent
+            parent = self.parents.get(node)
+        if isinstance(parent, ast.Call) and node is not parent.func:
+            modules = self._modules_called(parent.func)
+            if modules:
+                return self._for_module(modules, columns)
+        if isinstance(parent, ast.keyword) and parent.arg and columns is None:
+            # self.encoder(input_ids=batch["input_ids"], ...): what that module takes by that name
+            call = self.parents.get(parent)
+            modules = self._modules_called(call.func) if isinstance(call, ast.Call) else []
+            if modules and _is_hugging_face(modules[0]):
+                value = hugging_face_inputs(modules[0], self.batch, self.seq_len, self.generator).get(parent.arg)
+                return value if isinstance(value, torch.Tensor) else None
+            if modules and required_parameters(modules[0])[:1] == [parent.arg]:
+                return self._for_module(modules, None)
+        if isinstance(parent, (ast.List, ast.Tuple)) and columns is None:
+            return self._concatenated(node, parent, known)
+        return None
+
+    def _modules_called(self, func: ast.AST) -> list[nn.Module]:
+        """The module(s) ``func`` names: ``self.encoder``, or a loop variable over ``self.layers``."""
+        module = self._attribute(func)
+        if isinstance(module, nn.Module):
+            return [module]
+        if isinstance(func, ast.Name):
+            for node in ast.walk(self.tree):
+                for target, iterable in _loops(node):
+                    if any(isinstance(n, ast.Name) and n.id == func.id for n in ast.walk(target)):
+                        container = self._attribute(iterable)
+                        if isinstance(container, (nn.ModuleList, nn.Sequential)) and len(container):
+                            return list(container)
+        return []
+
+    def _attribute(self, node: ast.AST) -> Any:
+        """The object ``self.a.b`` names on the model, or None."""
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("enumerate", "zip") \
+                and node.args:
+            return self._attribute(node.args[0])
+        names = []
+        while isinstance(node, ast.Attribute):
+            names.append(node.attr)
+            node = node.value
+        if not (isinstance(node, ast.Name) and node.id == "self" and names):
+            return None
+        value: Any = self.model
+        for name in reversed(names):
+            value = getattr(value, name, None)
+        return value
+
+    def _for_module(self, modules: list[nn.Module], columns: ast.AST | None) -> torch.Tensor | None:
+        first = modules[0]
+        if columns is not None:  # one column per module, each an id or a feature
+            if all(isinstance(m, nn.Embedding) for m in modules):
+                high = min(m.num_embeddings for m in modules)
+                return torch.randint(0, high, (self.batch, len(modules)), generator=self.generator)
+            return None
+        for module in first.modules():
+            examples = _inputs_for(module, self.batch, self.seq_len, self.generator, self.rnn, [self.dtype])
+            if examples:
+                return examples[0]
+        return None
+
+    def _concatenated(self, node: ast.AST, listed: ast.AST, known: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        """``self.mlp(torch.cat([batch["numeric"], *embedded], dim=1))``: the first layer's width
+        less the widths of the other parts."""
+        call = self.parents.get(listed)
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and call.func.attr in ("cat", "concat", "concatenate") and call.args and call.args[0] is listed):
+            return None
+        consumer = self._consumer(call)
+        width = _first_width(consumer) if consumer is not None else None
+        if width is None:
+            return None
+        others = 0
+        for element in listed.elts:
+            if element is node:
+                continue
+            part = self._width_of(element, known)
+            if part is None:
+                return None
+            others += part
+        if width - others < 1:
+            return None
+        return torch.randn(self.batch, width - others, generator=self.generator, dtype=self.dtype)
+
+    def _consumer(self, value: ast.AST) -> nn.Module | None:
+        """The module a value goes into: directly, or through the name it is assigned to."""
+        parent = self.parents.get(value)
+        if isinstance(parent, ast.Call) and value is not parent.func:
+            modules = self._modules_called(parent.func)
+            return modules[0] if modules else None
+        if isinstance(parent, ast.Assign) and len(parent.targets) == 1 and isinstance(parent.targets[0], ast.Name):
+            name = parent.targets[0].id
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+                    return self._consumer(node)
+        return None
+
+    def _width_of(self, element: ast.AST, known: dict[str, torch.Tensor]) -> int | None:
+        """The last-dimension width of one part of a concatenation, when the source tells it."""
+        key = _key_read(element, self.parameter)
+        if key is not None:
+            return int(known[key].shape[-1]) if key in known and known[key].dim() == 2 else None
+        if isinstance(element, ast.Call):
+            modules = self._modules_called(element.func)
+            return _out_width(modules[0]) if modules else None
+        if isinstance(element, ast.Starred) and isinstance(element.value, ast.Name):
+            # *embedded, with embedded = [emb(...) for i, emb in enumerate(self.embeddings)]
+            for node in ast.walk(self.tree):
+                if isinstance(node, ast.Assign) and any(isinstance(t, ast.Name) and t.id == element.value.id
+                                                        for t in node.targets) \
+                        and isinstance(node.value, ast.ListComp) and isinstance(node.value.elt, ast.Call):
+                    modules = self._modules_called(node.value.elt.func)
+                    widths = [_out_width(m) for m in modules]
+                    return sum(widths) if modules and None not in widths else None  # type: ignore[arg-type]
+        return None
+
+    def by_name(self, key: str, known: dict[str, torch.Tensor]) -> torch.Tensor | None:
+        lowered = key.lower()
+        ids = next((v for v in known.values() if not v.is_floating_point() and v.dim() == 2), None)
+        rows = (self.batch, self.seq_len) if ids is None else tuple(ids.shape)
+        if "mask" in lowered:
+            return torch.ones(rows, dtype=torch.int64)
+        if lowered in _LENGTH_NAMES:
+            return torch.full((self.batch,), rows[1], dtype=torch.int64)
+        if lowered in _LABEL_NAMES:
+            last = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
+            if last:
+                return torch.randint(0, last[-1].out_features, (self.batch,), generator=self.generator)
+        return None
+
+
+def _loops(node: ast.AST) -> list[tuple[ast.AST, ast.AST]]:
+    """(target, iterable) of a for loop or comprehension."""
+    if isinstance(node, (ast.For, ast.comprehension)):
+        return [(node.target, node.iter)]
+    return []
+
+
+def _first_width(module: nn.Module) -> int | None:
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            return layer.in_features
+        if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            return None
+    return None
+
+
+def _out_width(module: nn.Module) -> int | None:
+    if isinstance(module, nn.Embedding):
+        return module.embedding_dim
+    if isinstance(module, nn.Linear):
+        return module.out_features
+    return None

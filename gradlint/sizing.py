@@ -49,7 +49,7 @@ def measure(meta_model: nn.Module, batch: int, seq_len: int, seed: int) -> Size:
         return Size(parameters, weight_bytes, None)
     try:
         for candidate in candidate_inputs(meta_model, batch, seq_len, seed):
-            meta_inputs = {k: v.to("meta") if isinstance(v, torch.Tensor) else v for k, v in candidate.items()}
+            meta_inputs = {k: _to_meta(v) for k, v in candidate.items()}
             try:
                 traced = trace(meta_model, meta_inputs)
             except TraceError:
@@ -59,6 +59,13 @@ def measure(meta_model: nn.Module, batch: int, seq_len: int, seed: int) -> Size:
     except Exception:  # noqa: BLE001 - no inputs (ValueError) or the user's init_hidden(): no estimate
         activations = None
     return Size(parameters, weight_bytes, activations)
+
+
+def _to_meta(value: Any) -> Any:
+    """A tensor, or each tensor of a batch dict, on the meta device; anything else as it is."""
+    if isinstance(value, dict):
+        return {k: _to_meta(v) for k, v in value.items()}
+    return value.to("meta") if isinstance(value, torch.Tensor) else value
 
 
 def build_on_meta(build: Any) -> Any:

@@ -14,6 +14,11 @@ one untraceable block never costs the whole model its analysis (measured: plain 
 leaf-on-failure kept 13-100% of a Hugging Face model's parameters in the graph; the same loop
 around the value-guided tracer, 100% on transformers 5.x).
 Every node records the innermost frame outside torch and gradlint as its source location.
+
+A tensor forward preallocates with a factory (``outputs = torch.zeros(T, B, V)``) is a graph node,
+not a constant, and a write into a traced tensor (``outputs[t] = step``) a node that returns it, on
+which every later use of ``outputs`` depends: a decoder filling its outputs step by step stays on
+the gradient path.
 """
 
 from __future__ import annotations
@@ -160,6 +165,16 @@ class _ValueProxy(fx.Proxy):
     def __index__(self) -> int:
         return operator.index(self.example)
 
+    def __contains__(self, key: Any) -> bool:
+        if not self.tracer.guided:  # type: ignore[attr-defined]
+            raise fx.proxy.TraceError("symbolically traced variables cannot be used in `in`")
+        return key in self.example  # "labels" in batch
+
+    def __setitem__(self, index: Any, value: Any) -> None:
+        if not self.tracer.guided:  # type: ignore[attr-defined]
+            raise TypeError(f"{type(self).__name__!r} object does not support item assignment")
+        self.tracer.create_proxy("call_function", operator.setitem, (self, index, value), {})
+
     def __int__(self) -> int:
         return int(self.example)
 
@@ -221,6 +236,8 @@ class GradlintTracer(fx.Tracer):
         value = None
         if self.guided:
             value = self._execute(kind, target, args, kwargs)
+            if kind == "call_function" and target is operator.setitem and isinstance(args[0], fx.Proxy):
+                return self._record_setitem(args, kwargs)
             if kind in ("call_function", "call_method", "call_module") and not _contains_tensor(value):
                 # Shape arithmetic and Python values fold into constants, as they did at run time.
                 return value
@@ -231,6 +248,28 @@ class GradlintTracer(fx.Tracer):
         if location is not None:
             proxy.node.meta["gl_source"] = location
         return proxy
+
+    def _record_setitem(self, args: tuple, kwargs: dict) -> None:
+        """``outputs[t] = step`` (already applied to the example values): a node that writes and
+        returns the tensor, and the user's variable now stands for that node, so later uses of
+        ``outputs`` (its return) depend on every step written into it."""
+        target = args[0]
+        proxy = super().create_proxy("call_function", setitem, args, kwargs)
+        self.values[proxy.node] = self.values[target.node]
+        location = user_location()
+        if location is not None:
+            proxy.node.meta["gl_source"] = location
+        target.node = proxy.node
+        return None
+
+    def factory(self, original: Callable[..., Any]) -> Callable[..., Any]:
+        """``torch.zeros`` and its kin, as called from the traced forward: a graph node (not a
+        constant), so that a tensor preallocated there and written into stays in the graph."""
+        def traced_factory(*args: Any, **kwargs: Any) -> Any:
+            if self._computing or _library_code(sys._getframe(1).f_code.co_filename):
+                return original(*args, **kwargs)
+            return self.create_proxy("call_function", original, args, kwargs)
+        return traced_factory
 
     def _execute(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
         if kind == "placeholder":
@@ -311,6 +350,35 @@ class _MetaDecisions(TorchFunctionMode):
         return func(*args, **kwargs)
 
 
+def _library_code(filename: str) -> bool:
+    """Installed libraries' own factories (transformers' masks and position biases) stay the
+    constants they were: only the project's forward is traced this way."""
+    return filename.startswith(_TORCH_DIR) or any(
+        part in filename for part in (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep))
+
+
+def setitem(tensor: torch.Tensor, index: Any, value: Any) -> torch.Tensor:
+    """``tensor[index] = value``, returning the tensor it wrote into (the graph's form of it)."""
+    tensor[index] = value
+    return tensor
+
+
+# Tensor factories a forward calls to preallocate a tensor it then fills.
+_FACTORIES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like")
+
+
+@contextlib.contextmanager
+def _traced_factories(tracer: GradlintTracer) -> Iterator[None]:
+    originals = {name: getattr(torch, name) for name in _FACTORIES}
+    try:
+        for name, original in originals.items():
+            setattr(torch, name, tracer.factory(original))
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(torch, name, original)
+
+
 _DECISIONS = (torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.tolist)
 
 
@@ -335,7 +403,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     meta = on_meta_device(model)
     tensor_inputs = None
     if inputs is not None:
-        tensor_inputs = {k: v for k, v in inputs.items() if isinstance(v, torch.Tensor)}
+        tensor_inputs = {k: v for k, v in inputs.items() if _is_tensor_input(v)}
         model.__class__ = _with_entry_point(original_class, model, inputs)
     try:
         for _ in range(_MAX_OPAQUE_RETRIES):
@@ -343,7 +411,8 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
             if inputs is not None:
                 tracer.traced_func_name = _ENTRY
             try:
-                with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext():
+                with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext(), \
+                        _traced_factories(tracer) if inputs is not None else contextlib.nullcontext():
                     graph = tracer.trace(model)
             except _ConcreteError as exc:
                 raise TraceError(str(exc), forward_failed=True) from None
@@ -373,10 +442,18 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
 _ENTRY = "_gradlint_forward"
 
 
+def _is_tensor_input(value: Any) -> bool:
+    """A tensor, or a batch dict of tensors (``forward(self, batch)``): a graph input (a dict's
+    keys are read inside the graph, ``batch["input_ids"]`` a getitem node)."""
+    if isinstance(value, dict):
+        return bool(value) and all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in value.items())
+    return isinstance(value, torch.Tensor)
+
+
 def _with_entry_point(cls: type, model: torch.nn.Module, inputs: dict[str, Any]) -> type:
     """A subclass of the model's class with an entry point naming the tensor inputs."""
     parameters = inspect.signature(model.forward).parameters
-    tensors = [k for k, v in inputs.items() if isinstance(v, torch.Tensor)]
+    tensors = [k for k, v in inputs.items() if _is_tensor_input(v)]
     for name in tensors:
         if not name.isidentifier() or keyword.iskeyword(name):
             raise TraceError(f"input name {name!r} is not a Python identifier")

@@ -7,7 +7,7 @@ import json
 import shutil
 
 import pytest
-from conftest import FIXTURES, run_cli
+from conftest import FIXTURES, ROOT, run_cli
 
 SIGMOID = """
 import torch
@@ -256,3 +256,84 @@ def test_project_shapes_are_built_fed_and_checked(project, model, built, inputs)
         assert f"model `{model}`: {built}" in said, said
     if inputs:
         assert f"model `{model}`: inferred example inputs: {inputs}" in said, said
+
+
+# forward(self, batch) reading batch["categorical"][:, i] into one embedding per column and
+# batch["numeric"] concatenated with their outputs before the MLP: 3 columns in the smallest
+# vocabulary (7), 36 - 3 * 8 = 12 numeric features. Its span starts at the first embedding: the
+# two embeddings beside it join the span at the concatenation and are not on its paths (4 of 6).
+@pytest.mark.parametrize("project, model, inputs, span", [
+    ("bench/reach/dict_batch", "TabularClassifier",
+     "batch: {'categorical': int64[8, 3], 'numeric': float32[8, 12]}", (4, 6)),
+    # ids = batch["input_ids"] then self.tok(ids): ids in the vocabulary; the mask and the labels
+    # by name (ones like the ids; classes of the head), read with batch.get() and `in batch`
+    ("bench/reach/dict_batch_text", "TextClassifier",
+     "batch: {'input_ids': int64[8, 32], 'attention_mask': int64[8, 32], 'labels': int64[8]}", (8, 8)),
+])
+def test_project_shapes_batch_dict_and_preallocated_outputs_are_checked(project, model, inputs, span):
+    result = run_cli(project, "-v", "--no-cache", "--exit-zero", "--output-format", "json")
+    files = json.loads(result.stdout)["files"]
+    statuses = {m["name"]: m for f in files for m in f["model_status"]}
+    said = [n["message"] for f in files for n in f["notes"]]
+    assert statuses[model]["status"] == "checked", statuses
+    assert (statuses[model]["span"]["layers_in_span"], statuses[model]["span"]["layers_in_model"]) == span
+    assert f"model `{model}`: inferred example inputs: {inputs}" in said, said
+    assert not any("no gradient path" in n or "probe skipped" in n for n in said), said
+
+
+def test_project_shapes_a_batch_key_nothing_tells_is_named_in_the_skip(write):
+    path = write("model.py", "import torch\nfrom torch import nn\n\n\nclass Net(nn.Module):\n"
+                             "    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 2)\n\n"
+                             "    def forward(self, batch):\n        return self.fc(batch['x']) * batch['scale']\n")
+    result = run_cli("model.py", "-v", "--no-cache", "--exit-zero", "--output-format", "json", cwd=path.parent)
+    said = [n["message"] for f in json.loads(result.stdout)["files"] for n in f["notes"]]
+    assert any("batch['scale']" in n and "gradlint_models()" in n for n in said), said
+
+
+PREALLOCATED = '''import torch
+from torch import nn
+
+
+class Unrolled(nn.Module):
+    def __init__(self, width=16, steps=6):
+        super().__init__()
+        self.steps = nn.ModuleList(nn.Linear(width, width) for _ in range(steps))
+        self.width = width
+
+    def forward(self, x):
+        outputs = torch.zeros(len(self.steps), x.shape[0], self.width)
+        h = x
+        for t, step in enumerate(self.steps):
+            h = torch.sigmoid(step(h))
+            outputs[t] = h
+        return outputs
+'''
+
+
+def test_project_shapes_outputs_preallocated_and_filled_step_by_step_stay_on_the_gradient_path(write):
+    # traced as a constant, torch.zeros(...) cut every step off the output: "no gradient path"
+    path = write("model.py", PREALLOCATED)
+    result = run_cli("model.py", "--no-cache", "--exit-zero", "--output-format", "json", cwd=path.parent)
+    (status,) = [m for f in json.loads(result.stdout)["files"] for m in f["model_status"]]
+    assert status["status"] == "checked", status
+    assert status["span"] == {"start": "steps.0", "end": "setitem_5", "layers_in_span": 6, "layers_in_model": 6}
+
+
+def test_project_shapes_seq2seq_filling_preallocated_outputs_is_checked_through_encoder_and_decoder(write):
+    # bench/reach/seq2seq_injected at a test's size (its 5,893-word vocabulary makes every one of
+    # the 31 decoder steps write a 32×8×5893 tensor: minutes on a loaded machine). The span runs
+    # from the encoder through the decoder to the readout's input; the decoder's embedding is fed
+    # by the targets, beside it (4 of 5 weight layers).
+    source = (ROOT / "bench/reach/seq2seq_injected/seq2seq.py").read_text()
+    assert "INPUT_DIM, OUTPUT_DIM = 7853, 5893" in source
+    source = source.replace("INPUT_DIM, OUTPUT_DIM = 7853, 5893", "INPUT_DIM, OUTPUT_DIM = 60, 50").replace(
+        "256, 512, 2, 0.5)", "16, 32, 2, 0.5)")
+    path = write("seq2seq.py", source)
+    result = run_cli("seq2seq.py", "-v", "--no-cache", "--exit-zero", "--output-format", "json", cwd=path.parent)
+    files = json.loads(result.stdout)["files"]
+    (status,) = [m for f in files for m in f["model_status"]]
+    said = [n["message"] for f in files for n in f["notes"]]
+    assert status["status"] == "checked", status
+    assert (status["span"]["layers_in_span"], status["span"]["layers_in_model"]) == (4, 5)
+    assert "model `model`: inferred example inputs: src: int64[32, 8], trg: int64[32, 8]" in said, said
+    assert not any("no gradient path" in n or "probe skipped" in n for n in said), said
