@@ -195,8 +195,10 @@ def engine_per_node(sizes: list[int]) -> list[tuple[int, float, float, float]]:
         import sys, time, torch
         from torch import nn
         from gradlint.analysis import analyze
+        from gradlint.engine import static_findings
         from gradlint.graph import build_graph
         from gradlint.rule import Location, ModelContext
+        from gradlint.rules import run_order
         from gradlint.settings import Settings
         from gradlint.trace import trace
         n = int(sys.argv[1])
@@ -208,9 +210,7 @@ def engine_per_node(sizes: list[int]) -> list[tuple[int, float, float, float]]:
         started, cpu = time.perf_counter(), time.process_time()
         analysis = analyze(graph, graph_module_trace.graph_module)
         ctx = ModelContext("x.py", "m", model, graph, analysis, Location("x.py", 1, 1), {})
-        for rule in Settings(probe=False).rules():
-            if rule.scope == "model":
-                list(rule.check(ctx))
+        static_findings(run_order(r for r in Settings(probe=False).rules() if r.scope == "model"), ctx)
         print(graph.number_of_nodes(), time.perf_counter() - started, time.process_time() - cpu)
     """)
     rows = []

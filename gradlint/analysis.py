@@ -48,6 +48,11 @@ class Analysis:
         return self.facts.graph
 
     @property
+    def nodes(self) -> Mapping[str, dict]:
+        """node -> its facts, for a long sweep (``passes.topology.node_facts``)."""
+        return node_facts(self.facts.graph)
+
+    @property
     def graph_module(self) -> fx.GraphModule:
         return self.facts.graph_module
 

@@ -49,6 +49,7 @@ from gradlint.load import (
 )
 from gradlint.dry_run import choose_setup
 from gradlint.model_state import preserved
+from gradlint.passes import collection_paused
 from gradlint.probe import ProbeResult, measure_model
 from gradlint.project import defines_model_classes
 from gradlint.project_facts import ProjectFacts
@@ -400,9 +401,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         else:
             notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
                          f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
-    found: list[tuple[Rule, Finding]] = []
-    for rule in rules:
-        found.extend((rule, f) for f in rule.check(dataclasses.replace(ctx, prior=tuple(f for _, f in found))))
+    found = static_findings(rules, ctx)
     rules = [r for r in rules if settings.enabled(r.code)]
     found = [(r, f) for r, f in found if settings.enabled(r.code)]
     findings = [f for _, f in found]
@@ -491,6 +490,15 @@ def _flow(analysis: Analysis, ctx: ModelContext, probe: Any, findings: list[Find
         last = grads[end]
         flow["measured"] = [grads[n] / last if n in grads else None for n in route]
     return flow
+
+
+def static_findings(rules: list[Rule], ctx: ModelContext) -> list[tuple[Rule, Finding]]:
+    """Each rule's ``check``, in the order given, each seeing the findings of those before it."""
+    found: list[tuple[Rule, Finding]] = []
+    with collection_paused():  # the rules, like the passes, build no cyclic garbage
+        for rule in rules:
+            found.extend((rule, f) for f in rule.check(dataclasses.replace(ctx, prior=tuple(f for _, f in found))))
+    return found
 
 
 def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx: ModelContext,

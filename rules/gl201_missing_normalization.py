@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
-from gradlint.passes.topology import node_facts
 from gradlint.rule import (
     CLASS_H,
     ModelContext,
@@ -88,7 +87,7 @@ class MissingNormalization(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None:
             return
-        facts = node_facts(ctx.graph)
+        facts = ctx.analysis.nodes
         for chain in ctx.analysis.chains("unnormalized"):
             if len(chain) < self.opts["min-depth"]:
                 continue

@@ -5,7 +5,6 @@ import statistics
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
-from gradlint.passes.topology import node_facts
 from gradlint.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
 
 _INIT = {
@@ -64,7 +63,7 @@ class InitScale(Rule):
     def check(self, ctx: ModelContext) -> Iterable[Finding]:
         if ctx.analysis is None or any(f.code in self.explained_by for f in ctx.prior):
             return
-        facts, gains = node_facts(ctx.graph), ctx.analysis.meanfield
+        facts, gains = ctx.analysis.nodes, ctx.analysis.meanfield
         chains = ctx.analysis.chains("unnormalized")
         low, high = self.opts["low"], self.opts["high"]
         off: list[tuple[str, float, str | None]] = []

@@ -66,13 +66,13 @@ def run_passes(graph: nx.DiGraph, graph_module: fx.GraphModule,
     a model on the meta device, whose weights hold no values: the weight-dependent passes
     (weights, moments, meanfield) are skipped.
     """
-    with _collection_paused():
+    with collection_paused():
         return _run(graph, graph_module, dict(input_moments or {}), weights_known)
 
 
 @contextlib.contextmanager
-def _collection_paused() -> Iterator[None]:
-    """On a large graph the passes allocate hundreds of thousands of small containers, and each
+def collection_paused() -> Iterator[None]:
+    """On a large graph the passes (and the rules reading them) allocate hundreds of thousands of small containers, and each
     of Python's cyclic collections they trigger rescans every object the graph, the fx module
     and the model hold (measured: a quarter of the passes' time at 100k nodes). Nothing a pass
     builds is cyclic garbage, so collection waits until they are done."""

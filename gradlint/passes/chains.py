@@ -109,13 +109,18 @@ def chains(graph: nx.DiGraph, topo: Topology, recurrence: Recurrence) -> Chains:
     """The chains pass (see the module docstring)."""
     facts, by_kind, data = node_facts(graph), topo.by_kind, topo.successors
     found = {}
+    swept: list[tuple[set[str], set[str], tuple[Chain, ...]]] = []
     for name, family in FAMILIES.items():
         breakers = {n for kind in family.breaker_kinds for n in by_kind.get(kind, ()) if n in data}
         breakers |= recurrence.nodes
         member = family.member
         members = {n for kind in family.member_kinds for n in by_kind.get(kind, ())
                    if n in data and n not in breakers and (member is None or member(facts[n]))}
-        found[name] = find_chains(topo, members, breakers)
+        # families often select the same nodes (a stack with no normalization, recurrence or
+        # attention: "unnormalized" and "skipless"); the same sets give the same chains
+        same = next((c for m, b, c in swept if m == members and b == breakers), None)
+        found[name] = same if same is not None else find_chains(topo, members, breakers)
+        swept.append((members, breakers, found[name]))
     return Chains(found)
 
 
