@@ -56,6 +56,7 @@ from gradlint.project_facts import ProjectFacts
 from gradlint.rule import ModelContext, Rule
 from gradlint.rules import run_order
 from gradlint.settings import Settings
+from gradlint.sizing import moved_to
 from gradlint.trace import TraceError, TraceResult, on_meta_device, trace
 
 
@@ -357,7 +358,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         device = torch.device(settings.device)
         model.to(device)
         if inputs is not None:
-            inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+            inputs = moved_to(inputs, device)
     given = inputs is not None  # the user's own batch (gradlint_models(), check_model, a captured call)
     traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes, details)
     weights_known = not on_meta_device(model)
@@ -568,8 +569,7 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
                 tried += 1
                 device = "meta" if on_meta_device(model) else settings.device
                 if device != "cpu":
-                    candidate = {k: v.to(device) if isinstance(v, torch.Tensor) else v
-                                 for k, v in candidate.items()}
+                    candidate = moved_to(candidate, device)
                 try:
                     traced = trace(model, candidate)
                     details.append(f"inferred example inputs: {describe_inputs(candidate)}")

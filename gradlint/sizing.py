@@ -49,7 +49,7 @@ def measure(meta_model: nn.Module, batch: int, seq_len: int, seed: int) -> Size:
         return Size(parameters, weight_bytes, None)
     try:
         for candidate in candidate_inputs(meta_model, batch, seq_len, seed):
-            meta_inputs = {k: _to_meta(v) for k, v in candidate.items()}
+            meta_inputs = moved_to(candidate, "meta")
             try:
                 traced = trace(meta_model, meta_inputs)
             except TraceError:
@@ -61,11 +61,18 @@ def measure(meta_model: nn.Module, batch: int, seq_len: int, seed: int) -> Size:
     return Size(parameters, weight_bytes, activations)
 
 
-def _to_meta(value: Any) -> Any:
-    """A tensor, or each tensor of a batch dict, on the meta device; anything else as it is."""
+def moved_to(value: Any, device: str | torch.device) -> Any:
+    """A tensor, or each tensor in a batch dict, list or tuple, on ``device``; anything else as it
+    is.
+
+    >>> moved_to({"ids": torch.zeros(2), "n": 3, "pair": (torch.ones(1),)}, "meta")["pair"][0].device
+    device(type='meta')
+    """
     if isinstance(value, dict):
-        return {k: _to_meta(v) for k, v in value.items()}
-    return value.to("meta") if isinstance(value, torch.Tensor) else value
+        return {k: moved_to(v, device) for k, v in value.items()}
+    if isinstance(value, (list, tuple)) and not hasattr(value, "_fields"):
+        return type(value)(moved_to(v, device) for v in value)
+    return value.to(device) if isinstance(value, torch.Tensor) else value
 
 
 def build_on_meta(build: Any) -> Any:

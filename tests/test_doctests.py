@@ -16,6 +16,7 @@ MODULES = [
     "gradlint.passes.topology",
     "gradlint.passes.weights",
     "gradlint.rule",
+    "gradlint.sizing",
     "gradlint.rules",
 ]
 
