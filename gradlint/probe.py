@@ -179,9 +179,12 @@ def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
         tensors = [recorder.outputs[n] for n in names]
         grads = torch.autograd.grad(loss, tensors, allow_unused=True)
     grad_rms, forward_rms, nonfinite, dead, nonfinite_forward, saturated = {}, {}, [], {}, [], {}
+    # Nodes that write into one tensor in place (a preallocated output filled step by step) all
+    # hold that tensor: its statistics are computed once.
+    rms_of, finite_of = _memo(_rms), _memo(lambda t: bool(torch.isfinite(t).all()))
     for name, tensor, grad in zip(names, tensors, grads):
         value = tensor.detach()
-        forward_rms[name] = _rms(value)
+        forward_rms[name] = rms_of(tensor, value)
         if name in watch_dead and value.dim() >= 2 and value.shape[0] > 1:
             dead[name] = float((value == 0).all(dim=0).float().mean())
         if name in watch_saturation:
@@ -190,22 +193,34 @@ def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
             else:
                 tails = value.abs() > 0.99
             saturated[name] = float(tails.float().mean())
-        bad = not torch.isfinite(value).all()
+        bad = not finite_of(tensor, value)
         if bad:
             nonfinite_forward.append(name)
         if grad is not None:
-            grad_rms[name] = _rms(grad)
-            bad = bad or not torch.isfinite(grad).all()
+            grad_rms[name] = rms_of(grad, grad)
+            bad = bad or not finite_of(grad, grad)
         if bad:
             nonfinite.append(name)
     # ±inf on purpose (attention masks filled with -inf before a softmax) is harmless while no
     # NaN appears, every gradient stays finite and the loss too: only then are the marks dropped
-    forward_nan = any(bool(torch.isnan(t.detach()).any()) for t in tensors)
+    unique = {id(t): t for t in tensors}.values()
+    forward_nan = any(bool(torch.isnan(t.detach()).any()) for t in unique)
     if nonfinite and not forward_nan and torch.isfinite(loss.detach()).all() and all(
-            g is None or bool(torch.isfinite(g).all()) for g in grads):
+            g is None or finite_of(g, g) for g in grads):
         nonfinite, nonfinite_forward = [], []
     return ProbeResult(grad_rms, forward_rms, nonfinite, time.perf_counter() - started,
                        nonfinite_forward, dead, saturated)
+
+
+def _memo(statistic: Any) -> Any:
+    """``statistic(value)``, computed once per tensor object ``key`` (held, so its id stays its own)."""
+    seen: dict[int, tuple[torch.Tensor, Any]] = {}
+
+    def of(key: torch.Tensor, value: torch.Tensor) -> Any:
+        if id(key) not in seen:
+            seen[id(key)] = (key, statistic(value))
+        return seen[id(key)][1]
+    return of
 
 
 def probe_recurrence(module: torch.nn.RNNBase, horizon: int, batch: int, seed: int) -> float:
