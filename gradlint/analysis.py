@@ -41,6 +41,10 @@ class Analysis:
     """Facts about one traced model, shared by all rules. Nothing here changes after it is built."""
 
     facts: Facts
+    # answers to the questions below about a chain, which several rules ask of the same chain
+    # (GL201 and GL401 of a stack's one chain): by (question, id(chain), ...); a chain lives as
+    # long as the facts that hold it, so its id is its own
+    _answers: dict = dataclasses.field(default_factory=dict, init=False, repr=False, compare=False)
 
     # --- the passes' results, by name -------------------------------------------------------
     @property
@@ -133,11 +137,14 @@ class Analysis:
     def static_d(self, chain: Chain, start: str, end: str) -> float:
         """Predicted log10 RMS gradient ratio along the chain's route, gradient at ``start`` over
         gradient at ``end``."""
-        gains, log10 = self.meanfield, math.log10
-        total = 0.0
-        for node in chain.between(start, end):
-            total += log10(max(gains[node][1], 1e-300))
-        return 0.5 * total
+        key = ("static_d", id(chain), start, end)
+        if key not in self._answers:
+            gains, log10 = self.meanfield, math.log10
+            total = 0.0
+            for node in chain.between(start, end):
+                total += log10(max(gains[node][1], 1e-300))
+            self._answers[key] = 0.5 * total
+        return self._answers[key]
 
     def comparable_span(self, chain: Chain) -> tuple[str, str]:
         """The part of a chain whose two ends have the same output shape.
@@ -147,6 +154,12 @@ class Analysis:
         The span runs from the first to the last member with the chain's most common shape (ties:
         the shape that comes first).
         """
+        key = ("comparable_span", id(chain))
+        if key not in self._answers:
+            self._answers[key] = self._comparable_span(chain)
+        return self._answers[key]
+
+    def _comparable_span(self, chain: Chain) -> tuple[str, str]:
         nodes = node_facts(self.graph)
         shapes = [nodes[n]["shape"] for n in chain.nodes]
         if any(shape is None for shape in shapes):
