@@ -80,8 +80,12 @@ def start(command: list[str], tmp_path: Path, files: int) -> tuple[subprocess.Po
     token = uuid.uuid4().hex
     env = {**os.environ, MARK: token, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore",
            "PYTHONPATH": str(ROOT)}
+    # as a terminal starts a foreground command: SIGINT at its default, even when this test run
+    # was itself started in the background (where the shell ignores SIGINT, the process inherits
+    # that, and gradlint rightly keeps a signal its caller chose to ignore)
     process = subprocess.Popen([*command, *names], cwd=tmp_path, env=env, text=True,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
     def hanging() -> bool:
         children = [c for c in processes_of_run(token).values() if "# child of hang_" in c]
