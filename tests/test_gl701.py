@@ -258,9 +258,9 @@ class {name}(nn.Module):
     def forward(self, x):
         return self.fc2(torch.relu(self.fc1(x)))
 """
-SKIPPED = ("note: GL701 dry run not run for 2 models: no optimizer and learning rate known for them (set "
-           "`optimizer` and `lr` in [tool.gradlint], or run `gradlint run -- python train.py`; -v gives "
-           "each model's reason)")
+SKIPPED = ("note: GL701 dry run not run for 2 models: which optimizer and learning rate train them is not "
+           "known (set `optimizer` and `lr` in [tool.gradlint], or run `gradlint run -- python train.py`; "
+           "-v gives each model's reason)")
 
 
 @pytest.fixture

@@ -70,9 +70,11 @@ def skipped_line(report: Report) -> str | None:
     count = sum(1 for r in report.files for n in r.notes if n.detail and _DRY_RUN_SKIPPED.match(n.message))
     if not count:
         return None
-    return (f"GL701 dry run not run for {plural(count, 'model')}: no optimizer and learning rate known "
-            f"for {'them' if count > 1 else 'it'} (set `optimizer` and `lr` in [tool.gradlint], or run "
-            "`gradlint run -- python train.py`; -v gives each model's reason)")
+    # the reasons differ (none found; several, none naming the model; an lr read at run time):
+    # what they share is that gradlint cannot tell which optimizer trains the model
+    return (f"GL701 dry run not run for {plural(count, 'model')}: which optimizer and learning rate "
+            f"train {'them' if count > 1 else 'it'} is not known (set `optimizer` and `lr` in "
+            "[tool.gradlint], or run `gradlint run -- python train.py`; -v gives each model's reason)")
 
 
 def reached(report: Report) -> str:
