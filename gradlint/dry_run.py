@@ -80,7 +80,11 @@ def choose_setup(model: nn.Module, observed: OptimizerSetup | None, configured: 
     if facts is None:
         return None, "no optimizer known (none observed, none stated in [tool.gradlint])"
     names = tuple(c.__name__ for c in type(model).__mro__ if c not in (nn.Module, object))
-    setup, ambiguous = facts.optimizer_for(names)
+    try:
+        source = inspect.getsourcefile(type(model))
+    except TypeError:  # a class defined in no file
+        source = None
+    setup, ambiguous = facts.optimizer_for(names, source)
     if setup is not None and setup.lr is None:
         where = f" ({setup.location.path}:{setup.location.line})" if setup.location else ""
         return None, (f"the learning rate of `{setup.name}`{where} is not given in the source (read at "

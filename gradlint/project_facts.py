@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -75,10 +76,13 @@ class ProjectFacts:
                    tuple(setup_from_dict(s) for s in data.get("optimizers", ())),
                    tuple(data.get("owners", ())))
 
-    def optimizer_for(self, class_names: tuple[str, ...]) -> tuple[OptimizerSetup | None, str | None]:
-        """The optimizer that trains a model of one of ``class_names`` (its class and its bases):
-        the construction whose parameters name it, else the only optimizer of the project. With
-        several candidates and none naming the model: None and a note saying so."""
+    def optimizer_for(self, class_names: tuple[str, ...],
+                      source: str | None = None) -> tuple[OptimizerSetup | None, str | None]:
+        """The optimizer that trains a model of one of ``class_names`` (its class and its bases),
+        defined in the file ``source``: the construction whose parameters name it, else the only
+        optimizer of the project, else the only one naming no model in the model's own file (a
+        script that defines its model and trains it in ``train(model, ...)``). With several
+        candidates and none of these: None and a note saying so."""
         for name in class_names:
             named = [s for s, owner in zip(self.optimizers, self.owners) if owner == name]
             if named:
@@ -86,6 +90,10 @@ class ProjectFacts:
         free = [s for s, owner in zip(self.optimizers, self.owners) if owner is None]
         if len(self.optimizers) == 1 and free:
             return free[0], None
+        here = os.path.realpath(source) if source else None
+        local = [s for s in free if here and s.location and os.path.realpath(s.location.path) == here]
+        if len(local) == 1:
+            return local[0], None
         if len(free) > 1:
             where = ", ".join(_where(s) for s in free[:3]) + (" ..." if len(free) > 3 else "")
             return None, (f"{len(free)} optimizers are constructed in the project ({where}) and none "

@@ -343,3 +343,25 @@ def test_the_detail_line_says_which_batches_the_dry_run_used(write):
     assert "model `given`: GL701 dry run: SGD(lr=0.01), 30 steps on the captured batch of 8 with" in run.stderr, run.stderr
     assert ("model `Other`: GL701 dry run: SGD(lr=0.01), 30 steps on new generated batches (32 rows) each "
             "step with") in run.stderr, run.stderr
+
+
+def test_a_script_that_trains_its_model_in_a_function_gets_its_own_optimizer(write):
+    """A script that defines a model and trains it in ``train(model)`` (the optimizer names no
+    model class) while the project constructs other optimizers elsewhere: the one in the model's
+    own file is the model's, and its dry run diverges."""
+    from gradlint.rules import RULES_BY_CODE
+
+    script = textwrap.dedent(RULES_BY_CODE["GL701"].invalid)
+    script = script.replace("def main():\n    model = PreLN()\n    optimizer =", "def train(model):\n    optimizer =")
+    assert "def train(model):" in script
+    path = write("script.py", script)
+    write("other.py", "import torch\n\n\ndef fit(params):\n    return torch.optim.Adam(params, lr=1e-3)\n")
+    run = run_cli("script.py", "--no-cache", "--select", "GL701", cwd=path.parent)
+    line = next(n for n, text in enumerate(script.splitlines(), 1) if "torch.optim.SGD" in text)
+    assert f"script.py:{line}:" in run.stdout and "GL701 error" in run.stdout, run.stdout + run.stderr
+    assert "GL701 dry run not run" not in run.stderr
+    # the same script beside a second optimizer of its own file: which one is not known
+    write("script.py", script + "\n\ndef tune(model):\n    return torch.optim.Adam(model.parameters(), lr=1e-4)\n")
+    run = run_cli("script.py", "--no-cache", "--select", "GL701", cwd=path.parent)
+    assert "GL701" not in run.stdout
+    assert "note: GL701 dry run not run for 1 model: which optimizer and learning rate train it" in run.stderr
