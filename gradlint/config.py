@@ -39,6 +39,7 @@ from typing import Any
 import tomllib
 
 from gradlint.findings import Severity
+from gradlint.limits import DEFAULT_TIMEOUT
 from gradlint.settings import Settings
 
 TOP_KEYS = {"select", "ignore", "extend-select", "fail-level", "per-file-ignores", "probe", "rules",
@@ -243,7 +244,7 @@ def settings_for(file: Path | None, config: FileConfig, cli: Overrides) -> Setti
         batch_size=pick(cli.batch_size, "batch-size", 8),
         seq_len=pick(cli.seq_len, "seq-len", 32),
         device=pick(cli.device, "device", "cpu"),
-        model_timeout=float(pick(cli.timeout, "timeout", 300)),
+        model_timeout=float(pick(cli.timeout, "timeout", DEFAULT_TIMEOUT)),
         memory_limit=pick(cli.memory_limit, "memory-limit", None),
         rule_options=rule_options,
         flows=cli.flows,

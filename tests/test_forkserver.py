@@ -11,24 +11,9 @@ import pytest
 import gradlint
 from gradlint import forkserver
 from conftest import run_cli
+from test_cli import SIGMOID_NET  # the same net the command-line tests lint
 
 pytestmark = pytest.mark.skipif(not forkserver.available(), reason="the fork server runs on Linux")
-
-SIGMOID_NET = """
-import torch
-from torch import nn
-
-
-class Net(nn.Module):
-    def __init__(self):
-        super().__init__()
-        self.layers = nn.ModuleList(nn.Linear(64, 64) for _ in range(4))
-
-    def forward(self, x):
-        for layer in self.layers:
-            x = torch.sigmoid(layer(x))
-        return x
-"""
 
 # checked first (-j 1, sorted): in a process shared with the next file, its sigmoid would be the
 # identity, its default dtype float64 and its seed changed

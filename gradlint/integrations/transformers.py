@@ -28,6 +28,7 @@ from gradlint.integrations import (
     check_training,
     optimizer_setup,
 )
+from gradlint.sizing import moved_to
 
 __all__ = ["GradlintCallback", "GradlintFailure"]
 
@@ -86,4 +87,4 @@ def _first_batch(dataloader: Any, model: Any) -> dict[str, Any] | None:
     if not isinstance(batch, dict):
         return None
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
-    return {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in batch.items()}
+    return moved_to(batch, device)
