@@ -8,7 +8,7 @@ learning rate's labels and at the best run's.
     python eval/dry_run_cases.py --batch 32 -j 2
 
 Each case is built the way gradlint builds it (its file's models; inputs generated from its first
-layer at ``--batch``, its directory's probe seq-len) and dry-run with the optimizer its
+layer at ``--batch``, its directory's probe seq-len and input-std) and dry-run with the optimizer its
 directory's ``pyproject.toml`` states, as ``gradlint`` does (the clipping/ cases, whose optimizer
 is in their own source, are left out). Prints one line a case and the counts.
 """
@@ -27,7 +27,7 @@ ROOT = HERE.parent
 CASES = HERE / "cases"
 
 
-def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1) -> dict:
+def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: int = 0) -> dict:
     sys.path.insert(0, str(ROOT))
     import torch
 
@@ -40,6 +40,7 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1) -> dict:
     path = CASES / name
     config = load_config(find_config(path))
     seq_len = config.table.get("probe", {}).get("seq-len", 32)
+    std = float(config.table.get("probe", {}).get("input-std", 1.0))
     specs, _ = find_models(import_file(path), path, 0, batch_size=batch, seq_len=seq_len)
     spec = next(s for s in specs if s.model is not None)
     model = spec.model
@@ -48,7 +49,7 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1) -> dict:
         return {"case": name, "skipped": why}
     inputs = spec.inputs
     if inputs is None:
-        for candidate in candidate_inputs(model, batch, seq_len, 0):
+        for candidate in candidate_inputs(model, batch, seq_len, 0, std):
             try:
                 with torch.no_grad():
                     model(**candidate)
@@ -57,7 +58,7 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1) -> dict:
             inputs = candidate
             break
     started = time.perf_counter()
-    result = dry_run(model, inputs, setup, steps=steps, seed=0, fresh=fresh, parts=parts)
+    result = dry_run(model, inputs, setup, steps=steps, seed=seed, fresh=fresh, parts=parts, input_std=std)
     first = result.first
     held = result.held
     return {"case": name, "diverged_at": first.diverged_at, "why": first.why, "first": first.first_loss,
@@ -72,6 +73,7 @@ def main() -> None:
     parser.add_argument("--fixed", action="store_true", help="one batch and one set of targets for every step")
     parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--parts", type=int, default=1, help="fresh batches averaged into each step (not with --fixed)")
+    parser.add_argument("--seed", type=int, default=0, help="the dry run's seed (its draws of inputs and targets)")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args()
     labels = json.loads((HERE / "labels.json").read_text())["cases"]
@@ -81,7 +83,8 @@ def main() -> None:
     started = time.perf_counter()
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(one, names, [args.batch] * len(names), [not args.fixed] * len(names),
-                                [args.steps] * len(names), [args.parts] * len(names)))
+                                [args.steps] * len(names), [args.parts] * len(names),
+                                [args.seed] * len(names)))
     counts = {("first", True, True): 0, ("first", True, False): 0, ("best", True, True): 0, ("best", True, False): 0}
     totals = {("first", "fails"): 0, ("first", "trains"): 0, ("best", "fails"): 0, ("best", "trains"): 0}
     seconds = 0.0

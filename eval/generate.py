@@ -39,6 +39,8 @@ from __future__ import annotations
 import itertools
 from pathlib import Path
 
+from tasks import input_std
+
 CASES = Path(__file__).resolve().parent / "cases"
 MANIFEST = CASES / ".generated"
 
@@ -406,6 +408,7 @@ lr = {lr}
 
 [tool.gradlint.probe]
 seq-len = {T}
+input-std = {std}                  # the inputs' standard deviation
 
 [tool.gradlint.rules.GL301]
 horizon = {T}
@@ -552,7 +555,7 @@ def recurrent_models(T: int) -> dict[str, str]:
 def rnn_cases() -> dict[str, str]:
     files = {}
     for T in HORIZONS:
-        files[f"rnn_t{T}/pyproject.toml"] = PYPROJECT.format(T=T, lr=ADAM_LR[T])
+        files[f"rnn_t{T}/pyproject.toml"] = PYPROJECT.format(T=T, lr=ADAM_LR[T], std=input_std(f"adding-T{T}"))
         files.update({f"rnn_t{T}/{name}": text for name, text in recurrent_models(T).items()})
     # THEORY.md §4, as written in fixtures/published_*.py (hidden 128)
     files["rnn_t100/published_rnn_default.py"] = rnn_module(
@@ -711,6 +714,7 @@ version = "0.1.0"
 
 [tool.gradlint.probe]
 seq-len = {T}
+input-std = {std}                  # the inputs' standard deviation
 
 [tool.gradlint.rules.GL301]
 horizon = {T}
@@ -780,14 +784,14 @@ def clipping_cases() -> dict[str, str]:
     for (model, (title, nonlinearity, init, lr)), (idiom, (imports, clip, what)) in itertools.product(
             CLIP_MODELS.items(), CLIP_IDIOMS.items()):
         name = f"{model}_{idiom}"
-        files[f"clipping/{name}/pyproject.toml"] = CLIP_PYPROJECT.format(name=name.replace(".", "-"), T=CLIP_T)
+        files[f"clipping/{name}/pyproject.toml"] = CLIP_PYPROJECT.format(name=name.replace(".", "-"), T=CLIP_T, std=input_std(f"adding-T{CLIP_T}"))
         files[f"clipping/{name}/model.py"] = CLIP_FILE.format(
             title=title, T=CLIP_T, what=what, imports=imports, hidden=64, nonlinearity=nonlinearity,
             init=init, lr=lr, clip=clip)
     # THEORY.md §4: IRNN (hidden 100 as in Le et al. 2015) with / without clipping: pass / warning
     for name, (imports, clip, what) in (("published_irnn_clip", CLIP_IDIOMS["clip_norm"]),
                                         ("published_irnn_no_clip", CLIP_IDIOMS["no_clip"])):
-        files[f"clipping/{name}/pyproject.toml"] = CLIP_PYPROJECT.format(name=name, T=CLIP_T)
+        files[f"clipping/{name}/pyproject.toml"] = CLIP_PYPROJECT.format(name=name, T=CLIP_T, std=input_std(f"adding-T{CLIP_T}"))
         files[f"clipping/{name}/model.py"] = CLIP_FILE.format(
             title="THEORY.md §4: IRNN (Le et al. 2015), ReLU nn.RNN with W_hh = I", T=CLIP_T, what=what,
             imports=imports, hidden=100, nonlinearity="relu", init=CLIP_MODELS["irnn"][2], lr=0.03,
@@ -804,17 +808,21 @@ SGD_PYPROJECT = '''# How eval/tasks.py trains these cases ({task}), stated as a 
 optimizer = "SGD"
 lr = 0.05
 momentum = 0.9
+
+[tool.gradlint.probe]
+input-std = {std}                  # the inputs' standard deviation{aside}
 '''
-SGD_FAMILIES = {"mlp": "two spirals", "residual": "two spirals", "published": "two spirals or blobs",
-                "cnn": "oriented gratings"}
+SGD_FAMILIES = {"mlp": ("two spirals", "spirals"), "residual": ("two spirals", "spirals"),
+                "published": ("two spirals or blobs", "spirals"), "cnn": ("oriented gratings", "images")}
 
 
 def all_cases() -> dict[str, str]:
     files: dict[str, str] = {}
     for family in (mlp_cases, cnn_cases, residual_cases, rnn_cases, published_cases, clipping_cases):
         files.update(family())
-    for family, task in SGD_FAMILIES.items():
-        files[f"{family}/pyproject.toml"] = SGD_PYPROJECT.format(task=task)
+    for family, (task, data) in SGD_FAMILIES.items():
+        aside = f" (the spirals'; the blobs': {input_std('blobs')})" if family == "published" else ""
+        files[f"{family}/pyproject.toml"] = SGD_PYPROJECT.format(task=task, std=input_std(data), aside=aside)
     return files
 
 

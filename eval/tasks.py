@@ -214,6 +214,12 @@ def dataset(name: str) -> tuple[torch.Tensor, torch.Tensor]:
     return adding(1000, TASKS[name].horizon, torch.Generator().manual_seed(0))
 
 
+def input_std(name: str) -> float:
+    """The standard deviation of the task's inputs, to one decimal: what its cases state to
+    gradlint (``input-std``), as a user whose data is not standardized would."""
+    return round(float(dataset(name)[0].std()), 1)
+
+
 # ---------------------------------------------------------------------------------------------
 # training
 

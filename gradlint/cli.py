@@ -52,6 +52,8 @@ def main() -> None:
 @click.option("--seed", type=int, help="Seed for inputs, weights and the probe [0].")
 @click.option("--batch-size", type=int, help="Batch size of inferred example inputs [8].")
 @click.option("--seq-len", type=int, help="Sequence length of inferred example inputs [32].")
+@click.option("--input-std", type=click.FloatRange(min=0, min_open=True),
+              help="Standard deviation of generated floating inputs, when your data is not standardized [1.0].")
 @click.option("--device", help="Device to trace and probe on [cpu].")
 @click.option("--timeout", type=float, help="Seconds per file and per model [300].")
 @click.option("--memory-limit", type=float, help="GiB of memory per worker [80% of RAM / jobs].")
@@ -80,8 +82,8 @@ def main() -> None:
 def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend_select: str | None,
           per_file_ignores: tuple[str, ...], config_path: Path | None, isolated: bool,
           no_probe: bool | None, seed: int | None, batch_size: int | None, seq_len: int | None,
-          device: str | None, timeout: float | None, memory_limit: float | None, jobs: int | None,
-          no_cache: bool, output_format: str,
+          input_std: float | None, device: str | None, timeout: float | None, memory_limit: float | None,
+          jobs: int | None, no_cache: bool, output_format: str,
           output_file: Path | None, statistics: bool, plot_path: Path | None, fail_level: str | None,
           exit_zero: bool,
           baseline: Path | None, update_baseline: bool, init_json: str | None, quiet: bool,
@@ -116,6 +118,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             select=_codes(select), ignore=_codes(ignore), extend_select=_codes(extend_select),
             per_file_ignores=per_file, fail_level=Severity.parse(fail_level) if fail_level else None,
             probe=False if no_probe else None, batch_size=batch_size, seq_len=seq_len, seed=seed,
+            input_std=input_std,
             device=device, timeout=timeout, memory_limit=memory_limit, flows=plot_path is not None)
         init = _init_arguments(init_json, paths) if init_json is not None else None
         report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,

@@ -16,6 +16,7 @@ momentum = 0.9                       # (also weight-decay, betas, eps, nesterov)
 enabled = true
 batch-size = 8
 seq-len = 32
+input-std = 1.0                      # generated floating inputs: standard normal × this
 seed = 0
 device = "cpu"
 timeout = 300                        # seconds per file and per model
@@ -49,7 +50,7 @@ OPTIMIZERS = ("SGD", "Adam", "AdamW", "RMSprop", "Adagrad", "Adadelta", "Adamax"
               "ASGD", "Rprop", "SparseAdam", "Adafactor")
 TRAINING_KEYS = {"lr": "lr", "momentum": "momentum", "weight-decay": "weight_decay", "betas": "betas",
                  "eps": "eps", "nesterov": "nesterov"}
-PROBE_KEYS = {"enabled": bool, "batch-size": int, "seq-len": int, "seed": int, "device": str,
+PROBE_KEYS = {"enabled": bool, "batch-size": int, "seq-len": int, "input-std": (int, float), "seed": int, "device": str,
               "timeout": (int, float), "memory-limit": (int, float)}
 
 
@@ -69,6 +70,7 @@ class Overrides:
     probe: bool | None = None
     batch_size: int | None = None
     seq_len: int | None = None
+    input_std: float | None = None
     seed: int | None = None
     device: str | None = None
     timeout: float | None = None
@@ -175,6 +177,8 @@ def _validate(table: dict[str, Any], prefix: str, shown: str) -> None:
                 if option not in PROBE_KEYS:
                     raise unknown(f"{key(name)}.{option}", PROBE_KEYS)
                 _typed(setting, PROBE_KEYS[option], f"{key(name)}.{option}", shown)
+                if option == "input-std" and setting == 0:
+                    raise ConfigError(f"{shown}: `{key(name)}.{option}` must be positive, got {setting!r}")
         elif name == "rules":
             if not isinstance(value, dict):
                 raise ConfigError(f"{shown}: `{key(name)}` must be a table of rule codes")
@@ -243,6 +247,7 @@ def settings_for(file: Path | None, config: FileConfig, cli: Overrides) -> Setti
         seed=pick(cli.seed, "seed", 0),
         batch_size=pick(cli.batch_size, "batch-size", 8),
         seq_len=pick(cli.seq_len, "seq-len", 32),
+        input_std=float(pick(cli.input_std, "input-std", 1.0)),
         device=pick(cli.device, "device", "cpu"),
         model_timeout=float(pick(cli.timeout, "timeout", DEFAULT_TIMEOUT)),
         memory_limit=pick(cli.memory_limit, "memory-limit", None),

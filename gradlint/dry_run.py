@@ -103,12 +103,13 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:
 def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, steps: int = 30,
             growth: float = 1e4, divisors: tuple[float, ...] = (3, 10, 30, 100, 300, 1000),
             seed: int = 0, deadline: float | None = None, default_clip_norm: float = 1.0,
-            fresh: bool = False, parts: int = 1) -> DryRunResult:
+            fresh: bool = False, parts: int = 1, input_std: float = 1.0) -> DryRunResult:
     """Run ``setup`` for ``steps`` steps on copies of ``model``; when the loss diverges, again at
     the learning rate divided by each of ``divisors`` until one holds. With ``fresh`` (generated
     inputs, not the user's batch) every step draws a new seeded batch like ``inputs`` and new
     targets, as training sees a new batch each step, and a step's gradient is the mean over
-    ``parts`` such batches (a batch ``parts`` times the size of ``inputs``, whatever its layout);
+    ``parts`` such batches (a batch ``parts`` times the size of ``inputs``, whatever its layout;
+    floating values standard normal × ``input_std``, as the generated ``inputs`` were drawn);
     otherwise every step sees ``inputs`` and the same targets. Leaves ``model``, its gradients and every random state as they were."""
     started = time.perf_counter()
     cls = optimizer_class(setup.name)
@@ -132,7 +133,8 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
     try:
         for divisor in (1, *divisors):
             run, loss_kind, batch = _one_run(model, inputs, cls, setup, lr / divisor, steps, growth, seed,
-                                             deadline, clip_norm, clip_value, fresh, parts if fresh else 1)
+                                             deadline, clip_norm, clip_value, fresh, parts if fresh else 1,
+                                             input_std)
             runs.append(run)
             if run.stopped or run.diverged_at is None:
                 break
@@ -145,7 +147,7 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
 def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: OptimizerSetup, lr: float,
              steps: int, growth: float, seed: int, deadline: float | None,
              clip_norm: float | None, clip_value: float | None, fresh: bool = False,
-             parts: int = 1) -> tuple[Run, str, int]:
+             parts: int = 1, input_std: float = 1.0) -> tuple[Run, str, int]:
     torch.manual_seed(seed)
     random.seed(seed)
     trained = copy.deepcopy(model)
@@ -167,7 +169,8 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
             optimizer.zero_grad(set_to_none=True)
             value = 0.0
             for part in range(parts):
-                batch_inputs = inputs if (step == 1 and part == 0) or not fresh else _like(inputs, generator)
+                first_draw = step == 1 and part == 0
+                batch_inputs = inputs if first_draw or not fresh else _like(inputs, generator, input_std)
                 output = _first_float(trained(**batch_inputs))
                 if output is None:
                     raise ValueError("the model's output has no floating-point tensor")
@@ -193,21 +196,21 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
     return Run(lr, steps, None, None, first, last), loss_kind, batch
 
 
-def _like(value: Any, generator: torch.Generator) -> Any:
-    """A new seeded draw of generated inputs, shape for shape: standard normal values for
+def _like(value: Any, generator: torch.Generator, std: float = 1.0) -> Any:
+    """A new seeded draw of generated inputs, shape for shape: normal values at ``std`` for
     floating tensors, integers within the range seen for integer ones (token ids, timesteps);
     constant tensors (a zero recurrent state, sequence lengths) and anything else are kept."""
     if isinstance(value, dict):
-        return {k: _like(v, generator) for k, v in value.items()}
+        return {k: _like(v, generator, std) for k, v in value.items()}
     if isinstance(value, (tuple, list)):
-        return type(value)(_like(v, generator) for v in value)
+        return type(value)(_like(v, generator, std) for v in value)
     if not isinstance(value, torch.Tensor) or value.numel() < 2 or value.is_complex():
         return value
     low, high = value.min(), value.max()
     if bool(low == high):
         return value
     if value.is_floating_point():
-        return torch.randn(value.shape, generator=generator, dtype=value.dtype).to(value.device)
+        return (torch.randn(value.shape, generator=generator, dtype=value.dtype) * std).to(value.device)
     if value.dtype == torch.bool:
         return value
     return torch.randint(int(low), int(high) + 1, value.shape, generator=generator,

@@ -384,7 +384,8 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
     span, span_note = _main_span(analysis, settings, notes, details)
     ctx = ModelContext(path=fallback.path, model_name=name, model=model, graph=graph,
                        analysis=analysis, fallback=fallback, options=settings.rule_options,
-                       seed=settings.seed, batch_size=settings.batch_size, weights_known=weights_known,
+                       seed=settings.seed, batch_size=settings.batch_size, input_std=settings.input_std,
+                       weights_known=weights_known,
                        clipping=settings.clipping, inputs=inputs, notes=notes, details=details,
                        **_training_context(model, settings, spec, started, given))
     # Rules that stay quiet when a structural rule explains the problem run after those rules,
@@ -565,14 +566,16 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
         failures: list[str] = []
         tried = 0
         try:
-            for candidate in candidate_inputs(model, settings.batch_size, settings.seq_len, settings.seed):
+            for candidate in candidate_inputs(model, settings.batch_size, settings.seq_len, settings.seed,
+                                              settings.input_std):
                 tried += 1
                 device = "meta" if on_meta_device(model) else settings.device
                 if device != "cpu":
                     candidate = moved_to(candidate, device)
                 try:
                     traced = trace(model, candidate)
-                    details.append(f"inferred example inputs: {describe_inputs(candidate)}")
+                    scale = f" (floating values at std {settings.input_std:g})" if settings.input_std != 1 else ""
+                    details.append(f"inferred example inputs: {describe_inputs(candidate)}{scale}")
                     return traced, candidate, None
                 except TraceError as exc:
                     why = str(exc)

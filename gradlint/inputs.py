@@ -34,8 +34,11 @@ def required_parameters(model: nn.Module) -> list[str]:
     ]
 
 
-def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterator[dict[str, Any]]:
+def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int,
+                     std: float = 1.0) -> Iterator[dict[str, Any]]:
     """Plausible example inputs, most likely first. Raises ValueError when none can be built.
+    Floating values are standard normal × ``std`` (the data's scale, when the user states it:
+    ``input-std``); token ids, masks, lengths and constant states are not scaled.
 
     The first input's shape comes from the first layers that consume it (a Linear or Embedding
     feeding an RNN gets a sequence dimension, in the RNN's layout); floating inputs take the
@@ -45,6 +48,27 @@ def candidate_inputs(model: nn.Module, batch: int, seq_len: int, seed: int) -> I
     model with an RNN) from the model's own ``init_hidden(batch)`` or from its RNN's sizes, sequence lengths as integers, masks as None, anything else (``forward(src, tgt)``)
     like the first input.
     """
+    for inputs in _candidates(model, batch, seq_len, seed):
+        yield inputs if std == 1.0 else scaled(inputs, std)
+
+
+def scaled(value: Any, std: float) -> Any:
+    """``value`` with every floating tensor that is not constant multiplied by ``std``.
+
+    >>> scaled({"x": torch.tensor([1.0, -2.0]), "h": torch.zeros(2), "ids": torch.tensor([3, 4])}, 0.5)
+    {'x': tensor([ 0.5000, -1.0000]), 'h': tensor([0., 0.]), 'ids': tensor([3, 4])}
+    """
+    if isinstance(value, dict):
+        return {k: scaled(v, std) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(scaled(v, std) for v in value)
+    if (isinstance(value, torch.Tensor) and value.is_floating_point() and value.numel() > 1
+            and not value.is_meta and bool(value.min() != value.max())):
+        return value * std
+    return value
+
+
+def _candidates(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterator[dict[str, Any]]:
     generator = torch.Generator().manual_seed(seed)
     lengths = sequence_lengths(model, seq_len)
     if _is_hugging_face(model):

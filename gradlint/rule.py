@@ -91,6 +91,7 @@ class ModelContext:
     options: Mapping[str, Mapping[str, Any]]
     seed: int = 0
     batch_size: int = 8
+    input_std: float = 1.0           # generated floating inputs are standard normal × this
     weights_known: bool = True       # False on the meta device: no weight-dependent checks
     clipping: bool = False           # gradient clipping is configured in the project (facts.clipping)
     facts: ProjectFacts | None = None  # the model's project: clipping, recurrences, optimizers in source

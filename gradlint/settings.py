@@ -16,6 +16,7 @@ class Settings:
     seed: int = 0
     batch_size: int = 8
     seq_len: int = 32                     # length of inferred sequence inputs
+    input_std: float = 1.0                # standard deviation of generated floating inputs
     device: str = "cpu"                   # where the model is traced and probed
     model_timeout: float | None = 60.0    # seconds per model (the worker also has a hard limit)
     memory_limit: float | None = None     # GiB of address space per worker; None: 80% of RAM / jobs

@@ -130,14 +130,16 @@ class DivergesAtLearningRate(Rule):
             result = dry_run(ctx.model, ctx.inputs, setup, steps=int(self.opts["steps"]),
                              growth=float(self.opts["growth"]), seed=ctx.seed, deadline=deadline,
                              default_clip_norm=float(self.opts["assumed-clip-norm"]),
-                             fresh=not ctx.real_inputs, parts=max(1, int(self.opts["batches"])))
+                             fresh=not ctx.real_inputs, parts=max(1, int(self.opts["batches"])),
+                             input_std=ctx.input_std)
         except Exception as exc:  # noqa: BLE001 - the dry run must not lose the other findings
             ctx.notes.append(f"{self.code} dry run failed ({type(exc).__name__}: {str(exc)[:200]})")
             return
         first = result.first
         settings = _settings(setup.hyperparameters, first.lr)
         clip = f", {result.clip}" if result.clip else ""
-        batches = (f"new generated batches ({result.batch} rows) each step" if result.fresh
+        scale = f", floating values at std {ctx.input_std:g}" if ctx.input_std != 1 else ""
+        batches = (f"new generated batches ({result.batch} rows{scale}) each step" if result.fresh
                    else f"the captured batch of {result.batch}")
         described = (f"{setup.name}({settings}{clip}), {first.steps} steps on {batches} "
                      f"with {result.loss} on random targets" + (" (warm-up start from "

@@ -365,3 +365,66 @@ def test_a_script_that_trains_its_model_in_a_function_gets_its_own_optimizer(wri
     run = run_cli("script.py", "--no-cache", "--select", "GL701", cwd=path.parent)
     assert "GL701" not in run.stdout
     assert "note: GL701 dry run not run for 1 model: which optimizer and learning rate train it" in run.stderr
+
+
+# ------------------------------------------------------------------- the data's scale (input-std)
+
+_REGRESSOR = """
+from torch import nn
+
+
+class Regressor(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 1, bias=False)
+
+    def forward(self, x):
+        return self.fc(x)
+"""
+
+
+def test_a_stated_input_scale_is_what_the_probe_and_the_dry_run_draw(write):
+    """Plain SGD on least squares is stable below lr = 1/λ, λ the inputs' second moment: at
+    lr 1.5 the dry run blows up on standard-normal inputs (λ ≈ 1) and holds on data of std 0.5
+    (λ ≈ 0.25), stated in the configuration or on the command line."""
+    path = write("model.py", _REGRESSOR)
+    (path.parent / "pyproject.toml").write_text('[tool.gradlint]\noptimizer = "SGD"\nlr = 1.5\n')
+    run = run_cli("model.py", "--no-cache", "--select", "GL701", "-v", cwd=path.parent)
+    assert run.returncode == 1 and "pyproject.toml:2:1: GL701 error: training diverges" in run.stdout, run.stdout
+    assert "new generated batches (32 rows) each step" in run.stderr and "std" not in run.stderr
+
+    (path.parent / "pyproject.toml").write_text('[tool.gradlint]\noptimizer = "SGD"\nlr = 1.5\n\n'
+                                                '[tool.gradlint.probe]\ninput-std = 0.5\n')
+    run = run_cli("model.py", "--no-cache", "--select", "GL701", "-v", cwd=path.parent)
+    assert run.returncode == 0 and "GL701" not in run.stdout, run.stdout
+    assert "inferred example inputs: x: float32[8, 4] (floating values at std 0.5)" in run.stderr, run.stderr
+    assert ("GL701 dry run: SGD(lr=1.5), 30 steps on new generated batches (32 rows, floating values at "
+            "std 0.5) each step with MSE on random targets: loss") in run.stderr, run.stderr
+
+    (path.parent / "pyproject.toml").write_text('[tool.gradlint]\noptimizer = "SGD"\nlr = 1.5\n')
+    run = run_cli("model.py", "--no-cache", "--select", "GL701", "--input-std", "0.5", cwd=path.parent)
+    assert run.returncode == 0 and "GL701" not in run.stdout, run.stdout
+
+
+def test_generated_inputs_are_scaled_but_ids_masks_and_constant_states_are_not():
+    from gradlint.inputs import candidate_inputs
+
+    model = nn.LSTM(4, 8, batch_first=True)
+    plain = next(candidate_inputs(model, 8, 16, 0))
+    half = next(candidate_inputs(model, 8, 16, 0, std=0.5))
+    assert torch.equal(half["input"], plain["input"] * 0.5)
+    embedding = nn.Sequential(nn.Embedding(50, 8), nn.Linear(8, 2))
+    ids = next(candidate_inputs(embedding, 8, 16, 0, std=0.5))
+    assert not next(iter(ids.values())).is_floating_point()
+    assert torch.equal(next(iter(ids.values())), next(iter(next(candidate_inputs(embedding, 8, 16, 0)).values())))
+
+
+@pytest.mark.parametrize("value, message", [("0", "must be positive"), ("-1", "must not be negative"),
+                                            ('"half"', "must be int or float")])
+def test_a_bad_input_scale_is_a_configuration_error_and_exits_2(tmp_path, value, message):
+    (tmp_path / "pyproject.toml").write_text(f"[tool.gradlint.probe]\ninput-std = {value}\n")
+    (tmp_path / "model.py").write_text("x = 1\n")
+    result = run_cli("model.py", cwd=tmp_path)
+    assert result.returncode == 2 and f"`tool.gradlint.probe.input-std` {message}" in result.stderr, result.stderr
+    result = run_cli("model.py", "--isolated", "--input-std", "0", cwd=tmp_path)
+    assert result.returncode == 2 and "--input-std" in result.stderr, result.stderr
