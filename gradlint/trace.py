@@ -262,15 +262,6 @@ class GradlintTracer(fx.Tracer):
         target.node = proxy.node
         return None
 
-    def factory(self, original: Callable[..., Any]) -> Callable[..., Any]:
-        """``torch.zeros`` and its kin, as called from the traced forward: a graph node (not a
-        constant), so that a tensor preallocated there and written into stays in the graph."""
-        def traced_factory(*args: Any, **kwargs: Any) -> Any:
-            if self._computing or _library_code(sys._getframe(1).f_code.co_filename):
-                return original(*args, **kwargs)
-            return self.create_proxy("call_function", original, args, kwargs)
-        return traced_factory
-
     def _execute(self, kind: str, target: Any, args: tuple, kwargs: dict) -> Any:
         if kind == "placeholder":
             return self.inputs[target.lstrip("*")]
@@ -364,19 +355,26 @@ def setitem(tensor: torch.Tensor, index: Any, value: Any) -> torch.Tensor:
 
 
 # Tensor factories a forward calls to preallocate a tensor it then fills.
-_FACTORIES = ("zeros", "ones", "empty", "full", "zeros_like", "ones_like", "empty_like", "full_like")
+_FACTORIES = frozenset({torch.zeros, torch.ones, torch.empty, torch.full,
+                        torch.zeros_like, torch.ones_like, torch.empty_like, torch.full_like})
 
 
-@contextlib.contextmanager
-def _traced_factories(tracer: GradlintTracer) -> Iterator[None]:
-    originals = {name: getattr(torch, name) for name in _FACTORIES}
-    try:
-        for name, original in originals.items():
-            setattr(torch, name, tracer.factory(original))
-        yield
-    finally:
-        for name, original in originals.items():
-            setattr(torch, name, original)
+class _TracedFactories(TorchFunctionMode):
+    """``torch.zeros`` and its kin, called from the project's own forward while it is traced by
+    value: a graph node (not a constant), so that a tensor preallocated there and written into
+    stays in the graph. A torch function mode is local to the tracing thread and leaves the
+    ``torch`` module as it is (``from torch import zeros`` is seen too)."""
+
+    def __init__(self, tracer: GradlintTracer) -> None:
+        super().__init__()
+        self.tracer = tracer
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        kwargs = kwargs or {}
+        if (func in _FACTORIES and not self.tracer._computing
+                and not _library_code(sys._getframe(1).f_code.co_filename)):
+            return self.tracer.create_proxy("call_function", func, args, kwargs)
+        return func(*args, **kwargs)
 
 
 _DECISIONS = (torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.tolist)
@@ -412,7 +410,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
                 tracer.traced_func_name = _ENTRY
             try:
                 with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext(), \
-                        _traced_factories(tracer) if inputs is not None else contextlib.nullcontext():
+                        _TracedFactories(tracer) if inputs is not None else contextlib.nullcontext():
                     graph = tracer.trace(model)
             except _ConcreteError as exc:
                 raise TraceError(str(exc), forward_failed=True) from None

@@ -319,6 +319,44 @@ def test_project_shapes_outputs_preallocated_and_filled_step_by_step_stay_on_the
     assert status["span"] == {"start": "steps.0", "end": "setitem_5", "layers_in_span": 6, "layers_in_model": 6}
 
 
+def test_tracing_factories_touches_neither_the_torch_module_nor_other_threads():
+    """The project's own ``torch.zeros`` becomes a graph node only in the tracing thread: the
+    ``torch`` module keeps its functions, and another thread allocating while the trace runs
+    gets a tensor. A name imported with ``from torch import zeros`` is a node too."""
+    import threading
+
+    import torch
+    from torch import nn
+
+    from gradlint.trace import trace
+
+    seen: dict[str, object] = {}
+
+    class Filled(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.steps = nn.ModuleList(nn.Linear(4, 4) for _ in range(3))
+
+        def forward(self, x):
+            seen["zeros during the trace"] = torch.zeros
+            worker = threading.Thread(target=lambda: seen.setdefault("other thread", type(torch.zeros(2))))
+            worker.start()
+            worker.join()
+            outputs = zeros(3, x.shape[0], 4)
+            for t, step in enumerate(self.steps):
+                outputs[t] = step(x)
+            return outputs
+
+    from torch import zeros
+
+    original = torch.zeros
+    result = trace(Filled(), {"x": torch.randn(2, 4)})
+    assert seen == {"zeros during the trace": original, "other thread": torch.Tensor}
+    assert torch.zeros is original
+    targets = [n.target for n in result.graph_module.graph.nodes if n.op == "call_function"]
+    assert torch.zeros in targets, targets
+
+
 def test_project_shapes_seq2seq_filling_preallocated_outputs_is_checked_through_encoder_and_decoder(write):
     # bench/reach/seq2seq_injected at a test's size (its 5,893-word vocabulary makes every one of
     # the 31 decoder steps write a 32×8×5893 tensor: minutes on a loaded machine). The span runs
