@@ -25,6 +25,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CASES = HERE / "cases"
+sys.path.insert(0, str(ROOT))
+from gradlint.rules.gl701_diverges_at_learning_rate import DivergesAtLearningRate  # noqa: E402
+
+BATCHES = DivergesAtLearningRate.options["batches"]
 
 
 def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: int = 0) -> dict:
@@ -72,7 +76,8 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=8, help="rows of the generated batch (default 8, the probe's)")
     parser.add_argument("--fixed", action="store_true", help="one batch and one set of targets for every step")
     parser.add_argument("--steps", type=int, default=30)
-    parser.add_argument("--parts", type=int, default=1, help="fresh batches averaged into each step (not with --fixed)")
+    parser.add_argument("--parts", type=int, default=BATCHES,
+                        help=f"fresh batches averaged into each step (not with --fixed; default {BATCHES}, GL701's `batches`)")
     parser.add_argument("--seed", type=int, default=0, help="the dry run's seed (its draws of inputs and targets)")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args()
