@@ -31,6 +31,7 @@ from gradlint.project import project_files
 
 MAX_DEPTH = 150         # nested evaluations (names referring to names ...; ~6 frames each)
 MAX_SCANNED_FILES = 2_000
+CONFIG_SUFFIXES = (".yaml", ".yml")
 
 
 # ---------------------------------------------------------------------------------------- values
@@ -81,6 +82,26 @@ class ConfigValue:
 
 
 @dataclasses.dataclass
+class Target:
+    """A mapping of a Hydra/OmegaConf config with a ``_target_``: the callable's dotted path and
+    its arguments; ``_partial_: true`` makes it a ``functools.partial`` instead of a call.
+    ``gradlint.construct`` imports and calls it (as ``hydra.utils.instantiate`` would)."""
+
+    path: str
+    args: list[Any]
+    kwargs: dict[str, Any]
+    partial: bool = False
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit(".", 1)[-1]
+
+    def __repr__(self) -> str:
+        inner = [render(a) for a in self.args] + [f"{k}={render(v)}" for k, v in self.kwargs.items()]
+        return f"partial({', '.join([self.name, *inner])})" if self.partial else f"{self.name}({', '.join(inner)})"
+
+
+@dataclasses.dataclass
 class ArgsNamespace:
     """What ``parser.parse_args()`` returns when no command-line argument is given."""
 
@@ -108,6 +129,8 @@ def is_resolved(value: Any) -> bool:
         return all(is_resolved(k) and is_resolved(v) for k, v in value.items())
     if isinstance(value, ConfigValue):
         return all(is_resolved(v) for v in [*value.args, *value.fields.values()])
+    if isinstance(value, Target):
+        return all(is_resolved(v) for v in [*value.args, *value.kwargs.values()])
     return True
 
 
@@ -181,6 +204,8 @@ class Project:
         self.files = scan(root) if files is None else files
         self._texts: dict[Path, str] = {}
         self._sources: dict[Path, list[Source]] = {}
+        self._targets: dict[Path, list[ConfigTarget]] = {}
+        self._model_classes: dict[str, bool] = {}
 
     def text(self, path: Path) -> str:
         if path not in self._texts:
@@ -195,6 +220,8 @@ class Project:
             text = self.text(path)
             if path.suffix == ".md":
                 self._sources[path] = list(markdown_blocks(path, text))
+            elif path.suffix in CONFIG_SUFFIXES:
+                self._sources[path] = []
             else:
                 try:
                     self._sources[path] = [Source(path, ast.parse(text))]
@@ -221,6 +248,28 @@ class Project:
                     if (isinstance(func, ast.Name) and func.id in names) or (
                             isinstance(func, ast.Attribute) and func.attr == class_name):
                         yield source, node
+
+
+    def config_targets(self, class_name: str) -> Iterator[ConfigTarget]:
+        """The mappings of the project's YAML configs whose ``_target_`` names ``class_name``
+        (``_target_: src.models.mlp.MLP``), each with the arguments it gives."""
+        for path in self.files:
+            if path.suffix in CONFIG_SUFFIXES and "_target_" in self.text(path) and class_name in self.text(path):
+                if path not in self._targets:
+                    self._targets[path] = config_targets(path, self.text(path))
+                yield from (t for t in self._targets[path] if t.target.name == class_name)
+
+    def defines_model_class(self, name: str) -> bool:
+        """Some .py file of the project defines ``class name`` as an nn.Module (a base whose name
+        holds "Module", or a ``forward``)."""
+        if name not in self._model_classes:
+            pattern = re.compile(rf"\bclass\s+{re.escape(name)}\b")
+            self._model_classes[name] = any(
+                _is_model_class(node)
+                for path in self.files if path.suffix == ".py" and pattern.search(self.text(path))
+                for source in self.sources(path) for node in ast.walk(source.tree)
+                if isinstance(node, ast.ClassDef) and node.name == name)
+        return self._model_classes[name]
 
 
 def classes_needing_arguments(tree: ast.Module) -> list[str]:
@@ -250,18 +299,23 @@ def construction_sources(tree: ast.Module, root: Path) -> list[Path]:
 
 
 def scan(root: Path) -> list[Path]:
-    """The project's .py files, its README*.md and its docs/**/*.md."""
-    found = []
-    for path in project_files(root, (".py", ".md")):
+    """The project's .py files, its README*.md and its docs/**/*.md, and its YAML files (Hydra
+    and OmegaConf configs name the classes they build in ``_target_``), up to MAX_SCANNED_FILES
+    of each (a directory of data YAML files does not crowd out the source)."""
+    found: list[Path] = []
+    configs: list[Path] = []
+    for path in project_files(root, (".py", ".md", *CONFIG_SUFFIXES)):
         relative = path.relative_to(root)
         if path.suffix == ".md" and not (
             (len(relative.parts) == 1 and path.name.lower().startswith("readme")) or relative.parts[0] == "docs"
         ):
             continue
-        found.append(path)
-        if len(found) >= MAX_SCANNED_FILES:
+        kept = configs if path.suffix in CONFIG_SUFFIXES else found
+        if len(kept) < MAX_SCANNED_FILES:
+            kept.append(path)
+        elif len(found) >= MAX_SCANNED_FILES:
             break
-    return found
+    return found + configs
 
 
 _PROJECTS: dict[Path, tuple[tuple, Project]] = {}
@@ -850,7 +904,38 @@ def call_sites(project: Project, class_name: str, params: list[Param]) -> list[C
         site = bind_call(source, call, params)
         if site is not None:
             sites.append(site)
+    for found in project.config_targets(class_name):
+        site = bind_target(found, params)
+        if site is not None:
+            outer = found.outer
+            part_of = outer if outer is not None and project.defines_model_class(outer) else None
+            sites.append(dataclasses.replace(site, part_of=part_of))
     return sorted(sites, key=CallSite.rank)
+
+
+def bind_target(found: ConfigTarget, params: list[Param]) -> CallSite | None:
+    """A config mapping's arguments bound to the constructor's parameters, as Hydra passes them
+    (``_args_`` positionally, every other key by name), or None when they cannot fit."""
+    positional_params = [p for p in params if p.kind == "positional"]
+    names = {p.name for p in params if p.kind in ("positional", "keyword")}
+    accepts_var_keyword = any(p.kind == "var_keyword" for p in params)
+    values: dict[str, Any] = {}
+    given: list[tuple[str, bool]] = []
+    extra: list[Any] = []
+    for index, value in enumerate(found.target.args):
+        if index < len(positional_params):
+            values[positional_params[index].name] = value
+            given.append((positional_params[index].name, True))
+        elif any(p.kind == "var_positional" for p in params):
+            extra.append(value)
+        else:
+            return None
+    for name, value in found.target.kwargs.items():
+        if name in values or (name not in names and not accepts_var_keyword):
+            return None
+        values[name] = value
+        given.append((name, False))
+    return CallSite(found.where, values, extra, given, False, False, False)
 
 
 def bind_call(source: Source, call: ast.Call, params: list[Param]) -> CallSite | None:
@@ -905,11 +990,14 @@ def _enclosing_model_class(source: Source, call: ast.Call) -> str | None:
     current = source.evaluator._parents.get(call)
     while current is not None:
         if isinstance(current, ast.ClassDef):
-            is_module = any("Module" in _base_name(b) for b in current.bases) or any(
-                isinstance(s, ast.FunctionDef) and s.name == "forward" for s in current.body)
-            return current.name if is_module else None
+            return current.name if _is_model_class(current) else None
         current = source.evaluator._parents.get(current)
     return None
+
+
+def _is_model_class(node: ast.ClassDef) -> bool:
+    return any("Module" in _base_name(b) for b in node.bases) or any(
+        isinstance(s, ast.FunctionDef) and s.name == "forward" for s in node.body)
 
 
 def _reaches_optimizer(source: Source, call: ast.Call) -> bool:
@@ -977,3 +1065,79 @@ def placeholder_for(param: Param, source: str = "") -> Placeholder | None:
 
 CONFIG_FACTORIES = ("get_default_config", "default_config")
 CONFIG_NAMES = ("config", "cfg", "conf", "args", "model_args", "hparams", "params", "opt", "options", "model_config")
+
+
+# ------------------------------------------------------------------------ Hydra / OmegaConf configs
+
+@dataclasses.dataclass(frozen=True)
+class ConfigTarget:
+    """One ``_target_`` mapping of a YAML config file, where it is, and the ``_target_`` of the
+    mapping it is nested in (the object Hydra passes it to), if any."""
+
+    where: str                 # "configs/model/mlp.yaml:3"
+    target: Target
+    outer: str | None          # the enclosing target's class name
+
+
+_INTERPOLATION = re.compile(r"^\$\{([A-Za-z_][\w.]*)\}$")
+_HYDRA_KEYS = {"_target_", "_args_", "_partial_", "_recursive_", "_convert_"}
+
+
+def config_targets(path: Path, text: str) -> list[ConfigTarget]:
+    """Every mapping with a ``_target_`` in a YAML file, its values read as Hydra would pass them:
+    scalars and lists as they are, nested ``_target_`` mappings as ``Target`` values, and an
+    interpolation ``${a.b}`` by the key it names in the same file (from the file's top, or below
+    its config group: ``${model.width}`` in ``configs/model/x.yaml``); any other interpolation,
+    and what a resolver computes, is Unresolved."""
+    import yaml  # only projects with configs naming a `_target_` pay for it
+
+    try:
+        documents = list(yaml.safe_load_all(text))
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except (yaml.YAMLError, RecursionError, ValueError):
+        return []
+    shown = display_path(str(path))
+    group = path.parent.name
+    found: list[ConfigTarget] = []
+
+    def lookup(root: Any, dotted: str) -> Any:
+        for keys in (dotted.split("."), dotted.split(".")[1:] if dotted.split(".")[0] == group else None):
+            value = root
+            for key in keys or ():
+                value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
+            if keys and value is not _MISSING and not isinstance(value, dict):
+                return value
+        return Unresolved("${" + dotted + "}")
+
+    def value_of(data: Any, node: Any, root: Any, outer: str | None, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            return Unresolved("a nested config")
+        if isinstance(data, dict):
+            pairs = {k.value: v for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
+            here = data.get("_target_")
+            name = here.rsplit(".", 1)[-1] if isinstance(here, str) else outer
+            inner = {k: value_of(v, pairs.get(k), root, name, depth + 1) for k, v in data.items()
+                     if not (isinstance(here, str) and k in _HYDRA_KEYS)}
+            if not isinstance(here, str):
+                return inner
+            args = data.get("_args_") or []
+            args_nodes = pairs["_args_"].value if isinstance(pairs.get("_args_"), yaml.SequenceNode) else [None] * len(args)
+            target = Target(here, [value_of(a, n, root, name, depth + 1) for a, n in zip(args, args_nodes)]
+                            if isinstance(args, list) else [], inner, data.get("_partial_") is True)
+            line = node.start_mark.line + 1 if node is not None else 1
+            found.append(ConfigTarget(f"{shown}:{line}", target, outer))
+            return target
+        if isinstance(data, list):
+            items = node.value if isinstance(node, yaml.SequenceNode) else [None] * len(data)
+            return [value_of(v, n, root, outer, depth + 1) for v, n in zip(data, items)]
+        if isinstance(data, str) and "${" in data:
+            match = _INTERPOLATION.match(data)
+            return lookup(root, match.group(1)) if match else Unresolved(data)
+        return data
+
+    for data, node in zip(documents, nodes):
+        value_of(data, node, data, None)
+    return found
+
+
+_MISSING = object()

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
+import importlib
 import inspect
 import json
 import sys
@@ -40,6 +42,7 @@ from gradlint.callsites import (
     ConfigValue,
     Param,
     Placeholder,
+    Target,
     Unresolved,
     call_sites,
     placeholder_for,
@@ -155,8 +158,8 @@ def _attempt(cls: type, plan: _Plan, seed: int) -> tuple[nn.Module | None, str |
     from gradlint.load import describe_exception
 
     torch.manual_seed(seed)
-    try:
-        model = cls(*plan.positional_only, *plan.extra, **plan.kwargs)
+    try:  # the objects a config's `_target_` names are built here, seeded, in order, as Hydra would
+        model = cls(*_built(plan.positional_only), *_built(plan.extra), **_built(plan.kwargs))
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
         return None, describe_exception(exc)
     return model, None
@@ -223,6 +226,8 @@ def _materialize(value: Any, param: Param, annotation: Any, cls: type, placehold
         return argparse.Namespace(**real), "Namespace(" + ", ".join(f"{k}={render(v)}" for k, v in real.items()) + ")"
     if isinstance(value, ConfigValue):
         return _config_value(value, param, cls, placeholders)
+    if isinstance(value, Target):
+        return _target(value, param, cls, placeholders)
     if isinstance(value, (list, tuple)):
         items = [_materialize(v, Param(param.name, "keyword", True), None, cls, placeholders) for v in value]
         real = type(value)(r for r, _ in items)
@@ -232,6 +237,48 @@ def _materialize(value: Any, param: Param, annotation: Any, cls: type, placehold
             raise _Unbuildable(param.name)
         return value, render(value)
     return value, render(value)
+
+
+@dataclasses.dataclass
+class _Deferred:
+    """An object a config's ``_target_`` names, built when the model is (``_built``)."""
+
+    build: Any
+
+    def __repr__(self) -> str:
+        return "<built with the model>"
+
+
+def _built(value: Any) -> Any:
+    if isinstance(value, _Deferred):
+        return value.build()
+    if isinstance(value, dict):
+        return {k: _built(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_built(v) for v in value)
+    return value
+
+
+def _target(value: Target, param: Param, cls: type, placeholders: list[str]) -> tuple[Any, str]:
+    """What a config's ``_target_`` names, imported by its dotted path (the project's own modules
+    and installed ones, as ``hydra.utils.instantiate`` imports them) and called with the
+    mapping's arguments — a ``functools.partial`` with ``_partial_: true`` — when the model is
+    built."""
+    module_name, _, attribute = value.path.rpartition(".")
+    target = None
+    try:
+        target = getattr(importlib.import_module(module_name), attribute, None) if module_name else None
+    except Exception:  # noqa: BLE001 - importing the module runs its code, which may raise anything
+        target = None
+    target = target if callable(target) else _find_class(attribute, cls)
+    if target is None:
+        raise _Unbuildable(param.name)
+    args = [_materialize(a, Param(param.name, "positional", True), None, cls, placeholders)[0] for a in value.args]
+    kwargs = {key: _materialize(item, Param(key, "keyword", True), None, cls, placeholders)[0]
+              for key, item in value.kwargs.items()}
+    if value.partial:
+        return functools.partial(target, *args, **kwargs), repr(value)
+    return _Deferred(lambda: target(*_built(args), **_built(kwargs))), repr(value)
 
 
 def _placeholder(stand_in: Placeholder, name: str, placeholders: list[str]) -> tuple[Any, str]:

@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gradlint.callsites import Evaluator, is_resolved
+from gradlint.callsites import CONFIG_SUFFIXES, Evaluator, config_targets, is_resolved
 from gradlint.findings import Location, display_path
 from gradlint.notebook import NotebookError, source_text
 from gradlint.project import project_files
@@ -152,6 +152,13 @@ def compute_facts(root: Path) -> ProjectFacts:
             continue
         recurrent = recurrent or (mentions_rnn and builds_vanilla_rnn(tree))
         optimizers.extend(find_optimizers(tree, path))
+    for path in project_files(root, CONFIG_SUFFIXES):
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if "_target_" in text and _MENTIONS_OPTIMIZER.search(text):
+            optimizers.extend(config_optimizers(path, text))
     clipped = {"clip_norm": norm, "clip_value": value, "clipping_where": where}
     setups = tuple(dataclasses.replace(s, **clipped) for s, _ in optimizers)
     return ProjectFacts(str(root), where, norm, value, recurrent, setups, tuple(o for _, o in optimizers))
@@ -199,6 +206,23 @@ def find_optimizers(tree: ast.Module, path: Path) -> list[tuple[OptimizerSetup, 
                             call.end_lineno, (call.end_col_offset or 0) + 1)
         setup = OptimizerSetup(shown, hyper, "source", location, scheduler=scheduler)
         found.append((setup, _owner(call, tree, parents)))
+    return found
+
+
+def config_optimizers(path: Path, text: str) -> list[tuple[OptimizerSetup, str | None]]:
+    """Optimizers a Hydra/OmegaConf config names (``_target_: torch.optim.SGD``, usually with
+    ``_partial_: true``), with the hyperparameters it gives; the model class whose mapping holds
+    it (a LightningModule's ``optimizer:``) trains with it."""
+    found = []
+    for target in config_targets(path, text):
+        if not is_optimizer(target.target.path):
+            continue
+        name = target.target.path
+        shown = name.rsplit(".", 1)[-1] if name.startswith("torch.optim.") else name
+        hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in target.target.kwargs.items()
+                 if k in HYPERPARAMETERS and is_resolved(v) and _plain(v)}
+        shown_path, _, line = target.where.rpartition(":")
+        found.append((OptimizerSetup(shown, hyper, "source", Location(shown_path, int(line), 1)), target.outer))
     return found
 
 

@@ -29,7 +29,8 @@ class DivergesAtLearningRate(Rule):
     The optimizer is the one observed while the training command ran (`gradlint run`), else the
     one stated in `[tool.gradlint]` (`optimizer = "SGD"`, `lr = 0.05`, `momentum = 0.9`), else
     the construction in the project's source whose parameters name the model (`model.parameters()`
-    with `model = Net(...)`, or `self.parameters()` in a LightningModule), or the project's only
+    with `model = Net(...)`, `self.parameters()` in a LightningModule, or a Hydra config's
+    `_target_: torch.optim.SGD` inside the model's own mapping), or the project's only
     optimizer; its arguments are read like constructor arguments (literals, constants, function
     defaults, argparse defaults, the first parameter group). A warm-up scheduler (`LinearLR`,
     `OneCycleLR`, Hugging Face's `get_*_schedule_with_warmup`) gives the learning rate of the first

@@ -335,3 +335,38 @@ def test_the_optimizer_may_be_built_in_another_function_of_the_file(tmp_path):
     """})
     sites = call_sites(found, "RNNModel", PARAMS)
     assert [(s.where.rsplit(":", 1)[-1], s.reaches_optimizer) for s in sites] == [("8", True), ("10", False)]
+
+
+def test_hydra_config_targets_read_arguments_interpolations_and_nesting(tmp_path):
+    from gradlint.callsites import Target, config_targets
+
+    path = tmp_path / "configs" / "model" / "resnet.yaml"
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        "_target_: src.models.Classifier\n"
+        "width: 64\n"
+        "backbone:\n"
+        "  _target_: src.models.ResNet\n"
+        "  _args_: [3, 18]\n"
+        "  width: ${model.width}\n"          # below its config group (configs/model/)
+        "  classes: ${data.num_classes}\n"    # in another file: not known here
+        "  act: relu-${width}\n"              # not a whole-value interpolation
+        "optimizer:\n"
+        "  _target_: torch.optim.AdamW\n"
+        "  _partial_: true\n"
+        "  lr: 3.0e-4\n")
+    found = {t.target.name: t for t in config_targets(path, path.read_text())}
+    assert set(found) == {"Classifier", "ResNet", "AdamW"}
+    backbone = found["ResNet"]
+    assert backbone.where.endswith("resnet.yaml:4") and backbone.outer == "Classifier"
+    assert backbone.target.args == [3, 18]
+    assert backbone.target.kwargs["width"] == 64
+    assert repr(backbone.target.kwargs["classes"]) == "<unresolved: ${data.num_classes}>"
+    assert repr(backbone.target.kwargs["act"]) == "<unresolved: relu-${width}>"
+    assert found["AdamW"].target.partial and found["AdamW"].target.kwargs == {"lr": 3.0e-4}
+    outer = found["Classifier"]
+    assert outer.outer is None and isinstance(outer.target.kwargs["backbone"], Target)
+    shown = repr(outer.target)  # each argument shortened to 60 characters, as in the notes
+    assert shown.startswith("Classifier(width=64, backbone=ResNet(3, 18, width=64, classes=<unresolved: ")
+    assert shown.endswith("), optimizer=partial(AdamW, lr=0.0003))")
+    assert config_targets(path, "key: [unclosed\n") == []

@@ -244,6 +244,12 @@ def test_a_hugging_face_config_annotation_is_built_with_its_defaults(write):
      "built as CharRNN(n_chars=100, hidden_size=100, n_layers=2) from bench/reach/rnn_hidden/generate.py:12", None),
     # forward(x, t): a diffusion timestep is one integer per example
     ("bench/reach/diffusion_timestep", "UNet", None, "x: float32[8, 3, 32, 32], t: int64[8]"),
+    # a Hydra config builds the LightningModule: `_target_` mappings, the network nested in it,
+    # the optimizer and scheduler as partials; no Python call of either class exists
+    ("bench/reach/hydra_lightning", "ClassifierModule",
+     "built as ClassifierModule(net=MLP(in_features=784, hidden=[256, 128, 64], num_classes=10, dropout=0.1), "
+     "optimizer=partial(SGD, lr=0.01, momentum=0.9, weight_decay=0.0), scheduler=partial(StepLR, step_size=10, "
+     "gamma=0.5), compile=False) from bench/reach/hydra_lightning/configs/model/classifier.yaml:1", "x: float32[8, 784]"),
 ])
 def test_project_shapes_are_built_fed_and_checked(project, model, built, inputs):
     result = run_cli(project, "-v", "--no-cache", "--exit-zero", "--output-format", "json")
@@ -256,6 +262,74 @@ def test_project_shapes_are_built_fed_and_checked(project, model, built, inputs)
         assert f"model `{model}`: {built}" in said, said
     if inputs:
         assert f"model `{model}`: inferred example inputs: {inputs}" in said, said
+
+
+HYDRA_MODEL = """
+import torch
+from torch import nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, vocab_size, width, depth):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, width)
+        self.layers = nn.ModuleList(nn.Linear(width, width) for _ in range(depth))
+
+    def forward(self, ids):
+        x = self.embed(ids)
+        for layer in self.layers:
+            x = torch.sigmoid(layer(x))
+        return x
+
+
+class Tagger(nn.Module):
+    def __init__(self, encoder: nn.Module, num_labels: int, optimizer=None):
+        super().__init__()
+        self.encoder = encoder
+        self.head = nn.Linear(encoder.layers[0].out_features, num_labels)
+
+    def forward(self, ids):
+        return self.head(self.encoder(ids))
+"""
+
+HYDRA_CONFIG = """
+data:
+  vocab: 500
+model:
+  _target_: tagger.Tagger
+  num_labels: ${data.labels}
+  encoder:
+    _target_: tagger.Encoder
+    vocab_size: ${data.vocab}
+    width: 32
+    depth: 8
+  optimizer:
+    _target_: torch.optim.SGD
+    _partial_: true
+    lr: 1000000.0
+"""
+
+
+def test_hydra_targets_build_the_model_its_parts_and_name_its_optimizer(write):
+    """`_target_` mappings in the project's YAML build the model the way hydra.utils.instantiate
+    would: a nested target (the encoder) is built and passed in, an interpolation is read from
+    the same file, one it cannot read gets the parameter's placeholder; the nested class is
+    checked as a part; the optimizer named under the model's mapping is its dry run's."""
+    write("tagger.py", HYDRA_MODEL)
+    config = write("conf/config.yaml", HYDRA_CONFIG)
+    result = run_cli("tagger.py", "-v", "--no-cache", "--output-format", "json", cwd=config.parent.parent)
+    files = json.loads(result.stdout)["files"]
+    statuses = {m["name"]: m for f in files for m in f["model_status"]}
+    said = [n["message"] for f in files for n in f["notes"]]
+    assert set(statuses) == {"Tagger"} and statuses["Tagger"]["status"] == "checked", statuses
+    assert statuses["Tagger"]["built_from"] == (
+        "Tagger(encoder=Encoder(vocab_size=500, width=32, depth=8), num_labels=<unresolved: 10>, "
+        "optimizer=partial(SGD, lr=1000000.0)) from conf/config.yaml:5"), statuses["Tagger"]
+    assert statuses["Tagger"]["placeholders"] == ["num_labels=10 (number of classes: the project computes it (${data.labels}))"]
+    findings = [(f["code"], f["location"]["path"], f["location"]["line"]) for file in files for f in file["findings"]]
+    assert ("GL101", "tagger.py", 15) in findings, findings
+    assert ("GL701", "conf/config.yaml", 13) in findings, findings
+    assert not any("GL701 dry run" in n and "skipped" in n for n in said), said
 
 
 # forward(self, batch) reading batch["categorical"][:, i] into one embedding per column and
