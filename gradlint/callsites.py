@@ -254,7 +254,7 @@ class Project:
         """The mappings of the project's YAML configs whose ``_target_`` names ``class_name``
         (``_target_: src.models.mlp.MLP``), each with the arguments it gives."""
         for path in self.files:
-            if path.suffix in CONFIG_SUFFIXES and "_target_" in self.text(path) and class_name in self.text(path):
+            if path.suffix in CONFIG_SUFFIXES and names_targets(self.text(path)) and class_name in self.text(path):
                 if path not in self._targets:
                     self._targets[path] = config_targets(path, self.text(path))
                 yield from (t for t in self._targets[path] if t.target.name == class_name)
@@ -1079,12 +1079,18 @@ class ConfigTarget:
     outer: str | None          # the enclosing target's class name
 
 
+def names_targets(text: str) -> bool:
+    """The text of a YAML file may name a class to build (``_target_`` or ``class_path``)."""
+    return "_target_" in text or "class_path" in text
+
+
 _INTERPOLATION = re.compile(r"^\$\{([A-Za-z_][\w.]*)\}$")
 _HYDRA_KEYS = {"_target_", "_args_", "_partial_", "_recursive_", "_convert_"}
 
 
 def config_targets(path: Path, text: str) -> list[ConfigTarget]:
-    """Every mapping with a ``_target_`` in a YAML file, its values read as Hydra would pass them:
+    """Every mapping with a ``_target_`` in a YAML file (or a jsonargparse ``class_path`` with its
+    ``init_args``, as LightningCLI configs have it), its values read as Hydra would pass them:
     scalars and lists as they are, nested ``_target_`` mappings as ``Target`` values, and an
     interpolation ``${a.b}`` by the key it names in the same file (from the file's top, or below
     its config group: ``${model.width}`` in ``configs/model/x.yaml``); any other interpolation,
@@ -1114,9 +1120,15 @@ def config_targets(path: Path, text: str) -> list[ConfigTarget]:
             return Unresolved("a nested config")
         if isinstance(data, dict):
             pairs = {k.value: v for k, v in node.value} if isinstance(node, yaml.MappingNode) else {}
-            here = data.get("_target_")
+            here, given, given_nodes = data.get("_target_"), data, pairs
+            if not isinstance(here, str) and isinstance(data.get("class_path"), str):
+                # jsonargparse (LightningCLI): {class_path: x.Net, init_args: {...}}
+                here, given = data["class_path"], data.get("init_args")
+                given = given if isinstance(given, dict) else {}
+                init = pairs.get("init_args")
+                given_nodes = {k.value: v for k, v in init.value} if isinstance(init, yaml.MappingNode) else {}
             name = here.rsplit(".", 1)[-1] if isinstance(here, str) else outer
-            inner = {k: value_of(v, pairs.get(k), root, name, depth + 1) for k, v in data.items()
+            inner = {k: value_of(v, given_nodes.get(k), root, name, depth + 1) for k, v in given.items()
                      if not (isinstance(here, str) and k in _HYDRA_KEYS)}
             if not isinstance(here, str):
                 return inner

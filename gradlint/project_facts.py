@@ -17,7 +17,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from gradlint.callsites import CONFIG_SUFFIXES, Evaluator, config_targets, is_resolved
+from gradlint.callsites import CONFIG_SUFFIXES, Evaluator, config_targets, is_resolved, names_targets
 from gradlint.findings import Location, display_path
 from gradlint.notebook import NotebookError, source_text
 from gradlint.project import project_files
@@ -157,7 +157,7 @@ def compute_facts(root: Path) -> ProjectFacts:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
             continue
-        if "_target_" in text and _MENTIONS_OPTIMIZER.search(text):
+        if names_targets(text) and _MENTIONS_OPTIMIZER.search(text):
             optimizers.extend(config_optimizers(path, text))
     clipped = {"clip_norm": norm, "clip_value": value, "clipping_where": where}
     setups = tuple(dataclasses.replace(s, **clipped) for s, _ in optimizers)

@@ -370,3 +370,33 @@ def test_hydra_config_targets_read_arguments_interpolations_and_nesting(tmp_path
     assert shown.startswith("Classifier(width=64, backbone=ResNet(3, 18, width=64, classes=<unresolved: ")
     assert shown.endswith("), optimizer=partial(AdamW, lr=0.0003))")
     assert config_targets(path, "key: [unclosed\n") == []
+
+
+def test_lightning_cli_class_path_and_init_args_are_targets_too(tmp_path):
+    from gradlint.callsites import config_targets
+    from gradlint.project_facts import compute_facts
+
+    path = tmp_path / "config.yaml"
+    path.write_text(
+        "model:\n"
+        "  class_path: mypkg.models.LitClassifier\n"
+        "  init_args:\n"
+        "    lr: 0.001\n"
+        "    backbone:\n"
+        "      class_path: mypkg.models.ResNet\n"
+        "      init_args:\n"
+        "        depth: 18\n"
+        "optimizer:\n"
+        "  class_path: torch.optim.AdamW\n"
+        "  init_args:\n"
+        "    lr: 0.0003\n"
+        "    weight_decay: 0.05\n")
+    found = {t.target.name: t for t in config_targets(path, path.read_text())}
+    assert set(found) == {"LitClassifier", "ResNet", "AdamW"}
+    assert found["ResNet"].target.kwargs == {"depth": 18} and found["ResNet"].outer == "LitClassifier"
+    assert found["ResNet"].where.endswith("config.yaml:6")
+    assert repr(found["LitClassifier"].target) == "LitClassifier(lr=0.001, backbone=ResNet(depth=18))"
+    facts = compute_facts(tmp_path)
+    (setup,) = facts.optimizers
+    assert (setup.name, dict(setup.hyperparameters), setup.location.line, facts.owners) == (
+        "AdamW", {"lr": 0.0003, "weight_decay": 0.05}, 10, (None,))
