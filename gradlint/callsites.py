@@ -249,7 +249,6 @@ class Project:
                             isinstance(func, ast.Attribute) and func.attr == class_name):
                         yield source, node
 
-
     def config_targets(self, class_name: str) -> Iterator[ConfigTarget]:
         """The mappings of the project's YAML configs whose ``_target_`` names ``class_name``
         (``_target_: src.models.mlp.MLP``), each with the arguments it gives."""
@@ -1074,9 +1073,14 @@ class ConfigTarget:
     """One ``_target_`` mapping of a YAML config file, where it is, and the ``_target_`` of the
     mapping it is nested in (the object Hydra passes it to), if any."""
 
-    where: str                 # "configs/model/mlp.yaml:3"
+    path: str                  # as shown: "configs/model/mlp.yaml"
+    line: int
     target: Target
     outer: str | None          # the enclosing target's class name
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}"
 
 
 def names_targets(text: str) -> bool:
@@ -1112,7 +1116,7 @@ def config_targets(path: Path, text: str) -> list[ConfigTarget]:
             for key in keys or ():
                 value = value.get(key, _MISSING) if isinstance(value, dict) else _MISSING
             if keys and value is not _MISSING and not isinstance(value, dict):
-                return value
+                return Unresolved(str(value)) if isinstance(value, str) and "${" in value else value
         return Unresolved("${" + dotted + "}")
 
     def value_of(data: Any, node: Any, root: Any, outer: str | None, depth: int = 0) -> Any:
@@ -1137,7 +1141,7 @@ def config_targets(path: Path, text: str) -> list[ConfigTarget]:
             target = Target(here, [value_of(a, n, root, name, depth + 1) for a, n in zip(args, args_nodes)]
                             if isinstance(args, list) else [], inner, data.get("_partial_") is True)
             line = node.start_mark.line + 1 if node is not None else 1
-            found.append(ConfigTarget(f"{shown}:{line}", target, outer))
+            found.append(ConfigTarget(shown, line, target, outer))
             return target
         if isinstance(data, list):
             items = node.value if isinstance(node, yaml.SequenceNode) else [None] * len(data)

@@ -235,6 +235,9 @@ def _materialize(value: Any, param: Param, annotation: Any, cls: type, placehold
     if isinstance(value, dict):
         if any(isinstance(v, Unresolved) for v in value.values()):
             raise _Unbuildable(param.name)
+        if any(isinstance(v, Target) for v in value.values()):  # a config's mapping of built objects
+            value = {k: _target(v, Param(k, "keyword", True), cls, placeholders)[0] if isinstance(v, Target) else v
+                     for k, v in value.items()}
         return value, render(value)
     return value, render(value)
 

@@ -221,8 +221,7 @@ def config_optimizers(path: Path, text: str) -> list[tuple[OptimizerSetup, str |
         shown = name.rsplit(".", 1)[-1] if name.startswith("torch.optim.") else name
         hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in target.target.kwargs.items()
                  if k in HYPERPARAMETERS and is_resolved(v) and _plain(v)}
-        shown_path, _, line = target.where.rpartition(":")
-        found.append((OptimizerSetup(shown, hyper, "source", Location(shown_path, int(line), 1)), target.outer))
+        found.append((OptimizerSetup(shown, hyper, "source", Location(target.path, target.line, 1)), target.outer))
     return found
 
 
