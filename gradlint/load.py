@@ -37,6 +37,10 @@ HOOK = "gradlint_models"
 _counter = itertools.count()
 
 
+class Detail(str):
+    """A note of ``find_models`` shown with --verbose only (a class checked as another's part)."""
+
+
 class LoadError(Exception):
     """The file or one of its models could not be loaded; the message is one line for the user."""
 
@@ -406,7 +410,7 @@ def _build_needing_arguments(namespace: dict[str, Any], needs_args: list[tuple[s
             name, cls, seed, init.get(name)), seed, batch_size, seq_len)
         if isinstance(spec, str):
             notes.append(spec)
-        elif spec is not None:  # None: only ever built inside another model class
+        elif spec is not None:
             built.append(spec)
             if spec.model is not None:
                 parts.update(type(sub) for sub in list(spec.model.modules())[1:])
@@ -417,13 +421,14 @@ def construct_with_arguments(name: str, cls: type, seed: int, init: dict[str, An
                              ) -> ModelSpec | str | None:
     """Build a class whose constructor needs arguments (or is given ``init``) the way its project
     builds it (gradlint.construct). A class that could not be built gives the one-line note saying
-    why and what to do; one only ever built inside another model class gives None."""
+    why and what to do; one only ever built inside another model class gives a ``Detail`` note
+    saying which one it is checked in."""
     from gradlint.construct import build_with_arguments, shown_path
 
     line = _line_of(cls)
     built = build_with_arguments(name, cls, seed, shown_path(cls), init)
     if built.part_of is not None:
-        return None
+        return Detail(built.note)
     if built.model is None:
         return ModelSpec(name, None, None, line, built.error) if built.error else built.note
     return ModelSpec(name, built.model, None, line, built_from=built.built_from, placeholders=built.placeholders,

@@ -330,6 +330,10 @@ def test_hydra_targets_build_the_model_its_parts_and_name_its_optimizer(write):
     assert ("GL101", "tagger.py", 15) in findings, findings
     assert ("GL701", "conf/config.yaml", 13) in findings, findings
     assert not any("GL701 dry run" in n and "skipped" in n for n in said), said
+    part = "`Encoder` is not checked on its own: it is built inside `Tagger` (conf/config.yaml:8) and checked as part of it"
+    assert part in said, said
+    selected = run_cli("tagger.py::Encoder", "--no-cache", cwd=config.parent.parent)
+    assert selected.returncode == 2 and f"no model named `Encoder` (models: Tagger): {part}" in selected.stderr, selected.stderr
 
 
 # forward(self, batch) reading batch["categorical"][:, i] into one embedding per column and
