@@ -212,16 +212,28 @@ def find_optimizers(tree: ast.Module, path: Path) -> list[tuple[OptimizerSetup, 
 def config_optimizers(path: Path, text: str) -> list[tuple[OptimizerSetup, str | None]]:
     """Optimizers a Hydra/OmegaConf config names (``_target_: torch.optim.SGD``, usually with
     ``_partial_: true``), with the hyperparameters it gives; the model class whose mapping holds
-    it (a LightningModule's ``optimizer:``) trains with it."""
+    it (a LightningModule's ``optimizer:``) trains with it. A warm-up scheduler named beside it
+    (in the same mapping) gives the learning rate of the first steps, as in the source."""
+    targets = config_targets(path, text)
+    warmups = {}
+    for target in targets:
+        factor = warmup(target.target.name, target.target.kwargs) if target.target.name in _WARMUP_SCHEDULERS else None
+        if factor is not None:
+            warmups.setdefault(target.outer, (target.target.name, factor))
     found = []
-    for target in config_targets(path, text):
+    for target in targets:
         if not is_optimizer(target.target.path):
             continue
         name = target.target.path
         shown = name.rsplit(".", 1)[-1] if name.startswith("torch.optim.") else name
         hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in target.target.kwargs.items()
                  if k in HYPERPARAMETERS and is_resolved(v) and _plain(v)}
-        found.append((OptimizerSetup(shown, hyper, "source", Location(target.path, target.line, 1)), target.outer))
+        scheduler = None
+        if target.outer in warmups and "lr" in hyper:
+            scheduler, factor = warmups[target.outer]
+            hyper["lr"] = factor(hyper["lr"])
+        found.append((OptimizerSetup(shown, hyper, "source", Location(target.path, target.line, 1),
+                                     scheduler=scheduler), target.outer))
     return found
 
 
@@ -312,41 +324,53 @@ def _schedulers(tree: ast.Module, evaluator: Evaluator) -> list[tuple[str, Any]]
         short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
         if short not in _WARMUP_SCHEDULERS:
             continue
-
-        def arg(name: str, position: int, default: Any) -> Any:
-            node = next((k.value for k in call.keywords if k.arg == name), None)
-            if node is None and len(call.args) > position:
-                node = call.args[position]
-            if node is None:
-                return default
-            value = evaluator.value(node)
-            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-        if short == "LinearLR":
-            start, total = arg("start_factor", 1, 1 / 3), arg("total_iters", 3, 5)
-            end = arg("end_factor", 2, 1.0)
-            if start is None or total is None or end is None:
-                continue
-            reached = start + (end - start) * min(1.0, (WARMUP_HORIZON - 1) / max(total, 1))
-            found.append((short, lambda lr, r=reached: lr * r))
-        elif short == "OneCycleLR":
-            max_lr, div = arg("max_lr", 1, None), arg("div_factor", 99, 25.0)
-            steps = arg("total_steps", 2, None)
-            start = arg("pct_start", 99, 0.3)
-            if max_lr is None or div is None:
-                continue
-            rise = (steps or 0) * (start or 0.3)
-            share = min(1.0, (WARMUP_HORIZON - 1) / rise) if rise else 1.0
-            found.append((short, lambda lr, m=max_lr, d=div, s=share: m / d + (m - m / d) * s))
-        elif short == "LinearWarmupCosineAnnealingLR":
-            warmup = arg("warmup_epochs", 1, None)
-            found.append((short, lambda lr, w=warmup: lr * min(1.0, WARMUP_HORIZON / w) if w else lr))
-        else:  # Hugging Face: the learning rate rises linearly from 0 over num_warmup_steps
-            warmup = arg("num_warmup_steps", 1, None)
-            if warmup is None:
-                continue
-            found.append((short, lambda lr, w=warmup: lr * min(1.0, WARMUP_HORIZON / w) if w else lr))
+        given = {name: evaluator.value(node) for name, node in zip(_WARMUP_POSITIONS[short], call.args[1:])}
+        given.update((k.arg, evaluator.value(k.value)) for k in call.keywords if k.arg)
+        factor = warmup(short, given)
+        if factor is not None:
+            found.append((short, factor))
     return found
+
+
+# a warm-up scheduler's arguments after the optimizer, in order (the rest are keyword arguments here)
+_WARMUP_POSITIONS = {
+    "LinearLR": ("start_factor", "end_factor", "total_iters"), "OneCycleLR": ("max_lr", "total_steps"),
+    "LinearWarmupCosineAnnealingLR": ("warmup_epochs",),
+    **{name: ("num_warmup_steps",) for name in ("get_linear_schedule_with_warmup", "get_cosine_schedule_with_warmup",
+                                                "get_constant_schedule_with_warmup")},
+}
+
+
+def warmup(short: str, given: dict[str, Any]) -> Any:
+    """For the warm-up scheduler ``short`` with the arguments ``given`` (by name; values the
+    source does not give are absent, unresolved ones anything but a number), the map from the
+    optimizer's learning rate to the largest one its first WARMUP_HORIZON steps reach; None when
+    an argument it needs is unknown."""
+    def arg(name: str, default: Any) -> Any:
+        value = given.get(name, default)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+    if short == "LinearLR":
+        start, total, end = arg("start_factor", 1 / 3), arg("total_iters", 5), arg("end_factor", 1.0)
+        if start is None or total is None or end is None:
+            return None
+        reached = start + (end - start) * min(1.0, (WARMUP_HORIZON - 1) / max(total, 1))
+        return lambda lr: lr * reached
+    if short == "OneCycleLR":
+        max_lr, div = arg("max_lr", None), arg("div_factor", 25.0)
+        steps, start = arg("total_steps", None), arg("pct_start", 0.3)
+        if max_lr is None or div is None:
+            return None
+        rise = (steps or 0) * (start or 0.3)
+        share = min(1.0, (WARMUP_HORIZON - 1) / rise) if rise else 1.0
+        return lambda lr: max_lr / div + (max_lr - max_lr / div) * share
+    if short == "LinearWarmupCosineAnnealingLR":
+        steps = arg("warmup_epochs", None)
+        return lambda lr: lr * min(1.0, WARMUP_HORIZON / steps) if steps else lr
+    steps = arg("num_warmup_steps", None)  # Hugging Face: the learning rate rises linearly from 0
+    if steps is None:
+        return None
+    return lambda lr: lr * min(1.0, WARMUP_HORIZON / steps) if steps else lr
 
 
 # -------------------------------------------------------------------------------------- clipping

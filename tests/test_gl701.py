@@ -428,3 +428,34 @@ def test_a_bad_input_scale_is_a_configuration_error_and_exits_2(tmp_path, value,
     assert result.returncode == 2 and f"`tool.gradlint.probe.input-std` {message}" in result.stderr, result.stderr
     result = run_cli("model.py", "--isolated", "--input-std", "0", cwd=tmp_path)
     assert result.returncode == 2 and "--input-std" in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("schedule, scheduler, lr", [
+    ("torch.optim.lr_scheduler.LinearLR(optimizer, 0.1, 1.0, 100)", "LinearLR", 0.1 * (0.1 + 0.9 * 29 / 100)),
+    ("torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.01, total_steps=1000)", "OneCycleLR",
+     0.01 / 25 + (0.01 - 0.01 / 25) * 29 / 300),
+    ("get_linear_schedule_with_warmup(optimizer, 300, 1000)", "get_linear_schedule_with_warmup", 0.1 * 30 / 300),
+])
+def test_a_warm_up_gives_the_learning_rate_its_first_30_steps_reach(tmp_path, schedule, scheduler, lr):
+    (tmp_path / "train.py").write_text(textwrap.dedent(f"""
+        import torch
+        from transformers import get_linear_schedule_with_warmup
+
+        def fit(model):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            schedule = {schedule}
+        """))
+    (setup,) = compute_facts(tmp_path).optimizers
+    assert setup.scheduler == scheduler and setup.lr == pytest.approx(lr)
+
+
+def test_a_warm_up_named_beside_the_optimizer_in_a_hydra_config_is_applied(tmp_path):
+    (tmp_path / "model.yaml").write_text(
+        "_target_: lit.LitModel\n"
+        "optimizer:\n  _target_: torch.optim.SGD\n  _partial_: true\n  lr: 0.1\n"
+        "scheduler:\n  _target_: torch.optim.lr_scheduler.LinearLR\n  _partial_: true\n"
+        "  start_factor: 0.1\n  total_iters: 100\n")
+    facts = compute_facts(tmp_path)
+    (setup,) = facts.optimizers
+    assert (setup.scheduler, facts.owners, setup.location.line) == ("LinearLR", ("LitModel",), 3)
+    assert setup.lr == pytest.approx(0.1 * (0.1 + 0.9 * 29 / 100))
