@@ -11,7 +11,8 @@ a timestep, a batch dict (columns into embeddings; ids, a mask and labels read b
 state, a forward that preallocates its outputs and fills them step by step, a VAE returning
 (recon, mu, logvar), a translation Transformer taking masks, a package with relative imports, a
 model built by a helper function, a constructor argument nothing in the project gives, a
-LightningModule and the network it wraps built from a Hydra config's `_target_` mappings). EXPECTED names the models a
+LightningModule and the network it wraps built from a Hydra config's `_target_` mappings, or from
+a LightningCLI config's `class_path` and `init_args`). EXPECTED names the models a
 user would expect checked. Each project is linted cold, as a user would run `gradlint DIR`.
 """
 
@@ -48,6 +49,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "bench/reach/required_num_classes": ("AudioCNN",),
     "bench/reach/yaml_cfg_factory": ("Encoder",),
     "bench/reach/hydra_lightning": ("ClassifierModule",),
+    "bench/reach/lightning_cli": ("ImageClassifier",),
     "fixtures/ctor_word_lm": ("RNNModel",),
     "fixtures/ctor_gpt_config": ("GPT",),
     "fixtures/ctor_vit": ("ViT",),

@@ -250,6 +250,10 @@ def test_a_hugging_face_config_annotation_is_built_with_its_defaults(write):
      "built as ClassifierModule(net=MLP(in_features=784, hidden=[256, 128, 64], num_classes=10, dropout=0.1), "
      "optimizer=partial(SGD, lr=0.01, momentum=0.9, weight_decay=0.0), scheduler=partial(StepLR, step_size=10, "
      "gamma=0.5), compile=False) from bench/reach/hydra_lightning/configs/model/classifier.yaml:1", "x: float32[8, 784]"),
+    # LightningCLI: `class_path` + `init_args`, the backbone nested in the model's arguments
+    ("bench/reach/lightning_cli", "ImageClassifier",
+     "built as ImageClassifier(backbone=ConvNet(in_channels=1, widths=[32, 64, 128]), num_classes=10, "
+     "label_smoothing=0.1) from bench/reach/lightning_cli/config.yaml:8", "x: float32[8, 1, 32, 32]"),
 ])
 def test_project_shapes_are_built_fed_and_checked(project, model, built, inputs):
     result = run_cli(project, "-v", "--no-cache", "--exit-zero", "--output-format", "json")
