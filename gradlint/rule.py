@@ -18,7 +18,7 @@ import ast
 import dataclasses
 import inspect
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # `gradlint rule` reads this module without importing torch o
     from gradlint.analysis import Analysis
     from gradlint.probe import Measurements, ProbeResult
     from gradlint.project_facts import ProjectFacts
+    from gradlint.suppress import Suppressions
     from gradlint.training import OptimizerSetup
 
 
@@ -135,7 +136,9 @@ class Rule:
     severity: ClassVar[Severity]
     summary: ClassVar[str]
     fix: ClassVar[str]
-    scope: ClassVar[str] = "model"   # "model": reads the traced graph; "source": reads files
+    # "model": reads the traced graph; "source": reads files; "suppression": reads a linted
+    # file's suppression comments once every other rule's findings were matched to them
+    scope: ClassVar[str] = "model"
     needs_weights: ClassVar[bool] = False  # skipped for models on the meta device
     explained_by: ClassVar[tuple[str, ...]] = ()  # rules whose findings must be known first
     options: ClassVar[dict[str, Any]] = {}
@@ -160,6 +163,12 @@ class Rule:
 
     def check_source(self, ctx: SourceContext) -> Iterable[Finding]:
         """Findings from a file's source and the project facts (rules with ``scope = "source"``)."""
+        return ()
+
+    def check_suppressions(self, path: str, suppressions: Suppressions, enabled: Callable[[str], bool]
+                           ) -> Iterable[Finding]:
+        """Findings about a file's suppression comments, after they silenced what they could
+        (rules with ``scope = "suppression"``); ``enabled`` tells which codes are selected."""
         return ()
 
     def needs(self, ctx: ModelContext, found: tuple[Finding, ...]) -> Needs:

@@ -33,7 +33,6 @@ from gradlint.config import (
 from gradlint.findings import (
     FileResult,
     Finding,
-    Location,
     Problem,
     Report,
     display_path,
@@ -152,7 +151,7 @@ class _Configs:
 
 def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_for) -> int:
     """Drop findings silenced by comments; report gradlint suppressions that silence nothing."""
-    from gradlint.rules import RULES_BY_CODE
+    from gradlint.rules import ALL_RULES
 
     cache: dict[Path, Suppressions] = {}
 
@@ -171,17 +170,16 @@ def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_f
             else:
                 kept.append(finding)
         result.findings = kept
-    rule = RULES_BY_CODE["GL001"]()
+    rules = [rule() for rule in ALL_RULES if rule.scope == "suppression"]
     for result in results:
         path = Path(result.path).resolve()
         settings = settings_for(path)
-        if result.problems or path not in linted or not settings.enabled(rule.code):
+        if result.problems or path not in linted:
             continue
-        for directive, codes in suppressions(result.path).unused(settings.enabled):
-            named = f"for {', '.join(codes)} " if codes else ""
-            result.findings.append(rule.make(
-                Location(result.path, directive.line, directive.col),
-                "unused suppression {named}(nothing to silence on this line)", {"named": named}))
+        for rule in rules:
+            if settings.enabled(rule.code):
+                result.findings.extend(rule.check_suppressions(result.path, suppressions(result.path),
+                                                               settings.enabled))
         result.findings.sort(key=Finding.sort_key)
     return silenced
 

@@ -1,7 +1,10 @@
 from __future__ import annotations
 
-from gradlint.findings import Severity
+from collections.abc import Callable, Iterable
+
+from gradlint.findings import Finding, Location, Severity
 from gradlint.rule import Rule
+from gradlint.suppress import Suppressions
 
 
 class UnusedSuppression(Rule):
@@ -40,6 +43,13 @@ class UnusedSuppression(Rule):
     fix = "remove the comment, or the codes in it that no longer apply"
     scope = "suppression"
     options: dict = {}
+
+    def check_suppressions(self, path: str, suppressions: Suppressions, enabled: Callable[[str], bool]
+                           ) -> Iterable[Finding]:
+        for directive, codes in suppressions.unused(enabled):
+            named = f"for {', '.join(codes)} " if codes else ""
+            yield self.make(Location(path, directive.line, directive.col),
+                            "unused suppression {named}(nothing to silence on this line)", {"named": named})
 
     # a tiny model file with a suppression that silences nothing (on the line marked
     # `# expect:`), and the same file without it (tests/test_rule_examples.py runs both)
