@@ -103,12 +103,10 @@ class InitScale(Rule):
 
     def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         """The probe's per-layer gain: the measured ratio over the stack, per layer."""
-        import networkx as nx
-
         start, end = finding.span  # type: ignore[misc]
         d = measured.graph.span_d(start, end)
-        path = nx.shortest_path(ctx.graph, start, end)
-        steps = sum(1 for n in path[1:] if ctx.graph.nodes[n]["kind"] == "weight")
+        chain = next((c for c in ctx.analysis.chains("unnormalized") if (c.start, c.end) == (start, end)), None)
+        steps = len(chain) - 1 if chain is not None else 0  # the layers after the first
         if d is None or not math.isfinite(d) or not steps:
             return verdict(finding, NOT_MEASURED, "the stack")
         chi = 10 ** (2 * d / steps)
