@@ -457,3 +457,19 @@ def test_project_shapes_seq2seq_filling_preallocated_outputs_is_checked_through_
     assert (status["span"]["layers_in_span"], status["span"]["layers_in_model"]) == (4, 5)
     assert "model `model`: inferred example inputs: src: int64[32, 8], trg: int64[32, 8]" in said, said
     assert not any("no gradient path" in n or "probe skipped" in n for n in said), said
+
+
+def test_editing_the_hydra_config_invalidates_the_cached_result(write):
+    write("tagger.py", HYDRA_MODEL)
+    config = write("conf/config.yaml", HYDRA_CONFIG)
+    root = config.parent.parent
+
+    def built_from() -> str:
+        result = run_cli("tagger.py", "--output-format", "json", "--exit-zero", cwd=root)
+        (status,) = [m for f in json.loads(result.stdout)["files"] for m in f["model_status"]]
+        return status["built_from"]
+
+    assert "depth=8" in built_from()
+    assert "depth=8" in built_from()  # answered from the cache
+    config.write_text(HYDRA_CONFIG.replace("depth: 8", "depth: 3"))
+    assert "depth=3" in built_from()
