@@ -12,7 +12,7 @@ state, a forward that preallocates its outputs and fills them step by step, a VA
 (recon, mu, logvar), a translation Transformer taking masks, a package with relative imports, a
 model built by a helper function, a constructor argument nothing in the project gives, a
 LightningModule and the network it wraps built from a Hydra config's `_target_` mappings, or from
-a LightningCLI config's `class_path` and `init_args`). EXPECTED names the models a
+a LightningCLI config's `class_path` and `init_args`, a forward taking images and caption ids). EXPECTED names the models a
 user would expect checked. Each project is linted cold, as a user would run `gradlint DIR`.
 """
 
@@ -50,6 +50,7 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "bench/reach/yaml_cfg_factory": ("Encoder",),
     "bench/reach/hydra_lightning": ("ClassifierModule",),
     "bench/reach/lightning_cli": ("ImageClassifier",),
+    "bench/reach/image_captioning": ("ImageCaptioner",),
     "fixtures/ctor_word_lm": ("RNNModel",),
     "fixtures/ctor_gpt_config": ("GPT",),
     "fixtures/ctor_vit": ("ViT",),

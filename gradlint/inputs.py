@@ -100,7 +100,7 @@ def _candidates(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterat
                 inputs = {required[0]: example}
                 for name in required[1:]:
                     inputs[name] = _further_input(model, name, annotations.get(name, ""), example, batch,
-                                                  rnn, generator)
+                                                  rnn, generator, length)
                 yield inputs
                 if len(seen) - tried >= MAX_CANDIDATES:
                     break
@@ -208,7 +208,7 @@ def _inputs_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Ge
 
 
 def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Tensor, batch: int,
-                   rnn: nn.RNNBase | None, generator: torch.Generator) -> Any:
+                   rnn: nn.RNNBase | None, generator: torch.Generator, seq_len: int = 32) -> Any:
     lowered = name.lower()
     # a state by name, or by an annotation like Tuple[Tensor, Tensor] when the model has an RNN
     if lowered in _HIDDEN_NAMES or (rnn is not None and "tuple" in annotation.lower()):
@@ -221,6 +221,10 @@ def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Te
     if lowered in _TIMESTEP_NAMES:
         # a diffusion model's timestep: one integer per example
         return torch.randint(0, 1000, (batch,), generator=generator)
+    # what forward's source does with it: `self.embed(captions)` takes ids, `self.cnn(images)` images
+    sent = _parameter_from_source(model, name, batch, seq_len, generator, rnn)
+    if sent is not None:
+        return sent
     if first.is_floating_point():
         return torch.randn(first.shape, generator=generator, dtype=first.dtype)
     # token ids for a second vocabulary (a decoder's targets): within every embedding's range
@@ -337,6 +341,23 @@ def batch_dict(model: nn.Module, parameter: str, keys: list[str], batch: int, se
                                  f"python train.py` sees the real batch)")
             values[key] = named
     return {key: values[key] for key in keys}
+
+
+def _parameter_from_source(model: nn.Module, name: str, batch: int, seq_len: int, generator: torch.Generator,
+                           rnn: nn.RNNBase | None) -> torch.Tensor | None:
+    """The tensor forward's parameter ``name`` must be, told by the module forward's source sends
+    it into (as for a batch dict's keys), or None."""
+    tree = _forward_tree(model)
+    if tree is None:
+        return None
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    finder = _KeyInference(model, tree, parents, name, batch, seq_len, generator, _float_dtypes(model)[0], rnn)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load):
+            value = finder.infer(node, {})
+            if value is not None:
+                return value
+    return None
 
 
 def _forward_tree(model: nn.Module) -> ast.AST | None:

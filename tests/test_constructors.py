@@ -351,6 +351,10 @@ def test_hydra_targets_build_the_model_its_parts_and_name_its_optimizer(write):
     # by name (ones like the ids; classes of the head), read with batch.get() and `in batch`
     ("bench/reach/dict_batch_text", "TextClassifier",
      "batch: {'input_ids': int64[8, 32], 'attention_mask': int64[8, 32], 'labels': int64[8]}", (8, 8)),
+    # forward(images, captions): the second input goes into an embedding, so it is ids (it was
+    # given the images' shape and every candidate failed); the span runs from the image through
+    # the LSTM, the word embedding beside it (6 of 7)
+    ("bench/reach/image_captioning", "ImageCaptioner", "images: float32[8, 3, 32, 32], captions: int64[8, 32]", (6, 7)),
 ])
 def test_project_shapes_batch_dict_and_preallocated_outputs_are_checked(project, model, inputs, span):
     result = run_cli(project, "-v", "--no-cache", "--exit-zero", "--output-format", "json")
