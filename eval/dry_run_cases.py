@@ -6,6 +6,7 @@ learning rate's labels and at the best run's.
     python eval/dry_run_cases.py residual/default_32.py mlp/residual_relu_none_scaled_4.py
     python eval/dry_run_cases.py --fixed                 # one batch for every step (as before)
     python eval/dry_run_cases.py --first-batch           # the task's own first 8 rows, as `gradlint run` captures them
+    python eval/dry_run_cases.py --first-batch --own-labels   # ... with their labels (an experiment)
     python eval/dry_run_cases.py --batch 32 -j 2
 
 Each case is built the way gradlint builds it (its file's models; inputs generated from its first
@@ -32,7 +33,8 @@ from gradlint.rules.gl701_diverges_at_learning_rate import DivergesAtLearningRat
 BATCHES = DivergesAtLearningRate.options["batches"]
 
 
-def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: int = 0, first_batch: bool = False) -> dict:
+def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: int = 0, first_batch: bool = False,
+        own_labels: bool = False) -> dict:
     sys.path.insert(0, str(ROOT))
     import torch
 
@@ -69,13 +71,18 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: in
         task = tasks.task_of(path)
         generator = torch.Generator().manual_seed(1)
         if task.kind == "classify":
-            x, _ = tasks.dataset(task.name)
+            x, y = tasks.dataset(task.name)
             rows = torch.randint(0, len(x), (task.batch,), generator=generator)[:batch]
-            x = x[rows]
+            x, y = x[rows], y[rows]
         else:
-            x, _ = tasks.adding(batch, task.horizon, generator)
+            x, y = tasks.adding(batch, task.horizon, generator)
         inputs = {next(iter(inputs)): x}
         fresh = False
+        if own_labels:  # an experiment, not what gradlint does: the batch's own labels, not random ones
+            import gradlint.dry_run
+
+            kind = "cross-entropy" if task.kind == "classify" else "MSE"
+            gradlint.dry_run._target = lambda output, generator: (y, kind)
     started = time.perf_counter()
     result = dry_run(model, inputs, setup, steps=steps, seed=seed, fresh=fresh, parts=parts, input_std=std)
     first = result.first
@@ -97,6 +104,9 @@ def main() -> None:
     parser.add_argument("--first-batch", action="store_true",
                         help="the task's first training batch (--batch rows, as `gradlint run` captures it) "
                              "for every step, with random labels")
+    parser.add_argument("--own-labels", action="store_true",
+                        help="with --first-batch: that batch's own labels and the task's loss instead of random "
+                             "labels (an experiment; gradlint draws random ones)")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args()
     labels = json.loads((HERE / "labels.json").read_text())["cases"]
@@ -107,7 +117,8 @@ def main() -> None:
     with concurrent.futures.ProcessPoolExecutor(max_workers=args.jobs) as pool:
         results = list(pool.map(one, names, [args.batch] * len(names), [not args.fixed] * len(names),
                                 [args.steps] * len(names), [args.parts] * len(names),
-                                [args.seed] * len(names), [args.first_batch] * len(names)))
+                                [args.seed] * len(names), [args.first_batch] * len(names),
+                                [args.own_labels] * len(names)))
     counts = {("first", True, True): 0, ("first", True, False): 0, ("best", True, True): 0, ("best", True, False): 0}
     totals = {("first", "fails"): 0, ("first", "trains"): 0, ("best", "fails"): 0, ("best", "trains"): 0}
     seconds = 0.0
@@ -129,7 +140,8 @@ def main() -> None:
                      if flagged and result["held"] else f"diverged at step {result['diverged_at']} ({result['why']})"
                      if flagged else f"held: loss {result['first']:.3g} -> {result['last']:.3g}")
             print(f"{name}: {shown}; labels: first lr {first_label}, best run {best_label}")
-    mode = (f"the task's first {args.batch} rows, random labels" if args.first_batch
+    labels = "their own labels" if args.own_labels else "random labels"
+    mode = (f"the task's first {args.batch} rows, {labels}" if args.first_batch
             else "a fixed batch" if args.fixed else f"{args.parts} fresh batch(es) each step")
     print(f"\n{len(results)} cases, batch {args.batch}, {mode}, {args.steps} steps; "
           f"dry run {seconds:.1f} s in all ({time.perf_counter() - started:.0f} s wall, {args.jobs} jobs)")
