@@ -75,7 +75,7 @@ class ModelReport:
     seconds: float | None = None
     probed: bool = dataclasses.field(default=False, kw_only=True)
     unprobed: str | None = dataclasses.field(default=None, kw_only=True)  # why the probe did not run
-    # the main span ({"start", "end", "layers_in_span", "layers_in_model"}), or None with the
+    # the main span ({"start", "end", "layers_in_span", "layers_in_model", "layers_outside"}), or None with the
     # reason in span_note (which also holds why a span ends early)
     span: dict | None = dataclasses.field(default=None, kw_only=True)
     span_note: str | None = dataclasses.field(default=None, kw_only=True)
@@ -469,12 +469,14 @@ def _main_span(analysis: Analysis | None, settings: Settings, notes: list[str],
         return None, why
     label = analysis.graph.nodes
     share = span.layers_in_span / max(span.layers_in_model, 1)
+    outside = ", ".join(f"`{name}`" for name in span.outside[:3]) + (
+        f" and {len(span.outside) - 3} more" if len(span.outside) > 3 else "")
     details.append(f"main span `{label[span.start]['label']}` → `{label[span.end]['label']}`: "
                    f"{span.layers_in_span} of {span.layers_in_model} weight layers ({share:.0%})"
-                   + (f"; {span.note}" if span.note else ""))
+                   + (f"; not on it: {outside}" if outside else "") + (f"; {span.note}" if span.note else ""))
     return ({"start": label[span.start]["label"], "end": label[span.end]["label"],
-             "layers_in_span": span.layers_in_span, "layers_in_model": span.layers_in_model},
-            span.note)
+             "layers_in_span": span.layers_in_span, "layers_in_model": span.layers_in_model,
+             "layers_outside": list(span.outside)}, span.note)
 
 
 _BLOCK_KINDS = ("input", "weight", "embedding", "activation", "norm", "add", "recurrent", "attention")

@@ -190,7 +190,7 @@ class ModelStatus:
     seconds: float | None = None
     why: str | None = None
     # the main span the whole-model gain rules judge ({"start", "end", "layers_in_span",
-    # "layers_in_model"}), or None for a traced model with none: span_note says why
+    # "layers_in_model", "layers_outside"}), or None for a traced model with none: span_note says why
     span: dict[str, Any] | None = None
     span_note: str | None = None
 

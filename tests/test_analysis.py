@@ -312,7 +312,7 @@ class Net(nn.Module):
     (entry,) = json.loads(result.stdout)["files"]
     (status,) = entry["model_status"]
     assert (status["name"], status["span"], status["span_note"]) == (
-        "Net", {"start": "net.0", "end": "net.3", "layers_in_span": 3, "layers_in_model": 3}, None)
+        "Net", {"start": "net.0", "end": "net.3", "layers_in_span": 3, "layers_in_model": 3, "layers_outside": []}, None)
     verbose = run_cli(str(path), "--no-cache", "-v", cwd=path.parent)
     assert "model `Net`: main span `net.0` → `net.3`: 3 of 3 weight layers (100%)" in verbose.stderr
 

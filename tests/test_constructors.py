@@ -363,6 +363,9 @@ def test_project_shapes_batch_dict_and_preallocated_outputs_are_checked(project,
     said = [n["message"] for f in files for n in f["notes"]]
     assert statuses[model]["status"] == "checked", statuses
     assert (statuses[model]["span"]["layers_in_span"], statuses[model]["span"]["layers_in_model"]) == span
+    assert len(statuses[model]["span"]["layers_outside"]) == span[1] - span[0]
+    assert any(n.startswith(f"model `{model}`: main span ") and ("; not on it: `" in n) == (span[0] < span[1])
+               for n in said), said
     assert f"model `{model}`: inferred example inputs: {inputs}" in said, said
     assert not any("no gradient path" in n or "probe skipped" in n for n in said), said
 
@@ -402,7 +405,8 @@ def test_project_shapes_outputs_preallocated_and_filled_step_by_step_stay_on_the
     result = run_cli("model.py", "--no-cache", "--exit-zero", "--output-format", "json", cwd=path.parent)
     (status,) = [m for f in json.loads(result.stdout)["files"] for m in f["model_status"]]
     assert status["status"] == "checked", status
-    assert status["span"] == {"start": "steps.0", "end": "setitem_5", "layers_in_span": 6, "layers_in_model": 6}
+    assert status["span"] == {"start": "steps.0", "end": "setitem_5", "layers_in_span": 6, "layers_in_model": 6,
+                              "layers_outside": []}
 
 
 def test_tracing_factories_touches_neither_the_torch_module_nor_other_threads():

@@ -45,6 +45,7 @@ class Span:
     layers_in_model: int
     loss_at: str | None = None
     note: str | None = None
+    outside: tuple[str, ...] = ()   # the model's weight layers not in the span (side branches)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,8 +208,9 @@ class _SpanFinder:
             note = (f"`{label}` is zero-initialized, so no gradient reaches the layers before it "
                     f"until the first update: the span ends at its input `{nodes[end]['label']}`, "
                     "where the probe puts its loss")
-        span = Span(start, end, source, len(self._layers_within(start, end) | covered),
-                    len(model_layers), loss_at, note)
+        within = self._layers_within(start, end) | covered
+        span = Span(start, end, source, len(within), len(model_layers), loss_at, note,
+                    tuple(sorted(model_layers - within)))
         return span, None
 
     def _post_dominator_chain(self, start: str, dominators: Mapping[str, str]) -> list[str]:

@@ -12,7 +12,7 @@
             "notes": [{"path", "message", "model", "detail"}],
             "model_status": [{"name", "status", "line", "built_from", "placeholders", "inputs_from",
                               "tracer", "coverage", "nodes", "seconds", "why",
-                              "span": null | {"start", "end", "layers_in_span", "layers_in_model"},
+                              "span": null | {"start", "end", "layers_in_span", "layers_in_model", "layers_outside"},
                               "span_note"}]}]}
 
 ``status`` is "checked" (traced and probed), "structure-only" (traced, not probed: ``why``),
