@@ -22,7 +22,7 @@ import functools
 import importlib
 import operator
 import re
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -915,36 +915,14 @@ def call_sites(project: Project, class_name: str, params: list[Param]) -> list[C
 def bind_target(found: ConfigTarget, params: list[Param]) -> CallSite | None:
     """A config mapping's arguments bound to the constructor's parameters, as Hydra passes them
     (``_args_`` positionally, every other key by name), or None when they cannot fit."""
-    positional_params = [p for p in params if p.kind == "positional"]
-    names = {p.name for p in params if p.kind in ("positional", "keyword")}
-    accepts_var_keyword = any(p.kind == "var_keyword" for p in params)
-    values: dict[str, Any] = {}
-    given: list[tuple[str, bool]] = []
-    extra: list[Any] = []
-    for index, value in enumerate(found.target.args):
-        if index < len(positional_params):
-            values[positional_params[index].name] = value
-            given.append((positional_params[index].name, True))
-        elif any(p.kind == "var_positional" for p in params):
-            extra.append(value)
-        else:
-            return None
-    for name, value in found.target.kwargs.items():
-        if name in values or (name not in names and not accepts_var_keyword):
-            return None
-        values[name] = value
-        given.append((name, False))
-    return CallSite(found.where, values, extra, given, False, False, False)
+    bound = _bind(found.target.args, found.target.kwargs.items(), params)
+    return CallSite(found.where, *bound, False, False, False) if bound is not None else None
 
 
 def bind_call(source: Source, call: ast.Call, params: list[Param]) -> CallSite | None:
     """The call's arguments by parameter name, or None when they cannot fit the signature
     (another class of the same name, or ``*args`` that cannot be evaluated)."""
     evaluator = source.evaluator
-    positional_params = [p for p in params if p.kind == "positional"]
-    accepts_var_positional = any(p.kind == "var_positional" for p in params)
-    accepts_var_keyword = any(p.kind == "var_keyword" for p in params)
-    names = {p.name for p in params if p.kind in ("positional", "keyword")}
     args: list[Any] = []
     for node in call.args:
         if isinstance(node, ast.Starred):
@@ -954,6 +932,32 @@ def bind_call(source: Source, call: ast.Call, params: list[Param]) -> CallSite |
             args.extend(spread)
         else:
             args.append(evaluator.value(node))
+    keywords: list[tuple[Any, Any]] = []
+    for keyword in call.keywords:
+        if keyword.arg is None:
+            spread = evaluator.value(keyword.value)
+            if isinstance(spread, ArgsNamespace):
+                spread = spread.defaults
+            if not isinstance(spread, dict):
+                return None
+            keywords.extend(spread.items())
+        else:
+            keywords.append((keyword.arg, evaluator.value(keyword.value)))
+    bound = _bind(args, keywords, params)
+    if bound is None:
+        return None
+    return CallSite(source.where(call), *bound, _reaches_optimizer(source, call),
+                    source.is_test, source.is_docs, _enclosing_model_class(source, call))
+
+
+def _bind(args: list[Any], keywords: Iterable[tuple[Any, Any]], params: list[Param]
+          ) -> tuple[dict[str, Any], list[Any], list[tuple[str, bool]]] | None:
+    """Values bound to ``params`` by name, the ones beyond them (``*args``) and the order they
+    were given in; None when they cannot fit the signature."""
+    positional_params = [p for p in params if p.kind == "positional"]
+    accepts_var_positional = any(p.kind == "var_positional" for p in params)
+    accepts_var_keyword = any(p.kind == "var_keyword" for p in params)
+    names = {p.name for p in params if p.kind in ("positional", "keyword")}
     values: dict[str, Any] = {}
     given: list[tuple[str, bool]] = []
     extra: list[Any] = []
@@ -965,23 +969,12 @@ def bind_call(source: Source, call: ast.Call, params: list[Param]) -> CallSite |
             extra.append(value)
         else:
             return None
-    for keyword in call.keywords:
-        if keyword.arg is None:
-            spread = evaluator.value(keyword.value)
-            if isinstance(spread, ArgsNamespace):
-                spread = spread.defaults
-            if not isinstance(spread, dict):
-                return None
-            items = list(spread.items())
-        else:
-            items = [(keyword.arg, evaluator.value(keyword.value))]
-        for name, value in items:
-            if not isinstance(name, str) or name in values or (name not in names and not accepts_var_keyword):
-                return None
-            values[name] = value
-            given.append((name, False))
-    return CallSite(source.where(call), values, extra, given, _reaches_optimizer(source, call),
-                    source.is_test, source.is_docs, _enclosing_model_class(source, call))
+    for name, value in keywords:
+        if not isinstance(name, str) or name in values or (name not in names and not accepts_var_keyword):
+            return None
+        values[name] = value
+        given.append((name, False))
+    return values, extra, given
 
 
 def _enclosing_model_class(source: Source, call: ast.Call) -> str | None:

@@ -176,12 +176,12 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
         chosen = [s for s in specs if s.name == selector]
         if not chosen:
             names = ", ".join(s.name for s in specs) or "none"
-            part = next((n for n in skipped if isinstance(n, Detail) and n.startswith(f"`{selector}` ")), None)
+            part = next((n for n in skipped if isinstance(n, Detail) and n.model == selector), None)
             result.problems.append(Problem(shown, f"no model named `{selector}` (models: {names})"
                                                   + (f": {part}" if part else "")))
             return result
         specs, skipped = chosen, []
-    result.notes.extend(Note(shown, text, detail=isinstance(text, Detail)) for text in skipped)
+    result.notes.extend(Note(shown, str(text), detail=isinstance(text, Detail)) for text in skipped)
     for spec in specs:
         _check_spec(spec, path, settings, result)
     result.findings.sort(key=Finding.sort_key)

@@ -38,7 +38,15 @@ _counter = itertools.count()
 
 
 class Detail(str):
-    """A note of ``find_models`` shown with --verbose only (a class checked as another's part)."""
+    """A note of ``find_models`` about the model ``model``, shown with --verbose only (a class
+    checked as another's part)."""
+
+    model: str
+
+    def __new__(cls, text: str, model: str) -> Detail:
+        note = super().__new__(cls, text)
+        note.model = model
+        return note
 
 
 class LoadError(Exception):
@@ -428,7 +436,7 @@ def construct_with_arguments(name: str, cls: type, seed: int, init: dict[str, An
     line = _line_of(cls)
     built = build_with_arguments(name, cls, seed, shown_path(cls), init)
     if built.part_of is not None:
-        return Detail(built.note)
+        return Detail(built.note, name)
     if built.model is None:
         return ModelSpec(name, None, None, line, built.error) if built.error else built.note
     return ModelSpec(name, built.model, None, line, built_from=built.built_from, placeholders=built.placeholders,

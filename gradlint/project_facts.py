@@ -138,10 +138,15 @@ def compute_facts(root: Path) -> ProjectFacts:
     where, norm, value = find_clipping_setup(root)
     recurrent = False
     optimizers: list[tuple[OptimizerSetup, str | None]] = []
-    for path in project_files(root, (".py",)):
+    configured: list[tuple[OptimizerSetup, str | None]] = []  # named in YAML configs (after the source's)
+    for path in project_files(root, (".py", *CONFIG_SUFFIXES)):
         try:
             text = path.read_text(encoding="utf-8", errors="replace")
         except OSError:
+            continue
+        if path.suffix in CONFIG_SUFFIXES:
+            if names_targets(text) and _MENTIONS_OPTIMIZER.search(text):
+                configured.extend(config_optimizers(path, text))
             continue
         mentions_rnn = "RNN" in text
         if not (mentions_rnn or _MENTIONS_OPTIMIZER.search(text)):
@@ -152,13 +157,7 @@ def compute_facts(root: Path) -> ProjectFacts:
             continue
         recurrent = recurrent or (mentions_rnn and builds_vanilla_rnn(tree))
         optimizers.extend(find_optimizers(tree, path))
-    for path in project_files(root, CONFIG_SUFFIXES):
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            continue
-        if names_targets(text) and _MENTIONS_OPTIMIZER.search(text):
-            optimizers.extend(config_optimizers(path, text))
+    optimizers.extend(configured)
     clipped = {"clip_norm": norm, "clip_value": value, "clipping_where": where}
     setups = tuple(dataclasses.replace(s, **clipped) for s, _ in optimizers)
     return ProjectFacts(str(root), where, norm, value, recurrent, setups, tuple(o for _, o in optimizers))
@@ -195,8 +194,7 @@ def find_optimizers(tree: ast.Module, path: Path) -> list[tuple[OptimizerSetup, 
     schedulers = _schedulers(tree, evaluator)
     found = []
     for call, name in calls:
-        short = name.rsplit(".", 1)[-1]
-        shown = short if name.startswith("torch.optim.") else name
+        shown = _shown(name)
         hyper = optimizer_hyperparameters(call, evaluator)
         scheduler = None
         if schedulers and "lr" in hyper:
@@ -207,6 +205,11 @@ def find_optimizers(tree: ast.Module, path: Path) -> list[tuple[OptimizerSetup, 
         setup = OptimizerSetup(shown, hyper, "source", location, scheduler=scheduler)
         found.append((setup, _owner(call, tree, parents)))
     return found
+
+
+def _shown(name: str) -> str:
+    """An optimizer's name as the user reads it: ``SGD`` for torch.optim's, else the full path."""
+    return name.rsplit(".", 1)[-1] if name.startswith("torch.optim.") else name
 
 
 def config_optimizers(path: Path, text: str) -> list[tuple[OptimizerSetup, str | None]]:
@@ -224,8 +227,7 @@ def config_optimizers(path: Path, text: str) -> list[tuple[OptimizerSetup, str |
     for target in targets:
         if not is_optimizer(target.target.path):
             continue
-        name = target.target.path
-        shown = name.rsplit(".", 1)[-1] if name.startswith("torch.optim.") else name
+        shown = _shown(target.target.path)
         hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in target.target.kwargs.items()
                  if k in HYPERPARAMETERS and is_resolved(v) and _plain(v)}
         scheduler = None
