@@ -20,6 +20,8 @@ from torch import nn
 from gradlint.analysis import Analysis, analyze
 from gradlint.findings import (
     CHECKED,
+    MIN_COVERAGE,
+    PARTLY_TRACED,
     FAILED,
     NOT_BUILT,
     NOT_TRACED,
@@ -84,7 +86,18 @@ class ModelReport:
     def status(self) -> str:
         if self.tracer is None:
             return NOT_TRACED
-        return CHECKED if self.probed else STRUCTURE_ONLY
+        if not self.probed:
+            return STRUCTURE_ONLY
+        return PARTLY_TRACED if self.partly_traced else CHECKED
+
+    @property
+    def partly_traced(self) -> str | None:
+        """Why the model is only partly checked (its graph holds under 90% of its parameters:
+        the opaque parts are named in the notes), or None."""
+        if self.coverage is None or self.coverage >= MIN_COVERAGE:
+            return None
+        return (f"{self.coverage:.0%} of its parameters traced, the rest in opaque parts no rule "
+                "judged; see the notes")
 
     def summary(self) -> str:
         if self.tracer is None:
@@ -317,7 +330,7 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         status=report.status, tracer=report.tracer, coverage=report.coverage, nodes=report.nodes,
         seconds=round(report.seconds, 3) if report.seconds is not None else None,
         span=report.span, span_note=report.span_note,
-        why=report.problem or report.unprobed, **known))
+        why=report.problem or report.unprobed or report.partly_traced, **known))
     _status_note(result, result.model_status[-1], spec.from_arguments)
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
                         for text in report.details)

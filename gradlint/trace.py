@@ -207,7 +207,14 @@ class GradlintTracer(fx.Tracer):
     def call_module(self, m: torch.nn.Module, forward: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
         if self._computing:
             return forward(*args, **kwargs)
-        name = self.path_of_module(m)
+        try:
+            name = self.path_of_module(m)
+        except NameError:
+            # A module that is not in the model's tree has no name a graph node could call: a
+            # function wrapped as a module and kept in a global (transformers >= 5.25 routes
+            # apply_rotary_pos_emb & co. through the `kernels` hub this way), or a module a
+            # forward builds on the fly. Its operations are traced as the caller's own.
+            return forward(*args, **kwargs)
 
         def traced_forward(*a: Any, **k: Any) -> Any:
             try:

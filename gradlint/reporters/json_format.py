@@ -15,7 +15,8 @@
                               "span": null | {"start", "end", "layers_in_span", "layers_in_model", "layers_outside"},
                               "span_note"}]}]}
 
-``status`` is "checked" (traced and probed), "structure-only" (traced, not probed: ``why``),
+``status`` is "checked" (traced and probed), "partly traced" (probed, under 90% of the
+parameters traced: ``why``), "structure-only" (traced, not probed: ``why``),
 "not traced", "not built" or "failed" (timed out, or gradlint's own error).
 
 A model's ``span`` is its main span (the whole-model gain rules judge it) and how many of its
