@@ -50,8 +50,8 @@ def main() -> None:
 @click.option("--isolated", is_flag=True, help="Ignore every configuration file.")
 @click.option("--no-probe", is_flag=True, default=None, help="Skip the forward/backward probe.")
 @click.option("--seed", type=int, help="Seed for inputs, weights and the probe [0].")
-@click.option("--batch-size", type=int, help="Batch size of inferred example inputs [8].")
-@click.option("--seq-len", type=int, help="Sequence length of inferred example inputs [32].")
+@click.option("--batch-size", type=click.IntRange(1, 4096), help="Batch size of inferred example inputs [8].")
+@click.option("--seq-len", type=click.IntRange(1, 65536), help="Sequence length of inferred example inputs [32].")
 @click.option("--input-std", type=click.FloatRange(min=0, min_open=True),
               help="Standard deviation of generated floating inputs, when your data is not standardized [1.0].")
 @click.option("--device", help="Device to trace and probe on [cpu].")

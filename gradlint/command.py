@@ -15,11 +15,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from gradlint import processes
+from gradlint import processes, sandbox
 from gradlint.config import Overrides, fail_level
 from gradlint.findings import FileResult, Problem
 from gradlint.limits import apply_memory_limit, command_timeouts
-from gradlint.runner import Report, _apply_suppressions, _Configs, _crash_reason, _FileChecker
+from gradlint.runner import Report, _apply_suppressions, _Configs, _crash_reason, _FileChecker, abandon
 
 
 def lint_command(command: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
@@ -49,16 +49,18 @@ def _run_worker(fields: dict, shown: str, timeout: float | None, memory: int | N
         stderr=None, env=env, start_new_session=True,
         preexec_fn=(lambda: apply_memory_limit(memory)) if memory else None)
     processes.register(process.pid)
+    scratch = sandbox.scratch_folder()
     try:
-        out, _ = process.communicate(json.dumps(fields).encode(), timeout=timeout)
+        out, _ = process.communicate(json.dumps({**fields, "scratch": scratch}).encode(), timeout=timeout)
     except subprocess.TimeoutExpired:
         processes.kill(process.pid)
-        process.communicate()
+        abandon(process)
         return FileResult(shown, problems=[Problem(
             shown, f"the command and the checking of its models took longer than {timeout:g} s; "
                    "raise --max-seconds (slow data loading) or --timeout")])
     finally:
         processes.unregister(process.pid)
+        sandbox.remove_scratch(scratch)
     if process.returncode == 0:
         try:
             return FileResult.from_dict(json.loads(out))

@@ -34,6 +34,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import fnmatch
+import math
 from pathlib import Path
 from typing import Any
 
@@ -97,9 +98,14 @@ def find_config(start: Path) -> Path | None:
         if pyproject.is_file():
             try:
                 data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
-            except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
-                continue  # not ours to judge unless it has our table; load_config reports it
-            if "gradlint" in data.get("tool", {}):
+            except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+                # as ruff does: a broken pyproject.toml is reported (load_config says where),
+                # never passed over for a parent folder's configuration
+                return pyproject
+            except OSError:
+                continue
+            tool = data.get("tool", {})
+            if isinstance(tool, dict) and "gradlint" in tool:
                 return pyproject
     return None
 
@@ -117,10 +123,15 @@ def load_config(path: Path | None, *, explicit: bool = False) -> FileConfig:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{shown}: invalid TOML: {exc}") from None
     if "tool" in data or not explicit:
-        table = data.get("tool", {}).get("gradlint", {})
+        tool = data.get("tool", {})
+        if not isinstance(tool, dict):
+            raise ConfigError(f"{shown}: `tool` must be a table, got {tool!r}")
+        table = tool.get("gradlint", {})
         prefix = "tool.gradlint"
     else:
         table, prefix = data, ""
+    if not isinstance(table, dict):
+        raise ConfigError(f"{shown}: `{prefix or 'the configuration'}` must be a table ([tool.gradlint]), got {table!r}")
     _validate(table, prefix, shown)
     return FileConfig(path, table)
 
@@ -216,8 +227,17 @@ def _typed(value: Any, expected: type | tuple, name: str, shown: str) -> None:
     if isinstance(value, bool) and bool not in types or not isinstance(value, types):
         names = " or ".join(t.__name__ for t in types)
         raise ConfigError(f"{shown}: `{name}` must be {names}, got {value!r}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"{shown}: `{name}` must be a finite number, got {value!r}")
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value < 0:
         raise ConfigError(f"{shown}: `{name}` must not be negative, got {value!r}")
+    limit = _RANGES.get(name.rpartition(".")[2])
+    if limit is not None and not isinstance(value, bool) and not limit[0] <= value <= limit[1]:
+        raise ConfigError(f"{shown}: `{name}` must be between {limit[0]} and {limit[1]}, got {value!r}")
+
+
+# sizes of generated inputs: beyond these a probe batch alone would not fit a machine's memory
+_RANGES = {"batch-size": (1, 4096), "seq-len": (1, 65536)}
 
 
 def settings_for(file: Path | None, config: FileConfig, cli: Overrides) -> Settings:

@@ -168,6 +168,17 @@ class ForkedWorker:
         self.returncode = int(status[0]) if status[0] else -signal.SIGKILL
         return bytes(self._output[self._stdout]), bytes(self._output[self._stderr])
 
+    def close(self) -> None:
+        """Stop reading: close our ends of the pipes (``runner.abandon``, after a kill)."""
+        for fd in self._open:
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._open = []
+        if self.returncode is None:
+            self.returncode = -signal.SIGKILL
+
     def _transfer(self, fd: int) -> bool:
         """Move what is ready on ``fd``; True when it is done with."""
         if fd == self._stdin:

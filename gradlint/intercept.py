@@ -45,9 +45,23 @@ class TrainingStarted(BaseException):
 
 
 class NetworkBlocked(ConnectionRefusedError):
-    def __init__(self) -> None:
+    def __init__(self, args: tuple = ()) -> None:
         super().__init__("gradlint blocks network access while it imports model files "
                          "(no dataset or weight downloads)")
+        from gradlint import sandbox
+
+        box = sandbox.current()
+        if box is not None:   # said in the file's note, with the user's line
+            box.record("network connection", _address(args), "blocked")
+
+
+def _address(args: tuple) -> str:
+    """``host:port`` from the arguments of connect(), create_connection() or getaddrinfo()."""
+    for value in args:
+        if isinstance(value, tuple) and len(value) >= 2:
+            return f"{value[0]}:{value[1]}"
+    plain = [a for a in args if isinstance(a, (str, int)) and not isinstance(a, bool)]
+    return ":".join(str(a) for a in plain[:2]) or "an address"
 
 
 @dataclasses.dataclass
@@ -126,7 +140,7 @@ def intercepted() -> Iterator[Recorder]:
         raise TrainingStarted(f"{type(optimizer).__name__}.step()")
 
     def blocked(*args: Any, **kwargs: Any) -> Any:
-        raise NetworkBlocked()
+        raise NetworkBlocked(args)
 
     nn.Module.__call__ = call
     torch.autograd.backward = backward

@@ -35,6 +35,7 @@ from typing import Any
 import torch
 from torch import nn
 from torch.optim.optimizer import register_optimizer_step_pre_hook
+from torch.overrides import TorchFunctionMode
 
 from gradlint.findings import Location, display_path
 from gradlint.integrations import caller_location
@@ -45,6 +46,46 @@ from gradlint.training import OptimizerSetup
 
 class FirstStep(BaseException):
     """The command reached its first optimizer step; raised before the step, to stop it there."""
+
+
+class ManualUpdate(FirstStep):
+    """The command was about to change a parameter without an optimizer (a hand-written SGD step:
+    ``p.data.add_(p.grad, alpha=-lr)``, ``p -= lr * p.grad``), or to run its model a second time
+    after a backward() with no optimizer to step; raised before it did."""
+
+
+# in-place tensor methods that do not change a value (the rest, ``add_``, ``copy_``, ``__isub__``,
+# change the tensor they are called on)
+_NOT_UPDATES = frozenset({"requires_grad_", "share_memory_", "retain_grad", "record_stream"})
+_IN_PLACE_OPERATORS = frozenset({"__iadd__", "__isub__", "__imul__", "__itruediv__", "__idiv__",
+                                 "__ifloordiv__", "__ipow__", "__imod__", "__iand__", "__ior__", "__ixor__"})
+
+
+class _ParameterGuard(TorchFunctionMode):
+    """After the first backward(): stops any in-place change of a parameter's storage (through
+    ``p``, ``p.data`` or a view), before it is applied."""
+
+    def __init__(self, seen: Observation, storages: dict[int, nn.Module]) -> None:
+        super().__init__()
+        self.seen = seen
+        self.storages = storages
+
+    def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
+        name = getattr(func, "__name__", "")
+        if (args and isinstance(args[0], torch.Tensor) and not at_work()
+                and (name in _IN_PLACE_OPERATORS
+                     or name.endswith("_") and not name.startswith("_") and name not in _NOT_UPDATES)):
+            try:
+                storage = args[0].untyped_storage().data_ptr()
+            except (RuntimeError, NotImplementedError):
+                storage = None
+            if storage in self.storages:
+                self.seen.updated = self.storages[storage]
+                where = caller_location()
+                self.seen.step_where = f"{where.path}:{where.line}" if where else "an unknown line"
+                raise ManualUpdate(f"an in-place change of a parameter of `{type(self.storages[storage]).__name__}` "
+                                   f"(`{name}`) with no optimizer")
+        return func(*args, **(kwargs or {}))
 
 
 class OutOfTime(BaseException):
@@ -72,6 +113,7 @@ class Observation:
     grad_scaler: bool = False
     autocast: bool = False
     depth: int = 0
+    updated: nn.Module | None = None      # the model a hand-written update was about to change
 
     def setup_of(self, seen: SeenOptimizer) -> OptimizerSetup:
         """The observed setup of one optimizer (clipping as observed before the first step)."""
@@ -136,6 +178,14 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
     def call(module: nn.Module, *args: Any, **kwargs: Any) -> Any:
         if at_work():
             return original_call(module, *args, **kwargs)
+        if seen.depth == 0 and seen.backwards and id(module) in seen.calls and not _owned(module):
+            # no optimizer trains it, and it is run again after a backward(): a loop whose
+            # update gradlint did not see (p.data = p.data - lr * p.grad)
+            seen.updated = module
+            where = user_location()
+            seen.step_where = f"{display_path(where.path)}:{where.line}" if where else "an unknown line"
+            raise ManualUpdate(f"a second forward of `{type(module).__name__}` after a backward() with no "
+                               "optimizer step")
         if seen.depth == 0 and id(module) not in seen.calls:
             where = user_location()
             shown = f"{display_path(where.path)}:{where.line}" if where else "an unknown line"
@@ -152,12 +202,24 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
             # the user's line, not a trainer's (a Trainer builds its optimizer in the library)
             seen.optimizers.append(SeenOptimizer(optimizer, caller_location()))
 
+    def _owned(module: nn.Module) -> bool:
+        params = {id(p) for p in module.parameters()}
+        return any(params & {id(p) for g in s.optimizer.param_groups for p in g["params"]} for s in seen.optimizers)
+
+    guards: list[_ParameterGuard] = []
+
     def backward(*args: Any, **kwargs: Any) -> None:
         if at_work():
             return original_backward(*args, **kwargs)
         seen.backwards += 1
         seen.clipped_after_backward = False
-        return original_backward(*args, **kwargs)
+        done = original_backward(*args, **kwargs)
+        if not guards:   # from now on a parameter changed in place is a training step
+            storages = {p.untyped_storage().data_ptr(): _unwrapped(module)
+                        for module, *_ in seen.calls.values() for p in module.parameters()}
+            guards.append(_ParameterGuard(seen, storages))
+            guards[0].__enter__()
+        return done
 
     def step_hook(optimizer: Any, args: Any, kwargs: Any) -> Any:
         if at_work():
@@ -208,7 +270,7 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
         return enter
 
     def blocked(*args: Any, **kwargs: Any) -> Any:
-        raise NetworkBlocked()
+        raise NetworkBlocked(args)
 
     def out_of_time(signum: int, frame: Any) -> None:
         raise OutOfTime()
@@ -235,6 +297,8 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
     try:
         yield seen
     finally:
+        for guard in guards:
+            guard.__exit__(None, None, None)
         if previous_alarm is not None:
             signal.setitimer(signal.ITIMER_REAL, 0)
             signal.signal(signal.SIGALRM, previous_alarm)
@@ -322,7 +386,8 @@ def models_in(seen: Observation, namespace: dict[str, Any]) -> list[tuple[str, n
             continue
         owner = next((s for s in seen.optimizers
                       if params & {id(p) for g in s.optimizer.param_groups for p in g["params"]}), None)
-        if owner is not None:
+        if owner is not None or seen.updated is not None and (
+                module is seen.updated or any(m is seen.updated for m in module.modules())):
             chosen.append((module, args, kwargs, where, owner))
     inner = {id(sub) for module, *_ in chosen for sub in list(module.modules())[1:]}
     names = {id(v): k for k, v in namespace.items() if isinstance(v, nn.Module) and not k.startswith("_")}
@@ -363,7 +428,11 @@ def lint_command(argv: list[str], settings: Any, max_seconds: float | None) -> A
     if isinstance(ended, KeyboardInterrupt):
         raise ended
     found = models_in(seen, {**namespace, **_locals_at(ended)})
-    if isinstance(ended, FirstStep):
+    if isinstance(ended, ManualUpdate):
+        result.notes.append(Note(shown, f"stopped the command before its first parameter update ({ended} at "
+                                        f"{seen.step_where}), before it was applied; "
+                                        f"{_plural(len(found), 'model')} it trains checked"))
+    elif isinstance(ended, FirstStep):
         result.notes.append(Note(shown, f"stopped the command at its first optimizer step ({ended} at "
                                         f"{seen.step_where}), before the step was applied; "
                                         f"{_plural(len(found), 'model')} trained by an optimizer checked"))
@@ -396,7 +465,7 @@ def lint_command(argv: list[str], settings: Any, max_seconds: float | None) -> A
         else:
             line = _class_line(type(model))
         spec = ModelSpec(name, model, None, line, built_from=f"the command's own `{name}` ({type(model).__name__})",
-                         training=seen.setup_of(owner) if isinstance(ended, FirstStep) else None)
+                         training=seen.setup_of(owner) if isinstance(ended, FirstStep) and owner else None)
         try:
             spec.inputs, rows = _first_rows(bind_call(model, args, kwargs), settings.batch_size)
             spec.inputs_from = f"the command's first batch at {where}" + rows

@@ -48,6 +48,11 @@ def unregister(group: int) -> None:
 
 
 def kill(group: int) -> None:
+    """SIGKILL the worker whose pid (= group id) is ``group``, its group, and every process
+    descended from it, including one that escaped into a session of its own (Linux: found from
+    /proc, frozen, then killed, so none is missed by being reparented meanwhile)."""
+    if sys.platform.startswith("linux"):
+        _kill_tree(group, include_root=True)
     try:
         os.killpg(group, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
@@ -101,6 +106,9 @@ def guard_worker() -> None:
     parent = int(os.environ.pop(PARENT_ENV, "0") or 0)
     if not parent or not hasattr(os, "fork") or not die_with_parent(signal.SIGTERM):
         return
+    # what escapes into a session of its own and loses its parent is reparented to the guard,
+    # not to init: still a descendant, and found by the guard's last sweep
+    _prctl(_PR_SET_CHILD_SUBREAPER, 1)
     signal.signal(signal.SIGTERM, _kill_own_group)
     if os.getppid() != parent:
         _kill_own_group()
@@ -126,29 +134,96 @@ def guard_worker() -> None:
 
 
 def _kill_own_group(*_: object) -> None:
+    _kill_tree(os.getpid(), include_root=False)
     os.killpg(os.getpgrp(), signal.SIGKILL)
 
 
 def _kill_rest_of_group(me: int) -> None:
-    """SIGKILL every other living process of our group (Linux: read from /proc), until none is
-    left; one that forks meanwhile is found by the next pass."""
-    group = os.getpgrp()
+    """SIGKILL every other living process of our group and every descendant of ours (one that
+    left the group with setsid), until none is left; one that forks meanwhile is found by the
+    next pass. Orphans reparented to us (the subreaper) are reaped."""
     for _ in range(50):
-        others = []
-        for entry in os.scandir("/proc"):
-            if not entry.name.isdigit() or int(entry.name) == me:
-                continue
-            try:
-                with open(f"/proc/{entry.name}/stat", "rb") as stat:
-                    fields = stat.read().rsplit(b")", 1)[1].split()
-            except OSError:
-                continue
-            if fields[0] != b"Z" and int(fields[2]) == group:   # state, ppid, pgrp
-                others.append(int(entry.name))
+        others = _group_and_descendants(me, os.getpgrp())
+        others.discard(me)
         if not others:
-            return
+            break
         for pid in others:
             try:
                 os.kill(pid, signal.SIGKILL)
             except OSError:
                 pass
+    while True:   # the zombies of the processes that became our children
+        try:
+            pid, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+
+
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def _prctl(option: int, value: int) -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(option, value, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
+
+
+def _processes() -> dict[int, tuple[int, int]]:
+    """Every living process: pid -> (parent pid, process group), from /proc."""
+    table = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/stat", "rb") as stat:
+                fields = stat.read().rsplit(b")", 1)[1].split()
+        except OSError:
+            continue
+        if fields[0] != b"Z":   # state, ppid, pgrp
+            table[int(entry.name)] = (int(fields[1]), int(fields[2]))
+    return table
+
+
+def _group_and_descendants(root: int, group: int | None = None) -> set[int]:
+    table = _processes()
+    found = {pid for pid, (_, pgrp) in table.items() if pgrp == group} if group is not None else set()
+    found.add(root)
+    grew = True
+    while grew:
+        grew = False
+        for pid, (ppid, _) in table.items():
+            if ppid in found and pid not in found:
+                found.add(pid)
+                grew = True
+    return found & (set(table) | {root})
+
+
+def _kill_tree(root: int, include_root: bool) -> None:
+    """Freeze ``root``'s descendants (SIGSTOP: a frozen process neither forks nor dies, so none is
+    reparented out of sight), until no new one appears, then SIGKILL them all."""
+    frozen: set[int] = set()
+    for _ in range(20):
+        found = _group_and_descendants(root)
+        if not include_root:
+            found.discard(root)
+        new = found - frozen
+        if not new:
+            break
+        for pid in new:
+            try:
+                os.kill(pid, signal.SIGSTOP)
+            except OSError:
+                pass
+        frozen |= new
+    for pid in frozen:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except OSError:
+            pass

@@ -34,7 +34,8 @@ def project_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
             and not any((Path(directory, d) / marker).exists() for marker in _ROOT_MARKERS)
         )
         for filename in sorted(filenames):
-            if filename.endswith(suffixes):
+            if filename.endswith(suffixes) and os.path.isfile(os.path.join(directory, filename)):
+                # a FIFO, socket or device named *.py would block its reader forever
                 count += 1
                 if count > MAX_PROJECT_FILES:
                     return

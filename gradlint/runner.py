@@ -9,17 +9,19 @@ from __future__ import annotations
 import ast
 import concurrent.futures
 import dataclasses
+import errno
 import json
 import os
 import re
 import signal
+import stat
 import subprocess
 import sys
 import threading
 from collections import Counter
 from pathlib import Path
 
-from gradlint import forkserver, processes
+from gradlint import forkserver, processes, sandbox
 from gradlint.cache import Cache
 from gradlint.config import (
     ConfigError,
@@ -33,6 +35,7 @@ from gradlint.config import (
 from gradlint.findings import (
     FileResult,
     Finding,
+    Note,
     Problem,
     Report,
     display_path,
@@ -66,9 +69,11 @@ _MODULE_TARGET = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 
 def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
     """Files and directories (recursing into *.py and *.ipynb); ``file.py::Name`` selects one model;
-    ``package.module:factory`` names a class or a callable to import (see engine)."""
+    ``package.module:factory`` names a class or a callable to import (see engine). Returns the
+    targets, the problems (exit 2) and the notes of files skipped in a directory (a FIFO)."""
     targets: list[Target] = []
     problems: list[Problem] = []
+    skipped: list[Note] = []
     for raw in paths:
         text, _, selector = raw.partition("::")
         path = Path(text)
@@ -78,7 +83,17 @@ def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
         elif path.is_dir():
             for directory, dirnames, filenames in os.walk(path):
                 dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _SKIP_DIRS)
-                targets.extend(Target(Path(directory, f)) for f in sorted(filenames) if f.endswith((".py", ".ipynb")))
+                for name in sorted(f for f in filenames if f.endswith((".py", ".ipynb"))):
+                    found = Path(directory, name)
+                    odd = not_regular(found)
+                    if odd is None:
+                        targets.append(Target(found))
+                    elif odd.startswith("not a regular file"):   # skipped, and said
+                        skipped.append(Note(display_path(str(found)), f"skipped: {odd}"))
+                    else:
+                        problems.append(Problem(display_path(str(found)), odd))
+        elif os.path.lexists(path) and not_regular(path) is not None:
+            problems.append(Problem(display_path(str(path)), not_regular(path)))
         elif path.is_file():
             if path.suffix not in (".py", ".ipynb"):
                 problems.append(Problem(display_path(str(path)),
@@ -88,7 +103,23 @@ def expand(paths: list[str]) -> tuple[list[Target], list[Problem]]:
         else:
             problems.append(Problem(text, "no such file or directory"))
     unique = list(dict.fromkeys(targets))
-    return unique, problems
+    return unique, problems, skipped
+
+
+def not_regular(path: Path) -> str | None:
+    """Why ``path`` is not a file to read (a FIFO would block the read forever), or None."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            return "a symbolic link that loops (it points at itself); remove it or exclude it"
+        return f"cannot read the file: {exc.strerror}"
+    if stat.S_ISREG(mode):
+        return None
+    if stat.S_ISDIR(mode):
+        return None if path.is_dir() else "not a regular file"
+    kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device file"
+    return f"not a regular file (a {kind}); gradlint reads only regular .py and .ipynb files"
 
 
 def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
@@ -98,10 +129,11 @@ def lint(paths: list[str], overrides: Overrides | None = None, *, config: Path |
     constructor arguments (``--init``) for the models that ``PATH::Class`` targets select."""
     overrides = overrides or Overrides()
     configs = _Configs(config, isolated)
-    targets, problems = expand(paths)
+    targets, problems, skipped = expand(paths)
     for target in targets:  # every configuration is read and validated before any file runs
         configs.for_path(target.path)
     results: list[FileResult] = [FileResult(p.path, problems=[p]) for p in problems]
+    results += [FileResult(n.path, notes=[n]) for n in skipped]
     workers = max(1, min(jobs or os.cpu_count() or 1, len(targets) or 1))
     checker = _FileChecker(configs, overrides, workers, Cache(enabled=cache), init, queued=len(targets))
     processes.resume()
@@ -172,9 +204,11 @@ def _apply_suppressions(results: list[FileResult], linted: set[Path], settings_f
         result.findings = kept
     rules = [rule() for rule in ALL_RULES if rule.scope == "suppression"]
     for result in results:
+        if result.problems:
+            continue
         path = Path(result.path).resolve()
         settings = settings_for(path)
-        if result.problems or path not in linted:
+        if path not in linted:
             continue
         for rule in rules:
             if settings.enabled(rule.code):
@@ -229,6 +263,7 @@ class _FileChecker:
         self._server_lock = threading.Lock()   # held while the server starts
         self._server: forkserver.ForkServer | None = None
         self._server_tried = False
+        self._server_scratch: str | None = None
         self._closed = False
 
     def close(self) -> None:
@@ -238,6 +273,7 @@ class _FileChecker:
         server, self._server = self._server, None
         if server is not None:
             server.close()
+        sandbox.remove_scratch(self._server_scratch)
 
     def memory_limit(self, settings: Settings) -> int | None:
         """Bytes of address space each of this run's workers may use (gradlint.limits)."""
@@ -312,7 +348,8 @@ class _FileChecker:
         return result
 
     def _run_worker(self, fields: dict, shown: str, settings: Settings) -> FileResult:
-        request = json.dumps(fields)
+        scratch = sandbox.scratch_folder()
+        request = json.dumps({**fields, "scratch": scratch})
         timeout = worker_timeout(settings)
         process = self._start_worker(self.memory_limit(settings))
         processes.register(process.pid)
@@ -320,13 +357,14 @@ class _FileChecker:
             out, err = process.communicate(request.encode(), timeout=timeout)
         except subprocess.TimeoutExpired:
             processes.kill(process.pid)
-            process.communicate()
+            abandon(process)
             return FileResult(shown, problems=[Problem(
                 shown, f"timed out after {timeout:g} s (importing or checking the file "
                        "never finished); raise --timeout, or guard slow code with "
                        "`if __name__ == \"__main__\":`")])
         finally:
             processes.unregister(process.pid)
+            sandbox.remove_scratch(scratch)
         if process.returncode == 0:
             try:
                 return FileResult.from_dict(json.loads(out))
@@ -358,10 +396,28 @@ class _FileChecker:
         with self._server_lock:
             if not self._server_tried and os.environ.get("GRADLINT_NO_FORK_SERVER") != "1":
                 self._server_tried = True
-                self._server = forkserver.ForkServer.start(env)
+                # the server imports torch's compiler stack (warm-up), which makes cache folders
+                # under TMPDIR: a scratch folder of its own, removed with the server
+                self._server_scratch = sandbox.scratch_folder()
+                self._server = forkserver.ForkServer.start({**env, "TMPDIR": self._server_scratch})
                 if self._closed:
                     self.close()
             return self._server
+
+
+def abandon(process: subprocess.Popen | forkserver.ForkedWorker, grace: float = 5) -> None:
+    """After ``processes.kill``: collect what the killed worker wrote, but never wait past
+    ``grace`` seconds on pipes a process outside our reach may still hold (the limit is a wall)."""
+    try:
+        process.communicate(timeout=grace)
+    except subprocess.TimeoutExpired:
+        if isinstance(process, subprocess.Popen):
+            for stream in (process.stdin, process.stdout, process.stderr):
+                if stream is not None:
+                    stream.close()
+            process.wait()   # killed: its pipes were what kept communicate() waiting
+        else:
+            process.close()
 
 
 def _line_shown(path: Path, line: int | None) -> str:

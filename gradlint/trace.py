@@ -31,6 +31,7 @@ import operator
 import os
 import re
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -387,6 +388,82 @@ class _TracedFactories(TorchFunctionMode):
 _DECISIONS = (torch.Tensor.__bool__, torch.Tensor.item, torch.Tensor.tolist)
 
 
+class _MetaAutocast:
+    """``torch.autocast(device_type="meta")`` as a no-op context while gradlint runs a model on the
+    meta device. A forward that pins its precision with ``torch.autocast(device_type=x.device.type,
+    enabled=False)`` (the rotary embeddings of transformers < 5.4) otherwise fails there: torch
+    has no autocast state for meta and raises (``unsupported scalarType``). A disabled autocast
+    changes nothing, and an enabled one only dtypes, which meta tensors carry but no rule reads
+    from values, so skipping it keeps the structure.
+
+    torch's autocast class is patched only while some thread is inside :meth:`scope` (counted, so
+    nested and concurrent scopes install it once and the last one out restores torch exactly), and
+    the patch acts only for device_type "meta" in a thread inside a scope: every other autocast,
+    and this one in any other thread, runs torch's own code. Patching the class (not the name
+    ``torch.autocast``) also covers ``from torch import autocast`` and its subclasses.
+    """
+
+    _lock = threading.Lock()
+    _users = 0
+    _originals: dict[str, Any] = {}
+    _local = threading.local()
+
+    @classmethod
+    @contextlib.contextmanager
+    def scope(cls) -> Iterator[None]:
+        with cls._lock:
+            if cls._users == 0:
+                cls._install()
+            cls._users += 1
+        cls._local.depth = getattr(cls._local, "depth", 0) + 1
+        try:
+            yield
+        finally:
+            cls._local.depth -= 1
+            with cls._lock:
+                cls._users -= 1
+                if cls._users == 0:
+                    cls._uninstall()
+
+    @classmethod
+    def _active(cls) -> bool:
+        return getattr(cls._local, "depth", 0) > 0
+
+    @classmethod
+    def _install(cls) -> None:
+        autocast = torch.amp.autocast_mode.autocast
+        original_init, original_enter, original_exit = autocast.__init__, autocast.__enter__, autocast.__exit__
+        cls._originals = {name: autocast.__dict__[name] for name in ("__init__", "__enter__", "__exit__")}
+
+        def __init__(self: Any, device_type: Any, *args: Any, **kwargs: Any) -> None:
+            if device_type == "meta" and cls._active():
+                self.device, self._gradlint_noop = "meta", True
+                self.fast_dtype = kwargs.get("dtype", args[0] if args else None)
+                self._enabled, self._cache_enabled = False, False
+                return
+            original_init(self, device_type, *args, **kwargs)
+
+        def __enter__(self: Any) -> Any:
+            if getattr(self, "_gradlint_noop", False):
+                return self
+            return original_enter(self)
+
+        def __exit__(self: Any, *exc: Any) -> Any:
+            if getattr(self, "_gradlint_noop", False):
+                return False
+            return original_exit(self, *exc)
+
+        for function in (__init__, __enter__, __exit__):
+            setattr(autocast, function.__name__, function)
+
+    @classmethod
+    def _uninstall(cls) -> None:
+        autocast = torch.amp.autocast_mode.autocast
+        for name, original in cls._originals.items():
+            setattr(autocast, name, original)
+        cls._originals = {}
+
+
 def on_meta_device(model: torch.nn.Module) -> bool:
     return any(p.is_meta for p in model.parameters())
 
@@ -417,6 +494,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
                 tracer.traced_func_name = _ENTRY
             try:
                 with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext(), \
+                        _MetaAutocast.scope() if meta else contextlib.nullcontext(), \
                         _TracedFactories(tracer) if inputs is not None else contextlib.nullcontext():
                     graph = tracer.trace(model)
             except _ConcreteError as exc:

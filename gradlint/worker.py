@@ -21,6 +21,11 @@ def main() -> None:
     result_channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the user's prints go to stderr, never into our JSON
     request = json.loads(sys.stdin.read())
+    box = None
+    if request.get("scratch"):   # before any user code, while this process has one thread
+        from gradlint import sandbox
+
+        box = sandbox.confine(request["scratch"])
     warnings.simplefilter("ignore")
 
     from pathlib import Path
@@ -42,6 +47,8 @@ def main() -> None:
         result = lint_import_target(request["module"], request["selector"], settings, request.get("init"))
     else:
         result = lint_model_file(Path(request["path"]), request.get("selector"), settings, request.get("init"))
+    if box is not None:
+        _say_what_was_kept(result, box)
     # Python to Python, lossless: a measured -inf travels as -Infinity (allow_nan's default);
     # the output formats turn it into null (findings.jsonable)
     json.dump(result.to_dict(), result_channel)
@@ -49,6 +56,20 @@ def main() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(0)  # skip interpreter teardown: user atexit hooks and thread joins cannot hang us
+
+
+def _say_what_was_kept(result, box) -> None:
+    """One note for the file: what the user's code tried that linting kept from happening; with
+    -v, a kernel layer that was not there."""
+    from gradlint.findings import Note
+    from gradlint.sandbox import describe_kernel_layer
+
+    said = box.note()
+    if said:
+        result.notes.append(Note(result.path, said))
+        result.notes += [Note(result.path, line, detail=True) for line in box.details()]
+    if not box.kernel_abi:
+        result.notes.append(Note(result.path, describe_kernel_layer(box), detail=True))
 
 
 if __name__ == "__main__":

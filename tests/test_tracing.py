@@ -97,3 +97,32 @@ def test_a_model_traced_over_less_than_90_percent_of_its_parameters_is_not_check
     assert report.status == "partly traced"
     assert "`inner` could not be traced and is one opaque node (expected a tensor)" in report.notes
     assert report.partly_traced.startswith("6% of its parameters traced")
+
+
+class _PinnedPrecision(nn.Module):
+    """Pins its precision the way transformers < 5.4's rotary embeddings do: an autocast on the
+    input's own device, which is `meta` when the model is checked there."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.proj = nn.Linear(8, 8)
+
+    def forward(self, x):
+        with torch.autocast(device_type=x.device.type, enabled=False):
+            y = self.proj(x.float())
+        return torch.relu(y)
+
+
+def test_an_autocast_on_the_meta_device_is_a_no_op_while_a_model_there_is_checked():
+    import pytest
+
+    torch_autocast = dict(vars(torch.amp.autocast_mode.autocast))
+    with torch.device("meta"):
+        model = _PinnedPrecision()
+    report = gradlint.check_model(model, torch.randn(2, 8, device="meta"))
+    assert report.status == "structure-only" and report.problem is None and report.coverage == 1.0
+    assert any("meta device" in note for note in report.notes)
+    # only for as long as gradlint runs the model: torch's autocast is its own again afterwards
+    assert dict(vars(torch.amp.autocast_mode.autocast)) == torch_autocast
+    with pytest.raises(RuntimeError):
+        torch.autocast(device_type="meta", enabled=False)
