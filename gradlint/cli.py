@@ -234,9 +234,13 @@ def _notes(report, quiet: bool, verbose: bool, show_info: bool) -> None:
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 def clean(path: Path) -> None:
     """Delete the result cache of the project holding PATH."""
-    from gradlint.cache import clear
+    from gradlint.cache import CacheError, clear
 
-    removed = clear(path)
+    try:
+        removed = clear(path)
+    except CacheError as exc:
+        click.echo(f"gradlint: error: {exc}", err=True)
+        sys.exit(2)
     click.echo(f"removed {removed}" if removed else "no cache to remove")
 
 

@@ -158,7 +158,7 @@ def find_models(module: Any, path: Path, seed: int, *, batch_size: int = 8, seq_
                                    built_from=f"the module-level `{name}` ({shown}:{line}), as the file built it"))
 
     made: list[ModelSpec] = []
-    functions = [(n, f) for n, f in namespace.items() if isinstance(f, types.FunctionType)
+    functions = [(n, f) for n, f in namespace.items() if type(f) is types.FunctionType
                  and n != HOOK and f.__module__ == module.__name__ and _returns_model(f, namespace)]
     for name, func in sorted(functions, key=lambda item: _line_of(item[1])):
         missing = _required_arguments(func)

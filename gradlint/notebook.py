@@ -64,11 +64,17 @@ def read(path: Path) -> Notebook:
         raise NotebookError(f"not a Jupyter notebook ({type(exc).__name__}: {exc})") from None
     lines: list[str] = []
     starts: list[int] = []
-    for cell in cells:
+    if not isinstance(cells, list):
+        raise NotebookError(f"not a Jupyter notebook (`cells` is a {type(cells).__name__}, not a list)")
+    for number, cell in enumerate(cells, 1):
         if not isinstance(cell, dict) or cell.get("cell_type") != "code":
             continue
         text = cell.get("source", "")
-        text = "".join(text) if isinstance(text, list) else str(text)
+        if isinstance(text, list) and all(isinstance(line, str) for line in text):
+            text = "".join(text)
+        elif not isinstance(text, str):
+            raise NotebookError(f"cell {number}'s `source` is not text (a string or a list of strings); "
+                                "open and save the notebook in Jupyter to repair it")
         starts.append(len(lines) + 1)
         lines.extend(_python_lines(text.splitlines()))
     return Notebook(Path(path), "".join(line + "\n" for line in lines), tuple(starts))

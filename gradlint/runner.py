@@ -338,6 +338,8 @@ class _FileChecker:
             key = self.cache.key(target.path, tree, {**fields, "shown": shown})
             cached = self.cache.get(target.path, key)
             if cached is not None:
+                cached.notes.append(Note(shown, "result from the cache (nothing it depends on changed; "
+                                                "--no-cache checks again)", detail=True))
                 return cached
         # the parallel workers share the cores: each gets its part for torch's intra-op threads
         # (more threads than cores makes an eigendecomposition 20× slower, not faster)
@@ -399,7 +401,8 @@ class _FileChecker:
                 # the server imports torch's compiler stack (warm-up), which makes cache folders
                 # under TMPDIR: a scratch folder of its own, removed with the server
                 self._server_scratch = sandbox.scratch_folder()
-                self._server = forkserver.ForkServer.start({**env, "TMPDIR": self._server_scratch})
+                own = {"TMPDIR": self._server_scratch} if self._server_scratch else {}
+                self._server = forkserver.ForkServer.start({**env, **own})
                 if self._closed:
                     self.close()
             return self._server

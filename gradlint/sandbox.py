@@ -480,10 +480,17 @@ def describe_kernel_layer(box: Sandbox) -> str:
             "files, and native code that writes by itself is not stopped")
 
 
-def scratch_folder() -> str:
-    """A new private scratch folder for one worker (the runner removes it afterwards)."""
+# bench/guard.py only: measure the run without the guard, to say what the guard costs
+_BENCH_UNCONFINED = "GRADLINT_BENCH_UNCONFINED"
+
+
+def scratch_folder() -> str | None:
+    """A new private scratch folder for one worker (the runner removes it afterwards); the
+    worker is confined to it. None only for the guard's own benchmark."""
     import tempfile
 
+    if os.environ.get(_BENCH_UNCONFINED) == "1":
+        return None
     return tempfile.mkdtemp(prefix="gradlint-scratch-")
 
 

@@ -6,12 +6,9 @@ from pathlib import Path
 
 from conftest import run_cli
 
-MODEL = """import pathlib
-import torch
+MODEL = """import torch
 from torch import nn
 from helpers import WIDTH
-
-pathlib.Path(__file__).with_name("imported.log").open("a").write("x")  # counts real imports
 
 
 class Net(nn.Module):
@@ -26,9 +23,12 @@ class Net(nn.Module):
 """
 
 
-def imports(root: Path) -> int:
-    log = root / "imported.log"
-    return len(log.read_text()) if log.exists() else 0
+def lint(root: Path, *args: str):
+    """Run gradlint on net.py; True in ``.fresh`` when the file was checked, not answered from the
+    cache (the -v note says which)."""
+    result = run_cli("net.py", "-v", *args, cwd=root)
+    result.fresh = "result from the cache" not in result.stderr
+    return result
 
 
 def setup(tmp_path: Path) -> Path:
@@ -40,31 +40,50 @@ def setup(tmp_path: Path) -> Path:
 
 def test_unchanged_rerun_is_answered_from_the_cache(tmp_path):
     root = setup(tmp_path)
-    first = run_cli("net.py", cwd=root)
-    second = run_cli("net.py", cwd=root)
-    assert imports(root) == 1  # the second run did not import the file
+    first, second = lint(root), lint(root)
+    assert first.fresh and not second.fresh  # the second run did not import the file
     assert second.stdout == first.stdout and second.returncode == first.returncode == 1
     assert (root / ".gradlint_cache" / ".gitignore").read_text().endswith("*\n")
-    run_cli("net.py", "--no-cache", cwd=root)
-    assert imports(root) == 2
+    assert lint(root, "--no-cache").fresh
+
+
+def test_a_forged_entry_is_not_trusted_and_a_linked_cache_is_not_followed(tmp_path):
+    import json
+
+    root = setup(tmp_path)
+    assert lint(root).returncode == 1
+    (entry,) = (root / ".gradlint_cache" / "v1").glob("*.json")
+    data = json.loads(entry.read_text())
+    data["result"]["findings"] = []   # an all-clear, hand-written into the repository
+    entry.write_text(json.dumps(data))
+    again = lint(root)
+    assert again.fresh and again.returncode == 1 and "GL101" in again.stdout
+
+    elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"
+    elsewhere.mkdir()
+    import shutil
+
+    shutil.rmtree(root / ".gradlint_cache")
+    (root / ".gradlint_cache").symlink_to(elsewhere)
+    assert lint(root).fresh and lint(root).fresh   # never read or written through the link
+    assert list(elsewhere.iterdir()) == []
+    result = run_cli("clean", cwd=root)
+    assert result.returncode == 2
+    assert "is a symbolic link; gradlint removes only a cache folder of its own" in result.stderr
 
 
 def test_any_changed_input_misses(tmp_path):
     root = setup(tmp_path)
-    run_cli("net.py", cwd=root)
+    assert lint(root).fresh
     (root / "net.py").write_text(MODEL + "\n# edited\n")
-    run_cli("net.py", cwd=root)
-    assert imports(root) == 2  # the file changed
+    assert lint(root).fresh  # the file changed
     (root / "helpers.py").write_text("WIDTH = 8\n")
-    run_cli("net.py", cwd=root)
-    assert imports(root) == 3  # a local module it imports changed
-    run_cli("net.py", "--seed", "1", cwd=root)
-    assert imports(root) == 4  # the settings changed
+    assert lint(root).fresh  # a local module it imports changed
+    assert lint(root, "--seed", "1").fresh  # the settings changed
     (root / "pyproject.toml").write_text('[project]\nname = "p"\n[tool.gradlint.rules.GL101]\nsigmoid-error-length = 5\n')
-    result = run_cli("net.py", cwd=root)
-    assert imports(root) == 5 and "GL101 warning" in result.stdout  # the configuration changed
-    run_cli("net.py", cwd=root)
-    assert imports(root) == 5
+    result = lint(root)
+    assert result.fresh and "GL101 warning" in result.stdout  # the configuration changed
+    assert not lint(root).fresh
 
 
 def test_versions_are_part_of_the_key(tmp_path, monkeypatch):

@@ -277,3 +277,62 @@ model = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid()) if refused else None
     result, _ = _gradlint(tmp_path, "native.py", "--output-format", "json")
     assert _state(tmp_path) == before
     assert _status(result) == {"model": "checked"}   # built only when the kernel refused the write
+
+
+MODEL = "import torch\nfrom torch import nn\n\nmodel = nn.Sequential(nn.Linear(4, 4), nn.Sigmoid())\n"
+BROKEN_NOTEBOOK = json.dumps({"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                                         "source": ["import torch\n", 5]}],
+                              "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+@pytest.mark.parametrize(("files", "args", "said"), [
+    ({"nb.ipynb": BROKEN_NOTEBOOK}, ["nb.ipynb"],
+     "nb.ipynb: error: cannot read the file: cell 1's `source` is not text (a string or a list of strings)"),
+    ({"pyproject.toml": "[tool]\ngradlint = 5\n", "m.py": MODEL}, ["m.py"],
+     "pyproject.toml: `tool.gradlint` must be a table ([tool.gradlint]), got 5"),
+    # a broken pyproject.toml is reported, not passed over for the parent folder's configuration
+    ({"pyproject.toml": "[tool.gradlint\nselect = 1\n", "m.py": MODEL}, ["m.py"],
+     "pyproject.toml: invalid TOML: Expected ']' at the end of a table declaration (at line 1, column 15)"),
+    ({"pyproject.toml": '[tool.gradlint]\noptimizer = "SGD"\nlr = nan\n', "m.py": MODEL}, ["m.py"],
+     "`tool.gradlint.lr` must be a finite number, got nan"),
+    ({"pyproject.toml": "[tool.gradlint.probe]\nbatch-size = 100000000\n", "m.py": MODEL}, ["m.py"],
+     "`tool.gradlint.probe.batch-size` must be between 1 and 4096, got 100000000"),
+    ({"m.py": MODEL}, ["m.py", "--batch-size", "100000000"],
+     "Invalid value for '--batch-size': 100000000 is not in the range 1<=x<=4096."),
+    ({"m.py": MODEL}, ["m.py", "--batch-size", "-3"],
+     "Invalid value for '--batch-size': -3 is not in the range 1<=x<=4096."),
+])
+def test_bad_input_is_one_clear_line_and_exit_2(tmp_path, files, args, said):
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (tmp_path / "pyproject.toml").write_text('[tool.gradlint]\nselect = ["GL1"]\n')   # the parent's
+    (repo / "pyproject.toml").write_text('[project]\nname = "p"\n')
+    for name, text in files.items():
+        (repo / name).write_text(text)
+    (tmp_path / "tmp").mkdir()
+    result, _ = _gradlint(tmp_path, *args, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert said in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_odd_objects_and_links_in_a_folder_do_not_stop_the_others(tmp_path):
+    weird = MODEL + "\n\nclass Weird:\n    @property\n    def __class__(self):\n        raise RuntimeError('no')\n\n\nweird = Weird()\n"
+    repo = _repo(tmp_path, {"weird.py": weird})
+    (repo / "loop.py").symlink_to("loop.py")
+    result, _ = _gradlint(tmp_path, ".", timeout=120)
+    assert "loop.py: error: a symbolic link that loops (it points at itself); remove it or exclude it" in result.stderr
+    assert "internal error" not in result.stderr and "Traceback" not in result.stderr
+    assert "1 model found, 1 checked" in result.stderr
+
+
+def test_clean_refuses_a_linked_cache_in_one_line(tmp_path):
+    repo = _repo(tmp_path, {})
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("keep")
+    (repo / ".gradlint_cache").symlink_to(elsewhere)
+    result, _ = _gradlint(tmp_path, "clean", timeout=60)
+    assert result.returncode == 2
+    assert "is a symbolic link; gradlint removes only a cache folder of its own" in result.stderr
+    assert (elsewhere / "keep.txt").read_text() == "keep"
