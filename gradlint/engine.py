@@ -35,7 +35,7 @@ from gradlint.findings import (
     display_path,
 )
 from gradlint.graph import build_graph
-from gradlint.inputs import candidate_inputs
+from gradlint.inputs import candidate_inputs, without_cache
 from gradlint.inputs import describe as describe_inputs
 from gradlint.intercept import TrainingStarted, gradlint_at_work, intercepted
 from gradlint.limits import ModelTimeout, model_deadline, time_limit, too_large_to_probe
@@ -573,6 +573,7 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
     """
     problem = None
     if inputs is not None:
+        inputs = without_cache(model, inputs)
         try:
             return trace(model, inputs), inputs, None
         except TraceError as exc:

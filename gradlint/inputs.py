@@ -285,9 +285,23 @@ def hugging_face_inputs(model: nn.Module, batch: int, seq_len: int, generator: t
     parameters = inspect.signature(model.forward).parameters
     if getattr(config, "is_encoder_decoder", False) and "decoder_input_ids" in parameters:
         inputs["decoder_input_ids"] = ids()
+    return without_cache(model, inputs)
+
+
+def without_cache(model: nn.Module, inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` with ``use_cache=False`` for a Hugging Face model that would otherwise return a
+    cache object (a causal LM's config keeps ``use_cache=True`` by default): a DynamicCache is no
+    tensor, so fx cannot trace it, and a training step never uses it. Inputs that say otherwise
+    are left as they are."""
+    config = getattr(model, "config", None)
+    if "use_cache" in inputs or not getattr(config, "use_cache", False):
+        return inputs
+    try:
+        parameters = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return inputs
     if "use_cache" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        if hasattr(config, "use_cache"):
-            inputs["use_cache"] = False  # a DynamicCache output is no tensor: fx cannot trace it
+        return {**inputs, "use_cache": False}
     return inputs
 
 

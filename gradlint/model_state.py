@@ -127,3 +127,24 @@ def restore_random_states(states: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(states["cuda"])
     if "numpy" in states:
         sys.modules["numpy"].random.set_state(states["numpy"])
+
+
+@contextlib.contextmanager
+def untouched_random_states(loader: Any = None) -> Iterator[None]:
+    """Inside the block, anything may draw random numbers (a fresh iterator over the user's
+    DataLoader seeds its workers and its shuffling sampler from torch's global generator); after
+    it, the global states (torch, CUDA, numpy, Python) and the loader's own generators are as they
+    were, so a seeded run trains bit-identically with or without gradlint."""
+    generators = []
+    for owner in (loader, getattr(loader, "sampler", None),
+                  getattr(getattr(loader, "batch_sampler", None), "sampler", None)):
+        generator = getattr(owner, "generator", None)
+        if isinstance(generator, torch.Generator) and all(generator is not g for g, _ in generators):
+            generators.append((generator, generator.get_state()))
+    states = random_states()
+    try:
+        yield
+    finally:
+        restore_random_states(states)
+        for generator, state in generators:
+            generator.set_state(state)

@@ -112,3 +112,50 @@ def test_gradlint_run_observes_the_trainers_clipping(script, library, unclipped)
     assert "TRAINED" not in result.stderr  # stopped at the first step
     clipped = run_cli("run", "--show-info", "--", "python", shown)
     assert "GL501" not in clipped.stdout and "GL101 error" in clipped.stdout, clipped.stdout
+
+
+def _seeded_lightning_weights(tmp_path, callbacks):
+    import lightning as L
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class Regressor(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.net = nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Dropout(0.2), nn.Linear(16, 1))
+
+        def forward(self, x):
+            return self.net(x)
+
+        def training_step(self, batch, batch_idx):
+            x, y = batch
+            return nn.functional.mse_loss(self(x), y)
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.05)
+
+    L.seed_everything(7, verbose=False)
+    model = Regressor()
+    data = TensorDataset(torch.randn(64, 6), torch.randn(64, 1))
+    loader = DataLoader(data, batch_size=8, shuffle=True)
+    trainer = L.Trainer(max_epochs=2, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=callbacks, default_root_dir=tmp_path)
+    trainer.fit(model, loader)
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_a_seeded_lightning_run_trains_bit_identically_with_the_callback(tmp_path):
+    pytest.importorskip("lightning", reason="the Lightning callback needs `pip install gradlint[lightning]`")
+    import io
+
+    import torch
+
+    from gradlint.integrations.lightning import GradlintCallback
+
+    plain = _seeded_lightning_weights(tmp_path, [])
+    callback = GradlintCallback(stream=io.StringIO())
+    watched = _seeded_lightning_weights(tmp_path, [callback])
+    assert [m.status for m in callback.report.result.model_status] == ["checked"]
+    assert plain.keys() == watched.keys()
+    assert all(torch.equal(plain[k], watched[k]) for k in plain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import torch
 from conftest import run_cli
 from torch import nn
@@ -15,6 +16,7 @@ import gradlint
 # function becomes an nn.Module instance kept in a global, called from the attention's forward but
 # installed in no model. The same shape, without either library:
 FUNCTION_MODULE = """
+import pytest
 import torch
 from torch import nn
 
@@ -126,3 +128,27 @@ def test_an_autocast_on_the_meta_device_is_a_no_op_while_a_model_there_is_checke
     assert dict(vars(torch.amp.autocast_mode.autocast)) == torch_autocast
     with pytest.raises(RuntimeError):
         torch.autocast(device_type="meta", enabled=False)
+
+
+GPT2_SCRIPT = """
+import pytest
+import torch
+from transformers import GPT2Config, GPT2LMHeadModel
+
+config = GPT2Config(n_layer=2, n_embd=64, n_head=4, vocab_size=500, n_positions=64)   # use_cache=True
+model = GPT2LMHeadModel(config)
+x = torch.randint(0, 500, (2, 16))
+loss = model(x, labels=x).loss
+"""
+
+
+def test_a_causal_lm_with_its_default_cache_called_with_labels_is_checked(write):
+    pytest.importorskip("transformers")
+    path = write("train.py", GPT2_SCRIPT)
+    result = run_cli("train.py", "--output-format", "json", cwd=path.parent)
+    document = json.loads(result.stdout)
+    (status,) = document["files"][0]["model_status"]
+    assert status["status"] == "checked", status
+    assert status["inputs_from"] == "the file's own call at train.py:9"
+    assert status["coverage"] == 1.0 and status["span"]["layers_in_span"] == status["span"]["layers_in_model"]
+    assert result.returncode == 0

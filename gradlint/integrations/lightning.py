@@ -23,6 +23,7 @@ except ImportError:  # the standalone package
     from pytorch_lightning import Callback
 
 from gradlint.findings import Location, display_path
+from gradlint.model_state import untouched_random_states
 from gradlint.integrations import GradlintFailure, TrainingReport, check_training, optimizer_setup
 
 __all__ = ["GradlintCallback", "GradlintFailure"]
@@ -80,8 +81,9 @@ class GradlintCallback(Callback):
         self._unpatch()
         if self.report is not None:
             return
-        batch = _first_batch(trainer, pl_module)
-        inputs, how = _forward_inputs(pl_module, batch) if batch is not None else (None, None)
+        with untouched_random_states(_train_loader(trainer)):   # a seeded run stays bit-identical
+            batch = _first_batch(trainer, pl_module)
+            inputs, how = _forward_inputs(pl_module, batch) if batch is not None else (None, None)
         setup = None
         if trainer.optimizers:
             optimizer = trainer.optimizers[0]
@@ -115,12 +117,15 @@ class GradlintCallback(Callback):
             self._restore = None
 
 
-def _first_batch(trainer: Any, pl_module: Any) -> Any:
-    """The first batch of the train dataloader (a fresh iterator over it), on the module's device."""
+def _train_loader(trainer: Any) -> Any:
     loader = trainer.train_dataloader
     loaders = getattr(loader, "flattened", None)  # a CombinedLoader: its first dataloader
-    if loaders:
-        loader = loaders[0]
+    return loaders[0] if loaders else loader
+
+
+def _first_batch(trainer: Any, pl_module: Any) -> Any:
+    """The first batch of the train dataloader (a fresh iterator over it), on the module's device."""
+    loader = _train_loader(trainer)
     if loader is None:
         return None
     try:

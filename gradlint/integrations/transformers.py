@@ -80,8 +80,11 @@ def _first_batch(dataloader: Any, model: Any) -> dict[str, Any] | None:
     arguments (the Trainer calls ``model(**batch)``)."""
     if dataloader is None:
         return None
+    from gradlint.model_state import untouched_random_states
+
     try:
-        batch = next(iter(dataloader))
+        with untouched_random_states(getattr(dataloader, "base_dataloader", dataloader)):
+            batch = next(iter(dataloader))
     except StopIteration:
         return None
     if not isinstance(batch, dict):
