@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import inspect
 import math
 import random
@@ -115,6 +116,10 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
     cls = optimizer_class(setup.name)
     if cls is None:
         raise ValueError(f"`{setup.name}` is not a torch.optim optimizer")
+    if _needs_closure(cls):
+        # LBFGS & co. are full-batch methods: their curvature memory assumes one loss function,
+        # so every step sees the same batch, as their training does
+        fresh = False
     lr = setup.lr
     if lr is None:
         default = inspect.signature(cls.__init__).parameters.get("lr")
@@ -162,12 +167,21 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
     target = None
     loss_kind, batch = "MSE", 0
     first = last = None
+    needs_closure = _needs_closure(optimizer)
+
+    def clip() -> None:
+        if clip_norm is not None:
+            _CLIP_NORM(parameters, clip_norm)
+        elif clip_value is not None:
+            _CLIP_VALUE(parameters, clip_value)
+
     with torch.enable_grad():
         for step in range(1, steps + 1):
             if deadline is not None and time.perf_counter() > deadline:
                 return Run(lr, step - 1, None, None, first, last, stopped=True), loss_kind, batch
             optimizer.zero_grad(set_to_none=True)
             value = 0.0
+            draws = []   # this step's batches, for an optimizer that evaluates them again (LBFGS)
             for part in range(parts):
                 first_draw = step == 1 and part == 0
                 batch_inputs = inputs if first_draw or not fresh else _like(inputs, generator, input_std)
@@ -177,6 +191,7 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
                 if target is None or fresh:
                     target, loss_kind = _target(output, generator)
                     batch = (output.shape[0] if output.dim() else 1) * parts
+                draws.append((batch_inputs, target))
                 loss = _loss(output, target, loss_kind) / parts
                 value += float(loss.detach())
                 if math.isfinite(value):
@@ -188,12 +203,35 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
                 first = value
             elif value > growth * max(first, 1e-12):
                 return Run(lr, step, step, f"grew ×{value / max(first, 1e-12):.0e}", first, value), loss_kind, batch
-            if clip_norm is not None:
-                _CLIP_NORM(parameters, clip_norm)
-            elif clip_value is not None:
-                _CLIP_VALUE(parameters, clip_value)
-            optimizer.step()
+            clip()
+            if needs_closure:
+                optimizer.step(functools.partial(_closure, optimizer, trained, draws, loss_kind, parts, clip))
+            else:
+                optimizer.step()
     return Run(lr, steps, None, None, first, last), loss_kind, batch
+
+
+def _closure(optimizer: Any, trained: Any, draws: list, loss_kind: str, parts: int, clip: Any) -> torch.Tensor:
+    """``step(closure)``, as torch documents it for LBFGS: the step's loss evaluated again on the
+    step's own batches, with its gradient (and the clipping the training applies)."""
+    optimizer.zero_grad(set_to_none=True)
+    total = torch.zeros(())
+    for batch_inputs, target in draws:
+        loss = _loss(_first_float(trained(**batch_inputs)), target, loss_kind) / parts
+        if bool(torch.isfinite(loss)):
+            loss.backward()
+        total = total + loss.detach().cpu()
+    clip()
+    return total
+
+
+def _needs_closure(optimizer: Any) -> bool:
+    """Whether ``optimizer.step`` (an optimizer or its class) requires a closure (LBFGS)."""
+    try:
+        parameter = inspect.signature(optimizer.step).parameters.get("closure")
+    except (TypeError, ValueError):
+        return False
+    return parameter is not None and parameter.default is inspect.Parameter.empty
 
 
 def _like(value: Any, generator: torch.Generator, std: float = 1.0) -> Any:

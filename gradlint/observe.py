@@ -228,7 +228,8 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
         where = caller_location()
         seen.step_where = f"{where.path}:{where.line}" if where else "an unknown line"
         stop = FirstStep(f"{type(optimizer).__name__}.step()")
-        closure = kwargs.get("closure", args[0] if args else None)
+        # the hook's args start with the optimizer itself: step(closure) puts the closure second
+        closure = kwargs.get("closure", args[1] if len(args) > 1 else None)
         if not callable(closure):
             raise stop
         # step(closure), as Lightning steps: the closure runs the forward, backward() and the
@@ -239,7 +240,7 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
 
         if "closure" in kwargs:
             return args, {**kwargs, "closure": closure_then_stop}
-        return (closure_then_stop, *args[1:]), kwargs
+        return (args[0], closure_then_stop, *args[2:]), kwargs
 
     def clipping(function: Any, which: str) -> Any:
         def clip(*args: Any, **kwargs: Any) -> Any:

@@ -159,3 +159,66 @@ def test_a_seeded_lightning_run_trains_bit_identically_with_the_callback(tmp_pat
     assert [m.status for m in callback.report.result.model_status] == ["checked"]
     assert plain.keys() == watched.keys()
     assert all(torch.equal(plain[k], watched[k]) for k in plain)
+
+
+def _autoencoder(tmp_path, depth: int, activation, callbacks):
+    """Lightning's own documentation autoencoder: no forward(); training_step calls the encoder
+    and the decoder."""
+    import lightning as L
+    import torch
+    from torch import nn
+    from torch.utils.data import DataLoader, TensorDataset
+
+    class LitAutoEncoder(L.LightningModule):
+        def __init__(self):
+            super().__init__()
+            layers = [nn.Linear(28 * 28, 64), activation()]
+            for _ in range(depth):
+                layers += [nn.Linear(64, 64), activation()]
+            self.encoder = nn.Sequential(*layers, nn.Linear(64, 3))
+            self.decoder = nn.Sequential(nn.Linear(3, 64), nn.ReLU(), nn.Linear(64, 28 * 28))
+
+        def training_step(self, batch, batch_idx):
+            x, _ = batch
+            x = x.view(x.size(0), -1)
+            z = self.encoder(x)
+            x_hat = self.decoder(z)
+            loss = nn.functional.mse_loss(x_hat, x)
+            self.log("train_loss", loss)
+            return loss
+
+        def configure_optimizers(self):
+            return torch.optim.Adam(self.parameters(), lr=1e-3)
+
+    torch.manual_seed(0)
+    loader = DataLoader(TensorDataset(torch.randn(32, 1, 28, 28), torch.zeros(32)), batch_size=8)
+    trainer = L.Trainer(max_epochs=1, logger=False, enable_checkpointing=False, enable_progress_bar=False,
+                        enable_model_summary=False, callbacks=callbacks, default_root_dir=tmp_path,
+                        gradient_clip_val=1.0)
+    model = LitAutoEncoder()
+    trainer.fit(model, loader)
+    return trainer
+
+
+def test_a_lightning_module_without_forward_has_the_parts_its_training_step_calls_checked(tmp_path):
+    pytest.importorskip("lightning", reason="the Lightning callback needs `pip install gradlint[lightning]`")
+    import io
+
+    from torch import nn
+
+    from gradlint.integrations import GradlintFailure
+    from gradlint.integrations.lightning import GradlintCallback
+
+    # a healthy autoencoder trains to the end with fail_on="error"
+    callback = GradlintCallback(fail_on="error", stream=io.StringIO())
+    trainer = _autoencoder(tmp_path, 1, nn.ReLU, [callback])
+    assert trainer.global_step == 4
+    statuses = {m.name: m.status for m in callback.report.result.model_status}
+    assert statuses == {"LitAutoEncoder.encoder": "checked", "LitAutoEncoder.decoder": "checked"}
+    said = callback.stream.getvalue()
+    assert "gradlint: 0 finding(s) in `LitAutoEncoder` (checked: `encoder`, `decoder`) before training" in said
+
+    # a deep sigmoid encoder is found, and stops the run before its first step
+    callback = GradlintCallback(fail_on="error", stream=io.StringIO())
+    with pytest.raises(GradlintFailure, match="GL101 error: 9 sigmoid layers in a row"):
+        _autoencoder(tmp_path, 8, nn.Sigmoid, [callback])

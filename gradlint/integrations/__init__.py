@@ -46,11 +46,17 @@ class TrainingReport:
 def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, trainer: str,
                    select: tuple[str, ...] | None = None, ignore: tuple[str, ...] | None = None,
                    probe: bool = True, fail_on: str | None = None, stream: TextIO | None = None,
-                   inputs_from: str | None = None) -> TrainingReport:
+                   inputs_from: str | None = None,
+                   parts: list[tuple[str, Any, Any]] | None = None) -> TrainingReport:
     """Lint ``model`` with ``inputs`` (a dict of keyword arguments, a tuple of positional ones,
     a tensor, or None to infer them) and the setup the trainer holds; print the findings (and
     the notes that say what could not be checked) on ``stream`` (stderr by default), and raise
-    GradlintFailure when one reaches ``fail_on`` ("info", "warning", "error")."""
+    GradlintFailure when one reaches ``fail_on`` ("info", "warning", "error"). A model that
+    could not be checked is said in one line and never stops training.
+
+    ``parts``: (attribute, submodule, inputs) for a model whose training step calls its parts
+    instead of its own forward (a LightningModule without ``forward()``): each part is checked
+    with the inputs the step gave it, in place of the model."""
     from gradlint.config import FileConfig, Overrides, find_config, load_config, settings_for
     from gradlint.load import ModelSpec, bind_inputs
     from gradlint.observe import lint_specs
@@ -70,14 +76,22 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
     name = cls.__name__
     shown = display_path(source) if source else name
     result = FileResult(shown)
-    spec = ModelSpec(name, model, None, line, built_from=f"the {trainer}'s model", training=setup)
-    if inputs is not None:
-        try:
-            spec.inputs = bind_inputs(model, inputs)
-            spec.inputs_from = inputs_from or f"the {trainer}'s first training batch"
-        except TypeError as exc:
-            result.notes.append(_note(shown, f"the first batch does not fit forward() ({exc}); inputs inferred"))
-    lint_specs([spec], Path(source) if source else Path(shown), settings, result,
+    specs = []
+    for part, module, given in parts or [(None, model, inputs)]:
+        shown_name = f"{name}.{part}" if part else name
+        spec = ModelSpec(shown_name, module, None, line, training=setup,
+                         built_from=f"`{part}` of the {trainer}'s model, as its training step calls it" if part
+                         else f"the {trainer}'s model")
+        if given is not None:
+            try:
+                spec.inputs = bind_inputs(module, given)
+                spec.inputs_from = (f"the first training batch, as the training step passes it to `{part}`"
+                                    if part else inputs_from or f"the {trainer}'s first training batch")
+            except TypeError as exc:
+                result.notes.append(_note(shown, f"the first batch does not fit {shown_name}'s forward() ({exc}); "
+                                                 "inputs inferred"))
+        specs.append(spec)
+    lint_specs(specs, Path(source) if source else Path(shown), settings, result,
                what=f"will step with no gradient clipping configured in the {trainer}")
     _apply_suppressions([result], set(), lambda path: settings)
     result.findings.sort(key=Finding.sort_key)
@@ -90,12 +104,15 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
         if not note.detail:
             out.write(f"gradlint: {note.path}: note: {note.message}\n")
     counts = Counter(f.severity for f in result.findings)
-    status = result.model_status[-1].status if result.model_status else "not checked"
+    statuses = [m.status for m in result.model_status] or ["not checked"]
+    status = statuses[0] if len(set(statuses)) == 1 else ", ".join(f"`{m.name}` {m.status}" for m in result.model_status)
+    if parts and len(set(statuses)) == 1:
+        status = f"{status}: {', '.join(f'`{p}`' for p, _, _ in parts)}"
     out.write(f"gradlint: {len(result.findings)} finding(s) in `{name}` ({status}) before training\n")
     out.flush()
     metrics = {"gradlint/findings": float(len(result.findings)),
                **{f"gradlint/{s}s": float(counts[s]) for s in Severity},
-               "gradlint/checked": float(status == "checked")}
+               "gradlint/checked": float(all(s == "checked" for s in statuses))}
     for finding in result.findings:
         measured = finding.probe.measured_d if finding.probe else None
         if measured is not None:  # the measured log10 gradient ratio of the finding's span
@@ -103,9 +120,11 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
             if key not in metrics or abs(measured) > abs(metrics[key]):
                 metrics[key] = measured
     report = TrainingReport(result, setup, metrics)
+    # a model gradlint could not check is a problem of the check, not a finding: said above, and
+    # the training goes on
     failing = [f for f in result.findings if threshold is not None and f.severity >= threshold]
-    if failing or (threshold is not None and result.problems):
-        lines = [finding_line(f, False) for f in failing] + [p.message for p in result.problems]
+    if failing:
+        lines = [finding_line(f, False) for f in failing]
         raise GradlintFailure(f"gradlint: {len(lines)} finding(s) at or above {threshold} in `{name}`; "
                               "training stopped before its first step:\n" + "\n".join(lines))
     return report

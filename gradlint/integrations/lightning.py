@@ -81,9 +81,12 @@ class GradlintCallback(Callback):
         self._unpatch()
         if self.report is not None:
             return
+        parts = None
         with untouched_random_states(_train_loader(trainer)):   # a seeded run stays bit-identical
             batch = _first_batch(trainer, pl_module)
             inputs, how = _forward_inputs(pl_module, batch) if batch is not None else (None, None)
+            if inputs is None and batch is not None and not _has_forward(pl_module):
+                parts = _called_parts(pl_module, batch) or None
         setup = None
         if trainer.optimizers:
             optimizer = trainer.optimizers[0]
@@ -101,7 +104,7 @@ class GradlintCallback(Callback):
                 grad_scaler=any(p in str(trainer.precision) for p in ("16-mixed", "bf16-mixed")))
         self.report = check_training(
             pl_module, inputs, setup, trainer="Lightning Trainer", select=self.select, ignore=self.ignore,
-            probe=self.probe, fail_on=self.fail_on, stream=self.stream, inputs_from=how)
+            probe=self.probe, fail_on=self.fail_on, stream=self.stream, inputs_from=how, parts=parts)
         for logger in trainer.loggers:
             logger.log_metrics(self.report.metrics, step=trainer.global_step)
 
@@ -158,6 +161,49 @@ def _forward_inputs(pl_module: Any, batch: Any) -> tuple[Any, str | None]:
     finally:
         handle.remove()
     return None, None  # training_step never calls forward(): gradlint infers the inputs
+
+
+def _has_forward(pl_module: Any) -> bool:
+    """Whether the module's class defines forward() (Lightning's own base forward does nothing)."""
+    return any("forward" in vars(cls) for cls in type(pl_module).__mro__
+               if cls.__module__.split(".")[0] not in ("lightning", "pytorch_lightning", "torch"))
+
+
+def _called_parts(pl_module: Any, batch: Any) -> list[tuple[str, Any, Any]]:
+    """A LightningModule without forward(): the submodules its training_step calls (Lightning's
+    autoencoder: ``self.encoder``, then ``self.decoder``), each with the inputs it was given on
+    the first batch. The step runs once without gradients on the module, which is put back as it
+    was (its batch norms' statistics included); nothing is logged or trained."""
+    from gradlint.model_state import preserved
+    from gradlint.intercept import _detached
+
+    calls: dict[str, tuple[Any, tuple, dict]] = {}
+    handles = []
+    for name, child in pl_module.named_children():
+        if not any(True for _ in child.parameters()):
+            continue   # a loss or an activation is no model
+
+        def record(module: Any, args: tuple, kwargs: dict, name: str = name) -> None:
+            calls.setdefault(name, (module, _detached(args), _detached(kwargs)))
+
+        handles.append(child.register_forward_pre_hook(record, with_kwargs=True))
+    try:
+        with preserved(pl_module), torch.no_grad():
+            pl_module.training_step(batch, 0)
+    except Exception:  # noqa: BLE001 - self.log outside the loop may raise: the calls before it count
+        pass
+    finally:
+        for handle in handles:
+            handle.remove()
+    parts = []
+    for name, (module, args, kwargs) in calls.items():
+        from gradlint.load import bind_call
+
+        try:
+            parts.append((name, module, bind_call(module, args, kwargs)))
+        except TypeError:
+            parts.append((name, module, None))
+    return parts
 
 
 def _configure_optimizers_at(pl_module: Any) -> Location | None:

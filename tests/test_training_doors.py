@@ -1,0 +1,53 @@
+"""The places models are really trained, in their canonical shapes, through their real entry
+points."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import run_cli
+
+LBFGS = """
+import torch
+from torch import nn
+
+model = nn.Sequential(nn.Linear(4, 32), nn.Tanh(), nn.Linear(32, 1))
+x, y = torch.randn(64, 4), torch.randn(64, 1)
+optimizer = torch.optim.LBFGS(model.parameters(), lr=LR)
+
+
+def closure():
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    return loss
+
+
+for epoch in range(20):
+    optimizer.step(closure)   # torch's documented idiom: the closure passed positionally
+"""
+
+
+def test_gradlint_run_runs_a_positional_closure_and_checks_its_model(write):
+    path = write("train.py", LBFGS.replace("LR", "1"))
+    result = run_cli("run", "--output-format", "json", "--", "python", "train.py", cwd=path.parent)
+    document = json.loads(result.stdout)
+    (file,) = document["files"]
+    assert [(m["name"], m["status"]) for m in file["model_status"]] == [("model", "checked")]
+    assert file["model_status"][0]["inputs_from"] == "the command's first batch at train.py:12"
+    assert any("stopped the command at its first optimizer step (LBFGS.step() at train.py:18)" in n["message"]
+               for n in file["notes"])
+    assert not [f for f in file["findings"] if f["code"] == "GL701"]
+
+
+def test_gl701_dry_runs_a_closure_optimizer_on_one_batch(write):
+    path = write("train.py", LBFGS.replace("LR", "1"))
+    healthy = run_cli("--output-format", "json", "-v", "train.py", cwd=path.parent)
+    notes = [n["message"] for n in json.loads(healthy.stdout)["files"][0]["notes"]]
+    assert any(n.startswith("model `model`: GL701 dry run: LBFGS(lr=1), 30 steps on the captured batch") for n in notes), notes
+    assert healthy.returncode == 0
+
+    path.write_text(LBFGS.replace("LR", "50"))
+    diverging = run_cli("train.py", cwd=path.parent)
+    assert diverging.returncode == 1
+    assert "train.py:7:13: GL701 error: training diverges at the configured learning rate: LBFGS(lr=50)" in diverging.stdout
