@@ -15,9 +15,20 @@ import os
 from typing import Any
 
 
+_BASE: str | None = None   # the working directory paths are shown from, when fixed (the worker)
+
+
+def fix_display_base(directory: str) -> None:
+    """Show paths relative to ``directory`` from now on, whatever the user's code does to the
+    working directory (a script's top-level ``os.chdir``): the worker calls this before any user
+    code runs, so findings, notes and suppressions keep the project's own paths."""
+    global _BASE
+    _BASE = directory
+
+
 def display_path(path: str) -> str:
     """Paths under the working directory print relative, like every linter's."""
-    relative = os.path.relpath(path)
+    relative = os.path.relpath(os.path.join(_BASE, path) if _BASE else path, _BASE)
     return path if relative.startswith("..") else relative
 
 

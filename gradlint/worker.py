@@ -21,6 +21,9 @@ def main() -> None:
     result_channel = os.fdopen(os.dup(1), "w", encoding="utf-8")
     os.dup2(2, 1)  # the user's prints go to stderr, never into our JSON
     request = json.loads(sys.stdin.read())
+    from gradlint.findings import fix_display_base
+
+    fix_display_base(os.getcwd())
     box = None
     if request.get("scratch"):   # before any user code, while this process has one thread
         from gradlint import sandbox

@@ -51,3 +51,34 @@ def test_gl701_dry_runs_a_closure_optimizer_on_one_batch(write):
     diverging = run_cli("train.py", cwd=path.parent)
     assert diverging.returncode == 1
     assert "train.py:7:13: GL701 error: training diverges at the configured learning rate: LBFGS(lr=50)" in diverging.stdout
+
+
+CHDIR = """
+import os
+import torch
+from torch import nn
+
+os.chdir("..")
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.Sequential(*[nn.Sequential(nn.Linear(8, 8), nn.Sigmoid()) for _ in range(8)])
+
+    def forward(self, x):
+        return self.layers(x)  # noqa: GL101
+
+
+model = Net()
+"""
+
+
+def test_paths_stay_the_projects_own_after_a_top_level_chdir(write):
+    path = write("train.py", CHDIR)
+    result = run_cli("train.py", "--output-format", "json", cwd=path.parent)
+    document = json.loads(result.stdout)
+    assert document["files"][0]["path"] == "train.py"
+    assert document["files"][0]["findings"] == []   # the noqa still applies: no GL101, no GL001
+    assert "(1 suppressed)" in document["summary"]
+    assert result.returncode == 0
