@@ -139,10 +139,10 @@ def compute_facts(root: Path) -> ProjectFacts:
     recurrent = False
     optimizers: list[tuple[OptimizerSetup, str | None]] = []
     configured: list[tuple[OptimizerSetup, str | None]] = []  # named in YAML configs (after the source's)
-    for path in project_files(root, (".py", *CONFIG_SUFFIXES)):
-        try:
-            text = path.read_text(encoding="utf-8", errors="replace")
-        except OSError:
+    for path in project_files(root, (".py", ".ipynb", *CONFIG_SUFFIXES)):
+        try:   # a notebook's code cells as one source: its lines map back to cells when shown
+            text = source_text(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8", errors="replace")
+        except (OSError, UnicodeDecodeError, NotebookError):
             continue
         if path.suffix in CONFIG_SUFFIXES:
             if names_targets(text) and _MENTIONS_OPTIMIZER.search(text):

@@ -82,3 +82,20 @@ def test_paths_stay_the_projects_own_after_a_top_level_chdir(write):
     assert document["files"][0]["findings"] == []   # the noqa still applies: no GL101, no GL001
     assert "(1 suppressed)" in document["summary"]
     assert result.returncode == 0
+
+
+def test_gl701_dry_runs_the_optimizer_a_notebook_builds_at_its_cell(write):
+    cells = ["import torch\nfrom torch import nn\n",
+             "model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1))\n",
+             "optimizer = torch.optim.SGD(model.parameters(), lr=50.0, momentum=0.9)\n",
+             "x, y = torch.randn(32, 10), torch.randn(32, 1)\nfor step in range(100):\n    optimizer.zero_grad()\n"
+             "    nn.functional.mse_loss(model(x), y).backward()\n    optimizer.step()\n"]
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": c.splitlines(True)} for c in cells],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = write("explore.ipynb", json.dumps(notebook))
+    write("util.py", "SCALE = 1\n")   # a .py beside the notebook
+    result = run_cli("explore.ipynb", cwd=path.parent)
+    assert result.returncode == 1
+    assert ("explore.ipynb:cell 3:1:13: GL701 error: training diverges at the configured learning rate: "
+            "SGD(lr=50, momentum=0.9) (constructed here)") in result.stdout
