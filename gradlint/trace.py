@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import fx
 from torch.fx.node import map_aggregate
 from torch.overrides import TorchFunctionMode
@@ -197,10 +198,10 @@ class GradlintTracer(fx.Tracer):
 
     # --- which modules become single nodes -------------------------------------------------
     def is_leaf_module(self, m: torch.nn.Module, module_qualified_name: str) -> bool:
+        if module_qualified_name in self.opaque:   # failed to trace through: one node, retried
+            return True
         if isinstance(m, _TRACED_THROUGH):
             return False
-        if module_qualified_name in self.opaque:
-            return True
         if NORM_CLASS.search(type(m).__name__) and module_qualified_name:
             return True
         return super().is_leaf_module(m, module_qualified_name)
@@ -487,13 +488,19 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     if inputs is not None:
         tensor_inputs = {k: v for k, v in inputs.items() if _is_tensor_input(v)}
         model.__class__ = _with_entry_point(original_class, model, inputs)
+    # what a forward keeps on its modules (the classic Transformer LM's ``self.src_mask = mask``)
+    # would hold a tracing proxy afterwards: every module's own attributes are put back after
+    # each attempt, so a retry and the probe see the model as it was
+    attributes = [(m, dict(m.__dict__)) for m in model.modules()]
     try:
         for _ in range(_MAX_OPAQUE_RETRIES):
+            _restore_attributes(attributes)
             tracer = GradlintTracer(tensor_inputs, set(opaque))
             if inputs is not None:
                 tracer.traced_func_name = _ENTRY
             try:
-                with _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext(), \
+                with _ProxyMasks(tracer), \
+                        _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext(), \
                         _MetaAutocast.scope() if meta else contextlib.nullcontext(), \
                         _TracedFactories(tracer) if inputs is not None else contextlib.nullcontext():
                     graph = tracer.trace(model)
@@ -518,8 +525,42 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
             )
         raise TraceError("too many submodules failed to trace")
     finally:
+        _restore_attributes(attributes)
         model.__class__ = original_class
         model.train(was_training)
+
+
+@contextlib.contextmanager
+def _ProxyMasks(tracer: GradlintTracer) -> Iterator[None]:
+    """The built-in transformer layers (traced through) ask ``F._none_or_dtype(mask)`` with an
+    ``isinstance(mask, Tensor)`` test, which a mask built inside forward (a proxy) fails: answered
+    from the proxy's example value while tracing, and put back afterwards."""
+    original = F._none_or_dtype
+
+    def none_or_dtype(value: Any) -> Any:
+        if isinstance(value, fx.Proxy) and value.node in tracer.values:
+            example = tracer.values[value.node]
+            return example.dtype if isinstance(example, torch.Tensor) else original(example)
+        return original(value)
+
+    F._none_or_dtype = none_or_dtype
+    try:
+        yield
+    finally:
+        F._none_or_dtype = original
+
+
+def _restore_attributes(attributes: list[tuple[torch.nn.Module, dict[str, Any]]]) -> None:
+    for module, saved in attributes:
+        current = module.__dict__
+        for name in [n for n in current if n not in saved]:
+            del current[name]
+        for name, value in saved.items():
+            if current.get(name, _MISSING) is not value:
+                current[name] = value
+
+
+_MISSING = object()
 
 
 _ENTRY = "_gradlint_forward"
