@@ -243,6 +243,11 @@ def _script_stopped(ended: BaseException, specs: list[ModelSpec], path: Path) ->
     else:
         text = str(ended).strip().splitlines()
         what = f"{type(ended).__name__}: {text[0][:200]}" if text else type(ended).__name__
+    defined = getattr(ended, "gradlint_definitions", None)
+    if defined:
+        shown = ", ".join(f"`{name}`" for name in defined[:6]) + (f" and {len(defined) - 6} more" if len(defined) > 6 else "")
+        return (f"the file stopped at {_line_in(ended, path)} ({what}); its definitions after that line "
+                f"({shown}) were run without its other statements, and its models checked")
     return f"the file stopped at {_line_in(ended, path)} ({what}), so nothing after it ran; {kept}"
 
 

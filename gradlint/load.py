@@ -82,8 +82,76 @@ def import_script(path: Path) -> tuple[Any, BaseException | None]:
     try:
         loader.exec_module(module)
     except BaseException as exc:  # noqa: BLE001 - a script may fail, exit or be stopped anywhere
+        run_definitions(module, path.read_text(encoding="utf-8", errors="replace"), str(path.resolve()), exc)
         return module, exc
     return module, None
+
+
+def run_definitions(module: Any, source: str, filename: str, ended: BaseException) -> list[str]:
+    """A file whose top level failed before it defined its classes (it loads a data file that is
+    not here, imports a dataset package that is not installed): run the *definitions* that come
+    after the failing line — imports, classes, functions and constants (a literal assigned to a
+    name), each on its own, in the file's order — so its model classes exist and can be built.
+    Its other statements never run. Nothing is done for a file stopped on purpose (training
+    started, Ctrl-C). Returns the names it defined."""
+    from gradlint.intercept import TrainingStarted
+
+    if isinstance(ended, (TrainingStarted, KeyboardInterrupt)):
+        return []
+    failed_at = _failing_line(ended, filename)
+    try:
+        tree = ast.parse(source, filename=filename)
+    except (SyntaxError, ValueError):
+        return []
+    defined: list[str] = []
+    for statement in tree.body:
+        if statement.lineno <= failed_at and failed_at:
+            continue
+        names = _defines(statement)
+        if names is None or (names and all(n in vars(module) for n in names)):
+            continue
+        code = compile(ast.Module(body=[statement], type_ignores=[]), filename, "exec", dont_inherit=True)
+        try:
+            exec(code, module.__dict__)  # noqa: S102 - the user's own definitions
+        except BaseException as exc:  # noqa: BLE001 - a definition that needs what did not run
+            if isinstance(exc, (KeyboardInterrupt, TrainingStarted)):
+                raise
+            continue
+        defined.extend(names)
+    if defined:
+        try:   # said in the file's note (engine._script_stopped)
+            ended.gradlint_definitions = defined  # type: ignore[attr-defined]
+        except (AttributeError, TypeError):
+            pass
+    return defined
+
+
+def _defines(statement: ast.stmt) -> list[str] | None:
+    """The names a definition statement binds, or None for a statement that is no definition."""
+    if isinstance(statement, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+        return [statement.name]
+    if isinstance(statement, (ast.Import, ast.ImportFrom)):
+        return [(a.asname or a.name).split(".")[0] for a in statement.names if a.name != "*"]
+    if isinstance(statement, (ast.Assign, ast.AnnAssign)) and statement.value is not None:
+        targets = statement.targets if isinstance(statement, ast.Assign) else [statement.target]
+        if all(isinstance(t, ast.Name) for t in targets):
+            try:
+                ast.literal_eval(statement.value)
+            except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+                return None
+            return [t.id for t in targets]
+    return None
+
+
+def _failing_line(ended: BaseException, filename: str) -> int:
+    """The line of ``filename``'s top level where ``ended`` was raised (0 when not known)."""
+    line = 0
+    tb = ended.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == filename and tb.tb_frame.f_code.co_name == "<module>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
 
 
 def _new_module(path: Path) -> tuple[Any, Any]:

@@ -142,6 +142,9 @@ def import_notebook(path: Path) -> tuple[Any, BaseException | None]:
     try:
         exec(code, module.__dict__)  # noqa: S102 - running the user's notebook is the point
     except BaseException as exc:  # noqa: BLE001 - a cell may fail, exit or be stopped anywhere
+        from gradlint.load import run_definitions
+
+        run_definitions(module, notebook.source, filename, exc)
         return module, exc
     return module, None
 

@@ -411,3 +411,57 @@ def test_a_state_argument_is_recognized_by_its_annotation_and_built_from_the_rnn
     assert result.returncode == 0, result.stderr
     (record,) = json.loads(result.stdout)["files"][0]["model_status"]
     assert record["status"] == "checked", record
+
+
+FAILS_BEFORE_ITS_CLASS = """
+import numpy as np
+import torch
+from torch import nn
+
+data = np.load("data/train.npy")          # a data file that is not here
+import some_dataset_package                # a package that is not installed
+
+HIDDEN = 32
+DEPTH = 8
+
+
+class DeepSigmoid(nn.Module):
+    def __init__(self, width=HIDDEN):
+        super().__init__()
+        self.layers = nn.Sequential(*[nn.Sequential(nn.Linear(width, width), nn.Sigmoid()) for _ in range(DEPTH)])
+
+    def forward(self, x):
+        return self.layers(x)
+
+
+model = DeepSigmoid()
+model.fit(data)
+"""
+
+
+def test_a_file_that_fails_before_its_class_is_defined_has_its_definitions_checked(write):
+    path = write("train.py", FAILS_BEFORE_ITS_CLASS)
+    result = run_cli("train.py", "--output-format", "json", cwd=path.parent)
+    (file,) = json.loads(result.stdout)["files"]
+    assert [(m["name"], m["status"]) for m in file["model_status"]] == [("DeepSigmoid", "checked")]
+    assert [(f["code"], f["location"]["line"]) for f in file["findings"]] == [("GL101", 19)]
+    assert any(n["message"].startswith("the file stopped at train.py:6 (FileNotFoundError") and
+               "its definitions after that line (`HIDDEN`, `DEPTH`, `DeepSigmoid`) were run without its other "
+               "statements" in n["message"] for n in file["notes"])
+    assert result.returncode == 1
+
+
+def test_a_notebook_that_fails_before_its_class_cell_has_its_definitions_checked(write):
+    cells = ["import numpy as np\nimport torch\nfrom torch import nn\n",
+             "data = np.load('data/train.npy')\n",
+             "class DeepSigmoid(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+             "        self.layers = nn.Sequential(*[nn.Sequential(nn.Linear(32, 32), nn.Sigmoid()) for _ in range(8)])\n\n"
+             "    def forward(self, x):\n        return self.layers(x)\n"]
+    notebook = {"cells": [{"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None,
+                           "source": c.splitlines(True)} for c in cells],
+                "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    path = write("explore.ipynb", json.dumps(notebook))
+    result = run_cli("explore.ipynb", "--output-format", "json", cwd=path.parent)
+    (file,) = json.loads(result.stdout)["files"]
+    assert [(m["name"], m["status"]) for m in file["model_status"]] == [("DeepSigmoid", "checked")]
+    assert [f["code"] for f in file["findings"]] == ["GL101"]
