@@ -506,7 +506,9 @@ def construct_with_arguments(name: str, cls: type, seed: int, init: dict[str, An
     if built.part_of is not None:
         return Detail(built.note, name)
     if built.model is None:
-        return ModelSpec(name, None, None, line, built.error) if built.error else built.note
+        # a model that could not be built was not checked: an error of its own (exit 2), never
+        # a note under "0 models found"
+        return ModelSpec(name, None, None, line, built.error or built.note.removeprefix(f"skipped `{name}`: "))
     return ModelSpec(name, built.model, None, line, built_from=built.built_from, placeholders=built.placeholders,
                      from_arguments=True)
 

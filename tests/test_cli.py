@@ -176,14 +176,16 @@ def test_hook_provides_models_that_need_arguments_and_inputs(write):
     assert "in 1 file: 2 models found, 2 checked." in result.stderr
 
 
-def test_constructor_needing_arguments_is_a_note(write):
-    # no call gives `activation` and it is no size a placeholder could stand for
+def test_a_model_that_cannot_be_built_is_an_error_not_a_clean_run(write):
+    # no call gives `activation` and it is no size a placeholder could stand for: the model was
+    # not checked, which is never "0 models found" with exit 0
     path = write("args.py", SIGMOID_NET.replace("def __init__(self):", "def __init__(self, activation):"))
     result = run_cli("args.py", cwd=path.parent)
-    assert result.returncode == 0
-    assert ("args.py: note: skipped `Net`: its constructor needs arguments (activation) that no call in the "
+    assert result.returncode == 2
+    assert ("args.py: error: model `Net`: its constructor needs arguments (activation) that no call in the "
             "project gives; give them with `gradlint args.py::Net --init '{\"activation\": \"...\"}'` or "
             "return an instance from gradlint_models()") in result.stderr
+    assert "1 model found, 0 checked, 1 not checked (1 not built)" in result.stderr
 
 
 def test_untraceable_submodule_becomes_an_opaque_node(write):

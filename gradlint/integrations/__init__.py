@@ -94,6 +94,16 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
     lint_specs(specs, Path(source) if source else Path(shown), settings, result,
                what=f"will step with no gradient clipping configured in the {trainer}")
     _apply_suppressions([result], set(), lambda path: settings)
+    if parts:   # the parts share one optimizer: what is said about it (GL501, GL701) is said once
+        seen: set[tuple] = set()
+        unique = []
+        for finding in result.findings:
+            key = (finding.code, finding.location.path, finding.location.line)
+            if finding.node is None and key in seen:
+                continue
+            seen.add(key)
+            unique.append(finding)
+        result.findings = unique
     result.findings.sort(key=Finding.sort_key)
     out = stream or sys.stderr
     for finding in result.findings:
