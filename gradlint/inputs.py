@@ -85,6 +85,7 @@ def _candidates(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterat
         return
     rnn = next((m for m in model.modules() if isinstance(m, nn.RNNBase)), None)
     dtypes = _float_dtypes(model)
+    stated = stated_image_size(model)
     annotations = {name: p.annotation if isinstance(p.annotation, str) else repr(p.annotation)
                    for name, p in inspect.signature(model.forward).parameters.items()
                    if p.annotation is not p.empty}
@@ -92,7 +93,7 @@ def _candidates(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterat
     for length in lengths:
         tried = len(seen)
         for module in model.modules():
-            for example in _inputs_for(module, batch, length, generator, rnn, dtypes):
+            for example in _inputs_for(module, batch, length, generator, rnn, dtypes, stated):
                 key = (tuple(example.shape), example.dtype)
                 if key in seen:
                     continue
@@ -174,9 +175,32 @@ def _float_dtypes(model: nn.Module) -> list[torch.dtype]:
     return dtypes
 
 
+# the attribute names under which vision models keep the image size they require
+_IMAGE_SIZE_NAMES = ("image_size", "img_size", "input_resolution", "resolution", "im_size")
+
+
+def stated_image_size(model: nn.Module) -> tuple[int, int] | None:
+    """The image size a model states on itself or its config (``self.img_size = 96``, a timm
+    model's ``img_size``, a config's ``image_size``), which its forward often asserts: an int
+    or a pair of ints, tried first for its convolutions."""
+    for owner in (model, getattr(model, "config", None), getattr(model, "cfg", None)):
+        if owner is None:
+            continue
+        for name in _IMAGE_SIZE_NAMES:
+            value = vars(owner).get(name) if hasattr(owner, "__dict__") else None
+            if isinstance(value, int) and not isinstance(value, bool) and 4 <= value <= 4096:
+                return value, value
+            if (isinstance(value, (tuple, list)) and len(value) == 2
+                    and all(isinstance(v, int) and not isinstance(v, bool) and 4 <= v <= 4096 for v in value)):
+                return int(value[0]), int(value[1])
+    return None
+
+
 def _inputs_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Generator,
-                rnn: nn.RNNBase | None, dtypes: list[torch.dtype]) -> list[torch.Tensor]:
-    """Inputs this layer accepts as the model's first layer, the most likely first."""
+                rnn: nn.RNNBase | None, dtypes: list[torch.dtype],
+                image_size: tuple[int, int] | None = None) -> list[torch.Tensor]:
+    """Inputs this layer accepts as the model's first layer, the most likely first (the image
+    size the model states, first, for a 2-d convolution)."""
     shapes: list[tuple[int, ...]] = []
     sequence = (batch, seq_len) if rnn is None or rnn.batch_first else (seq_len, batch)
     if isinstance(module, nn.Embedding):
@@ -189,6 +213,8 @@ def _inputs_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Ge
     elif isinstance(module, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
         sizes = {nn.Conv1d: [(64,)], nn.Conv2d: [(32, 32), (28, 28), (224, 224)],
                  nn.Conv3d: [(8, 16, 16)]}[type(module)]
+        if image_size is not None and isinstance(module, nn.Conv2d):
+            sizes = [image_size, *(size for size in sizes if size != image_size)]
         shapes = [(batch, module.in_channels, *size) for size in sizes]
     elif isinstance(module, nn.RNNBase):
         shapes = [(batch, seq_len, module.input_size) if module.batch_first else (seq_len, batch, module.input_size)]

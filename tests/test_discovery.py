@@ -465,3 +465,34 @@ def test_a_notebook_that_fails_before_its_class_cell_has_its_definitions_checked
     (file,) = json.loads(result.stdout)["files"]
     assert [(m["name"], m["status"]) for m in file["model_status"]] == [("DeepSigmoid", "checked")]
     assert [f["code"] for f in file["findings"]] == ["GL101"]
+
+
+STATED_IMAGE_SIZE = """import torch
+from torch import nn
+
+
+class PatchNet(nn.Module):
+    def __init__(self, img_size=96, patch=16, dim=64, classes=10):
+        super().__init__()
+        self.img_size = img_size
+        self.patch = nn.Conv2d(3, dim, patch, stride=patch)
+        n = (img_size // patch) ** 2
+        self.pos = nn.Parameter(torch.zeros(1, n, dim))
+        self.blocks = nn.Sequential(*[nn.Sequential(nn.LayerNorm(dim), nn.Linear(dim, dim), nn.GELU()) for _ in range(4)])
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, x):
+        B, C, H, W = x.shape
+        assert H == self.img_size and W == self.img_size, f"input size ({H}*{W}) doesn't match model ({self.img_size})"
+        x = self.patch(x).flatten(2).transpose(1, 2) + self.pos
+        return self.head(self.blocks(x).mean(1))
+"""
+
+
+def test_a_model_that_asserts_the_image_size_it_keeps_gets_inputs_of_that_size(write):
+    path = write("vit.py", STATED_IMAGE_SIZE)
+    result = run_cli("vit.py", "-v", "--output-format", "json", cwd=path.parent)
+    (file,) = json.loads(result.stdout)["files"]
+    assert [(m["name"], m["status"]) for m in file["model_status"]] == [("PatchNet", "checked")]
+    assert any(n["message"] == "model `PatchNet`: inferred example inputs: x: float32[8, 3, 96, 96]"
+               for n in file["notes"])
