@@ -92,7 +92,7 @@ def _candidates(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterat
     seen: set[tuple] = set()
     for length in lengths:
         tried = len(seen)
-        for module in model.modules():
+        for module in [*model.modules(), *_indexed_tables(model, required[0])]:
             for example in _inputs_for(module, batch, length, generator, rnn, dtypes, stated):
                 key = (tuple(example.shape), example.dtype)
                 if key in seen:
@@ -109,6 +109,21 @@ def _candidates(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterat
                 break
     if not seen:
         raise ValueError("no layer tells the input's shape (Linear, Conv, Embedding, RNN, ...)")
+
+
+def _indexed_tables(model: nn.Module, first: str) -> list[nn.Embedding]:
+    """A forward that indexes a raw parameter table with its first input (a bigram model's
+    ``self.logits[idx]``) takes token ids like an embedding of that many rows: stand-ins for
+    those tables, for the input recipes."""
+    try:
+        source = inspect.getsource(type(model).forward)
+    except (OSError, TypeError):
+        return []
+    tables = []
+    for name, parameter in model.named_parameters(recurse=False):
+        if parameter.dim() == 2 and f"self.{name}[{first}" in source.replace(" ", ""):
+            tables.append(nn.Embedding(parameter.shape[0], 1, device="meta"))
+    return tables
 
 
 # Attributes (of the model, or of its config) that bound or fix the length of a sequence input.
@@ -204,7 +219,9 @@ def _inputs_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Ge
     shapes: list[tuple[int, ...]] = []
     sequence = (batch, seq_len) if rnn is None or rnn.batch_first else (seq_len, batch)
     if isinstance(module, nn.Embedding):
-        orders = [sequence] if rnn is None else [sequence, sequence[::-1]]
+        # with an RNN: batch-first or time-first, or one token per example (a character model
+        # called one step at a time with its hidden state)
+        orders = [sequence] if rnn is None else [sequence, sequence[::-1], (batch,)]
         return [torch.randint(0, module.num_embeddings, order, generator=generator) for order in orders]
     if isinstance(module, nn.Linear):
         # a Linear feeding an RNN sees (batch, time, features) in the RNN's layout

@@ -496,3 +496,56 @@ def test_a_model_that_asserts_the_image_size_it_keeps_gets_inputs_of_that_size(w
     assert [(m["name"], m["status"]) for m in file["model_status"]] == [("PatchNet", "checked")]
     assert any(n["message"] == "model `PatchNet`: inferred example inputs: x: float32[8, 3, 96, 96]"
                for n in file["notes"])
+
+
+BIGRAM = """import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Bigram(nn.Module):
+    def __init__(self, vocab_size=65):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(vocab_size, vocab_size))
+
+    def forward(self, idx, targets=None):
+        logits = self.logits[idx]
+        loss = None
+        if targets is not None:
+            loss = F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
+        return logits, loss
+"""
+ONE_TOKEN_AT_A_TIME = """import torch
+from torch import nn
+
+
+class CharRNN(nn.Module):
+    def __init__(self, n_chars=60, hidden=64):
+        super().__init__()
+        self.hidden_size = hidden
+        self.embed = nn.Embedding(n_chars, hidden)
+        self.gru = nn.GRU(hidden, hidden)
+        self.out = nn.Linear(hidden, n_chars)
+
+    def forward(self, input, hidden):
+        x = self.embed(input.view(1, -1))
+        output, hidden = self.gru(x, hidden)
+        return self.out(output.view(input.size(0), -1)), hidden
+
+    def init_hidden(self, batch_size):
+        return torch.zeros(1, batch_size, self.hidden_size)
+"""
+
+
+def test_a_forward_that_indexes_a_parameter_table_with_token_ids_gets_ids(write):
+    path = write("bigram.py", BIGRAM)
+    result = run_cli("bigram.py", "-v", cwd=path.parent)
+    assert "model `Bigram`: checked;" in result.stderr
+    assert "model `Bigram`: inferred example inputs: idx: int64[8, 32]" in result.stderr
+
+
+def test_a_recurrent_model_called_one_token_at_a_time_with_its_hidden_state_is_checked(write):
+    path = write("char_rnn.py", ONE_TOKEN_AT_A_TIME)
+    result = run_cli("char_rnn.py", "-v", cwd=path.parent)
+    assert "model `CharRNN`: checked;" in result.stderr
+    assert "model `CharRNN`: inferred example inputs: input: int64[8], hidden: float32[1, 8, 64]" in result.stderr
