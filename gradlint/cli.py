@@ -55,7 +55,7 @@ def main() -> None:
 @click.option("--input-std", type=click.FloatRange(min=0, min_open=True),
               help="Standard deviation of generated floating inputs, when your data is not standardized [1.0].")
 @click.option("--device", help="Device to trace and probe on [cpu].")
-@click.option("--timeout", type=float, help="Seconds per file and per model [300].")
+@click.option("--timeout", type=float, help="Seconds for a file's import and for each of its models [300].")
 @click.option("--memory-limit", type=float, help="GiB of memory per worker [80% of RAM / jobs].")
 @click.option("-j", "--jobs", type=int, default=None, help="Files checked in parallel (default: CPU count).")
 @click.option("--no-cache", is_flag=True, help="Check every model again instead of reusing cached results.")

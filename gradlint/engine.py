@@ -17,6 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from gradlint import progress
 from gradlint.analysis import Analysis, analyze
 from gradlint.findings import (
     CHECKED,
@@ -299,6 +300,7 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings,
 
 def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
     result.models.append(spec.name)
+    progress.report(f"checking model `{spec.name}`", result)
     known = {"name": spec.name, "line": spec.line, "built_from": spec.built_from,
              "placeholders": tuple(spec.placeholders), "inputs_from": spec.inputs_from}
 

@@ -18,10 +18,11 @@ import stat
 import subprocess
 import sys
 import threading
+import time
 from collections import Counter
 from pathlib import Path
 
-from gradlint import forkserver, processes, sandbox
+from gradlint import forkserver, processes, progress, sandbox
 from gradlint.cache import Cache
 from gradlint.config import (
     ConfigError,
@@ -33,8 +34,10 @@ from gradlint.config import (
     settings_for,
 )
 from gradlint.findings import (
+    FAILED,
     FileResult,
     Finding,
+    ModelStatus,
     Note,
     Problem,
     Report,
@@ -356,14 +359,11 @@ class _FileChecker:
         process = self._start_worker(self.memory_limit(settings))
         processes.register(process.pid)
         try:
-            out, err = process.communicate(request.encode(), timeout=timeout)
+            out, err = _communicate(process, request.encode(), timeout, scratch)
         except subprocess.TimeoutExpired:
             processes.kill(process.pid)
             abandon(process)
-            return FileResult(shown, problems=[Problem(
-                shown, f"timed out after {timeout:g} s (importing or checking the file "
-                       "never finished); raise --timeout, or guard slow code with "
-                       "`if __name__ == \"__main__\":`")])
+            return _timed_out(shown, timeout, progress.read(scratch))
         finally:
             processes.unregister(process.pid)
             sandbox.remove_scratch(scratch)
@@ -406,6 +406,48 @@ class _FileChecker:
                 if self._closed:
                     self.close()
             return self._server
+
+
+def _communicate(process: subprocess.Popen | forkserver.ForkedWorker, request: bytes, timeout: float | None,
+                 scratch: str | None) -> tuple[bytes, bytes]:
+    """The worker's output. ``timeout`` is a limit per stage, not per file: each time the worker
+    reports a new stage (the import, then each model: gradlint.progress), its clock starts again,
+    so a file of five slow models gets each its own time. Raises TimeoutExpired when one stage
+    outlives it."""
+    if timeout is None:
+        return process.communicate(request)
+    last = progress.stamp(scratch)
+    deadline = time.monotonic() + timeout
+    given: bytes | None = request
+    while True:
+        try:
+            return process.communicate(given, timeout=max(0.05, min(deadline - time.monotonic(), 1.0)))
+        except subprocess.TimeoutExpired:
+            given = None   # written once; the next calls go on reading
+            now = progress.stamp(scratch)
+            if now != last:
+                last, deadline = now, time.monotonic() + timeout
+            elif time.monotonic() >= deadline:
+                raise
+
+
+def _timed_out(shown: str, timeout: float, reached: tuple[str, dict] | None) -> FileResult:
+    """What a killed worker leaves: the models it finished, and the stage that ran out of time."""
+    if reached is None:
+        return FileResult(shown, problems=[Problem(
+            shown, f"timed out after {timeout:g} s while importing the file (its top level never "
+                   "finished); raise --timeout, or guard slow code with `if __name__ == \"__main__\":`")])
+    stage, data = reached
+    result = FileResult.from_dict({**data, "path": shown})
+    running = result.models[-1] if result.models else None
+    done = {m.name for m in result.model_status}
+    result.problems.append(Problem(shown, f"timed out after {timeout:g} s {stage} (it never returned to "
+                                          "gradlint's own time limit); raise --timeout or make the model "
+                                          "smaller for linting; the models checked before it are kept",
+                                   running))
+    if running is not None and running not in done:
+        result.model_status.append(ModelStatus(name=running, status=FAILED, why=f"timed out after {timeout:g} s"))
+    return result
 
 
 def abandon(process: subprocess.Popen | forkserver.ForkedWorker, grace: float = 5) -> None:

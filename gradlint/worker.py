@@ -29,6 +29,9 @@ def main() -> None:
         from gradlint import sandbox
 
         box = sandbox.confine(request["scratch"])
+        from gradlint import progress
+
+        progress.start(request["scratch"])
     warnings.simplefilter("ignore")
 
     from pathlib import Path

@@ -392,3 +392,54 @@ def test_bad_arguments_exit_2_with_one_line(tmp_path):
         result = run_cli(*args, ".", cwd=tmp_path)
         assert result.returncode == 2, args
         assert "Error:" in result.stderr and "Traceback" not in result.stderr
+
+
+SLOW_MODELS = """import signal
+import time
+
+import torch
+from torch import nn
+
+
+class Slow(nn.Module):
+    # each forward sleeps: three models take longer than one --timeout together, each within its own
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        time.sleep(0.7)
+        return self.fc(x)
+
+
+class Stuck(nn.Module):
+    # a forward that never returns to the interpreter's signal handling
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+
+    def forward(self, x):
+        signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+        time.sleep(3600)
+        return self.fc(x)
+
+
+a = Slow()
+b = Slow()
+c = Slow()
+z = Stuck()
+"""
+
+
+def test_each_model_has_its_own_time_and_finished_results_are_kept(write):
+    path = write("models.py", SLOW_MODELS)
+    result = run_cli("models.py", "--timeout", "6", "--output-format", "json", cwd=path.parent, timeout=300)
+    (file,) = json.loads(result.stdout)["files"]
+    statuses = {m["name"]: m["status"] for m in file["model_status"]}
+    assert statuses == {"a": "checked", "b": "checked", "c": "checked", "z": "failed"}
+    (problem,) = file["problems"]
+    assert problem["message"].startswith("timed out after 6 s checking model `z`")
+    assert "the models checked before it are kept" in problem["message"]
+    assert result.returncode == 2
