@@ -55,6 +55,19 @@ class NetworkBlocked(ConnectionRefusedError):
             box.record("network connection", _address(args), "blocked")
 
 
+def blocking(original: Any) -> Any:
+    """``original`` (a socket function) with the network closed: a local Unix socket (a
+    DataLoader worker's, multiprocessing's) still connects; anything else raises NetworkBlocked."""
+    unix = getattr(socket, "AF_UNIX", None)
+
+    def blocked(*args: Any, **kwargs: Any) -> Any:
+        if args and isinstance(args[0], socket.socket) and unix is not None and args[0].family == unix:
+            return original(*args, **kwargs)
+        raise NetworkBlocked(args)
+
+    return blocked
+
+
 def _address(args: tuple) -> str:
     """``host:port`` from the arguments of connect(), create_connection() or getaddrinfo()."""
     for value in args:
@@ -139,14 +152,11 @@ def intercepted() -> Iterator[Recorder]:
             return
         raise TrainingStarted(f"{type(optimizer).__name__}.step()")
 
-    def blocked(*args: Any, **kwargs: Any) -> Any:
-        raise NetworkBlocked(args)
-
     nn.Module.__call__ = call
     torch.autograd.backward = backward
     handle = register_optimizer_step_pre_hook(step_hook)
-    socket.socket.connect = socket.socket.connect_ex = blocked  # type: ignore[method-assign]
-    socket.create_connection = socket.getaddrinfo = blocked  # type: ignore[assignment]
+    socket.socket.connect, socket.socket.connect_ex = map(blocking, original_socket[:2])  # type: ignore[method-assign]
+    socket.create_connection, socket.getaddrinfo = map(blocking, original_socket[2:])  # type: ignore[assignment]
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     try:
         yield recorder

@@ -39,7 +39,7 @@ from torch.overrides import TorchFunctionMode
 
 from gradlint.findings import Location, display_path
 from gradlint.integrations import caller_location
-from gradlint.intercept import NetworkBlocked, _detached, at_work
+from gradlint.intercept import _detached, at_work, blocking
 from gradlint.trace import user_location
 from gradlint.training import OptimizerSetup
 
@@ -270,9 +270,6 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
             return original(self)
         return enter
 
-    def blocked(*args: Any, **kwargs: Any) -> Any:
-        raise NetworkBlocked(args)
-
     def out_of_time(signum: int, frame: Any) -> None:
         raise OutOfTime()
 
@@ -288,7 +285,7 @@ def observing(max_seconds: float | None = None) -> Iterator[Observation]:
     patch(torch.amp.autocast_mode.autocast, "__enter__", autocast_enter(torch.amp.autocast_mode.autocast.__enter__))
     for owner, name in ((socket.socket, "connect"), (socket.socket, "connect_ex"),
                         (socket, "create_connection"), (socket, "getaddrinfo")):
-        patch(owner, name, blocked)
+        patch(owner, name, blocking(getattr(owner, name)))
     handle = register_optimizer_step_pre_hook(step_hook)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     previous_alarm = None

@@ -126,6 +126,10 @@ _OUTCOMES = {"discarded": "went to a scratch copy that was discarded", "blocked"
              "confined": "ran confined (it could change nothing outside the scratch folder)"}
 _WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_TRUNC | os.O_APPEND
 _ALWAYS_WRITABLE = ("/dev/null",)
+# POSIX shared memory and semaphores, for native code only: multiprocessing's locks and torch's
+# shared tensors (a DataLoader with workers) are created there and unlinked at once. Python-level
+# writes to these paths still go to the shadow copy; only sem_open/shm_open reach them.
+_SHARED_MEMORY = ("/dev/shm",)
 
 
 class Sandbox:
@@ -184,14 +188,16 @@ class Sandbox:
             return
         from gradlint.findings import display_path
 
-        shown = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path)
+        shown = os.fsdecode(path) if _is_path(path) else str(path)
         self.events.append(Event(operation, shown, f"{display_path(where.f_code.co_filename)}:{where.f_lineno}",
                                  outcome))
 
     def refuse(self, operation: str, path: Any) -> PermissionError:
+        """Record a refused operation; the error to raise in the user's code."""
         self.record(operation, path, "blocked")
+        shown = os.fsdecode(path) if _is_path(path) else str(path)
         return PermissionError(errno.EACCES, f"gradlint blocks this {operation} while it lints "
-                                             "(nothing outside its scratch folder may change)", os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path))
+                                             "(nothing outside its scratch folder may change)", shown)
 
     # --- the note -----------------------------------------------------------------------------
     def note(self, limit: int = 6) -> str | None:
@@ -205,7 +211,6 @@ class Sandbox:
         more = f"; and {len(seen) - limit} more (-v lists them)" if len(seen) > limit else ""
         return ("linting left your files as they were: " + "; ".join(parts) + more +
                 ". Keep such code out of linting under `if __name__ == \"__main__\":` or in a `main()` function")
-
 
     def details(self) -> list[str]:
         """Every operation kept from happening, one line each (the -v notes)."""
@@ -465,7 +470,7 @@ def confine(scratch: str) -> Sandbox:
 
     tempfile.tempdir = tmp
     sys.dont_write_bytecode = True  # no __pycache__ in the user's project
-    box.kernel_abi, box.kernel_missing = _restrict_writes([box.scratch, *_ALWAYS_WRITABLE])
+    box.kernel_abi, box.kernel_missing = _restrict_writes([box.scratch, *_ALWAYS_WRITABLE, *_SHARED_MEMORY])
     _install_redirection(box)
     _SANDBOX = box
     sys.addaudithook(_audit)

@@ -342,3 +342,32 @@ def test_clean_refuses_a_linked_cache_in_one_line(tmp_path):
     assert result.returncode == 2
     assert "is a symbolic link; gradlint removes only a cache folder of its own" in result.stderr
     assert (elsewhere / "keep.txt").read_text() == "keep"
+
+
+def test_gradlint_run_with_dataloader_workers_reaches_its_first_step_and_leaves_no_shared_memory(tmp_path):
+    script = """
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+model = nn.Sequential(nn.Linear(10, 64), nn.ReLU(), nn.Linear(64, 1))
+optimizer = torch.optim.SGD(model.parameters(), lr=0.01)
+loader = DataLoader(TensorDataset(torch.randn(256, 10), torch.randn(256, 1)), batch_size=32, num_workers=2)
+
+if __name__ == "__main__":
+    for epoch in range(3):
+        for x, y in loader:
+            optimizer.zero_grad()
+            nn.functional.mse_loss(model(x), y).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+"""
+    _repo(tmp_path, {"train.py": script})
+    before = _state(tmp_path)
+    shared = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
+    result, _ = _gradlint(tmp_path, "run", "--output-format", "json", "--", "python", "train.py", timeout=180)
+    assert _state(tmp_path) == before
+    assert _status(result) == {"model": "checked"}, result.stderr[-2000:]
+    assert "stopped the command at its first optimizer step (SGD.step() at train.py:16)" in _notes(result)
+    if os.path.isdir("/dev/shm"):
+        assert set(os.listdir("/dev/shm")) - shared == set()
