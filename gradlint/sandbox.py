@@ -463,7 +463,7 @@ def confine(scratch: str) -> Sandbox:
     """Confine this process (call once, first thing in a worker, while it has one thread)."""
     global _SANDBOX
     box = Sandbox(scratch)
-    tmp = os.path.join(box.scratch, "tmp")
+    tmp = os.path.join(box.scratch, "t")   # short: Unix socket paths under it (multiprocessing) hold 107 bytes
     os.makedirs(tmp, exist_ok=True)
     os.environ["TMPDIR"] = tmp   # tempfile, and the processes the user's code starts
     import tempfile
@@ -496,7 +496,7 @@ def scratch_folder() -> str | None:
 
     if os.environ.get(_BENCH_UNCONFINED) == "1":
         return None
-    return tempfile.mkdtemp(prefix="gradlint-scratch-")
+    return tempfile.mkdtemp(prefix="gradlint-")
 
 
 def remove_scratch(path: str | None) -> None:

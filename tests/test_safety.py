@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -132,8 +134,9 @@ def _state(root: Path) -> dict[str, bytes | str]:
     return state
 
 
-def _gradlint(tmp_path: Path, *args: str, timeout: float = 300) -> tuple[subprocess.CompletedProcess, float]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore", "TMPDIR": str(tmp_path / "tmp")}
+def _gradlint(tmp_path: Path, *args: str, timeout: float = 300,
+              tmpdir: Path | None = None) -> tuple[subprocess.CompletedProcess, float]:
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore", "TMPDIR": str(tmpdir or tmp_path / "tmp")}
     started = time.monotonic()
     result = subprocess.run([sys.executable, "-m", "gradlint", *args], cwd=tmp_path / "repo", env=env,
                             capture_output=True, text=True, timeout=timeout)
@@ -365,7 +368,14 @@ if __name__ == "__main__":
     _repo(tmp_path, {"train.py": script})
     before = _state(tmp_path)
     shared = set(os.listdir("/dev/shm")) if os.path.isdir("/dev/shm") else set()
-    result, _ = _gradlint(tmp_path, "run", "--output-format", "json", "--", "python", "train.py", timeout=180)
+    # a TMPDIR as short as a user's: multiprocessing's Unix sockets live under it (107 bytes at most)
+    short = Path(tempfile.mkdtemp(prefix="gl-", dir="/tmp"))
+    try:
+        result, _ = _gradlint(tmp_path, "run", "--output-format", "json", "--", "python", "train.py",
+                              timeout=300, tmpdir=short)
+        assert os.listdir(short) == []   # the scratch folder was removed
+    finally:
+        shutil.rmtree(short, ignore_errors=True)
     assert _state(tmp_path) == before
     assert _status(result) == {"model": "checked"}, result.stderr[-2000:]
     assert "stopped the command at its first optimizer step (SGD.step() at train.py:16)" in _notes(result)
