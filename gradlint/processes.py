@@ -84,15 +84,7 @@ def child_environment() -> dict[str, str]:
 
 def die_with_parent(signum: int) -> bool:
     """Ask the kernel to send ``signum`` when our parent dies (Linux); False where unsupported."""
-    if not sys.platform.startswith("linux"):
-        return False
-    import ctypes
-
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        return libc.prctl(_PR_SET_PDEATHSIG, signum, 0, 0, 0) == 0
-    except (OSError, AttributeError):
-        return False
+    return _prctl(_PR_SET_PDEATHSIG, signum)
 
 
 def guard_worker() -> None:
@@ -165,6 +157,7 @@ _PR_SET_CHILD_SUBREAPER = 36
 
 
 def _prctl(option: int, value: int) -> bool:
+    """``prctl(option, value)`` (Linux); False where unsupported or refused."""
     if not sys.platform.startswith("linux"):
         return False
     import ctypes

@@ -117,10 +117,8 @@ def not_regular(path: Path) -> str | None:
         if exc.errno == errno.ELOOP:
             return "a symbolic link that loops (it points at itself); remove it or exclude it"
         return f"cannot read the file: {exc.strerror}"
-    if stat.S_ISREG(mode):
+    if stat.S_ISREG(mode) or stat.S_ISDIR(mode):
         return None
-    if stat.S_ISDIR(mode):
-        return None if path.is_dir() else "not a regular file"
     kind = "FIFO" if stat.S_ISFIFO(mode) else "socket" if stat.S_ISSOCK(mode) else "device file"
     return f"not a regular file (a {kind}); gradlint reads only regular .py and .ipynb files"
 
