@@ -223,3 +223,56 @@ def test_a_lightning_module_without_forward_has_the_parts_its_training_step_call
     callback = GradlintCallback(fail_on="error", stream=io.StringIO())
     with pytest.raises(GradlintFailure, match="GL101 error: 9 sigmoid layers in a row"):
         _autoencoder(tmp_path, 8, nn.Sigmoid, [callback])
+
+
+# kept as text (run in a subprocess): a Trainer call written in the repository's own source would
+# count as its gradient clipping for every fixture linted with the repository as their project
+SEEDED_TRAINER = """
+import hashlib, sys, tempfile
+import torch
+from torch import nn
+from transformers import Trainer, TrainingArguments
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.net = nn.Sequential(nn.Linear(8, 32), nn.Tanh(), nn.Dropout(0.3), nn.Linear(32, 3))
+
+    def forward(self, features, labels=None):
+        logits = self.net(features)
+        return {"loss": nn.functional.cross_entropy(logits, labels), "logits": logits}
+
+class Samples(torch.utils.data.Dataset):
+    def __init__(self):
+        generator = torch.Generator().manual_seed(0)
+        self.x, self.y = torch.randn(48, 8, generator=generator), torch.randint(0, 3, (48,), generator=generator)
+    def __len__(self):
+        return len(self.x)
+    def __getitem__(self, i):
+        return {"features": self.x[i], "labels": self.y[i]}
+
+callbacks = []
+if "--gradlint" in sys.argv:
+    import io
+    from gradlint.integrations.transformers import GradlintCallback
+    callbacks = [GradlintCallback(stream=io.StringIO())]
+args = TrainingArguments(output_dir=tempfile.mkdtemp(), per_device_train_batch_size=8, num_train_epochs=2,
+                         learning_rate=1e-2, report_to=[], use_cpu=True, save_strategy="no", seed=7)
+torch.manual_seed(7)
+trainer = Trainer(model=Net(), args=args, train_dataset=Samples(), callbacks=callbacks)
+trainer.train()
+digest = hashlib.sha256(b"".join(v.numpy().tobytes() for v in trainer.model.state_dict().values())).hexdigest()
+print("WEIGHTS", digest, "CHECKED", [m.status for m in callbacks[0].report.result.model_status] if callbacks else None)
+"""
+
+
+def test_a_seeded_hugging_face_run_trains_bit_identically_with_the_callback(tmp_path):
+    pytest.importorskip("accelerate", reason="the Hugging Face Trainer needs accelerate")
+    script = tmp_path / "seeded.py"
+    script.write_text(SEEDED_TRAINER)
+    plain = run_script(script, cwd=tmp_path)
+    watched = run_script(script, "--gradlint", cwd=tmp_path)
+    assert plain.returncode == 0 and watched.returncode == 0, watched.stderr[-2000:]
+    weights = [line.split()[1] for run in (plain, watched) for line in run.stdout.splitlines() if line.startswith("WEIGHTS")]
+    assert len(weights) == 2 and weights[0] == weights[1]
+    assert "CHECKED ['checked']" in watched.stdout
