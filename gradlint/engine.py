@@ -196,10 +196,60 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
             return result
         specs, skipped = chosen, []
     result.notes.extend(Note(shown, str(text), detail=isinstance(text, Detail)) for text in skipped)
+    settings, untaken = _untaken_optimizers(settings, path, ended, recorder.optimizers)
+    result.notes.extend(Note(shown, text) for text in untaken)
     for spec in specs:
         _check_spec(spec, path, settings, result)
     result.findings.sort(key=Finding.sort_key)
     return result
+
+
+def _untaken_optimizers(settings: Settings, path: Path, ended: BaseException | None,
+                        built: set[tuple[str, int]]) -> tuple[Settings, list[str]]:
+    """The file's own optimizers that its run did not build: one constructed in a module-level
+    ``if`` (not the ``__main__`` guard) that the run went past without taking (``if
+    args.use_adamw:`` while the default run steps by hand) trains nothing in the default run, so
+    GL701 does not dry-run it; a note says so. Returns the settings without them, and the notes."""
+    facts = ProjectFacts.from_dict(settings.project)
+    if facts is None or not facts.optimizers:
+        return settings, []
+    from gradlint.findings import resolved
+    from gradlint.load import _failing_line
+    from gradlint.notebook import NotebookError, source_text
+
+    here = str(path.resolve())
+    try:
+        tree = ast.parse(source_text(path, errors="replace"))
+    except (OSError, SyntaxError, ValueError, NotebookError):
+        return settings, []
+    reached = math.inf if ended is None else _failing_line(ended, here) or 0
+    branches = [node for node in tree.body if isinstance(node, ast.If) and not _is_main_guard(node.test)
+                and node.end_lineno is not None and node.end_lineno < reached]
+    kept, owners, notes = [], [], []
+    for setup, owner in zip(facts.optimizers, facts.owners):
+        location = setup.location
+        branch = next((b for b in branches if location is not None and resolved(location.path) == here
+                       and b.lineno <= location.line <= b.end_lineno), None)
+        if branch is not None and (here, location.line) not in built:
+            notes.append(f"GL701: `{setup.name}` at {location.path}:{location.line} is built only when "
+                         f"`{ast.unparse(branch.test)}` is {'false' if _in_else(branch, location.line) else 'true'}, "
+                         "which this file's default run is not: it was not dry-run (state it in "
+                         "[tool.gradlint] to dry-run it)")
+            continue
+        kept.append(setup)
+        owners.append(owner)
+    if not notes:
+        return settings, []
+    facts = dataclasses.replace(facts, optimizers=tuple(kept), owners=tuple(owners))
+    return dataclasses.replace(settings, project=facts.to_dict()), notes
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    return "__name__" in ast.unparse(test) and "__main__" in ast.unparse(test)
+
+
+def _in_else(branch: ast.If, line: int) -> bool:
+    return any(s.lineno <= line <= (s.end_lineno or s.lineno) for s in branch.orelse)
 
 
 def _import_for_lint(path: Path) -> tuple[Any, BaseException | None]:

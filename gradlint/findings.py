@@ -26,6 +26,11 @@ def fix_display_base(directory: str) -> None:
     _BASE = directory
 
 
+def resolved(shown: str) -> str:
+    """The real path of a path as ``display_path`` shows it."""
+    return os.path.realpath(os.path.join(_BASE or os.getcwd(), shown))
+
+
 def display_path(path: str) -> str:
     """Paths under the working directory print relative, like every linter's."""
     relative = os.path.relpath(os.path.join(_BASE, path) if _BASE else path, _BASE)

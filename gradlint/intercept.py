@@ -90,6 +90,8 @@ class Call:
 class Recorder:
     calls: dict[int, tuple[nn.Module, Call]] = dataclasses.field(default_factory=dict)
     depth: int = 0
+    # (file, line) of every optimizer the file's own code constructed while it ran
+    optimizers: set[tuple[str, int]] = dataclasses.field(default_factory=set)
 
     def call_of(self, model: nn.Module) -> Call | None:
         entry = self.calls.get(id(model))
@@ -126,6 +128,7 @@ def intercepted() -> Iterator[Recorder]:
     recorder = Recorder()
     original_call = nn.Module.__call__
     original_backward = torch.autograd.backward
+    original_init = torch.optim.Optimizer.__init__
     original_socket = (socket.socket.connect, socket.socket.connect_ex, socket.create_connection,
                        socket.getaddrinfo)
 
@@ -152,8 +155,15 @@ def intercepted() -> Iterator[Recorder]:
             return
         raise TrainingStarted(f"{type(optimizer).__name__}.step()")
 
+    def init(optimizer: Any, *args: Any, **kwargs: Any) -> None:
+        original_init(optimizer, *args, **kwargs)
+        where = user_location()
+        if where is not None and not at_work():
+            recorder.optimizers.add((os.path.realpath(where.path), where.line))
+
     nn.Module.__call__ = call
     torch.autograd.backward = backward
+    torch.optim.Optimizer.__init__ = init  # type: ignore[method-assign]
     handle = register_optimizer_step_pre_hook(step_hook)
     socket.socket.connect, socket.socket.connect_ex = map(blocking, original_socket[:2])  # type: ignore[method-assign]
     socket.create_connection, socket.getaddrinfo = map(blocking, original_socket[2:])  # type: ignore[assignment]
@@ -163,6 +173,7 @@ def intercepted() -> Iterator[Recorder]:
     finally:
         nn.Module.__call__ = original_call
         torch.autograd.backward = original_backward
+        torch.optim.Optimizer.__init__ = original_init  # type: ignore[method-assign]
         handle.remove()
         (socket.socket.connect, socket.socket.connect_ex, socket.create_connection,
          socket.getaddrinfo) = original_socket

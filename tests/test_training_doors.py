@@ -114,3 +114,43 @@ def test_a_mask_built_in_forward_and_kept_on_self_is_traced_through_the_builtin_
     assert status["coverage"] == 1.0
     assert status["span"]["layers_in_span"] == status["span"]["layers_in_model"]
     assert result.returncode == 0
+
+
+BRANCH = """import argparse
+import torch
+from torch import nn
+
+parser = argparse.ArgumentParser()
+parser.add_argument("--use_optimizer", action="store_true")
+parser.add_argument("--lr", type=float, default=0.1)
+args = parser.parse_args()
+
+model = nn.Sequential(nn.Linear(10, 64), nn.Tanh(), nn.Linear(64, 1))
+if args.use_optimizer:
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5.0)
+
+x, y = torch.randn(32, 10), torch.randn(32, 1)
+for step in range(100):
+    loss = nn.functional.mse_loss(model(x), y)
+    model.zero_grad()
+    loss.backward()
+    if args.use_optimizer:
+        optimizer.step()
+    else:
+        with torch.no_grad():
+            for p in model.parameters():
+                p -= args.lr * p.grad
+"""
+
+
+def test_an_optimizer_on_a_branch_the_default_run_does_not_take_is_not_dry_run(write):
+    path = write("train.py", BRANCH)
+    result = run_cli("train.py", cwd=path.parent)
+    assert "GL701 error" not in result.stdout
+    assert ("train.py: note: GL701: `AdamW` at train.py:12 is built only when `args.use_optimizer` is true, "
+            "which this file's default run is not: it was not dry-run") in result.stderr
+    # the same script whose default run takes the branch: its AdamW at lr=5 is dry-run, and diverges
+    path.write_text(BRANCH.replace('"--use_optimizer", action="store_true"', '"--no_optimizer", action="store_true"')
+                    .replace("if args.use_optimizer:", "if not args.no_optimizer:"))
+    taken = run_cli("train.py", cwd=path.parent)
+    assert "train.py:12:17: GL701 error: training diverges at the configured learning rate: AdamW(lr=5)" in taken.stdout
