@@ -409,7 +409,7 @@ class Slow(nn.Module):
         self.fc = nn.Linear(4, 4)
 
     def forward(self, x):
-        time.sleep(0.7)
+        time.sleep(1.2)
         return self.fc(x)
 
 
@@ -435,11 +435,11 @@ z = Stuck()
 
 def test_each_model_has_its_own_time_and_finished_results_are_kept(write):
     path = write("models.py", SLOW_MODELS)
-    result = run_cli("models.py", "--timeout", "6", "--output-format", "json", cwd=path.parent, timeout=300)
+    result = run_cli("models.py", "--timeout", "10", "--output-format", "json", cwd=path.parent, timeout=300)
     (file,) = json.loads(result.stdout)["files"]
     statuses = {m["name"]: m["status"] for m in file["model_status"]}
     assert statuses == {"a": "checked", "b": "checked", "c": "checked", "z": "failed"}
     (problem,) = file["problems"]
-    assert problem["message"].startswith("timed out after 6 s checking model `z`")
+    assert problem["message"].startswith("timed out after 10 s checking model `z`")
     assert "the models checked before it are kept" in problem["message"]
     assert result.returncode == 2
