@@ -549,3 +549,30 @@ def test_a_recurrent_model_called_one_token_at_a_time_with_its_hidden_state_is_c
     result = run_cli("char_rnn.py", "-v", cwd=path.parent)
     assert "model `CharRNN`: checked;" in result.stderr
     assert "model `CharRNN`: inferred example inputs: input: int64[8], hidden: float32[1, 8, 64]" in result.stderr
+
+
+DOUBLE = """import torch
+from torch import nn
+
+
+class PINN(nn.Module):
+    def __init__(self, width=32, depth=6):
+        super().__init__()
+        layers = [nn.Linear(2, width), nn.Tanh()]
+        for _ in range(depth):
+            layers += [nn.Linear(width, width), nn.Tanh()]
+        self.net = nn.Sequential(*layers, nn.Linear(width, 1))
+
+    def forward(self, xt):
+        return self.net(xt)
+
+
+model = PINN().double()
+"""
+
+
+def test_a_model_the_script_converts_to_double_gets_double_inputs(write):
+    path = write("pinn.py", DOUBLE)
+    result = run_cli("pinn.py", "-v", cwd=path.parent)
+    assert "model `model`: checked;" in result.stderr
+    assert "model `model`: inferred example inputs: xt: float64[8, 2]" in result.stderr
