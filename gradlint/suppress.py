@@ -19,6 +19,9 @@ from pathlib import Path
 _NOQA = re.compile(r"#\s*noqa(?P<sep>\s*:\s*(?P<codes>[A-Za-z]+\d+(?:\s*,\s*[A-Za-z]+\d+|\s+[A-Za-z]+\d+)*))?", re.I)
 _IGNORE = re.compile(r"#\s*gradlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?")
 _FILE = re.compile(r"^#\s*gradlint:\s*noqa\s*$")
+# what every directive above contains (a file without it is not tokenized: a 2 MB data file of
+# one line costs a search, not a tokenizer pass)
+_ANY_DIRECTIVE = re.compile(r"noqa|gradlint:", re.I)
 
 
 @dataclasses.dataclass
@@ -52,6 +55,8 @@ class Suppressions:
     def parse(cls, source: str) -> Suppressions:
         directives: dict[int, list[Directive]] = {}
         whole_file = False
+        if not _ANY_DIRECTIVE.search(source):   # no comment can silence anything: no tokenizing
+            return cls({}, False)
         try:
             tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))
         except (tokenize.TokenError, SyntaxError, IndentationError):
