@@ -42,10 +42,26 @@ def project_files(root: Path, suffixes: tuple[str, ...]) -> Iterator[Path]:
                 yield Path(directory, filename)
 
 
+def statements(tree: ast.AST) -> Iterator[ast.stmt]:
+    """Every statement of ``tree``, nested ones included (function, class, ``if``, ``try``,
+    ``with``, ``match`` bodies), without descending into expressions: imports, classes and
+    functions are statements, and a data file's million-element literal costs nothing here."""
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        for field in ("body", "orelse", "finalbody", "handlers", "cases"):
+            children = getattr(node, field, None)
+            if isinstance(children, list):
+                stack.extend(reversed([c for c in children if isinstance(c, (ast.stmt, ast.excepthandler,
+                                                                                  ast.match_case))]))
+        if isinstance(node, ast.stmt):
+            yield node
+
+
 def local_imports(tree: ast.Module, path: Path, root: Path) -> list[Path]:
     """Project files that ``tree`` (the source of ``path``) imports directly; no import runs."""
     found = []
-    for node in ast.walk(tree):
+    for node in statements(tree):
         modules: list[tuple[str, int]] = []
         if isinstance(node, ast.Import):
             modules = [(alias.name, 0) for alias in node.names]
@@ -92,7 +108,7 @@ _NOT_MODEL_BASES = {"object", "Exception", "Enum", "IntEnum", "NamedTuple", "Typ
 def defines_model_classes(tree: ast.Module) -> bool:
     """From the source alone: the file defines a class with a base that may be a model, or the
     gradlint_models() hook."""
-    for node in ast.walk(tree):
+    for node in statements(tree):
         if isinstance(node, ast.FunctionDef) and node.name == "gradlint_models":
             return True
         if isinstance(node, ast.ClassDef):

@@ -20,7 +20,7 @@ from typing import Any
 from gradlint.callsites import CONFIG_SUFFIXES, Evaluator, config_targets, is_resolved, names_targets
 from gradlint.findings import Location, display_path
 from gradlint.notebook import NotebookError, source_text
-from gradlint.project import project_files
+from gradlint.project import project_files, statements
 from gradlint.training import OptimizerSetup
 
 OPTIMIZER_MODULES = (
@@ -386,7 +386,7 @@ class ImportMap:
     @classmethod
     def of(cls, tree: ast.Module) -> ImportMap:
         names: dict[str, str] = {}
-        for node in ast.walk(tree):
+        for node in statements(tree):
             if isinstance(node, ast.Import):
                 for alias in node.names:
                     if alias.asname:

@@ -45,7 +45,7 @@ from gradlint.findings import (
 )
 from gradlint.limits import apply_memory_limit, worker_memory_limit, worker_timeout
 from gradlint.notebook import NotebookError, is_notebook, locate_cells, source_text
-from gradlint.project import defines_model_classes, local_imports, parse, project_root
+from gradlint.project import defines_model_classes, local_imports, parse, project_root, statements
 from gradlint.project_facts import ProjectFacts, builds_vanilla_rnn, compute_facts
 from gradlint.rule import SourceContext
 from gradlint.settings import Settings
@@ -502,7 +502,7 @@ def _may_define_models(tree: ast.Module) -> bool:
 
 
 def _imports_torch(tree: ast.Module) -> bool:
-    for node in ast.walk(tree):
+    for node in statements(tree):
         if isinstance(node, ast.Import) and any(a.name.split(".")[0] == "torch" for a in node.names):
             return True
         if isinstance(node, ast.ImportFrom) and (node.module or "").split(".")[0] == "torch":
