@@ -214,7 +214,7 @@ def _untaken_optimizers(settings: Settings, path: Path, ended: BaseException | N
     if facts is None or not facts.optimizers:
         return settings, []
     from gradlint.findings import resolved
-    from gradlint.load import _failing_line
+    from gradlint.load import failing_line
     from gradlint.notebook import NotebookError, source_text
 
     here = str(path.resolve())
@@ -222,7 +222,7 @@ def _untaken_optimizers(settings: Settings, path: Path, ended: BaseException | N
         tree = ast.parse(source_text(path, errors="replace"))
     except (OSError, SyntaxError, ValueError, NotebookError):
         return settings, []
-    reached = math.inf if ended is None else _failing_line(ended, here) or 0
+    reached = math.inf if ended is None else failing_line(ended, here) or 0
     branches = [node for node in tree.body if isinstance(node, ast.If) and not _is_main_guard(node.test)
                 and node.end_lineno is not None and node.end_lineno < reached]
     kept, owners, notes = [], [], []

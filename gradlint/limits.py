@@ -52,7 +52,8 @@ class ModelTimeout(Exception):
 
 
 def worker_timeout(settings: Settings) -> float | None:
-    """Seconds the runner waits for one file's worker before killing it; None: no limit."""
+    """Seconds the runner waits for one stage of a file's worker (its import, then each model:
+    gradlint.progress) before killing it; None: no limit."""
     return settings.model_timeout or None
 
 

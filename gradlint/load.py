@@ -98,7 +98,7 @@ def run_definitions(module: Any, source: str, filename: str, ended: BaseExceptio
 
     if isinstance(ended, (TrainingStarted, KeyboardInterrupt)):
         return []
-    failed_at = _failing_line(ended, filename)
+    failed_at = failing_line(ended, filename)
     try:
         tree = ast.parse(source, filename=filename)
     except (SyntaxError, ValueError):
@@ -143,7 +143,7 @@ def _defines(statement: ast.stmt) -> list[str] | None:
     return None
 
 
-def _failing_line(ended: BaseException, filename: str) -> int:
+def failing_line(ended: BaseException, filename: str) -> int:
     """The line of ``filename``'s top level where ``ended`` was raised (0 when not known)."""
     line = 0
     tb = ended.__traceback__

@@ -132,18 +132,8 @@ def _kill_own_group(*_: object) -> None:
 
 def _kill_rest_of_group(me: int) -> None:
     """SIGKILL every other living process of our group and every descendant of ours (one that
-    left the group with setsid), until none is left; one that forks meanwhile is found by the
-    next pass. Orphans reparented to us (the subreaper) are reaped."""
-    for _ in range(50):
-        others = _group_and_descendants(me, os.getpgrp())
-        others.discard(me)
-        if not others:
-            break
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
+    left the group with setsid); orphans reparented to us (the subreaper) are reaped."""
+    _kill_tree(me, include_root=False, group=os.getpgrp())
     while True:   # the zombies of the processes that became our children
         try:
             pid, _ = os.waitpid(-1, os.WNOHANG)
@@ -198,12 +188,13 @@ def _group_and_descendants(root: int, group: int | None = None) -> set[int]:
     return found & (set(table) | {root})
 
 
-def _kill_tree(root: int, include_root: bool) -> None:
-    """Freeze ``root``'s descendants (SIGSTOP: a frozen process neither forks nor dies, so none is
-    reparented out of sight), until no new one appears, then SIGKILL them all."""
+def _kill_tree(root: int, include_root: bool, group: int | None = None) -> None:
+    """Freeze ``root``'s descendants and the members of ``group`` (SIGSTOP: a frozen process
+    neither forks nor dies, so none is reparented out of sight), until no new one appears, then
+    SIGKILL them all."""
     frozen: set[int] = set()
     for _ in range(20):
-        found = _group_and_descendants(root)
+        found = _group_and_descendants(root, group)
         if not include_root:
             found.discard(root)
         new = found - frozen
