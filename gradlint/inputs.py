@@ -90,10 +90,14 @@ def _candidates(model: nn.Module, batch: int, seq_len: int, seed: int) -> Iterat
                    for name, p in inspect.signature(model.forward).parameters.items()
                    if p.annotation is not p.empty}
     seen: set[tuple] = set()
+    modules = list(model.modules())
     for length in lengths:
         tried = len(seen)
-        for module in [*model.modules(), *_indexed_tables(model, required[0])]:
-            for example in _inputs_for(module, batch, length, generator, rnn, dtypes, stated):
+        for index, module in enumerate([*modules, *_indexed_tables(model, required[0])]):
+            examples = _inputs_for(module, batch, length, generator, rnn, dtypes, stated)
+            if not examples and _pattern_of(module) is not None:
+                examples = _pattern_inputs(model, module, modules[index + 1:], batch, generator, dtypes, stated)
+            for example in examples:
                 key = (tuple(example.shape), example.dtype)
                 if key in seen:
                     continue
@@ -250,15 +254,138 @@ def _inputs_for(module: nn.Module, batch: int, seq_len: int, generator: torch.Ge
     return [torch.randn(*shape, generator=generator, dtype=dtype) for shape in shapes for dtype in dtypes]
 
 
+# --- a first layer that states its input as an einops pattern ---------------------------------------
+
+def _pattern_of(module: nn.Module) -> tuple[list[list[str]], list[list[str]], dict[str, int]] | None:
+    """The axes of a layer that rearranges its input by a pattern it keeps (einops' ``Rearrange(
+    'b c (h p1) (w p2) -> b (h w) (p1 p2 c)', p1=16, p2=16)``): the input's and the output's
+    dimensions, each a list of axis names, and the lengths the layer was given; None for any other
+    layer, or a pattern with an ellipsis or an anonymous axis.
+
+    >>> class Patches(nn.Module):
+    ...     pattern, axes_lengths = "b c (h p1) (w p2) -> b (h w) (p1 p2 c)", {"p1": 4, "p2": 4}
+    >>> _pattern_of(Patches())
+    ([['b'], ['c'], ['h', 'p1'], ['w', 'p2']], [['b'], ['h', 'w'], ['p1', 'p2', 'c']], {'p1': 4, 'p2': 4})
+    """
+    pattern, lengths = getattr(module, "pattern", None), getattr(module, "axes_lengths", None)
+    if not isinstance(pattern, str) or "->" not in pattern or not isinstance(lengths, dict):
+        return None
+
+    def dimensions(side: str) -> list[list[str]] | None:
+        dims: list[list[str]] = []
+        group: list[str] | None = None
+        for token in side.replace("(", " ( ").replace(")", " ) ").split():
+            if token == "(":
+                group = []
+            elif token == ")":
+                if group is None:
+                    return None
+                dims.append(group)
+                group = None
+            elif not token.isidentifier():
+                return None  # "...", "1", an anonymous axis
+            elif group is not None:
+                group.append(token)
+            else:
+                dims.append([token])
+        return dims if group is None else None
+
+    left, right = (dimensions(side) for side in pattern.split("->", 1))
+    if not left or not right or not all(isinstance(v, int) and v > 0 for v in lengths.values()):
+        return None
+    return left, right, dict(lengths)
+
+
+def _width_in(layers: list[nn.Module]) -> int | None:
+    """The feature width the first of ``layers`` that has one takes."""
+    for layer in layers:
+        if isinstance(layer, nn.Linear):
+            return layer.in_features
+        if isinstance(layer, nn.LayerNorm):
+            return int(layer.normalized_shape[-1])
+        if isinstance(layer, (nn.Conv1d, nn.Conv2d, nn.Conv3d)):
+            return layer.in_channels
+    return None
+
+
+def _pattern_inputs(model: nn.Module, module: nn.Module, after: list[nn.Module], batch: int,
+                    generator: torch.Generator, dtypes: list[torch.dtype],
+                    image_size: tuple[int, int] | None) -> list[torch.Tensor]:
+    """Inputs for a first layer that rearranges by a pattern: the batch axis first; an axis the
+    output puts in the last dimension beside known lengths (the channels of ``(p1 p2 c)``) from the
+    width of the layer after it; each split dimension (``(h p1)``) a multiple of its known part,
+    sized as the model says (the image size it keeps, a learned position table of k×k patches) or
+    as small images are. Empty when the pattern leaves an axis open."""
+    parsed = _pattern_of(module)
+    if parsed is None:
+        return []
+    left, right, lengths = parsed
+    known = dict(lengths)
+    known.setdefault(left[0][0], batch) if len(left[0]) == 1 else None
+    width = _width_in(after)
+    last = right[-1]
+    open_in_last = [axis for axis in last if axis not in known]
+    if width is not None and len(open_in_last) == 1:
+        rest = 1
+        for axis in last:
+            rest *= known.get(axis, 1)
+        if width % rest == 0:
+            known[open_in_last[0]] = width // rest
+    split = [dim for dim in left if len(dim) > 1 and sum(axis not in known for axis in dim) == 1]
+    if any(axis not in known for dim in left if dim not in split for axis in dim):
+        return []
+    steps = []
+    for dim in split:
+        step = 1
+        for axis in dim:
+            step *= known.get(axis, 1)
+        steps.append(step)
+    sides: list[int] = []
+    if image_size is not None:
+        sides.append(image_size[0])
+    patches = _position_rows(model)
+    for rows in patches:
+        for count in (rows, rows - 1):
+            root = round(count ** (1 / max(len(split), 1)))
+            if len(split) and root ** len(split) == count and root > 0:
+                sides.append(root * max(steps))
+    sides += [32, 224]
+    shapes: list[tuple[int, ...]] = []
+    for side in dict.fromkeys(sides):
+        shape = []
+        for dim in left:
+            if dim in split:
+                step = steps[split.index(dim)]
+                shape.append(max(step, -(-side // step) * step))
+            else:
+                size = 1
+                for axis in dim:
+                    size *= known[axis]
+                shape.append(size)
+        if tuple(shape) not in shapes:
+            shapes.append(tuple(shape))
+    return [torch.randn(*shape, generator=generator, dtype=dtype) for shape in shapes[:3] for dtype in dtypes]
+
+
+def _position_rows(model: nn.Module) -> list[int]:
+    """The row counts of the model's learned position tables (``pos_embedding`` of shape
+    [1, N, dim] or [N, dim]): how many tokens, perhaps with a class token, its input makes."""
+    rows = []
+    for name, parameter in model.named_parameters():
+        if "pos" in name.rsplit(".", 1)[-1].lower() and parameter.dim() in (2, 3) and \
+                (parameter.dim() == 2 or parameter.shape[0] == 1):
+            rows.append(int(parameter.shape[-2]))
+    return rows
+
+
 def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Tensor, batch: int,
                    rnn: nn.RNNBase | None, generator: torch.Generator, seq_len: int = 32) -> Any:
     lowered = name.lower()
     # a state by name, or by an annotation like Tuple[Tensor, Tensor] when the model has an RNN
     if lowered in _HIDDEN_NAMES or (rnn is not None and "tuple" in annotation.lower()):
         return _initial_state(model, batch, rnn, first.dtype if first.is_floating_point() else None)
-    if lowered in _LENGTH_NAMES:
-        steps = first.shape[1] if rnn is None or rnn.batch_first else first.shape[0]
-        return torch.full((batch,), steps, dtype=torch.int64)
+    if is_lengths_name(lowered):
+        return sequence_lengths_like(first, batch, rnn)
     if lowered == "mask" or lowered.endswith("_mask"):
         return None
     if lowered in _TIMESTEP_NAMES:
@@ -274,6 +401,39 @@ def _further_input(model: nn.Module, name: str, annotation: str, first: torch.Te
     high = min((m.num_embeddings for m in model.modules() if isinstance(m, nn.Embedding)),
                default=int(first.max()) + 1)
     return torch.randint(0, min(high, int(first.max()) + 1), tuple(first.shape), generator=generator)
+
+
+def is_lengths_name(name: str) -> bool:
+    """``lengths``, ``text_lengths``, ``src_lens``: a forward argument giving each example's
+    sequence length."""
+    lowered = name.lower()
+    return lowered in _LENGTH_NAMES or lowered.endswith(("_lengths", "_lens")) or \
+        lowered.startswith(("lengths_", "lens_"))
+
+
+def sequence_lengths_like(first: torch.Tensor, batch: int, rnn: nn.RNNBase | None) -> torch.Tensor:
+    """One length per example of ``first`` (``[B]``, int64, on the CPU as packing wants them): its
+    sequence dimension T first, then shorter ones, descending (sorted, as
+    ``pack_padded_sequence(..., enforce_sorted=True)`` requires; each at least 1), so that the
+    padding is exercised and the longest still fills the batch.
+
+    >>> sequence_lengths_like(torch.zeros(4, 6), 4, None)
+    tensor([6, 5, 4, 3])
+    >>> sequence_lengths_like(torch.zeros(6, 4, 3), 4, nn.GRU(3, 3))
+    tensor([6, 5, 4, 3])
+    >>> sequence_lengths_like(torch.zeros(4, dtype=torch.int64), 4, None)
+    tensor([1, 1, 1, 1])
+    """
+    shape = tuple(first.shape)
+    if len(shape) < 2:
+        steps = 1
+    elif shape[0] == batch and (shape[1] != batch or rnn is None or rnn.batch_first):
+        steps = shape[1]
+    elif shape[1] == batch:
+        steps = shape[0]
+    else:
+        steps = shape[1] if rnn is None or rnn.batch_first else shape[0]
+    return torch.arange(steps, steps - batch, -1, dtype=torch.int64).clamp(min=1)
 
 
 def _initial_state(model: nn.Module, batch: int, rnn: nn.RNNBase | None, dtype: torch.dtype | None) -> Any:
@@ -581,8 +741,8 @@ class _KeyInference:
         rows = (self.batch, self.seq_len) if ids is None else tuple(ids.shape)
         if "mask" in lowered:
             return torch.ones(rows, dtype=torch.int64)
-        if lowered in _LENGTH_NAMES:
-            return torch.full((self.batch,), rows[1], dtype=torch.int64)
+        if is_lengths_name(lowered):
+            return sequence_lengths_like(torch.empty(rows), self.batch, self.rnn)
         if lowered in _LABEL_NAMES:
             last = [m for m in self.model.modules() if isinstance(m, nn.Linear)]
             if last:

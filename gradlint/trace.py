@@ -23,6 +23,7 @@ the gradient path.
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import dataclasses
 import inspect
@@ -31,7 +32,9 @@ import operator
 import os
 import re
 import sys
+import textwrap
 import threading
+import types
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -193,6 +196,7 @@ class GradlintTracer(fx.Tracer):
         self.values: dict[fx.Node, Any] = {}
         self.specializations: list[str] = []
         self.failed_module: str | None = None
+        self.failed_function: Callable[..., Any] | None = None
         self._computing = False
         self._leaf_forward: Callable[..., Any] | None = None
 
@@ -480,6 +484,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     Raises TraceError when not even the top-level module can be traced.
     """
     opaque: dict[str, str] = {}
+    leaf_functions: set[Callable[..., Any]] = set()
     was_training = model.training
     model.eval()  # trace what the model computes, not what dropout happens to sample
     original_class = type(model)
@@ -492,6 +497,7 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
     # would hold a tracing proxy afterwards: every module's own attributes are put back after
     # each attempt, so a retry and the probe see the model as it was
     attributes = [(m, dict(m.__dict__)) for m in model.modules()]
+    imported = _imported_library_functions(model)
     try:
         for _ in range(_MAX_OPAQUE_RETRIES):
             _restore_attributes(attributes)
@@ -502,11 +508,15 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
                 with _ProxyMasks(tracer), \
                         _MetaDecisions(tracer.specializations) if meta else contextlib.nullcontext(), \
                         _MetaAutocast.scope() if meta else contextlib.nullcontext(), \
-                        _TracedFactories(tracer) if inputs is not None else contextlib.nullcontext():
+                        _TracedFactories(tracer) if inputs is not None else contextlib.nullcontext(), \
+                        _LibraryFunctions(tracer, imported, leaf_functions):
                     graph = tracer.trace(model)
-            except _ConcreteError as exc:
-                raise TraceError(str(exc), forward_failed=True) from None
             except Exception as exc:  # noqa: BLE001 - any tracer failure falls back to a leaf
+                if tracer.failed_function is not None and tracer.failed_function not in leaf_functions:
+                    leaf_functions.add(tracer.failed_function)
+                    continue
+                if isinstance(exc, _ConcreteError):
+                    raise TraceError(str(exc), forward_failed=True) from None
                 failed = tracer.failed_module
                 if not failed or failed in opaque:
                     raise TraceError(f"{type(exc).__name__}: {_one_line(exc)}") from None
@@ -528,6 +538,104 @@ def trace(model: torch.nn.Module, inputs: dict[str, Any] | None) -> TraceResult:
         _restore_attributes(attributes)
         model.__class__ = original_class
         model.train(was_training)
+
+
+def _imported_library_functions(model: torch.nn.Module) -> list[tuple[Any, str, Any]]:
+    """(owner, name, function) for each Python function of an installed library (einops'
+    ``rearrange``, torch's ``pack_padded_sequence``) that the project's modules defining the
+    model's classes import by name (the owner: that module's globals) or that their classes call
+    through a module (``nn.utils.rnn.pack_padded_sequence``: the owner, that library module):
+    candidates for one graph node each when tracing through them fails. Functions that hand a
+    traced value to ``__torch_function__`` themselves (``F.relu``) trace as one node already."""
+    found: list[tuple[Any, str, Any]] = []
+    seen: set[int] = set()
+    classes = {klass for m in model.modules() for klass in type(m).__mro__}
+    for cls in classes:
+        module = sys.modules.get(cls.__module__)
+        path = getattr(module, "__file__", None) or ""
+        if module is None or not path or _library_code(path):
+            continue
+        namespace = vars(module)
+        if id(module) not in seen:
+            seen.add(id(module))
+            found += [(namespace, name, value) for name, value in list(namespace.items()) if _library_function(value)]
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(cls)))
+        except (OSError, TypeError, SyntaxError):
+            continue
+        for node in ast.walk(tree):
+            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)):
+                continue
+            chain, root = [], node.func
+            while isinstance(root, ast.Attribute):
+                chain.append(root.attr)
+                root = root.value
+            if not isinstance(root, ast.Name) or not isinstance(namespace.get(root.id), types.ModuleType):
+                continue
+            owner: Any = namespace[root.id]
+            for attribute in reversed(chain[1:]):
+                owner = getattr(owner, attribute, None)
+            function = getattr(owner, chain[0], None)
+            if isinstance(owner, types.ModuleType) and _library_function(function) and \
+                    not any(o is owner and n == chain[0] for o, n, _ in found):
+                found.append((owner, chain[0], function))
+    return found
+
+
+def _library_function(value: Any) -> bool:
+    code = getattr(value, "__code__", None)
+    return (inspect.isfunction(value) and code is not None and _library_code(code.co_filename)
+            and "handle_torch_function" not in code.co_names and not code.co_filename.startswith(_GRADLINT_DIR))
+
+
+class _LibraryFunctions:
+    """While tracing, a library function the project imports by name (einops' ``rearrange``,
+    ``repeat``), called with a traced value, is traced through like the project's own code; if
+    that fails inside it (a library that checks ``isinstance(x, torch.Tensor)`` before it
+    dispatches), the trace is retried with that function as one graph node computed on the example
+    values, as ``torch.fx.wrap`` would make it, instead of the whole calling module becoming opaque.
+    The names are put back afterwards; a call without a traced value, or from another thread's
+    tensors, runs the function itself."""
+
+    def __init__(self, tracer: GradlintTracer, imported: list[tuple[dict[str, Any], str, Any]],
+                 leaves: set[Callable[..., Any]]) -> None:
+        self.tracer, self.imported, self.leaves = tracer, imported, leaves
+
+    def __enter__(self) -> _LibraryFunctions:
+        for owner, name, function in self.imported:
+            _set(owner, name, self._wrapped(function))
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        for owner, name, function in reversed(self.imported):
+            _set(owner, name, function)
+
+    def _wrapped(self, function: Callable[..., Any]) -> Callable[..., Any]:
+        tracer = self.tracer
+
+        def traced(*args: Any, **kwargs: Any) -> Any:
+            proxies: list[fx.Proxy] = []
+            map_aggregate((args, kwargs), lambda a: proxies.append(a) if isinstance(a, fx.Proxy) else None)
+            if tracer._computing or not any(p.tracer is tracer for p in proxies):
+                return function(*args, **kwargs)
+            if function in self.leaves:
+                return tracer.create_proxy("call_function", function, args, kwargs)
+            try:
+                return function(*args, **kwargs)
+            except Exception:
+                if tracer.failed_function is None:
+                    tracer.failed_function = function
+                raise
+
+        traced.__wrapped__ = function  # type: ignore[attr-defined]
+        return traced
+
+
+def _set(owner: Any, name: str, value: Any) -> None:
+    if isinstance(owner, dict):
+        owner[name] = value
+    else:
+        setattr(owner, name, value)
 
 
 @contextlib.contextmanager

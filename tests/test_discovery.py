@@ -576,3 +576,94 @@ def test_a_model_the_script_converts_to_double_gets_double_inputs(write):
     result = run_cli("pinn.py", "-v", cwd=path.parent)
     assert "model `model`: checked;" in result.stderr
     assert "model `model`: inferred example inputs: xt: float64[8, 2]" in result.stderr
+
+
+EINOPS_VIT = """import torch
+from torch import nn
+from einops import rearrange, repeat
+from einops.layers.torch import Rearrange
+
+
+class Attention(nn.Module):
+    def __init__(self, dim, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.norm = nn.LayerNorm(dim)
+        self.qkv = nn.Linear(dim, dim * 3, bias=False)
+        self.out = nn.Linear(dim, dim)
+
+    def forward(self, x):
+        q, k, v = (rearrange(t, 'b n (h d) -> b h n d', h=self.heads) for t in self.qkv(self.norm(x)).chunk(3, dim=-1))
+        attn = (q @ k.transpose(-1, -2) * q.shape[-1] ** -0.5).softmax(dim=-1)
+        return self.out(rearrange(attn @ v, 'b h n d -> b n (h d)'))
+
+
+class PatchViT(nn.Module):
+    def __init__(self, image_size=40, patch_size=8, channels=1, dim=32, depth=3, num_classes=10):
+        super().__init__()
+        patch_dim = channels * patch_size * patch_size
+        self.to_patch_embedding = nn.Sequential(
+            Rearrange('b c (h p1) (w p2) -> b (h w) (p1 p2 c)', p1=patch_size, p2=patch_size),
+            nn.LayerNorm(patch_dim), nn.Linear(patch_dim, dim))
+        self.pos_embedding = nn.Parameter(torch.randn(1, (image_size // patch_size) ** 2 + 1, dim))
+        self.cls_token = nn.Parameter(torch.randn(1, 1, dim))
+        self.blocks = nn.ModuleList(Attention(dim) for _ in range(depth))
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, img):
+        x = self.to_patch_embedding(img)
+        x = torch.cat((repeat(self.cls_token, '1 1 d -> b 1 d', b=x.shape[0]), x), dim=1) + self.pos_embedding
+        for block in self.blocks:
+            x = x + block(x)
+        return self.head(x[:, 0])
+"""
+
+
+def test_an_einops_patch_embedding_gets_images_its_patches_divide_and_einops_calls_are_traced(write):
+    # the channels come from the width after the patches ((p1 p2 c) = 64: one channel), the size
+    # from the learned positions (26 = 5 × 5 patches and a class token: 40 × 40); the Rearrange
+    # layer is traced through, each rearrange()/repeat() call is one node
+    path = write("vit.py", EINOPS_VIT)
+    result = run_cli("vit.py", "-v", "--output-format", "json", cwd=path.parent)
+    (file,) = json.loads(result.stdout)["files"]
+    (status,) = file["model_status"]
+    said = [n["message"] for n in file["notes"]]
+    assert (status["name"], status["status"]) == ("PatchViT", "checked"), status
+    assert "model `PatchViT`: inferred example inputs: img: float32[8, 1, 40, 40]" in said, said
+    assert status["span"]["layers_in_span"] == status["span"]["layers_in_model"], status
+    assert not any("opaque" in n or "could not be traced" in n for n in said), said
+    assert file["findings"] == [] and result.returncode == 0, result.stdout
+
+
+PACKED = """import torch
+from torch import nn
+
+
+class Tagger(nn.Module):
+    def __init__(self, vocab=500, dim=32, tags=9):
+        super().__init__()
+        self.embed = nn.Embedding(vocab, dim, padding_idx=0)
+        self.rnn = nn.GRU(dim, dim, num_layers=2)
+        self.out = nn.Linear(dim, tags)
+
+    def forward(self, tokens, lengths):
+        packed = nn.utils.rnn.pack_padded_sequence(self.embed(tokens), lengths.cpu())
+        output, _ = self.rnn(packed)
+        output, _ = nn.utils.rnn.pad_packed_sequence(output, total_length=tokens.shape[0])
+        return self.out(output)
+"""
+
+
+def test_a_lengths_argument_gets_one_length_per_example_from_the_first_inputs_shape(write):
+    # time-first ids [T, B]; the lengths [B] descend from T (pack_padded_sequence's default
+    # enforce_sorted=True takes them); packing and unpacking, called through `nn.utils.rnn`,
+    # fail to trace through and are one node each
+    path = write("tagger.py", PACKED)
+    result = run_cli("tagger.py", "-v", "--output-format", "json", cwd=path.parent)
+    (file,) = json.loads(result.stdout)["files"]
+    (status,) = file["model_status"]
+    said = [n["message"] for n in file["notes"]]
+    assert (status["name"], status["status"]) == ("Tagger", "checked"), status
+    assert "model `Tagger`: inferred example inputs: tokens: int64[32, 8], lengths: int64[8]" in said, said
+    assert (status["span"]["layers_in_span"], status["span"]["layers_in_model"]) == (3, 3), status
+    assert file["findings"] == [] and result.returncode == 0, result.stdout
