@@ -12,8 +12,10 @@ state, a forward that preallocates its outputs and fills them step by step, a VA
 (recon, mu, logvar), a translation Transformer taking masks, a package with relative imports, a
 model built by a helper function, a constructor argument nothing in the project gives, a
 LightningModule and the network it wraps built from a Hydra config's `_target_` mappings, or from
-a LightningCLI config's `class_path` and `init_args`, a forward taking images and caption ids). EXPECTED names the models a
-user would expect checked. Each project is linted cold, as a user would run `gradlint DIR`.
+a LightningCLI config's `class_path` and `init_args`, a forward taking images and caption ids, an
+einops patch embedding, a forward taking `*_lengths` for packing, a minGPT config filled by a
+preset and the script, argparse options with `required=True`, a padding index read from a
+vocabulary). EXPECTED names the models a user would expect checked. Each project is linted cold, as a user would run `gradlint DIR`.
 """
 
 from __future__ import annotations
@@ -56,6 +58,11 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "bench/reach/bigram_table": ("BigramLanguageModel",),
     "bench/reach/char_rnn_one_step": ("CharGenerator",),
     "bench/reach/transformer_lm_mask": ("TransformerModel",),
+    "bench/reach/einops_patch_vit": ("ViT",),
+    "bench/reach/packed_lengths": ("LSTMClassifier",),
+    "bench/reach/mingpt_presets": ("GPT",),
+    "bench/reach/argparse_required": ("TabularResNet",),
+    "bench/reach/pad_index_from_vocab": ("CNN",),
     "fixtures/ctor_word_lm": ("RNNModel",),
     "fixtures/ctor_gpt_config": ("GPT",),
     "fixtures/ctor_vit": ("ViT",),

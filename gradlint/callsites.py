@@ -443,6 +443,11 @@ class Evaluator:
             action = self.value(keywords["action"]) if "action" in keywords else "store"
             if "default" in keywords:
                 default = self.value(keywords["default"])
+            elif "required" in keywords and self.value(keywords["required"]) is True:
+                # given on every command line, so it has no default: unknown here (a size
+                # gets its role's placeholder, like any size the source does not give)
+                flag = next((f for f in flags if f.startswith("--")), flags[0])
+                default = Unresolved(f"{flag}, a required option")
             elif action == "store_true":
                 default = False
             elif action == "store_false":
@@ -599,11 +604,35 @@ class Evaluator:
             return ConfigValue(node.func.value.id, {}, {}, factory=node.func.attr)
         if isinstance(node.func, ast.Name) and node.func.id in self._classes:
             return self._config(self._classes[node.func.id], args, kwargs)
+        if isinstance(node.func, ast.Name) and not args and not kwargs:
+            returned = self._returned(node.func)
+            if returned is not None:
+                return returned
         if isinstance(node.func, ast.Name) and node.func.id[:1].isupper():
             # a class imported from elsewhere (`from config import GPTConfig`): its fields are
             # the arguments; gradlint.load builds the real class at import time
             return ConfigValue(node.func.id, kwargs, {}, args)
         return Unresolved(_text(node))
+
+    def _returned(self, name: ast.Name) -> Any:
+        """What a function of this file called without arguments returns (``config = get_config()``,
+        which builds a config and sets its fields): its one ``return``, at the end of its body,
+        evaluated in its own scope; None for any other function."""
+        binding = self._lookup(name.id, name)
+        if binding is None or binding.kind != "opaque" or binding.key is not None:
+            return None
+        function = next((n for n in self.tree.body if isinstance(n, ast.FunctionDef) and n.name == name.id), None)
+        if function is None or not function.body or not isinstance(function.body[-1], ast.Return) \
+                or function.body[-1].value is None or function.decorator_list:
+            return None
+        if sum(isinstance(n, ast.Return) for n in ast.walk(function)) != 1:
+            return None
+        arguments = function.args
+        if len(arguments.defaults) != len([*arguments.posonlyargs, *arguments.args]) or \
+                any(d is None for d in arguments.kw_defaults):
+            return None
+        value = self.value(function.body[-1].value)
+        return value if isinstance(value, (ConfigValue, ArgsNamespace, dict)) else None
 
     def _shadowed(self, name: ast.Name) -> bool:
         return self._lookup(name.id, name) is not None
@@ -701,13 +730,11 @@ class Evaluator:
         return any(guard not in branches for guard in binding.guards)
 
     def _apply(self, name: str, value: Any, update: _Binding, conditional: bool) -> Any:
-        if update.kind == "attr":  # cfg.vocab_size = 256
+        if update.kind == "attr":  # cfg.vocab_size = 256; config.model.vocab_size = 65
             if conditional or not isinstance(value, (ConfigValue, ArgsNamespace)):
                 return Unresolved(name)
-            item = self.value(update.node)
-            if isinstance(value, ArgsNamespace):
-                return ArgsNamespace({**value.defaults, update.key: item})
-            return dataclasses.replace(value, fields={**value.fields, update.key: item})
+            return _with_attribute(value, update.key if isinstance(update.key, tuple) else (update.key,),
+                                   self.value(update.node), name)
         if update.kind == "item":
             key = self.value(update.key)
             if not isinstance(value, dict) or isinstance(key, Unresolved):
@@ -818,6 +845,29 @@ class Evaluator:
             add(target.value.id, _Binding(line, "item", value, conditional, key=target.slice))
         elif isinstance(target, ast.Attribute) and isinstance(target.value, ast.Name):
             add(target.value.id, _Binding(line, "attr", value, conditional, key=target.attr))
+        elif isinstance(target, ast.Attribute):
+            # config.model.vocab_size = 65: an update of `config`, along the path (model, vocab_size)
+            path, root = [target.attr], target.value
+            while isinstance(root, ast.Attribute):
+                path.append(root.attr)
+                root = root.value
+            if isinstance(root, ast.Name):
+                add(root.id, _Binding(line, "attr", value, conditional, key=tuple(reversed(path))))
+
+
+def _with_attribute(value: Any, path: tuple[str, ...], item: Any, name: str) -> Any:
+    """``value`` with the attribute at ``path`` set to ``item`` (configs nested in configs), or
+    Unresolved when a step of the path is no config the evaluator knows."""
+    if not isinstance(value, (ConfigValue, ArgsNamespace)):
+        return Unresolved(name)
+    key = path[0]
+    if len(path) > 1:
+        item = _with_attribute(value.attribute(key), path[1:], item, name)
+        if isinstance(item, Unresolved):
+            return item
+    if isinstance(value, ArgsNamespace):
+        return ArgsNamespace({**value.defaults, key: item})
+    return dataclasses.replace(value, fields={**value.fields, key: item})
 
 
 def _last_base(bindings: list[_Binding]) -> _Binding:
@@ -1030,6 +1080,9 @@ def _reaches_optimizer(source: Source, call: ast.Call) -> bool:
 # (pattern on the parameter's name, value, role): the documented stand-ins for sizes that no
 # expression in the project gives (README, "Declaring models and inputs"). First match wins.
 PLACEHOLDER_ROLES: tuple[tuple[str, int, str], ...] = (
+    # an index into a vocabulary (`pad_idx = vocab.stoi["<pad>"]`, `eos_token_id`), not a size:
+    # 0 is a valid row of every embedding
+    (r"(^|_)(idx|index)$|_id$", 0, "token index"),
     (r"vocab|^n_?tokens?$|^num_tokens$|^ntokens?$|^n_?words$|^num_embeddings$|^n_?symbols$|^n_?char(acter)?s$|alphabet",
      1000, "vocabulary size"),
     (r"class|label|^n_?out(puts?)?$|^num_outputs$|^n_?targets$|categor", 10, "number of classes"),

@@ -217,7 +217,7 @@ def _materialize(value: Any, param: Param, annotation: Any, cls: type, placehold
             return _placeholder(stand_in, param.name, placeholders)
         config = _default_config(param, annotation, cls)
         if config is not None:
-            return config
+            return _open_sizes_filled(*config, placeholders)
         raise _Unbuildable(param.name)
     if isinstance(value, Placeholder):
         return _placeholder(value, param.name, placeholders)
@@ -312,7 +312,7 @@ def _config_value(value: ConfigValue, param: Param, cls: type, placeholders: lis
                 setattr(config, key, item)
         except Exception:  # noqa: BLE001 - the user's factory rejected the values
             raise _Unbuildable(param.name) from None
-        return config, text
+        return _open_sizes_filled(config, text, placeholders)
     text = f"{value.class_name}({', '.join([*map(render, args), *shown])})"
     if config_cls is None:
         known = {k: v for k, v in value.defaults.items() if not isinstance(v, Unresolved)}
@@ -321,6 +321,37 @@ def _config_value(value: ConfigValue, param: Param, cls: type, placeholders: lis
         return config_cls(*args, **fields), text
     except Exception:  # noqa: BLE001 - the user's config class rejected the values
         raise _Unbuildable(param.name) from None
+
+
+# the roles of sizes a config leaves for the data to fill (`vocab_size = None  # set from the
+# tokenizer`); the architecture's own sizes (n_layer None beside a model_type preset) stay open
+_DATA_ROLES = ("vocabulary size", "sequence length", "number of classes")
+
+
+def _open_sizes_filled(config: Any, text: str, placeholders: list[str]) -> tuple[Any, str]:
+    """``config`` with each data-given size it leaves open (``None``, or ``-1``: "set later")
+    given its role's placeholder, named in the note. A Hugging Face config is left as it is (its
+    ``None`` fields have defaults the model computes)."""
+    if any(b.__name__.lower() == "pretrainedconfig" for b in type(config).__mro__[1:]):
+        return config, text
+    try:
+        fields = dict(vars(config))
+    except TypeError:
+        return config, text
+    filled = []
+    for key, value in fields.items():
+        if not (value is None or (type(value) is int and value == -1)):
+            continue
+        stand_in = placeholder_for(Param(key, "keyword", True))
+        if stand_in is None or stand_in.role not in _DATA_ROLES:
+            continue
+        try:
+            setattr(config, key, stand_in.value)
+        except Exception:  # noqa: BLE001 - a frozen dataclass, a read-only property
+            continue
+        placeholders.append(f"{key}={stand_in.value} ({stand_in.role}: the config leaves it {value!r})")
+        filled.append(f"{key}=<unresolved: {stand_in.value}>")
+    return config, text + (f" with {', '.join(filled)}" if filled else "")
 
 
 def _find_class(name: str, cls: type) -> type | None:
@@ -339,12 +370,8 @@ def _default_config(param: Param, annotation: Any, cls: type) -> tuple[Any, str]
     name = param.name.lower()
     if not (name in CONFIG_NAMES or name.endswith(("config", "cfg", "_args", "hparams"))):
         return None
-    module = sys.modules.get(cls.__module__)
-    found = list(dict.fromkeys(c for c in vars(module).values() if _buildable_config(c))) if module else []
-    if len(found) > 1:
-        found = [c for c in found if any(w in c.__name__.lower() for w in ("config", "args", "param", "cfg"))]
-    if len(found) == 1:
-        return _instantiate(found[0])
+    # the model's own get_default_config() says what it takes, before any other config class
+    # the module defines (a training config dataclass beside it)
     for method in CONFIG_FACTORIES:
         factory = getattr(cls, method, None)
         if callable(factory):
@@ -352,6 +379,12 @@ def _default_config(param: Param, annotation: Any, cls: type) -> tuple[Any, str]
                 return factory(), f"{cls.__name__}.{method}()"
             except Exception:  # noqa: BLE001
                 return None
+    module = sys.modules.get(cls.__module__)
+    found = list(dict.fromkeys(c for c in vars(module).values() if _buildable_config(c))) if module else []
+    if len(found) > 1:
+        found = [c for c in found if any(w in c.__name__.lower() for w in ("config", "args", "param", "cfg"))]
+    if len(found) == 1:
+        return _instantiate(found[0])
     return None
 
 

@@ -481,3 +481,125 @@ def test_editing_the_hydra_config_invalidates_the_cached_result(write):
     assert "depth=8" in built_from()  # answered from the cache
     config.write_text(HYDRA_CONFIG.replace("depth: 8", "depth: 3"))
     assert "depth=3" in built_from()
+
+
+# --- constructor values real code leaves open (#26) ----------------------------------------------
+
+PRESET_GPT = """import torch
+from dataclasses import dataclass
+from torch import nn
+
+
+class CN:
+    def __init__(self, **kwargs):
+        self.__dict__.update(kwargs)
+
+    def merge_from_dict(self, d):
+        self.__dict__.update(d)
+
+
+@dataclass
+class TrainerConfig:
+    learning_rate: float = 3e-4
+    batch_size: int = 64
+
+
+class GPT(nn.Module):
+    @staticmethod
+    def get_default_config():
+        C = CN()
+        C.model_type = "gpt-nano"
+        C.n_layer = None
+        C.n_embd = None
+        C.vocab_size = None   # set from the data
+        C.block_size = -1     # set from the data
+        return C
+
+    def __init__(self, config):
+        super().__init__()
+        assert config.vocab_size is not None and config.block_size > 0
+        if config.model_type is not None:
+            config.merge_from_dict({"gpt-nano": dict(n_layer=3, n_embd=48),
+                                    "gpt-micro": dict(n_layer=4, n_embd=64)}[config.model_type])
+        self.wte = nn.Embedding(config.vocab_size, config.n_embd)
+        self.wpe = nn.Embedding(config.block_size, config.n_embd)
+        self.h = nn.ModuleList(nn.Sequential(nn.LayerNorm(config.n_embd), nn.Linear(config.n_embd, config.n_embd),
+                                             nn.Sigmoid()) for _ in range(config.n_layer))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size)
+
+    def forward(self, idx):
+        x = self.wte(idx) + self.wpe(torch.arange(idx.shape[1]))
+        for block in self.h:
+            x = x + block(x)
+        return self.lm_head(x)
+"""
+
+
+def _status(result, model: str) -> tuple[dict, list[str]]:
+    files = json.loads(result.stdout)["files"]
+    statuses = {m["name"]: m for f in files for m in f["model_status"]}
+    return statuses[model], [n["message"] for f in files for n in f["notes"]]
+
+
+def test_the_models_own_default_config_wins_and_the_sizes_it_leaves_to_the_data_get_placeholders(write):
+    # the module's other config dataclass (the trainer's) is not the model's; the preset fills the
+    # layers, the data-given sizes left None / -1 get their roles' placeholders
+    path = write("model.py", PRESET_GPT)
+    result = run_cli("model.py", "--no-cache", "--output-format", "json", cwd=path.parent)
+    status, _ = _status(result, "GPT")
+    assert status["status"] == "checked", status
+    assert status["built_from"] == ("GPT(config=GPT.get_default_config() with vocab_size=<unresolved: 1000>, "
+                                    "block_size=<unresolved: 128>) from placeholders (no call of `GPT` in the "
+                                    "project gives its arguments)"), status
+    assert status["placeholders"] == ["vocab_size=1000 (vocabulary size: the config leaves it None)",
+                                      "block_size=128 (sequence length: the config leaves it -1)"], status
+
+
+def test_a_config_a_script_function_returns_and_fills_attribute_by_attribute_builds_the_model(write):
+    # minGPT's shape: get_config() nests the model's default config and picks a preset; the script
+    # sets the data-given sizes on config.model before GPT(config.model)
+    write("mingpt.py", PRESET_GPT)
+    path = write("chargpt.py", "from mingpt import GPT, CN\n\n\ndef get_config():\n    C = CN()\n"
+                               "    C.data = CN(block_size=64)\n    C.model = GPT.get_default_config()\n"
+                               "    C.model.model_type = 'gpt-micro'\n    return C\n\n\n"
+                               "if __name__ == '__main__':\n    config = get_config()\n"
+                               "    text = open('input.txt').read()\n"
+                               "    config.model.vocab_size = len(set(text))\n"
+                               "    config.model.block_size = config.data.block_size\n"
+                               "    model = GPT(config.model)\n")
+    result = run_cli("mingpt.py", "--no-cache", "--output-format", "json", cwd=path.parent)
+    status, _ = _status(result, "GPT")
+    assert status["status"] == "checked", status
+    assert status["built_from"] == ("GPT(config=GPT.get_default_config() with model_type='gpt-micro', "
+                                    "vocab_size=<unresolved: 1000>, block_size=64) from chargpt.py:17"), status
+    assert status["placeholders"] == ["vocab_size=1000 (vocabulary size: the project computes it (len(set(text))))"]
+
+
+def test_a_required_argparse_option_is_unknown_and_a_size_gets_its_placeholder(write):
+    write("model.py", SIGMOID)
+    path = write("train.py", "import argparse\nfrom model import Net\n\nparser = argparse.ArgumentParser()\n"
+                             "parser.add_argument('--depth', type=int, required=True)\n"
+                             "parser.add_argument('--width', type=int, default=16)\nargs = parser.parse_args()\n"
+                             "model = Net(args.depth, width=args.width)\n")
+    result = run_cli("model.py", "--no-cache", "--output-format", "json", "--exit-zero", cwd=path.parent)
+    status, _ = _status(result, "Net")
+    assert status["status"] == "checked", status
+    assert status["built_from"] == "Net(depth=<unresolved: 2>, width=16) from train.py:8", status
+    assert status["placeholders"] == ["depth=2 (number of layers: the project computes it (--depth, a required option))"]
+
+
+def test_a_padding_index_computed_from_the_vocabulary_gets_a_placeholder_index(write):
+    write("model.py", "from torch import nn\n\n\nclass Tagger(nn.Module):\n"
+                      "    def __init__(self, vocab_size, dim, n_tags, pad_idx):\n        super().__init__()\n"
+                      "        self.embed = nn.Embedding(vocab_size, dim, padding_idx=pad_idx)\n"
+                      "        self.out = nn.Linear(dim, n_tags)\n\n    def forward(self, ids):\n"
+                      "        return self.out(self.embed(ids))\n")
+    path = write("train.py", "from model import Tagger\nfrom data import load_vocab\n\nvocab = load_vocab('vocab.txt')\n"
+                             "PAD_IDX = vocab.stoi['<pad>']\nmodel = Tagger(len(vocab), 32, 17, PAD_IDX)\n")
+    result = run_cli("model.py", "--no-cache", "--output-format", "json", cwd=path.parent)
+    status, _ = _status(result, "Tagger")
+    assert status["status"] == "checked", status
+    assert status["built_from"] == ("Tagger(vocab_size=<unresolved: 1000>, dim=32, n_tags=17, "
+                                    "pad_idx=<unresolved: 0>) from train.py:6"), status
+    assert "pad_idx=0 (token index: the project computes it (vocab.stoi['<pad>']))" in status["placeholders"], status
+    assert result.returncode == 0, result.stdout
