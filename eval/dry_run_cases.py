@@ -8,6 +8,7 @@ learning rate's labels and at the best run's.
     python eval/dry_run_cases.py --first-batch           # the task's own first 8 rows, as `gradlint run` captures them
     python eval/dry_run_cases.py --first-batch --own-labels   # ... with their labels (an experiment)
     python eval/dry_run_cases.py --batch 32 -j 2
+    python eval/dry_run_cases.py --rise 1.5 --rises 1.5,3,10,30,100   # GL701's rise test at several ratios
 
 Each case is built the way gradlint builds it (its file's models; inputs generated from its first
 layer at ``--batch``, its directory's probe seq-len and input-std) and dry-run with the optimizer its
@@ -22,6 +23,7 @@ import concurrent.futures
 import json
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -31,10 +33,11 @@ sys.path.insert(0, str(ROOT))
 from gradlint.rules.gl701_diverges_at_learning_rate import DivergesAtLearningRate  # noqa: E402
 
 BATCHES = DivergesAtLearningRate.options["batches"]
+RISE = DivergesAtLearningRate.options["rise"]
 
 
 def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: int = 0, first_batch: bool = False,
-        own_labels: bool = False) -> dict:
+        own_labels: bool = False, rise: float | None = None) -> dict:
     sys.path.insert(0, str(ROOT))
     import torch
 
@@ -84,12 +87,35 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: in
             kind = "cross-entropy" if task.kind == "classify" else "MSE"
             gradlint.dry_run._target = lambda output, generator: (y, kind)
     started = time.perf_counter()
-    result = dry_run(model, inputs, setup, steps=steps, seed=seed, fresh=fresh, parts=parts, input_std=std)
+    result = dry_run(model, inputs, setup, steps=steps, seed=seed, fresh=fresh, parts=parts, input_std=std,
+                     rise=rise)
     first = result.first
     held = result.held
-    return {"case": name, "diverged_at": first.diverged_at, "why": first.why, "first": first.first_loss,
-            "last": first.last_loss, "held": held.lr if held else None, "batch": result.batch,
-            "seconds": time.perf_counter() - started, "runs": len(result.runs)}
+    rose = result.rose
+    risen = result.rise_runs[0] if rose else None
+
+    def runs(runs) -> list:
+        return [(r.lr, r.diverged_at, r.stopped, r.first_loss, r.end_loss) for r in runs]
+
+    return {"case": name, "diverged_at": first.diverged_at, "why": first.why, "flagged": result.diverged,
+            "first": (risen or first).first_loss, "last": (risen or first).end_loss,
+            "held": (rose or held).lr if (rose or held) else None, "batch": result.batch,
+            "seconds": time.perf_counter() - started, "runs": runs(result.runs), "rise_runs": runs(result.rise_runs)}
+
+
+def flagged_at(result: dict, rise: float | None) -> bool:
+    """Whether GL701 flags a case at ratio ``rise``, from a dry run at a ratio no larger (its runs,
+    in ladder order: lr, diverged_at, stopped, first and end loss)."""
+    def rose(run) -> bool:
+        return rise is not None and run[3] is not None and run[3] > 0 and run[4] > rise * run[3]
+
+    def held(run) -> bool:
+        return run[1] is None and not run[2] and not rose(run)
+
+    if result["runs"][0][1] is not None:
+        return True
+    tested = result["rise_runs"]
+    return bool(tested) and tested[0][1] is None and rose(tested[0]) and any(held(r) for r in tested[1:])
 
 
 def main() -> None:
@@ -107,6 +133,13 @@ def main() -> None:
     parser.add_argument("--own-labels", action="store_true",
                         help="with --first-batch: that batch's own labels and the task's loss instead of random "
                              "labels (an experiment; gradlint draws random ones)")
+    parser.add_argument("--rise", type=float, default=RISE,
+                        help="GL701's rise ratio: a run on one fixed batch ending this many times above its first "
+                             f"loss is retried at smaller learning rates, and flagged when one holds (default {RISE:g}, "
+                             "GL701's `rise`; 0: not applied)")
+    parser.add_argument("--rises", default="",
+                        help="comma-separated ratios, each ≥ --rise, to score from the same runs")
+    parser.add_argument("--json", type=Path, help="write every case's result to this file")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args()
     labels = json.loads((HERE / "labels.json").read_text())["cases"]
@@ -118,7 +151,9 @@ def main() -> None:
         results = list(pool.map(one, names, [args.batch] * len(names), [not args.fixed] * len(names),
                                 [args.steps] * len(names), [args.parts] * len(names),
                                 [args.seed] * len(names), [args.first_batch] * len(names),
-                                [args.own_labels] * len(names)))
+                                [args.own_labels] * len(names), [args.rise or None] * len(names)))
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=1))
     counts = {("first", True, True): 0, ("first", True, False): 0, ("best", True, True): 0, ("best", True, False): 0}
     totals = {("first", "fails"): 0, ("first", "trains"): 0, ("best", "fails"): 0, ("best", "trains"): 0}
     seconds = 0.0
@@ -130,24 +165,35 @@ def main() -> None:
             print(f"{name}: skipped ({result['skipped']})")
             continue
         seconds += result["seconds"]
-        flagged = result["diverged_at"] is not None
+        flagged = result["flagged"]
         for which, label in (("first", first_label), ("best", best_label)):
             if label in ("fails", "trains"):
                 totals[(which, label)] += 1
                 counts[(which, True, label == "fails")] += flagged
         if flagged or len(args.cases):
-            shown = (f"diverged at step {result['diverged_at']} ({result['why']}), held at lr {result['held']:.3g}"
-                     if flagged and result["held"] else f"diverged at step {result['diverged_at']} ({result['why']})"
+            where = f"rose {result['first']:.3g} -> {result['last']:.3g} on one batch" if result["diverged_at"] is None else \
+                f"diverged at step {result['diverged_at']} ({result['why']})"
+            shown = (f"{where}, held at lr {result['held']:.3g}" if flagged and result["held"] else where
                      if flagged else f"held: loss {result['first']:.3g} -> {result['last']:.3g}")
             print(f"{name}: {shown}; labels: first lr {first_label}, best run {best_label}")
-    labels = "their own labels" if args.own_labels else "random labels"
-    mode = (f"the task's first {args.batch} rows, {labels}" if args.first_batch
+    targets = "their own labels" if args.own_labels else "random labels"
+    mode = (f"the task's first {args.batch} rows, {targets}" if args.first_batch
             else "a fixed batch" if args.fixed else f"{args.parts} fresh batch(es) each step")
     print(f"\n{len(results)} cases, batch {args.batch}, {mode}, {args.steps} steps; "
           f"dry run {seconds:.1f} s in all ({time.perf_counter() - started:.0f} s wall, {args.jobs} jobs)")
     for which, title in (("first", "first learning rate"), ("best", "best run")):
         print(f"{title} labels: flags {counts[(which, True, True)]} of {totals[(which, 'fails')]} that fail, "
               f"{counts[(which, True, False)]} of {totals[(which, 'trains')]} that train")
+    for rise in [float(r) for r in args.rises.split(",") if r] + [None]:
+        scored = Counter()
+        for result in results:
+            entry = labels.get(result["case"])
+            if "skipped" in result or not entry or entry["runs"][0][1] not in ("fails", "trains"):
+                continue
+            scored[(entry["runs"][0][1], flagged_at(result, rise))] += 1
+        print(f"rise {rise if rise is not None else 'not applied'}: first learning rate labels: flags "
+              f"{scored[('fails', True)]} of {scored[('fails', True)] + scored[('fails', False)]} that fail, "
+              f"{scored[('trains', True)]} of {scored[('trains', True)] + scored[('trains', False)]} that train")
 
 
 if __name__ == "__main__":

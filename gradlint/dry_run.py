@@ -10,8 +10,20 @@ deep copy of the model (the user's model, its gradients and the random states ar
 they were) on one fixed batch: the probe's, which is the user's own batch when one was captured,
 else generated inputs. The loss fits the output: cross-entropy over seeded random integer targets
 for class logits (a last dimension of 2 or more), MSE against seeded random targets otherwise. A
-run diverges when the loss becomes non-finite or grows ``growth``× its first value; then the same
-run is repeated at the learning rate divided by 3, 10, 30 … until one holds.
+run *blows up* when the loss becomes non-finite or grows ``growth``× its first value; it *rises*
+when it runs to the end but its last steps' mean loss stands ``rise``× above its first (a learning
+rate that wrecks the loss without NaN: the loss starts near its floor, ln(classes) for
+cross-entropy, so ×10⁴ is out of reach). Either way the same run is repeated, on the same batches
+and targets, at the learning rate divided by 3, 10, 30 … until one holds (neither blows up nor
+rises; after a rise, one that makes progress: it ends at or below its first loss). A rise counts as
+divergence only when a smaller learning rate holds: the comparison tells a step that is too large
+from a loss that cannot fall on this batch. The rise is judged on one fixed
+batch with fixed targets (the captured batch, or the first generated one): on new random targets
+each step, the loss of a healthy step size rises too, as the logits grow on labels that cannot be
+learned.
+
+Where the model computes its own loss (a scalar output, or a Hugging Face output's ``loss`` when the
+batch carries labels), the dry run descends that loss, not one of its own.
 """
 
 from __future__ import annotations
@@ -36,6 +48,14 @@ from gradlint.training import OptimizerSetup
 _CLIP_NORM, _CLIP_VALUE = nn.utils.clip_grad_norm_, nn.utils.clip_grad_value_
 
 
+OWN_LOSS = "the model's own loss"
+# the rise test's fixed-batch runs are taken only when the run on new batches ended this many times
+# above its first loss (every case it flags on the evaluation suite and the fixtures did, ×32 and
+# ×50; most healthy models end below it and pay nothing for the test)
+RISE_GATE = 3.0
+TAIL = 5  # steps whose mean is where a run ended
+
+
 @dataclasses.dataclass(frozen=True)
 class Run:
     lr: float
@@ -45,6 +65,19 @@ class Run:
     first_loss: float | None
     last_loss: float | None
     stopped: bool = False          # the time limit ended it before ``steps``
+    losses: tuple[float, ...] = ()  # each step's loss, before its update
+    rose: bool = False             # ran to the end, its last steps' mean ``rise``× above its first
+
+    @property
+    def held(self) -> bool:
+        """Ran every step without blowing up, stopping or rising."""
+        return self.diverged_at is None and not self.stopped and not self.rose
+
+    @property
+    def end_loss(self) -> float | None:
+        """The mean loss of the last ``TAIL`` steps (one step's loss is noisy)."""
+        tail = self.losses[-TAIL:]
+        return sum(tail) / len(tail) if tail else self.last_loss
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +89,8 @@ class DryRunResult:
     runs: tuple[Run, ...]
     seconds: float
     fresh: bool = False            # a new generated batch and new targets at every step
+    fixed: tuple[Run, ...] = ()    # with ``fresh``: the rise test's runs, on one batch of the probe's size
+    fixed_batch: int = 0           # that batch's rows
 
     @property
     def first(self) -> Run:
@@ -63,8 +98,28 @@ class DryRunResult:
 
     @property
     def held(self) -> Run | None:
-        """The largest learning rate tried after the first that stayed finite for every step."""
-        return next((r for r in self.runs[1:] if r.diverged_at is None and not r.stopped), None)
+        """The largest learning rate tried after the first that held (see ``Run.held``)."""
+        return next((r for r in self.runs[1:] if r.held), None)
+
+    @property
+    def rise_runs(self) -> tuple[Run, ...]:
+        """The runs the rise test judged: on one fixed batch (``fixed``, or ``runs`` when every
+        step saw the same batch)."""
+        return self.fixed if self.fresh else self.runs
+
+    @property
+    def rose(self) -> Run | None:
+        """Where the rise test found the configured learning rate too large: the largest smaller
+        one that held after the configured one rose (see the module's doc), else None."""
+        runs = self.rise_runs
+        if not runs or not runs[0].rose:
+            return None
+        return next((r for r in runs[1:] if r.held), None)
+
+    @property
+    def diverged(self) -> bool:
+        """The configured learning rate blew the loss up, or raised it where a smaller one held."""
+        return self.first.diverged_at is not None or self.rose is not None
 
 
 def choose_setup(model: nn.Module, observed: OptimizerSetup | None, configured: dict | None,
@@ -102,7 +157,8 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:
 
 
 def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, steps: int = 30,
-            growth: float = 1e4, divisors: tuple[float, ...] = (3, 10, 30, 100, 300, 1000),
+            growth: float = 1e4, rise: float | None = None,
+            divisors: tuple[float, ...] = (3, 10, 30, 100, 300, 1000),
             seed: int = 0, deadline: float | None = None, default_clip_norm: float = 1.0,
             fresh: bool = False, parts: int = 1, input_std: float = 1.0) -> DryRunResult:
     """Run ``setup`` for ``steps`` steps on copies of ``model``; when the loss diverges, again at
@@ -111,7 +167,9 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
     targets, as training sees a new batch each step, and a step's gradient is the mean over
     ``parts`` such batches (a batch ``parts`` times the size of ``inputs``, whatever its layout;
     floating values standard normal × ``input_std``, as the generated ``inputs`` were drawn);
-    otherwise every step sees ``inputs`` and the same targets. Leaves ``model``, its gradients and every random state as they were."""
+    otherwise every step sees ``inputs`` and the same targets. Every run draws the same batches and
+    targets (one seed). With ``rise``, a run that ends ``rise``× above its first loss is retried too
+    (see the module's doc). Leaves ``model``, its gradients and every random state as they were."""
     started = time.perf_counter()
     cls = optimizer_class(setup.name)
     if cls is None:
@@ -133,26 +191,46 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
     states = random_states()
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same sums on every machine (and no spinning threads under load)
-    runs: list[Run] = []
     loss_kind, batch = "MSE", 0
-    try:
+
+    def ladder(fresh: bool, parts: int, rise: float | None) -> list[Run]:
+        """The configured learning rate, then smaller ones until one holds; after a rise, a smaller
+        one holds only where it makes progress (ends at or below its first loss)."""
+        nonlocal loss_kind, batch
+        runs: list[Run] = []
         for divisor in (1, *divisors):
+            after_rise = rise is not None and bool(runs) and runs[0].rose
             run, loss_kind, batch = _one_run(model, inputs, cls, setup, lr / divisor, steps, growth, seed,
-                                             deadline, clip_norm, clip_value, fresh, parts if fresh else 1,
-                                             input_std)
+                                             deadline, clip_norm, clip_value, fresh, parts, input_std,
+                                             1.0 if after_rise else rise)
             runs.append(run)
-            if run.stopped or run.diverged_at is None:
+            if run.stopped or run.held:
                 break
+        return runs
+
+    try:
+        runs = ladder(fresh, parts if fresh else 1, None if fresh else rise)
+        fixed: list[Run] = []
+        fixed_batch = 0
+        first = runs[0]
+        if (fresh and rise is not None and first.held and first.first_loss
+                and first.end_loss > RISE_GATE * first.first_loss):
+            # the rise test on one batch and one set of targets: on new random targets every step
+            # a healthy step size raises the loss too (its logits grow), on a fixed batch it does not
+            fresh_batch = batch
+            fixed = ladder(False, 1, rise)
+            batch, fixed_batch = fresh_batch, batch
     finally:
         torch.set_num_threads(threads)
         restore_random_states(states)
-    return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started, fresh)
+    return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started, fresh,
+                        tuple(fixed), fixed_batch)
 
 
 def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: OptimizerSetup, lr: float,
              steps: int, growth: float, seed: int, deadline: float | None,
              clip_norm: float | None, clip_value: float | None, fresh: bool = False,
-             parts: int = 1, input_std: float = 1.0) -> tuple[Run, str, int]:
+             parts: int = 1, input_std: float = 1.0, rise: float | None = None) -> tuple[Run, str, int]:
     torch.manual_seed(seed)
     random.seed(seed)
     trained = copy.deepcopy(model)
@@ -167,6 +245,7 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
     target = None
     loss_kind, batch = "MSE", 0
     first = last = None
+    losses: list[float] = []
     needs_closure = _needs_closure(optimizer)
 
     def clip() -> None:
@@ -178,7 +257,7 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
     with torch.enable_grad():
         for step in range(1, steps + 1):
             if deadline is not None and time.perf_counter() > deadline:
-                return Run(lr, step - 1, None, None, first, last, stopped=True), loss_kind, batch
+                return Run(lr, step - 1, None, None, first, last, stopped=True, losses=tuple(losses)), loss_kind, batch
             optimizer.zero_grad(set_to_none=True)
             value = 0.0
             draws = []   # this step's batches, for an optimizer that evaluates them again (LBFGS)
@@ -190,25 +269,29 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
                     raise ValueError("the model's output has no floating-point tensor")
                 if target is None or fresh:
                     target, loss_kind = _target(output, generator)
-                    batch = (output.shape[0] if output.dim() else 1) * parts
+                    batch = (_rows(batch_inputs) if loss_kind == OWN_LOSS else output.shape[0]) * parts
                 draws.append((batch_inputs, target))
                 loss = _loss(output, target, loss_kind) / parts
                 value += float(loss.detach())
                 if math.isfinite(value):
                     loss.backward()
             last = value
+            losses.append(value)
             if not math.isfinite(value):
-                return Run(lr, step, step, "non-finite", first, value), loss_kind, batch
+                return Run(lr, step, step, "non-finite", first, value, losses=tuple(losses)), loss_kind, batch
             if first is None:
                 first = value
             elif value > growth * max(first, 1e-12):
-                return Run(lr, step, step, f"grew ×{value / max(first, 1e-12):.0e}", first, value), loss_kind, batch
+                return (Run(lr, step, step, f"grew ×{value / max(first, 1e-12):.0e}", first, value,
+                            losses=tuple(losses)), loss_kind, batch)
             clip()
             if needs_closure:
                 optimizer.step(functools.partial(_closure, optimizer, trained, draws, loss_kind, parts, clip))
             else:
                 optimizer.step()
-    return Run(lr, steps, None, None, first, last), loss_kind, batch
+    run = Run(lr, steps, None, None, first, last, losses=tuple(losses))
+    rose = rise is not None and first is not None and first > 0 and run.end_loss > rise * first
+    return dataclasses.replace(run, rose=rose), loss_kind, batch
 
 
 def _closure(optimizer: Any, trained: Any, draws: list, loss_kind: str, parts: int, clip: Any) -> torch.Tensor:
@@ -256,20 +339,38 @@ def _like(value: Any, generator: torch.Generator, std: float = 1.0) -> Any:
 
 
 def _first_float(value: Any) -> torch.Tensor | None:
+    """The output the loss is taken of: the model's own loss where it computes one (a Hugging Face
+    output's ``loss``, given labels), else its first floating tensor that carries a gradient."""
     from gradlint.probe import _flatten
 
+    own = getattr(value, "loss", None) if not isinstance(value, torch.Tensor) else None
+    if isinstance(own, torch.Tensor) and own.dim() == 0 and own.requires_grad:
+        return own
     return next((t for t in _flatten(value) if t.is_floating_point() and t.requires_grad), None)
 
 
-def _target(output: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, str]:
-    """Seeded random targets: class indices for logits (last dimension ≥ 2), else values."""
+def _rows(inputs: dict[str, Any]) -> int:
+    """The batch size of ``inputs``: the leading dimension of their first tensor."""
+    from gradlint.probe import _flatten
+
+    first = next(iter(_flatten(inputs)), None)
+    return int(first.shape[0]) if first is not None and first.dim() else 1
+
+
+def _target(output: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor | None, str]:
+    """Seeded random targets: class indices for logits (last dimension ≥ 2), else values; none
+    for a scalar output, the model's own loss."""
+    if output.dim() == 0:
+        return None, OWN_LOSS
     if output.dim() >= 2 and output.shape[-1] >= 2:
         rows = output.detach().reshape(-1, output.shape[-1]).shape[0]
         return torch.randint(output.shape[-1], (rows,), generator=generator).to(output.device), "cross-entropy"
     return torch.randn(output.shape, generator=generator, dtype=output.dtype).to(output.device), "MSE"
 
 
-def _loss(output: torch.Tensor, target: torch.Tensor, kind: str) -> torch.Tensor:
+def _loss(output: torch.Tensor, target: torch.Tensor | None, kind: str) -> torch.Tensor:
+    if kind == OWN_LOSS:
+        return output.float()
     if kind == "cross-entropy":
         return nn.functional.cross_entropy(output.reshape(-1, output.shape[-1]).float(), target)
     return nn.functional.mse_loss(output.float(), target.float())

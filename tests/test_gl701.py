@@ -459,3 +459,68 @@ def test_a_warm_up_named_beside_the_optimizer_in_a_hydra_config_is_applied(tmp_p
     (setup,) = facts.optimizers
     assert (setup.scheduler, facts.owners, setup.location.line) == ("LinearLR", ("LitModel",), 3)
     assert setup.lr == pytest.approx(0.1 * (0.1 + 0.9 * 29 / 100))
+
+
+# ------------------------------------------------- a learning rate that wrecks the loss without NaN
+
+def test_adamw_at_an_sgd_learning_rate_raises_the_loss_without_nan_and_a_smaller_one_that_makes_progress_is_named():
+    # the classic word-level LSTM example's lr (20, for plain SGD), kept when its script moved to
+    # AdamW: real training climbs from 9.2 to the hundreds without a NaN (the fixture's docstring)
+    run = run_cli("fixtures/gl701_lstm_adamw", "--no-cache")
+    assert run.returncode == 1, run.stderr
+    (line,) = [line for line in run.stdout.splitlines() if " GL701 " in line]
+    assert line.startswith("fixtures/gl701_lstm_adamw/train.py:38:17: GL701 error: training diverges at the "
+                           "configured learning rate: AdamW(lr=20) (constructed here) makes `RNNModel`'s loss rise "
+                           "from 9.21 to "), line
+    assert "over a 30-step dry run on one batch of 32 with fixed targets; lr=0.2 (÷100) held on the same batch" in line
+
+
+def test_a_learning_rate_that_suits_adamw_is_not_flagged_and_costs_no_fixed_batch_run():
+    import sys
+
+    sys.path.insert(0, str(FIXTURES / "gl701_lstm_adamw"))
+    try:
+        from model import RNNModel
+    finally:
+        sys.path.pop(0)
+    torch.manual_seed(0)
+    setup = OptimizerSetup("AdamW", {"lr": 2e-3}, "config")
+    result = dry_run(RNNModel(2000, 64, 64), {"input": torch.randint(0, 2000, (16, 8))}, setup, rise=100.0,
+                     fresh=True, parts=2)
+    assert not result.diverged and result.first.end_loss < 1.01 * result.first.first_loss  # random targets: flat
+    assert result.fixed == ()  # it ended below its start: the rise test had nothing to test
+
+
+class _RisingLoss(nn.Module):
+    """Computes its own loss, which rises with every call whatever the step: not a step size."""
+
+    def __init__(self):
+        super().__init__()
+        self.fc = nn.Linear(4, 1)
+        self.register_buffer("calls", torch.zeros(()))
+
+    def forward(self, x):
+        self.calls += 1
+        return (self.fc(x) ** 2).mean() * 0 + self.calls
+
+
+def test_a_loss_that_rises_at_every_learning_rate_is_not_the_step_size():
+    setup = OptimizerSetup("SGD", {"lr": 0.1}, "config")
+    result = dry_run(_RisingLoss(), {"x": torch.randn(8, 4)}, setup, rise=1.5)  # the captured batch: no fixed runs
+    assert result.loss == "the model's own loss"
+    assert all(r.rose for r in result.runs) and len(result.runs) == 7
+    assert not result.diverged
+
+
+def test_the_dry_run_descends_the_loss_a_hugging_face_model_computes_from_its_labels():
+    transformers = pytest.importorskip("transformers")
+    config = transformers.GPT2Config(n_layer=2, n_head=2, n_embd=32, vocab_size=100, n_positions=32, resid_pdrop=0.0,
+                                     embd_pdrop=0.0, attn_pdrop=0.0, bos_token_id=0, eos_token_id=0)
+    torch.manual_seed(0)
+    model = transformers.GPT2LMHeadModel(config)
+    ids = torch.randint(0, 100, (4, 16))
+    setup = OptimizerSetup("AdamW", {"lr": 1e-3}, "config")
+    result = dry_run(model, {"input_ids": ids, "labels": ids}, setup, steps=5, rise=1.5)
+    assert result.loss == "the model's own loss" and result.batch == 4
+    with torch.no_grad():
+        assert abs(result.first.first_loss - float(model(input_ids=ids, labels=ids).loss)) < 1e-4
