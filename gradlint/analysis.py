@@ -13,6 +13,7 @@ rule runs); ``Analysis`` only answers questions about them. The gains along a sp
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections import Counter
 from collections.abc import Mapping
@@ -24,7 +25,7 @@ from gradlint.passes import Facts, run_passes
 from gradlint.passes.chains import FAMILIES, Chain
 from gradlint.passes.meanfield import averages, constant_factor, size_ratio
 from gradlint.passes.residual import ResidualBlock
-from gradlint.passes.span import LAYER_KINDS, Span
+from gradlint.passes.span import LAYER_KINDS, Span, weight_layers
 from gradlint.passes.topology import Topology, node_facts
 
 __all__ = ["FAMILIES", "LAYER_KINDS", "Analysis", "Chain", "ResidualBlock", "Span", "analyze"]
@@ -86,6 +87,24 @@ class Analysis:
     @property
     def recurrent_nodes(self) -> frozenset[str]:
         return self.facts.recurrence.nodes
+
+    @functools.cached_property
+    def weight_layers(self) -> Mapping[str, tuple[str, ...]]:
+        """Every weight layer (module, or parameter set) and the nodes that apply it."""
+        return weight_layers(self.graph)
+
+    @property
+    def unspanned_layers(self) -> dict[str, tuple[str, ...]]:
+        """The weight layers the main span's prediction does not cover (all of them when there
+        is no span), with their nodes: what only a measurement can judge."""
+        span = self.span
+        keys = span.outside if span is not None else tuple(self.weight_layers)
+        return {key: self.weight_layers.get(key, ()) for key in keys}
+
+    @property
+    def layers_in_model(self) -> int:
+        span = self.span
+        return span.layers_in_model if span is not None else len(self.weight_layers)
 
     def module_call(self, qualname: str) -> str | None:
         """The node of the first call of the module named ``qualname`` (None: it is never called)."""

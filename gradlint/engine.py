@@ -22,6 +22,7 @@ from gradlint.analysis import Analysis, analyze
 from gradlint.findings import (
     CHECKED,
     MIN_COVERAGE,
+    PARTLY_ANALYSED,
     PARTLY_TRACED,
     FAILED,
     NOT_BUILT,
@@ -78,10 +79,14 @@ class ModelReport:
     seconds: float | None = None
     probed: bool = dataclasses.field(default=False, kw_only=True)
     unprobed: str | None = dataclasses.field(default=None, kw_only=True)  # why the probe did not run
-    # the main span ({"start", "end", "layers_in_span", "layers_in_model", "layers_outside"}), or None with the
+    # the main span ({"start", "end", "layers_in_span", "layers_in_model", "layers_outside", "layers_measured_outside"}), or None with the
     # reason in span_note (which also holds why a span ends early)
     span: dict | None = dataclasses.field(default=None, kw_only=True)
     span_note: str | None = dataclasses.field(default=None, kw_only=True)
+    # weight layers whose gain was analysed (predicted over the main span, or measured by the
+    # probe outside it) and in the model; the ones that were not, by name
+    analysed: tuple[int, int] | None = dataclasses.field(default=None, kw_only=True)
+    unanalysed: tuple[str, ...] = dataclasses.field(default=(), kw_only=True)
 
     @property
     def status(self) -> str:
@@ -89,7 +94,21 @@ class ModelReport:
             return NOT_TRACED
         if not self.probed:
             return STRUCTURE_ONLY
-        return PARTLY_TRACED if self.partly_traced else CHECKED
+        if self.partly_traced:
+            return PARTLY_TRACED
+        return PARTLY_ANALYSED if self.partly_analysed else CHECKED
+
+    @property
+    def partly_analysed(self) -> str | None:
+        """Why the model is only partly checked (the gain of under 90% of its weight layers was
+        analysed, predicted or measured), or None."""
+        if self.analysed is None or not self.analysed[1] or self.analysed[0] >= MIN_COVERAGE * self.analysed[1]:
+            return None
+        done, total = self.analysed
+        names = ", ".join(f"`{n}`" for n in self.unanalysed[:3]) + (
+            f" and {len(self.unanalysed) - 3} more" if len(self.unanalysed) > 3 else "")
+        return (f"the gain of {done} of its {total} weight layers ({done / total:.0%}) was analysed; "
+                f"{names} lie on no main span and the probe measured no gradient there")
 
     @property
     def partly_traced(self) -> str | None:
@@ -387,7 +406,7 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
         status=report.status, tracer=report.tracer, coverage=report.coverage, nodes=report.nodes,
         seconds=round(report.seconds, 3) if report.seconds is not None else None,
         span=report.span, span_note=report.span_note,
-        why=report.problem or report.unprobed or report.partly_traced, **known))
+        why=report.problem or report.unprobed or report.partly_traced or report.partly_analysed, **known))
     _status_note(result, result.model_status[-1], spec.from_arguments)
     result.notes.extend(Note(result.path, f"model `{spec.name}`: {text}", spec.name, detail=True)
                         for text in report.details)
@@ -496,6 +515,13 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         report.flow = _flow(analysis, ctx, probe, findings)
     report.details = details
     report.probed = probe is not None
+    if analysis is not None and probe is not None:
+        report.analysed, report.unanalysed = _analysed(analysis, probe)
+        if report.span is not None:
+            report.span["layers_measured_outside"] = report.analysed[0] - report.span["layers_in_span"]
+        if report.partly_analysed:
+            notes.append(f"only partly analysed: {report.partly_analysed}; the whole-model gain rules "
+                         f"({', '.join(SPAN_RULES)}) could not judge them (-v shows the main span)")
     if not report.probed:
         report.unprobed = ("the probe is disabled (--no-probe)" if not settings.probe
                            else "too large to build here; structure checked on the meta device" if too_large_meta
@@ -547,6 +573,19 @@ def _main_span(analysis: Analysis | None, settings: Settings, notes: list[str],
     return ({"start": label[span.start]["label"], "end": label[span.end]["label"],
              "layers_in_span": span.layers_in_span, "layers_in_model": span.layers_in_model,
              "layers_outside": list(span.outside)}, span.note)
+
+
+def _analysed(analysis: Analysis, probe: ProbeResult) -> tuple[tuple[int, int], tuple[str, ...]]:
+    """How many of the model's weight layers had their gain analysed — predicted over the main
+    span, measured by the probe outside it, or (a recurrence) judged over time by GL301 — and the
+    names of those that were not."""
+    total = analysis.layers_in_model
+    outside = analysis.unspanned_layers
+    graph = analysis.graph
+    measured = {key for key, nodes in outside.items()
+                if any(math.isfinite(probe.grad_rms.get(n, math.nan)) or graph.nodes[n]["kind"] == "recurrent"
+                       or n in analysis.recurrent_nodes for n in nodes)}
+    return (total - len(outside) + len(measured), total), tuple(sorted(set(outside) - measured))
 
 
 _BLOCK_KINDS = ("input", "weight", "embedding", "activation", "norm", "add", "recurrent", "attention")
@@ -681,11 +720,13 @@ def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings
 
 
 def _coverage(model: nn.Module, traced: TraceResult) -> float:
+    """The share of the model's parameters inside the traced graph: never below 0 (an opaque
+    part nested in another, or sharing its weights, counts its parameters once)."""
     total = sum(p.numel() for p in model.parameters())
     if not total:
         return 1.0
-    hidden = sum(p.numel() for q in traced.opaque for p in model.get_submodule(q).parameters())
-    return 1.0 - hidden / total
+    hidden = {id(p): p.numel() for q in traced.opaque for p in model.get_submodule(q).parameters()}
+    return max(0.0, 1.0 - sum(hidden.values()) / total)
 
 
 def internal_error(during: str, exc: BaseException) -> str:

@@ -183,16 +183,19 @@ class Note:
 
 
 # What gradlint reached of a model, from most to least.
-CHECKED, PARTLY_TRACED, STRUCTURE_ONLY, NOT_TRACED, NOT_BUILT, FAILED = (
-    "checked", "partly traced", "structure-only", "not traced", "not built", "failed")
-# a model whose traced graph holds less than this share of its parameters is not "checked": the
-# parts left opaque (one node each) were judged by nobody
+CHECKED, PARTLY_TRACED, PARTLY_ANALYSED, STRUCTURE_ONLY, NOT_TRACED, NOT_BUILT, FAILED = (
+    "checked", "partly traced", "partly analysed", "structure-only", "not traced", "not built", "failed")
+# a model whose traced graph holds less than this share of its parameters, or whose weight layers'
+# gain was analysed (predicted or measured) for less than this share, is not "checked": the parts
+# left out were judged by nobody
 MIN_COVERAGE = 0.9
 
 
 @dataclasses.dataclass(frozen=True)
 class ModelStatus:
     """One model and how far gradlint got with it: ``checked`` (traced and probed),
+    ``partly analysed`` (traced and probed, but the gain of under 90% of its weight layers was
+    predicted over the main span or measured by the probe: ``why`` names the others),
     ``partly traced`` (traced with under 90% of its parameters in the graph: ``why`` names the
     opaque parts), ``structure-only`` (traced, the probe did not run: ``why`` says why), ``not traced``,
     ``not built`` (its constructor or factory raised), ``failed`` (timed out, or gradlint's own

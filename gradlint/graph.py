@@ -190,15 +190,35 @@ def _node_facts(
             facts["kind"] = _METHOD_KINDS.get(node.target, "other")
 
     if facts["kind"] in ("weight", "matmul", "norm", "embedding") and node.op != "call_module":
+        sources = (_parameter_source(arg) for arg in node.all_input_nodes)
         facts["params"] = {
-            arg.target: tuple(get_attr(gm, arg.target).shape)
-            for arg in node.all_input_nodes
-            if arg.op == "get_attr" and isinstance(get_attr(gm, arg.target), torch.Tensor)
+            source.target: tuple(get_attr(gm, source.target).shape)
+            for source in sources
+            if source is not None and isinstance(get_attr(gm, source.target), torch.Tensor)
         }
     if facts["kind"] == "matmul":
         # x @ W with a parameter is a weight layer; activation @ activation (attention) is not.
         facts["kind"] = "weight" if facts["params"] else "other"
     return facts
+
+
+# reshapes and casts of a parameter that keep it the same weights (`x @ self.weight.T`)
+_PARAMETER_VIEWS = frozenset({"t", "T", "mT", "transpose", "permute", "view", "reshape", "contiguous", "to",
+                              "type", "float", "half", "bfloat16", "unsqueeze", "squeeze", "flatten"})
+
+
+def _parameter_source(node: fx.Node) -> fx.Node | None:
+    """The parameter (a ``get_attr`` node) that ``node`` is, or is a view or cast of."""
+    while node.op != "get_attr":
+        name = (node.target if node.op == "call_method" else getattr(node.target, "__name__", None)
+                if node.op == "call_function" else None)
+        if node.op == "call_function" and node.target is getattr and len(node.args) == 2:
+            name = node.args[1]  # `weight.T`: getattr(weight, "T")
+        inputs = node.all_input_nodes
+        if name not in _PARAMETER_VIEWS or len(inputs) != 1:
+            return None
+        node = inputs[0]
+    return node
 
 
 def _set_activation(facts: dict[str, Any], activation: str | None) -> None:

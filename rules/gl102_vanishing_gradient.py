@@ -1,21 +1,41 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable
 
 from gradlint.findings import Finding, Severity
 from gradlint.rule import (
     CLASS_H,
     CLASS_S,
+    MEASURED,
     ModelContext,
     Rule,
     Thresholds,
     gain_text,
     span_verdict,
+    verdict,
 )
 
 # Structural rules that already explain a gradient that shrinks, with a more precise fix.
 EXPLAINED_BY = ("GL101", "GL201", "GL301")
+
+
+def _norm(ctx: ModelContext, probe, node: str) -> float | None:
+    """The norm of the loss gradient at ``node``'s output (its RMS × √size), when measured."""
+    rms, shape = probe.grad_rms.get(node), ctx.graph.nodes[node]["shape"]
+    if rms is None or not math.isfinite(rms) or shape is None:
+        return None
+    return rms * math.sqrt(math.prod(shape))
+
+
+def _output_norm(ctx: ModelContext, probe) -> float | None:
+    """The norm of the loss gradient over the model's output tensors, when measured."""
+    graph = ctx.graph
+    norms = [_norm(ctx, probe, p) for n, f in graph.nodes(data=True) if f["kind"] == "output"
+             for p in graph.predecessors(n)]
+    norms = [x for x in norms if x]
+    return math.sqrt(sum(x * x for x in norms)) if norms else None
 
 
 def _located(ctx: ModelContext, node: str) -> str:
@@ -112,7 +132,17 @@ class VanishingGradient(Rule):
       activations without normalization (THEORY.md §3, class S).
 
     The probe measures the same ratio (RMS of the activation gradient at both ends of the span);
-    a finding it does not confirm is kept as info.
+    a finding it does not confirm is kept as info. The measurement is the evidence, the
+    prediction a hypothesis: where the prediction flagged nothing, or flagged the opposite
+    direction (GL202's growth where the gradient in fact falls), the measured ratio past the
+    threshold is a finding of its own — at its measured severity after an opposite prediction,
+    from the error threshold otherwise (one short seeded batch against a prediction that saw
+    nothing). A normalized path's measured growth is left alone: the 32-layer BatchNorm-ReLU
+    stacks of the evaluation suite measure past 10⁴ at initialization and train. Weight layers
+    that no main span covers (a side input's branch, the layers an encoder-decoder's span leaves
+    out; every layer of a model without a span) are judged by their measured gradient norm
+    against the model's output, from the error threshold (class H's, 10⁴), so that no model is
+    called checked with part of it unjudged (see the model statuses).
 
     ## References
     - He et al. 2015; Schoenholz et al. 2017; THEORY.md §1–§3.
@@ -177,6 +207,87 @@ class VanishingGradient(Rule):
         # the probe's RMS ratio, turned into the ratio of norms the prediction is about
         return span_verdict(finding, ctx, measured, self.thresholds(ctx.analysis.main_span_class),
                             correction=ctx.analysis.judged_correction(*finding.span))
+
+    def measure(self, ctx: ModelContext, measured) -> Iterable[Finding]:
+        """What the measurement says where the prediction did not flag: the main span's measured
+        ratio, and the weight layers no span covers (measured against the model's output)."""
+        if ctx.analysis is None or measured.graph is None:
+            return
+        if any(f.code == self.code for f in ctx.prior) or any(
+                f.code in self.explained_by and (f.static_d or 0) * self.direction > 0 for f in ctx.prior):
+            return  # predicted (and confirmed or not by span_verdict), or explained by a structural rule
+        found = self._measured_span(ctx, measured.graph)
+        if found is None:
+            found = self._measured_outside(ctx, measured.graph)
+        if found is not None:
+            yield found
+
+    def _measured_span(self, ctx: ModelContext, probe) -> Finding | None:
+        """The main span's measured ratio past this rule's threshold: at its measured severity
+        when the prediction flagged the opposite direction (the measurement is the evidence),
+        else from the error threshold only (a prediction that saw nothing and a measurement of
+        one short seeded batch agree on everything milder)."""
+        span = ctx.analysis.main_span
+        if span is None or self._crosses_recurrence(ctx, *span):
+            return None
+        d = probe.span_d(*span)
+        if d is None or not math.isfinite(d):
+            return None
+        d += ctx.analysis.judged_correction(*span)
+        network_class = ctx.analysis.main_span_class
+        if network_class == "N" and self.direction > 0:
+            # a normalized path's growth at initialization overstates the risk (its gradients
+            # equilibrate after the first steps, GL202's docs): the measured growth of the
+            # 32-layer BatchNorm-ReLU stacks of the evaluation suite is past 10⁴ and they train
+            return None
+        thresholds = self.thresholds(network_class)
+        opposite = any(f.span == span and (f.static_d or 0) * self.direction < 0 for f in ctx.prior)
+        severity = thresholds.severity(d) if d * self.direction > 0 else None
+        if severity is None or (not opposite and severity is not Severity.ERROR):
+            return None
+        start, end = span
+        predicted = ctx.analysis.span_gain(start, end)
+        finding = self.make(
+            ctx.location(_located(ctx, start), end),
+            "the gradient {direction} by {gain} from `{last}` back to `{first}` (measured; the "
+            "prediction over every path of the main span said {predicted})",
+            {"direction": "shrinks" if d < 0 else "grows", "gain": gain_text(d), "first": ctx.label(start),
+             "last": ctx.label(end), "predicted": gain_text(predicted)},
+            severity=self.adjust(severity, ctx), model=ctx.model_name, node=ctx.label(start), span=span,
+        )
+        return verdict(finding, MEASURED, f"gradient at `{ctx.label(start)}` is {gain_text(d)} of "
+                       f"`{ctx.label(end)}`", d)
+
+    def _measured_outside(self, ctx: ModelContext, probe) -> Finding | None:
+        """The weight layer outside the main span (every layer, without one) whose gradient norm,
+        measured against the model's output, is furthest past the error threshold."""
+        outside = ctx.analysis.unspanned_layers
+        reference = _output_norm(ctx, probe)
+        if not outside or reference is None:
+            return None
+        error = float(self.opts["error-d"])  # class H's: no saturating chain's bands outside a span
+        worst = None
+        for key, nodes in sorted(outside.items()):
+            for node in nodes:
+                if node in ctx.analysis.recurrent_nodes or ctx.graph.nodes[node]["kind"] == "recurrent":
+                    continue  # over time steps: GL301's
+                norm = _norm(ctx, probe, node)
+                if norm is None or norm == 0.0:
+                    continue
+                d = math.log10(norm / reference)
+                if d * self.direction >= error and (worst is None or d * self.direction > worst[0] * self.direction):
+                    worst = (d, key, node)
+        if worst is None:
+            return None
+        d, key, node = worst
+        finding = self.make(
+            ctx.location(node),
+            "the gradient {direction} by {gain} from the model's output back to `{layer}` (measured; "
+            "no main span covers this layer, so no prediction judged it)",
+            {"direction": "shrinks" if d < 0 else "grows", "gain": gain_text(d), "layer": key},
+            severity=self.adjust(Severity.ERROR, ctx), model=ctx.model_name, node=ctx.label(node),
+        )
+        return verdict(finding, MEASURED, f"gradient norm at `{key}` is {gain_text(d)} of the output's", d)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)

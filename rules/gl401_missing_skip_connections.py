@@ -6,13 +6,36 @@ from gradlint.findings import Finding, Severity
 from gradlint.rule import CLASS_H, CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, gain_text, verdict
 
 
+def _longest_run(ctx: ModelContext, chain) -> int:
+    """The most layers of ``chain`` in a row with no residual join between them: the route is the
+    fewest layers any gradient must cross, so a join on it (an add or a concatenation of two data
+    tensors) is a skip around the layers of its other branch. An inverted-residual network
+    (MobileNetV2) has no skip where a block changes the shape, so its fewest-layer route crosses
+    every such transition, yet a skip joins the stream after each few of them: no stretch of it
+    is the plain stack that degrades."""
+    topology = ctx.analysis.topology
+    members = set(chain.nodes)
+    run = longest = 0
+    for node in chain.route:
+        if node in members:
+            run += 1
+            longest = max(longest, run)
+        elif topology.kind[node] in ("add", "cat") and len(topology.data_inputs[node]) >= 2:
+            run = 0
+    return longest
+
+
 class MissingSkipConnections(Rule):
     """
     ## What it does
     Finds long paths of weight layers with no skip (residual) connection around any of them: the
     depth is the fewest weight layers that any gradient route from the output must cross, so a
     residual add or a concatenation with a shortcut cuts it, while parallel branches that each
-    hold a layer (q/k/v projections, gated MLPs) still count as one layer.
+    hold a layer (q/k/v projections, gated MLPs) still count as one layer. A route that a skip
+    joins every few layers is not a plain stack even when its layers add up past the limit: an
+    inverted-residual network (MobileNetV2) has skips only where a block keeps the shape, so its
+    route crosses every shape-changing block, 23 layers in all, never more than a few in a row;
+    the rule judges the longest stretch between joins.
 
     ## Why is this bad?
     Deep plain stacks *degrade*: He et al. 2016 measured healthy gradient norms in a 34-layer
@@ -64,7 +87,7 @@ class MissingSkipConnections(Rule):
             return
         kind = ctx.analysis.topology.kind
         for chain in ctx.analysis.chains("skipless"):
-            if len(chain) <= self.opts["max-depth"]:
+            if len(chain) <= self.opts["max-depth"] or _longest_run(ctx, chain) <= self.opts["max-depth"]:
                 continue
             normalized = any(kind[n] == "norm" for n in chain.route)
             severity = (Severity.ERROR if normalized and len(chain) > self.opts["error-depth"]

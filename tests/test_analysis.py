@@ -312,7 +312,8 @@ class Net(nn.Module):
     (entry,) = json.loads(result.stdout)["files"]
     (status,) = entry["model_status"]
     assert (status["name"], status["span"], status["span_note"]) == (
-        "Net", {"start": "net.0", "end": "net.3", "layers_in_span": 3, "layers_in_model": 3, "layers_outside": []}, None)
+        "Net", {"start": "net.0", "end": "net.3", "layers_in_span": 3, "layers_in_model": 3, "layers_outside": [],
+                "layers_measured_outside": 0}, None)
     verbose = run_cli(str(path), "--no-cache", "-v", cwd=path.parent)
     assert "model `Net`: main span `net.0` → `net.3`: 3 of 3 weight layers (100%)" in verbose.stderr
 
@@ -385,3 +386,119 @@ class TestGraphHelpers:
         order = topological_order(g)
         found = immediate_post_dominators({n: list(g.successors(n)) for n in g}, order[::-1], exit_)
         assert found == expected
+
+
+# ------------------------------------------- the whole model: what no prediction covers is measured
+
+SIDE_BRANCH = """
+import torch
+from torch import nn
+
+
+class TwoInputs(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.deep = nn.Sequential(*[m for _ in range(6) for m in (nn.Linear(16, 16), nn.LayerNorm(16), nn.ReLU())])
+        self.side = nn.Linear(4, 16)
+        self.head = nn.Linear(16, 2)
+
+    def forward(self, x, extra):
+        return self.head(self.deep(x) + {scale} * self.side(extra))
+"""
+
+
+def test_a_layer_no_main_span_covers_is_judged_by_its_measured_gradient(write):
+    # the main span follows the deep input; `side` lies on no span, so no prediction covers it:
+    # the probe's gradient there, against the model's output, is what judges it
+    path = write("net.py", SIDE_BRANCH.format(scale="1e5"))
+    result = run_cli(str(path), "--no-cache", "--output-format", "json", cwd=path.parent)
+    (entry,) = json.loads(result.stdout)["files"]
+    (finding,) = [f for f in entry["findings"] if f["severity"] != "info"]
+    assert (finding["code"], finding["severity"], finding["location"]["line"]) == ("GL202", "error", 14)
+    assert "from the model's output back to `side` (measured; no main span covers this layer" in finding["message"]
+    assert finding["probe"]["confirmed"] and 4 < finding["probe"]["measured_d"] < 6
+    (status,) = entry["model_status"]
+    assert status["status"] == "checked"
+    assert (status["span"]["layers_in_span"], status["span"]["layers_in_model"],
+            status["span"]["layers_measured_outside"]) == (7, 8, 1)
+    healthy = write("healthy.py", SIDE_BRANCH.format(scale="1.0"))
+    assert run_cli(str(healthy), "--no-cache", cwd=healthy.parent).returncode == 0
+
+
+def test_the_measurement_wins_over_a_prediction_that_saw_nothing(write):
+    # a soft clamp the mean field reads as a pass-through damps every value ×0.01 per layer: the
+    # prediction says 0.18, the probe measures 3e-10, and the measurement is the evidence
+    path = write("damped.py", """
+import torch
+from torch import nn
+
+
+class Damped(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(32, 32) for _ in range(4))
+        self.head = nn.Linear(32, 4)
+
+    def forward(self, x):
+        for layer in self.layers:
+            h = torch.relu(layer(x))
+            x = torch.where(h.abs() > 1e3, h, h * 0.01)
+        return self.head(x)
+""")
+    result = run_cli(str(path), "--no-cache", "--output-format", "json", cwd=path.parent)
+    (entry,) = json.loads(result.stdout)["files"]
+    (finding,) = [f for f in entry["findings"] if f["code"] == "GL102"]
+    assert (finding["severity"], finding["location"]["line"]) == ("error", 14)
+    assert "(measured; the prediction over every path of the main span said 1.8e-01)" in finding["message"]
+    assert finding["probe"]["measured_d"] < -8
+    assert result.returncode == 1
+
+
+def test_a_model_whose_layers_were_not_all_analysed_is_never_reported_checked():
+    from gradlint.engine import ModelReport
+
+    report = ModelReport("Net", [], [], tracer="value-guided fx", coverage=1.0, nodes=20, probed=True,
+                         analysed=(7, 8), unanalysed=("encoder.proj",))
+    assert report.status == "partly analysed"
+    assert report.partly_analysed == ("the gain of 7 of its 8 weight layers (88%) was analysed; `encoder.proj` "
+                                      "lie on no main span and the probe measured no gradient there")
+    assert ModelReport("Net", [], [], tracer="value-guided fx", coverage=1.0, nodes=20, probed=True,
+                       analysed=(9, 10)).status == "checked"
+
+
+def test_coverage_is_never_negative_when_opaque_parts_nest():
+    from gradlint.engine import _coverage
+    from gradlint.trace import TraceResult
+
+    model = nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)), nn.Linear(4, 2))
+    traced = TraceResult(None, "value-guided fx", {"0": "data-dependent", "0.0": "data-dependent"}, [], {})
+    hidden = sum(p.numel() for p in model[0].parameters())
+    assert _coverage(model, traced) == pytest.approx(1 - hidden / sum(p.numel() for p in model.parameters()))
+
+
+def test_a_plain_stack_with_one_skip_in_its_middle_is_still_a_plain_stack(write):
+    # GL401 judges the longest stretch between residual joins (an inverted-residual network is
+    # quiet: fixtures/clean_inverted_residual.py); 2 × 24 layers with one skip between them is not
+    path = write("half.py", """
+import torch
+from torch import nn
+
+
+def stack():
+    return nn.Sequential(*[m for _ in range(24) for m in (nn.Linear(16, 16), nn.BatchNorm1d(16), nn.ReLU())])
+
+
+class TwoStacks(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.first, self.second, self.bridge = stack(), stack(), nn.Linear(16, 16)
+
+    def forward(self, x):
+        h = self.first(x)
+        h = h + self.bridge(h)
+        return self.second(h)
+""")
+    result = run_cli(str(path), "--no-cache", "--output-format", "json", cwd=path.parent)
+    (entry,) = json.loads(result.stdout)["files"]
+    (finding,) = [f for f in entry["findings"] if f["code"] == "GL401" and f["model"] == "TwoStacks"]
+    assert finding["severity"] == "warning" and finding["message"].startswith("48 weight layers on a path with no skip")

@@ -406,7 +406,7 @@ def test_project_shapes_outputs_preallocated_and_filled_step_by_step_stay_on_the
     (status,) = [m for f in json.loads(result.stdout)["files"] for m in f["model_status"]]
     assert status["status"] == "checked", status
     assert status["span"] == {"start": "steps.0", "end": "setitem_5", "layers_in_span": 6, "layers_in_model": 6,
-                              "layers_outside": []}
+                              "layers_outside": [], "layers_measured_outside": 0}
 
 
 def test_tracing_factories_touches_neither_the_torch_module_nor_other_threads():

@@ -24,6 +24,21 @@ from gradlint.passes.topology import Topology, descendants, immediate_post_domin
 LAYER_KINDS = ("weight", "embedding", "recurrent")
 
 
+def layer_key(graph: nx.DiGraph, node: str) -> str:
+    """What counts as one weight layer: its module, else its parameters, else the node."""
+    facts = graph.nodes[node]
+    return facts["module"] or ",".join(sorted(facts["params"])) or node
+
+
+def weight_layers(graph: nx.DiGraph) -> dict[str, tuple[str, ...]]:
+    """Every weight layer of the graph (``layer_key``) and the nodes that apply it."""
+    layers: dict[str, list[str]] = {}
+    for node, facts in graph.nodes(data=True):
+        if facts["kind"] in LAYER_KINDS:
+            layers.setdefault(layer_key(graph, node), []).append(node)
+    return {key: tuple(nodes) for key, nodes in layers.items()}
+
+
 @dataclasses.dataclass(frozen=True)
 class Span:
     """The model's main span, for its overall gradient ratio.
@@ -122,8 +137,7 @@ class _SpanFinder:
         return self.graph.nodes[node]["kind"] in LAYER_KINDS
 
     def _layer_key(self, node: str) -> str:
-        facts = self.graph.nodes[node]
-        return facts["module"] or ",".join(sorted(facts["params"])) or node
+        return layer_key(self.graph, node)
 
     def _layers_within(self, start: str, end: str) -> set[str]:
         inside = self.topo.between(start, end) | {start, end}

@@ -12,15 +12,19 @@
             "notes": [{"path", "message", "model", "detail"}],
             "model_status": [{"name", "status", "line", "built_from", "placeholders", "inputs_from",
                               "tracer", "coverage", "nodes", "seconds", "why",
-                              "span": null | {"start", "end", "layers_in_span", "layers_in_model", "layers_outside"},
+                              "span": null | {"start", "end", "layers_in_span", "layers_in_model", "layers_outside", "layers_measured_outside"},
                               "span_note"}]}]}
 
 ``status`` is "checked" (traced and probed), "partly traced" (probed, under 90% of the
-parameters traced: ``why``), "structure-only" (traced, not probed: ``why``),
+parameters traced: ``why``), "partly analysed" (probed, the gain of under 90% of the weight layers
+predicted over the main span or measured outside it: ``why`` names the others), "structure-only"
+(traced, not probed: ``why``),
 "not traced", "not built" or "failed" (timed out, or gradlint's own error).
 
 A model's ``span`` is its main span (the whole-model gain rules judge it) and how many of its
-weight layers lie in it; without one, ``span_note`` says why (and those rules did not run).
+weight layers lie in it (``layers_measured_outside``: those outside it whose gradient the probe
+measured, judged by GL102/GL202 from the measurement alone); without one, ``span_note`` says why
+(and those rules judge the measured layers only).
 """
 
 from __future__ import annotations
