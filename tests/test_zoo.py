@@ -45,7 +45,10 @@ def test_healthy_model_traces_fully_and_is_clean(name):
     assert serious(report) == [], [f.message for f in serious(report)]
     # the whole-model gain rules judge (almost) the whole model, not a stem
     assert report.span is not None, report.span_note
-    assert report.span["layers_in_span"] >= 0.9 * report.span["layers_in_model"], report.span
+    # the whole model's gain analysed: predicted over the main span, the rest measured (BART's span
+    # leaves the first decoder layer's attention out, 29 of 34 layers: the probe measures those 5)
+    done, total = report.analysed
+    assert done >= 0.9 * total and report.span["layers_in_model"] == total, (report.analysed, report.span)
 
 
 PLAIN = {"bert", "gpt2", "t5", "llama", "qwen2", "vit", "resnet", "convnext", "wav2vec2", "whisper",
@@ -171,11 +174,7 @@ LABELLED = {
 }
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason=(
-        "the main span of an encoder-decoder sharing one embedding leaves the first decoder layer's "
-        "attention out (29 of 34 layers): the whole-model analysis issue, not tracing")))
-    if n == "bart" else n for n in sorted(LABELLED)])
+@pytest.mark.parametrize("name", sorted(LABELLED))
 def test_a_labelled_batch_as_a_fine_tune_feeds_it_is_checked_over_the_whole_model(name):
     import transformers
 
@@ -188,5 +187,8 @@ def test_a_labelled_batch_as_a_fine_tune_feeds_it_is_checked_over_the_whole_mode
     report = gradlint.check_model(model, batch, settings=Settings(batch_size=4, seq_len=16))
     assert report.problem is None and report.status == "checked", report.problem
     assert report.coverage == 1.0
-    assert report.span["layers_in_span"] >= 0.9 * report.span["layers_in_model"], report.span
+    # the whole model's gain analysed: predicted over the main span, the rest measured (BART's span
+    # leaves the first decoder layer's attention out, 29 of 34 layers: the probe measures those 5)
+    done, total = report.analysed
+    assert done >= 0.9 * total and report.span["layers_in_model"] == total, (report.analysed, report.span)
     assert serious(report) == [], [f.message for f in serious(report)]
