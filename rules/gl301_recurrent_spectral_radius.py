@@ -119,7 +119,13 @@ class RecurrentSpectralRadius(Rule):
 
     ## Options
     - `horizon` (100): T, the number of time steps the gradient must cross for `nn.RNN`-family
-      modules (a hand-written loop uses the number of steps it was traced with).
+      modules (a hand-written loop uses the number of steps it was traced with). When the model
+      was fed a training batch — `gradlint run`'s captured one, a Lightning or Hugging Face
+      callback's, `check_model`'s inputs — and this option is left at its default, T is that
+      batch's sequence length: a tanh RNN whose radius is near 1 still loses its gradient over
+      the hundreds of steps a training run backpropagates through (Pascanu, Mikolov & Bengio
+      2013), which 100 generated steps do not show; and a run on 10-step sequences is judged over
+      10, not 100.
     - `warning-d` (3.0), `error-d` (4.0): |D_T| at which a recurrence is a warning or an error
       (THEORY.md §3, recurrent class: Pascanu 2013; Le 2015). THEORY's warning at 2 has no
       measured anchor; on eval/ recurrences trained at a measured |D_T| up to 2.4 (T = 10-20)
@@ -167,10 +173,10 @@ class RecurrentSpectralRadius(Rule):
     def _modules(self, ctx: ModelContext) -> Iterable[Finding]:
         import torch
 
-        horizon = self.opts["horizon"]
         for qualname, module in ctx.model.named_modules():
             if not isinstance(module, torch.nn.RNNBase):
                 continue
+            horizon, horizon_from = self._horizon(ctx, qualname, module)
             spectra = list(self._module_spectra(module))
             worst = _farthest_from_one(spectra)
             node = self._call_node(ctx, qualname)
@@ -186,7 +192,7 @@ class RecurrentSpectralRadius(Rule):
                     "{kind} `{module}`: {weight} has spectral radius {radius:.2f} (ρ·γ = {gain:.2f} "
                     "> 1): gradients can explode through the gates",
                     {"kind": kind, "module": qualname, "weight": worst.weight,
-                     "radius": worst.radius, "gain": worst.step_gain},
+                     "radius": worst.radius, "gain": worst.step_gain, "horizon": horizon},
                     severity=Severity.WARNING, model=ctx.model_name, node=qualname,
                     static_d=(horizon - 1) * math.log10(worst.step_gain),
                 )
@@ -198,10 +204,10 @@ class RecurrentSpectralRadius(Rule):
             yield self.make(
                 location,
                 "{kind} `{module}`: {weight} has spectral radius {radius:.2f} (largest singular "
-                "value {s_max:.2f}); over {horizon} steps the gradient {direction} by {gain}",
+                "value {s_max:.2f}); over {horizon} steps{horizon_from} the gradient {direction} by {gain}",
                 {"kind": kind, "module": qualname, "weight": worst.weight, "radius": worst.radius,
-                 "s_max": worst.s_max, "horizon": horizon, "gain": gain_text(static_d),
-                 "direction": "shrinks" if static_d < 0 else "grows"},
+                 "s_max": worst.s_max, "horizon": horizon, "horizon_from": horizon_from,
+                 "gain": gain_text(static_d), "direction": "shrinks" if static_d < 0 else "grows"},
                 severity=severity, model=ctx.model_name, node=qualname, static_d=static_d,
             )
 
@@ -219,6 +225,22 @@ class RecurrentSpectralRadius(Rule):
             for index, (gate, gate_gamma) in enumerate(gates):
                 block = weight[index * size:(index + 1) * size]
                 yield spectrum(f"{name} ({gate} gate)", block, gate_gamma)
+
+    def _horizon(self, ctx: ModelContext, qualname: str, module: Any) -> tuple[int, str]:
+        """The time steps the gradient must cross, and where that number comes from: the
+        training batch's sequence length when the model was fed one (`gradlint run`'s captured
+        batch, a callback's, `check_model`'s inputs) and the `horizon` option was left at its
+        default, else the option."""
+        horizon = int(self.opts["horizon"])
+        if not ctx.real_inputs or ctx.analysis is None or horizon != type(self).options["horizon"]:
+            return horizon, ""
+        node = self._call_node(ctx, qualname)
+        feeding = ctx.analysis.topology.data_inputs.get(node, ()) if node is not None else ()
+        shape = ctx.graph.nodes[feeding[0]]["shape"] if feeding else None
+        if shape is None or len(shape) not in (2, 3):
+            return horizon, ""
+        steps = shape[1] if len(shape) == 3 and module.batch_first else shape[0]
+        return (int(steps), " (the training batch's sequence length)") if steps >= 2 else (horizon, "")
 
     @staticmethod
     def _call_node(ctx: ModelContext, qualname: str) -> str | None:
@@ -285,11 +307,11 @@ class RecurrentSpectralRadius(Rule):
         over the horizon (a loop's finding is confirmed from the graph probe's span)."""
         import torch
 
-        horizon = self.opts["horizon"]
         flagged = [f.args["module"] for f in found if f.span is None]
         passed = [q for q, m in ctx.model.named_modules()
                   if isinstance(m, torch.nn.RNNBase) and _mode(m) not in _GATES and q not in flagged]
-        return Needs(recurrences=tuple((q, horizon) for q in dict.fromkeys(flagged + passed)))
+        return Needs(recurrences=tuple((q, self._horizon(ctx, q, ctx.model.get_submodule(q))[0])
+                                       for q in dict.fromkeys(flagged + passed)))
 
     def measure(self, ctx: ModelContext, measured: Measurements) -> Iterable[Finding]:
         """Vanilla `nn.RNN` modules whose ρ·γ is near 1 (no static finding) can still vanish or
@@ -297,10 +319,10 @@ class RecurrentSpectralRadius(Rule):
         import torch
 
         reported = {f.node for f in ctx.prior if f.code == self.code}
-        horizon = self.opts["horizon"]
         for qualname, module in ctx.model.named_modules():
             if not isinstance(module, torch.nn.RNNBase) or _mode(module) in _GATES or qualname in reported:
                 continue
+            horizon, horizon_from = self._horizon(ctx, qualname, module)
             d = measured.recurrence(qualname, horizon)
             severity = self.thresholds.severity(d) if not math.isnan(d) else None
             if severity is None:
@@ -312,9 +334,10 @@ class RecurrentSpectralRadius(Rule):
             finding = self.make(
                 ctx.location(node) if node else ctx.fallback,
                 "{kind} `{module}`: {weight} has spectral radius {radius:.2f}, so ρ·γ looks stable, "
-                "yet the gradient {direction} over {horizon} steps{why}",
+                "yet the gradient {direction} over {horizon} steps{horizon_from}{why}",
                 {"kind": type(module).__name__, "module": qualname, "weight": worst.weight,
-                 "radius": worst.radius, "horizon": horizon, "direction": direction, "why": why},
+                 "radius": worst.radius, "horizon": horizon, "horizon_from": horizon_from,
+                 "direction": direction, "why": why},
                 severity=severity, model=ctx.model_name, node=qualname,
             )
             yield verdict(finding, MEASURED,
@@ -325,8 +348,9 @@ class RecurrentSpectralRadius(Rule):
             d = measured.graph.span_d(*finding.span) if measured.graph is not None else None
             where = f"between the first and last step of `{finding.args['module']}`"
         else:
-            d = measured.recurrence(finding.args["module"], self.opts["horizon"])
-            where = f"from step {self.opts['horizon']} back to step 1"
+            horizon = finding.args.get("horizon", self.opts["horizon"])
+            d = measured.recurrence(finding.args["module"], horizon)
+            where = f"from step {horizon} back to step 1"
         if d is None or math.isnan(d):
             return verdict(finding, NOT_MEASURED, "the recurrence")
         text = f"the gradient {where} is ×{gain_text(d)}"

@@ -502,3 +502,41 @@ class TwoStacks(nn.Module):
     (entry,) = json.loads(result.stdout)["files"]
     (finding,) = [f for f in entry["findings"] if f["code"] == "GL401" and f["model"] == "TwoStacks"]
     assert finding["severity"] == "warning" and finding["message"].startswith("48 weight layers on a path with no skip")
+
+
+class _TanhRNN(nn.Module):
+    """A tanh RNN whose recurrent weight is orthogonal × 1.1: ρ·γ looks stable (a bound); tanh's
+    saturation makes the typical step gain fall below 1."""
+
+    def __init__(self):
+        super().__init__()
+        self.rnn = nn.RNN(2, 64, batch_first=True)
+        with torch.no_grad():
+            nn.init.orthogonal_(self.rnn.weight_hh_l0)
+            self.rnn.weight_hh_l0.mul_(1.1)
+        self.head = nn.Linear(64, 1)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+
+
+def _gl301(report):
+    return [f for f in report.findings if f.code == "GL301"]
+
+
+def test_gl301_judges_a_recurrence_over_the_training_batchs_sequence_length():
+    import gradlint
+
+    torch.manual_seed(0)
+    model = _TanhRNN()
+    # generated inputs: the `horizon` option's 100 steps, over which the gradient falls ×0.05 only
+    (generated,) = _gl301(gradlint.check_model(model))
+    assert generated.severity.name == "INFO" and "over 100 steps the gradient grows" in generated.message
+    # the batch training backpropagates through: 400 steps, and the gradient is gone
+    (long,) = _gl301(gradlint.check_model(model, torch.randn(8, 400, 2) * 0.5))
+    assert long.severity.name == "ERROR"
+    assert "over 400 steps (the training batch's sequence length)" in long.message
+    assert long.probe.measured_d < -4 and "from step 400 back to step 1" in long.probe.text
+    # and a run on 20-step sequences is judged over 20
+    assert _gl301(gradlint.check_model(model, torch.randn(8, 20, 2) * 0.5)) == []
