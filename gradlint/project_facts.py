@@ -1,7 +1,9 @@
 """Facts about a project that rules read, computed once per project root from its source:
 where gradient clipping is configured (and at what value), whether a vanilla recurrence is built,
-and every optimizer constructed (with its hyperparameters resolved like constructor arguments,
-the model class it trains when the source says, a warm-up scheduler's starting learning rate).
+every optimizer constructed (with its hyperparameters resolved like constructor arguments,
+the model class it trains when the source says, a warm-up scheduler's starting learning rate),
+where the training runs in float16 in a way that needs loss scaling and whether a loss scaler
+exists, and whether any learning-rate warm-up is configured.
 
 One immutable ``ProjectFacts`` per root, computed here (the runner, no torch needed) and handed
 to the worker as JSON (``to_dict``/``from_dict``); source rules and model rules read the same
@@ -61,11 +63,16 @@ class ProjectFacts:
     vanilla_recurrence: bool = False       # some file of the project builds nn.RNN / nn.RNNCell
     optimizers: tuple[OptimizerSetup, ...] = ()
     owners: tuple[str | None, ...] = ()    # per optimizer: the model class it trains, when known
+    fp16: tuple[Fp16Site, ...] = ()        # float16 settings that need loss scaling (GL801)
+    grad_scaler: str | None = None         # `path:line` of the first loss scaler built, or None
+    warmup: str | None = None              # `path:line` of the first learning-rate warm-up, or None
 
     def to_dict(self) -> dict[str, Any]:
         return {"root": self.root, "clipping": self.clipping, "clip_norm": self.clip_norm,
                 "clip_value": self.clip_value, "vanilla_recurrence": self.vanilla_recurrence,
-                "optimizers": [setup_to_dict(s) for s in self.optimizers], "owners": list(self.owners)}
+                "optimizers": [setup_to_dict(s) for s in self.optimizers], "owners": list(self.owners),
+                "fp16": [dataclasses.asdict(site) for site in self.fp16], "grad_scaler": self.grad_scaler,
+                "warmup": self.warmup}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any] | None) -> ProjectFacts | None:
@@ -74,7 +81,10 @@ class ProjectFacts:
         return cls(data["root"], data.get("clipping"), data.get("clip_norm"), data.get("clip_value"),
                    bool(data.get("vanilla_recurrence")),
                    tuple(setup_from_dict(s) for s in data.get("optimizers", ())),
-                   tuple(data.get("owners", ())))
+                   tuple(data.get("owners", ())),
+                   tuple(Fp16Site(Location(**site["location"]), site["how"], site.get("owner"))
+                         for site in data.get("fp16", ())),
+                   data.get("grad_scaler"), data.get("warmup"))
 
     def optimizer_for(self, class_names: tuple[str, ...],
                       source: str | None = None) -> tuple[OptimizerSetup | None, str | None]:
@@ -139,28 +149,49 @@ def compute_facts(root: Path) -> ProjectFacts:
     recurrent = False
     optimizers: list[tuple[OptimizerSetup, str | None]] = []
     configured: list[tuple[OptimizerSetup, str | None]] = []  # named in YAML configs (after the source's)
-    for path in project_files(root, (".py", ".ipynb", *CONFIG_SUFFIXES)):
+    fp16: list[Fp16Site] = []
+    scaler = warm = None
+    for path in project_files(root, (".py", ".ipynb", *CONFIG_SUFFIXES, *_CONFIG_SUFFIXES)):
+        if path.suffix not in (".py", ".ipynb", *CONFIG_SUFFIXES) and _too_large(path):
+            continue  # a data file, not a configuration
         try:   # a notebook's code cells as one source: its lines map back to cells when shown
             text = source_text(path) if path.suffix == ".ipynb" else path.read_text(encoding="utf-8", errors="replace")
         except (OSError, UnicodeDecodeError, NotebookError):
             continue
-        if path.suffix in CONFIG_SUFFIXES:
-            if names_targets(text) and _MENTIONS_OPTIMIZER.search(text):
+        if path.suffix not in (".py", ".ipynb"):
+            if path.suffix in CONFIG_SUFFIXES and names_targets(text) and _MENTIONS_OPTIMIZER.search(text):
                 configured.extend(config_optimizers(path, text))
+            line = warmup_in_config(text) if warm is None and "warm" in text else None
+            if line is not None:
+                warm = f"{display_path(str(path))}:{line}"
             continue
         mentions_rnn = "RNN" in text
-        if not (mentions_rnn or _MENTIONS_OPTIMIZER.search(text)):
+        mentions_optimizer = _MENTIONS_OPTIMIZER.search(text)
+        mentions_precision = _MENTIONS_PRECISION.search(text)
+        mentions_warmup = warm is None and _MENTIONS_WARMUP.search(text)
+        if not (mentions_rnn or mentions_optimizer or mentions_precision or mentions_warmup):
             continue
         try:
             tree = ast.parse(text)
         except (SyntaxError, ValueError, RecursionError):
             continue
         recurrent = recurrent or (mentions_rnn and builds_vanilla_rnn(tree))
-        optimizers.extend(find_optimizers(tree, path))
+        if mentions_rnn or mentions_optimizer:
+            optimizers.extend(find_optimizers(tree, path))
+        if mentions_precision:
+            fp16.extend(fp16_sites(tree, path))
+            line = grad_scaler_line(tree) if scaler is None else None
+            if line is not None:
+                scaler = f"{display_path(str(path))}:{line}"
+        if mentions_warmup:
+            line = warmup_line(tree)
+            if line is not None:
+                warm = f"{display_path(str(path))}:{line}"
     optimizers.extend(configured)
     clipped = {"clip_norm": norm, "clip_value": value, "clipping_where": where}
     setups = tuple(dataclasses.replace(s, **clipped) for s, _ in optimizers)
-    return ProjectFacts(str(root), where, norm, value, recurrent, setups, tuple(o for _, o in optimizers))
+    return ProjectFacts(str(root), where, norm, value, recurrent, setups, tuple(o for _, o in optimizers),
+                        tuple(fp16), scaler, warm)
 
 
 # ------------------------------------------------------------------------------------ optimizers
@@ -373,6 +404,232 @@ def warmup(short: str, given: dict[str, Any]) -> Any:
     if steps is None:
         return None
     return lambda lr: lr * min(1.0, WARMUP_HORIZON / steps) if steps else lr
+
+
+# ------------------------------------------------------------------------------ precision, warm-up
+
+@dataclasses.dataclass(frozen=True)
+class Fp16Site:
+    """A place where the training code runs in float16 in a way that needs loss scaling: a
+    float16 autocast, ``torch.cuda.amp.autocast()`` (float16 by default), a model converted with
+    ``.half()`` / ``.to(torch.float16)``, or Lightning's ``precision="16-true"``. Trainers that
+    scale the loss themselves (Lightning ``16-mixed``, Hugging Face ``fp16=True``, Accelerate's
+    ``mixed_precision="fp16"``, DeepSpeed's ``fp16``) are not sites."""
+
+    location: Location
+    how: str                    # the setting as the user reads it: "torch.autocast(dtype=float16)"
+    owner: str | None = None    # the model class converted, when the source says
+
+
+_AUTOCASTS = {  # the autocast entry points, each with its position of dtype and its default dtype
+    "torch.autocast": (1, None), "torch.amp.autocast": (1, None),
+    "torch.amp.autocast_mode.autocast": (1, None),
+    "torch.cuda.amp.autocast": (1, "float16"), "torch.cuda.amp.autocast_mode.autocast": (1, "float16"),
+    "torch.cpu.amp.autocast": (1, "bfloat16"),
+}
+# torch.autocast's default dtype by device type (torch.get_autocast_dtype)
+_AUTOCAST_DEFAULT = {"cuda": "float16", "mps": "float16", "cpu": "bfloat16", "xpu": "bfloat16", "hpu": "bfloat16"}
+_FLOAT16 = {"torch.float16", "torch.half"}
+_BFLOAT16 = {"torch.bfloat16"}
+_MODEL_NAME = re.compile(r"model|net|module|encoder|decoder|transformer", re.IGNORECASE)
+_CHAINED = ("to", "cuda", "cpu", "train", "eval", "half", "float", "requires_grad_")
+_MENTIONS_PRECISION = re.compile(r"autocast|half|float16|GradScaler|precision|amp\.initialize")
+_MENTIONS_WARMUP = re.compile(r"warm|LinearLR|OneCycleLR|LambdaLR|MultiplicativeLR|\[\s*['\"]lr['\"]\s*\]")
+_WARMUP_KEYWORDS = {"warmup_steps", "warmup_ratio", "num_warmup_steps", "warmup_epochs", "warmup_iters",
+                    "warmup_t", "warmup_num_steps", "warmup"}
+_CONFIG_WARMUP = re.compile(
+    r"""["']?(warmup_steps|warmup_ratio|num_warmup_steps|warmup_epochs|warmup_iters|warmup_num_steps)["']?"""
+    r"""\s*[:=]\s*["']?([0-9.eE+-]+)""")
+
+
+def fp16_sites(tree: ast.Module, path: Path) -> list[Fp16Site]:
+    """The float16 settings in a parsed file that need loss scaling (see ``Fp16Site``)."""
+    imports = ImportMap.of(tree)
+    constructed = _constructed_names(tree, imports)
+    found = []
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        how, owner = _fp16_setting(call, imports, constructed)
+        if how is not None:
+            location = Location(display_path(str(path)), call.lineno, call.col_offset + 1,
+                                call.end_lineno, (call.end_col_offset or 0) + 1)
+            found.append(Fp16Site(location, how, owner))
+    return sorted(found, key=lambda s: (s.location.line, s.location.col))
+
+
+def _fp16_setting(call: ast.Call, imports: ImportMap, constructed: dict[str, str]) -> tuple[str | None, str | None]:
+    func = call.func
+    name = imports.resolve(func) or ""
+    short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    if name in _AUTOCASTS:
+        if _literal_keyword(call, "enabled") is False:
+            return None, None
+        position, default = _AUTOCASTS[name]
+        dtype_node = next((k.value for k in call.keywords if k.arg == "dtype"), None)
+        if dtype_node is None and len(call.args) > position:
+            dtype_node = call.args[position]
+        if dtype_node is not None:
+            dtype = imports.resolve(dtype_node)
+            if dtype in _FLOAT16:
+                return "torch.autocast(dtype=float16)", None
+            return None, None
+        if default is None:  # torch.autocast: the device type's default
+            device = _literal_keyword(call, "device_type", 0)
+            default = _AUTOCAST_DEFAULT.get(device) if isinstance(device, str) else None
+            return ("torch.autocast(dtype=float16)", None) if default == "float16" else (None, None)
+        return ("torch.cuda.amp.autocast()", None) if default == "float16" else (None, None)
+    if short in ("Trainer", "Fabric") and _literal_keyword(call, "precision") in ("16-true", "16-true-mixed"):
+        return f'{short}(precision="16-true")', None
+    if isinstance(func, ast.Attribute) and short in ("half", "to"):
+        if short == "half" and (call.args or call.keywords):
+            return None, None
+        if short == "to" and not any(imports.resolve(a) in _FLOAT16 for a in
+                                     [*call.args, *(k.value for k in call.keywords if k.arg == "dtype")]):
+            return None, None
+        owner = _model_receiver(func.value, imports, constructed)
+        if owner is not None:
+            return (".half()" if short == "half" else ".to(torch.float16)"), owner or None
+    return None, None
+
+
+def _constructed_names(tree: ast.Module, imports: ImportMap) -> dict[str, str]:
+    """Names assigned a class construction in the file (``model = Net(...)``, possibly followed by
+    ``.to(...)``/``.cuda()``), with the class name."""
+    found: dict[str, str] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AnnAssign)) and node.value is not None:
+            cls = _construction(node.value, imports)
+            if cls is None:
+                continue
+            for target in (node.targets if isinstance(node, ast.Assign) else [node.target]):
+                if isinstance(target, ast.Name):
+                    found[target.id] = cls
+    return found
+
+
+def _construction(value: ast.AST, imports: ImportMap) -> str | None:
+    """The class name when ``value`` constructs an object of a CamelCase class (not a tensor),
+    possibly followed by chained ``.to()``/``.cuda()``/``.half()`` calls."""
+    while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
+           and value.func.attr in _CHAINED):
+        value = value.func.value
+    if not isinstance(value, ast.Call):
+        return None
+    func = value.func
+    short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+    resolved = imports.resolve(func) or ""
+    if not short or not short[0].isupper() or short.endswith("Tensor") or resolved.startswith("torch.Tensor"):
+        return None
+    return short
+
+
+def _model_receiver(value: ast.AST, imports: ImportMap, constructed: dict[str, str]) -> str | None:
+    """The model class when ``value`` (what ``.half()``/``.to()`` is called on) is a model: a class
+    construction, a name assigned one, or a name that says it is a model (``model``, ``net``,
+    ``self.encoder``); "" when it is a model of unknown class; None when it is not (data)."""
+    cls = _construction(value, imports)
+    if cls is not None:
+        return cls
+    while isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute) and value.func.attr in _CHAINED:
+        value = value.func.value
+    if isinstance(value, ast.Name):
+        if value.id in constructed:
+            return constructed[value.id]
+        return "" if _MODEL_NAME.search(value.id) else None
+    if isinstance(value, ast.Attribute) and _MODEL_NAME.search(value.attr):
+        return ""
+    return None
+
+
+def grad_scaler_line(tree: ast.Module) -> int | None:
+    """Line of the first loss scaler built in a parsed file: torch's ``GradScaler`` (``torch.amp``,
+    ``torch.cuda.amp``, FSDP's ``ShardedGradScaler``) unless ``enabled=False``, or apex's
+    ``amp.initialize``."""
+    imports = ImportMap.of(tree)
+    for call in ast.walk(tree):
+        if not isinstance(call, ast.Call):
+            continue
+        func = call.func
+        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        resolved = imports.resolve(func) or ""
+        if short in ("GradScaler", "ShardedGradScaler") and _literal_keyword(call, "enabled") is not False:
+            return call.lineno
+        if resolved == "apex.amp.initialize":
+            return call.lineno
+    return None
+
+
+def warmup_line(tree: ast.Module) -> int | None:
+    """Line of the first learning-rate warm-up configured in a parsed file: a warm-up scheduler
+    (``LinearLR`` rising, ``OneCycleLR``, Hugging Face's ``get_*_schedule_with_warmup``, a
+    ``LambdaLR``/``MultiplicativeLR`` whose function says ``warm`` or rises as ``min(1, ...)``),
+    a nonzero ``warmup_steps``/``warmup_ratio``/``num_warmup_steps``/``warmup_epochs`` argument
+    (Hugging Face ``TrainingArguments``, ``get_scheduler``, timm), or a hand-written schedule
+    (an assignment to a parameter group's ``["lr"]``)."""
+    functions = {n.name: n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))}
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Assign, ast.AugAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            if any(isinstance(t, ast.Subscript) and isinstance(t.slice, ast.Constant) and t.slice.value == "lr"
+                   for t in targets):
+                return node.lineno
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if short == "LinearLR":
+            start, end = _literal_keyword(node, "start_factor", 1), _literal_keyword(node, "end_factor", 2)
+            start = 1 / 3 if start == "absent" else start
+            end = 1.0 if end == "absent" else end
+            if isinstance(start, (int, float)) and isinstance(end, (int, float)) and start >= end:
+                continue  # a decay
+            return node.lineno
+        if short and (short in _WARMUP_SCHEDULERS or "warmup" in short.lower()):
+            return node.lineno
+        if short in ("LambdaLR", "MultiplicativeLR"):
+            function = next((k.value for k in node.keywords if k.arg == "lr_lambda"), None)
+            function = function if function is not None else (node.args[1] if len(node.args) > 1 else None)
+            if function is not None and _rises(function, functions):
+                return node.lineno
+        for keyword in node.keywords:
+            if keyword.arg in _WARMUP_KEYWORDS and _literal(keyword.value) not in _FALSE_VALUES:
+                return node.lineno
+    return None
+
+
+def _rises(function: ast.AST, functions: dict[str, ast.AST]) -> bool:
+    """A LambdaLR function that warms up: it says so (``warmup``) or caps a rising factor at 1
+    (``min(1.0, step / n)``)."""
+    if isinstance(function, ast.Name):
+        if "warm" in function.id.lower():
+            return True
+        function = functions.get(function.id, function)
+    if "warm" in ast.unparse(function).lower():
+        return True
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Name) and n.func.id == "min"
+               and any(isinstance(a, ast.Constant) and a.value in (1, 1.0) for a in n.args)
+               for n in ast.walk(function))
+
+
+def warmup_in_config(text: str) -> int | None:
+    """Line of the first nonzero warm-up setting in a YAML/JSON/TOML config, or None."""
+    for match in _CONFIG_WARMUP.finditer(text):
+        try:
+            value = float(match.group(2))
+        except ValueError:
+            continue
+        if value != 0:
+            return text.count("\n", 0, match.start()) + 1
+    return None
+
+
+
+def _too_large(path: Path) -> bool:
+    try:
+        return path.stat().st_size > 1_000_000
+    except OSError:
+        return True
 
 
 # -------------------------------------------------------------------------------------- clipping

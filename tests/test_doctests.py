@@ -18,6 +18,7 @@ MODULES = [
     "gradlint.rule",
     "gradlint.sizing",
     "gradlint.rules",
+    "gradlint.rules.gl801_fp16_without_loss_scaling",
 ]
 
 
