@@ -13,6 +13,14 @@ from gradlint.rule import (
     span_verdict,
 )
 
+def _resamples(ctx: ModelContext, chain) -> bool:
+    """Whether the chain's members see more than one resolution (their shapes differ beyond the
+    batch and the channels: a pooling, a strided layer or a resize lies between them)."""
+    shapes = {tuple(shape[2:]) for shape in (ctx.graph.nodes[n]["shape"] for n in chain.nodes)
+              if shape is not None and len(shape) >= 3}
+    return len(shapes) > 1
+
+
 class SaturatingActivationChain(Rule):
     """
     ## What it does
@@ -20,7 +28,11 @@ class SaturatingActivationChain(Rule):
     follow one another along the data flow with no normalization layer and no skip connection in
     between: on the cheapest route a gradient can take from the output back to the first
     activation, it crosses every activation of the chain (a skip connection is a cheaper route,
-    so it ends the chain). Consecutive activations must have a weight layer between them.
+    so it ends the chain). Consecutive activations must have a weight layer between them. A chain
+    that pooling, a strided layer or a resize splits into several resolutions (a VGG-shaped net)
+    is judged whole: its gain, predicted and measured, is the ratio of the gradient's norms from
+    its first activation to its last (a max-pooling divides the RMS without losing gradient), not
+    the part at its most common resolution.
 
     ## Why is this bad?
     Backpropagation multiplies the activation derivatives of a chain. Sigmoid's derivative is at
@@ -97,8 +109,14 @@ class SaturatingActivationChain(Rule):
         chains = ctx.analysis.chains("saturating")
         for chain in (part for whole in chains for part in self._layer_chains(ctx, whole)):
             activations = [graph.nodes[n]["activation"] for n in chain.nodes]
-            start, end = ctx.analysis.comparable_span(chain)
-            static_d = ctx.analysis.static_d(chain, start, end)
+            if _resamples(ctx, chain):
+                # split by pooling or resizing: judged as one chain, by the ratio of the
+                # gradient's norms (a max-pooling divides the RMS without losing gradient)
+                start, end = chain.start, chain.end
+                static_d = ctx.analysis.static_d(chain, start, end) + ctx.analysis.judged_correction(start, end)
+            else:
+                start, end = ctx.analysis.comparable_span(chain)
+                static_d = ctx.analysis.static_d(chain, start, end)
             if all(graph.nodes[n]["max_derivative"] <= 0.25 for n in chain.nodes):
                 severity = self._by_length(len(chain))
             else:
@@ -142,7 +160,11 @@ class SaturatingActivationChain(Rule):
         saturated = measured.graph.saturated
         shares = [saturated[n] for n in finding.span if n in saturated]  # type: ignore[union-attr]
         tails = f"; {max(shares):.0%} of the outputs in the flat tails" if shares else ""
-        return span_verdict(finding, ctx, measured, self.thresholds(finding.static_d), suffix=tails)
+        start, end = finding.span  # type: ignore[misc]
+        shapes = {tuple(ctx.graph.nodes[n]["shape"] or ())[2:] for n in (start, end)}
+        correction = ctx.analysis.judged_correction(start, end) if len(shapes) > 1 else 0.0
+        return span_verdict(finding, ctx, measured, self.thresholds(finding.static_d), correction=correction,
+                            suffix=tails)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)

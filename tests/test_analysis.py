@@ -540,3 +540,34 @@ def test_gl301_judges_a_recurrence_over_the_training_batchs_sequence_length():
     assert long.probe.measured_d < -4 and "from step 400 back to step 1" in long.probe.text
     # and a run on 20-step sequences is judged over 20
     assert _gl301(gradlint.check_model(model, torch.randn(8, 20, 2) * 0.5)) == []
+
+
+def test_a_saturating_chain_split_by_pooling_is_judged_as_one_chain(write):
+    # a VGG-shaped sigmoid net: four resolutions, one chain; its gain is the whole chain's ratio of
+    # gradient norms (predicted and measured), not the part at the most common resolution
+    path = write("vgg.py", """
+from torch import nn
+
+
+def block(inp, out, convs):
+    layers = []
+    for i in range(convs):
+        layers += [nn.Conv2d(inp if i == 0 else out, out, 3, padding=1), nn.Sigmoid()]
+    return nn.Sequential(*layers, nn.MaxPool2d(2))
+
+
+class VGGSigmoid(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.features = nn.Sequential(block(3, 16, 2), block(16, 32, 2), block(32, 64, 3), block(64, 64, 3))
+        self.classifier = nn.Sequential(nn.Flatten(), nn.Linear(256, 64), nn.Sigmoid(), nn.Linear(64, 10))
+
+    def forward(self, x):
+        return self.classifier(self.features(x))
+""")
+    result = run_cli(str(path), "--no-cache", "--output-format", "json", cwd=path.parent)
+    (entry,) = json.loads(result.stdout)["files"]
+    (finding,) = [f for f in entry["findings"] if f["code"] == "GL101"]
+    assert finding["severity"] == "error" and finding["message"].startswith("11 sigmoid layers in a row")
+    assert finding["static_d"] < -6 and finding["probe"]["confirmed"] and finding["probe"]["measured_d"] < -6
+    assert "gradient at `features.0.1`" in finding["probe"]["text"] and "of `classifier.2`" in finding["probe"]["text"]
