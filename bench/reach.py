@@ -63,6 +63,8 @@ EXPECTED: dict[str, tuple[str, ...]] = {
     "bench/reach/mingpt_presets": ("GPT",),
     "bench/reach/argparse_required": ("TabularResNet",),
     "bench/reach/pad_index_from_vocab": ("CNN",),
+    "bench/reach/double_precision_script": ("Surrogate=model",),
+    "bench/reach/checkpoint_dataclass": ("Transformer",),
     "fixtures/ctor_word_lm": ("RNNModel",),
     "fixtures/ctor_gpt_config": ("GPT",),
     "fixtures/ctor_vit": ("ViT",),

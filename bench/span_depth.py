@@ -111,7 +111,7 @@ def one(name: str) -> dict:
             "span": f"{span['layers_in_span']}/{span['layers_in_model']}" if span else "-",
             "measured": (span or {}).get("layers_measured_outside", "-"), "findings": sorted({f"{f.code} {f.severity.name.lower()}"
                                                                      for f in report.findings
-                                                                     if f.severity.value != "info"}),
+                                                                     if f.severity.name.lower() != "info"}),
             "seconds": round(time.perf_counter() - started, 1)}
 
 

@@ -1091,6 +1091,7 @@ PLACEHOLDER_ROLES: tuple[tuple[str, int, str], ...] = (
     (r"block_size|seq_?len|max_?len|context|n_?ctx|position|window", 128, "sequence length"),
     (r"image_size|img_size|resolution", 32, "image size"),
     (r"patch", 4, "patch size"),
+    (r"multiple_of", 32, "size multiple"),
     (r"chan|^in_?ch|^c_?in$", 3, "input channels"),
     (r"dim|size|hidden|width|emb|feat|^n_?inp$|^n_?hid$|^n_?in$|units|d_model|d_ff|^ninp$|^nhid$", 64, "size"),
 )

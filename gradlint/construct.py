@@ -25,6 +25,7 @@ import functools
 import importlib
 import inspect
 import json
+import re
 import sys
 import types
 import typing
@@ -215,7 +216,7 @@ def _materialize(value: Any, param: Param, annotation: Any, cls: type, placehold
         stand_in = placeholder_for(param, value.source)
         if stand_in is not None:
             return _placeholder(stand_in, param.name, placeholders)
-        config = _default_config(param, annotation, cls)
+        config = _default_config(param, annotation, cls, placeholders)
         if config is not None:
             return _open_sizes_filled(*config, placeholders)
         raise _Unbuildable(param.name)
@@ -360,10 +361,18 @@ def _find_class(name: str, cls: type) -> type | None:
     return found if inspect.isclass(found) else None
 
 
-def _default_config(param: Param, annotation: Any, cls: type) -> tuple[Any, str] | None:
-    """A config built without arguments for a config parameter, and how to show it."""
+def _default_config(param: Param, annotation: Any, cls: type,
+                    placeholders: list[str] | None = None) -> tuple[Any, str] | None:
+    """A config built without arguments for a config parameter, and how to show it: one whose
+    fields all have defaults, else a config dataclass whose fields without one (a checkpoint's
+    params.json fills them) all get the placeholder of their name's role, each named in
+    ``placeholders``."""
     if inspect.isclass(annotation) and _buildable_config(annotation):
         return _instantiate(annotation)
+    if inspect.isclass(annotation) and placeholders is not None:
+        filled = _filled_dataclass(annotation, placeholders)
+        if filled is not None:
+            return filled
     declared = getattr(cls, "config_class", None)  # Hugging Face models name their config class
     if _buildable_config(declared):
         return _instantiate(declared)
@@ -385,7 +394,46 @@ def _default_config(param: Param, annotation: Any, cls: type) -> tuple[Any, str]
         found = [c for c in found if any(w in c.__name__.lower() for w in ("config", "args", "param", "cfg"))]
     if len(found) == 1:
         return _instantiate(found[0])
+    if not found and placeholders is not None and module is not None:
+        open_ = [c for c in dict.fromkeys(vars(module).values()) if inspect.isclass(c) and dataclasses.is_dataclass(c)
+                 and c.__module__ == module.__name__ and any(w in c.__name__.lower() for w in ("config", "args", "param", "cfg"))]
+        if len(open_) == 1:
+            return _filled_dataclass(open_[0], placeholders)
     return None
+
+
+# what a float field with no default stands for, by its name (first match wins)
+_FLOAT_ROLES: tuple[tuple[str, float, str], ...] = (
+    (r"eps", 1e-5, "normalization epsilon"),
+    (r"drop|^p$", 0.0, "dropout"),
+)
+
+
+def _filled_dataclass(config_cls: type, placeholders: list[str]) -> tuple[Any, str] | None:
+    """``config_cls`` (a dataclass) with every field that has no default given its name's
+    placeholder, or None when a field's role is unknown."""
+    if not dataclasses.is_dataclass(config_cls) or issubclass(config_cls, nn.Module):
+        return None
+    values, notes = {}, []
+    for field in dataclasses.fields(config_cls):
+        if not field.init or field.default is not dataclasses.MISSING or field.default_factory is not dataclasses.MISSING:
+            continue
+        kind = field.type if isinstance(field.type, str) else getattr(field.type, "__name__", None)
+        if kind == "float":
+            role = next(((v, r) for pattern, v, r in _FLOAT_ROLES if re.search(pattern, field.name.lower())), None)
+        else:
+            stand_in = placeholder_for(Param(field.name, "keyword", True, kind))
+            role = (stand_in.value, stand_in.role) if stand_in is not None else None
+        if role is None:
+            return None
+        values[field.name] = role[0]
+        notes.append(f"{field.name}={role[0]} ({role[1]}: no default, a checkpoint gives it)")
+    try:
+        config = config_cls(**values)
+    except Exception:  # noqa: BLE001 - its __post_init__ refuses the stand-ins
+        return None
+    placeholders.extend(notes)
+    return config, f"{config_cls.__name__}(" + ", ".join(f"{k}=<unresolved: {v}>" for k, v in values.items()) + ")"
 
 
 def _instantiate(config_cls: type) -> tuple[Any, str] | None:

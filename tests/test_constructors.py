@@ -603,3 +603,46 @@ def test_a_padding_index_computed_from_the_vocabulary_gets_a_placeholder_index(w
                                     "pad_idx=<unresolved: 0>) from train.py:6"), status
     assert "pad_idx=0 (token index: the project computes it (vocab.stoi['<pad>']))" in status["placeholders"], status
     assert result.returncode == 0, result.stdout
+
+
+def test_a_config_dataclass_with_no_defaults_that_only_a_checkpoint_fills_gets_placeholders(write):
+    # a Llama-style ModelArgs whose real values come from params.json at load time: each field
+    # gets its name's placeholder, every one of them named
+    write("model.py", """
+from dataclasses import dataclass
+
+from torch import nn
+
+
+@dataclass
+class ModelArgs:
+    dim: int
+    n_layers: int
+    vocab_size: int
+    multiple_of: int
+    norm_eps: float
+
+
+class Decoder(nn.Module):
+    def __init__(self, params: ModelArgs):
+        super().__init__()
+        self.embed = nn.Embedding(params.vocab_size, params.dim)
+        hidden = params.multiple_of * ((4 * params.dim) // params.multiple_of)
+        self.blocks = nn.Sequential(*[nn.Sequential(nn.LayerNorm(params.dim, eps=params.norm_eps),
+                                                    nn.Linear(params.dim, hidden), nn.GELU(),
+                                                    nn.Linear(hidden, params.dim)) for _ in range(params.n_layers)])
+        self.out = nn.Linear(params.dim, params.vocab_size)
+
+    def forward(self, tokens):
+        return self.out(self.blocks(self.embed(tokens)))
+""")
+    path = write("generate.py", "import json\n\nfrom model import Decoder, ModelArgs\n\n"
+                                "params = json.load(open('ckpt/params.json'))\nmodel = Decoder(ModelArgs(**params))\n")
+    result = run_cli("model.py", "--no-cache", "--output-format", "json", cwd=path.parent)
+    status, _ = _status(result, "Decoder")
+    assert status["status"] == "checked", status
+    assert status["built_from"].startswith("Decoder(params=ModelArgs(dim=<unresolved: 64>, n_layers=<unresolved: 2>, "
+                                           "vocab_size=<unresolved: 1000>, multiple_of=<unresolved: 32>, "
+                                           "norm_eps=<unresolved: 1e-05>))"), status
+    assert "norm_eps=1e-05 (normalization epsilon: no default, a checkpoint gives it)" in status["placeholders"]
+    assert "vocab_size=1000 (vocabulary size: no default, a checkpoint gives it)" in status["placeholders"]
