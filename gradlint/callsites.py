@@ -229,14 +229,18 @@ class Project:
                     self._sources[path] = []
         return self._sources[path]
 
-    def calls_of(self, class_name: str) -> Iterator[tuple[Source, ast.Call]]:
+    def calls_of(self, class_name: str, defined_in: Path | None = None) -> Iterator[tuple[Source, ast.Call]]:
         """Calls of ``class_name`` in the project: ``Cls(...)``, ``mod.Cls(...)``, and names it
-        was imported as (``from model import Cls as Net`` then ``Net(...)``)."""
+        was imported as (``from model import Cls as Net`` then ``Net(...)``). A file that defines
+        a class of the same name of its own (another file than ``defined_in``) calls that one."""
         pattern = re.compile(rf"\b{re.escape(class_name)}\b")
         for path in self.files:
             if not pattern.search(self.text(path)):
                 continue  # cheap: most files never mention the class
             for source in self.sources(path):
+                if defined_in is not None and path.resolve() != defined_in.resolve() and any(
+                        isinstance(node, ast.ClassDef) and node.name == class_name for node in ast.walk(source.tree)):
+                    continue
                 names = {class_name}
                 for node in ast.walk(source.tree):
                     if isinstance(node, ast.ImportFrom):
@@ -946,10 +950,12 @@ class CallSite:
         return self.part_of is None and (self.resolved > 0 or not self.values)
 
 
-def call_sites(project: Project, class_name: str, params: list[Param]) -> list[CallSite]:
-    """Every call of ``class_name`` in the project whose arguments fit ``params``, best first."""
+def call_sites(project: Project, class_name: str, params: list[Param],
+               defined_in: Path | None = None) -> list[CallSite]:
+    """Every call of ``class_name`` (the class defined in ``defined_in``) in the project whose
+    arguments fit ``params``, best first."""
     sites = []
-    for source, call in project.calls_of(class_name):
+    for source, call in project.calls_of(class_name, defined_in):
         site = bind_call(source, call, params)
         if site is not None:
             sites.append(site)

@@ -106,7 +106,7 @@ def build_with_arguments(name: str, cls: type, seed: int, shown_path: str,
     source_file = _source_file(cls)
     sites: list[CallSite] = []
     if source_file is not None and not {"site-packages", "dist-packages"} & set(source_file.parts):
-        sites = call_sites(project_for(project_root(source_file)), cls.__name__, params)
+        sites = call_sites(project_for(project_root(source_file)), cls.__name__, params, source_file)
     outside = [s for s in sites if s.part_of != cls.__name__]  # a class may build itself (trees)
     if outside and all(s.part_of for s in outside):
         return Built(part_of=outside[0].part_of, note=(

@@ -646,3 +646,20 @@ class Decoder(nn.Module):
                                            "norm_eps=<unresolved: 1e-05>))"), status
     assert "norm_eps=1e-05 (normalization epsilon: no default, a checkpoint gives it)" in status["placeholders"]
     assert "vocab_size=1000 (vocabulary size: no default, a checkpoint gives it)" in status["placeholders"]
+
+
+def test_a_class_is_not_taken_for_another_files_class_of_the_same_name(write):
+    # a.py builds its own Block inside Stack; b.py's Block is another class: it is checked on its
+    # own, not "built inside Stack"
+    write("a.py", "from torch import nn\n\n\nclass Block(nn.Module):\n    def __init__(self, dim):\n"
+                  "        super().__init__()\n        self.fc = nn.Linear(dim, dim)\n\n    def forward(self, x):\n"
+                  "        return x + self.fc(x)\n\n\nclass Stack(nn.Module):\n    def __init__(self):\n"
+                  "        super().__init__()\n        self.blocks = nn.Sequential(Block(32), Block(32))\n\n"
+                  "    def forward(self, x):\n        return self.blocks(x)\n")
+    path = write("b.py", "from torch import nn\n\n\nclass Block(nn.Module):\n    def __init__(self, width):\n"
+                         "        super().__init__()\n        self.fc = nn.Linear(width, width)\n\n"
+                         "    def forward(self, x):\n        return self.fc(x).relu()\n")
+    result = run_cli("b.py", "--no-cache", "--output-format", "json", cwd=path.parent)
+    status, _ = _status(result, "Block")
+    assert status["status"] == "checked", status
+    assert status["built_from"].startswith("Block(width=<unresolved: 64>) from placeholders"), status
