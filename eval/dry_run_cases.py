@@ -9,6 +9,7 @@ learning rate's labels and at the best run's.
     python eval/dry_run_cases.py --first-batch --own-labels   # ... with their labels (an experiment)
     python eval/dry_run_cases.py --batch 32 -j 2
     python eval/dry_run_cases.py --rise 1.5 --rises 1.5,3,10,30,100   # GL701's rise test at several ratios
+    python eval/dry_run_cases.py --early-stop          # what stopping once the loss has fallen would save
 
 Each case is built the way gradlint builds it (its file's models; inputs generated from its first
 layer at ``--batch``, its directory's probe seq-len and input-std) and dry-run with the optimizer its
@@ -100,7 +101,8 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: in
     return {"case": name, "diverged_at": first.diverged_at, "why": first.why, "flagged": result.diverged,
             "first": (risen or first).first_loss, "last": (risen or first).end_loss,
             "held": (rose or held).lr if (rose or held) else None, "batch": result.batch,
-            "seconds": time.perf_counter() - started, "runs": runs(result.runs), "rise_runs": runs(result.rise_runs)}
+            "seconds": time.perf_counter() - started, "runs": runs(result.runs), "rise_runs": runs(result.rise_runs),
+            "losses": list(first.losses)}
 
 
 def flagged_at(result: dict, rise: float | None) -> bool:
@@ -116,6 +118,28 @@ def flagged_at(result: dict, rise: float | None) -> bool:
         return True
     tested = result["rise_runs"]
     return bool(tested) and tested[0][1] is None and rose(tested[0]) and any(held(r) for r in tested[1:])
+
+
+def early_stop(results: list[dict], window: int = 5) -> None:
+    """For stops from step k once the mean of the last ``window`` losses is below a share of the
+    first: the steps of the configured learning rate's run it saves, and the blow-ups it misses."""
+    runs = [r for r in results if "skipped" not in r]
+    total = sum(len(r["losses"]) for r in runs)
+    for k in (10, 15, 20):
+        for share in (0.5, 0.7, 0.9):
+            saved, missed = 0, []
+            for r in runs:
+                losses = r["losses"]
+                stop = next((i for i in range(max(k, window), len(losses) + 1)
+                             if sum(losses[i - window:i]) / window < share * losses[0]), None)
+                if stop is None:
+                    continue
+                if r["diverged_at"] is not None and stop < r["diverged_at"]:
+                    missed.append(r["case"])
+                else:
+                    saved += len(losses) - stop
+            print(f"early stop from step {k} below {share:g}× the first loss: saves {saved} of {total} steps "
+                  f"({saved / max(total, 1):.0%}); misses {len(missed)} blow-up(s){': ' + ', '.join(missed) if missed else ''}")
 
 
 def main() -> None:
@@ -140,6 +164,9 @@ def main() -> None:
     parser.add_argument("--rises", default="",
                         help="comma-separated ratios, each ≥ --rise, to score from the same runs")
     parser.add_argument("--json", type=Path, help="write every case's result to this file")
+    parser.add_argument("--early-stop", action="store_true",
+                        help="print the steps an early stop (the mean of the last 5 losses below a share of the "
+                             "first, from step k) would save, and the blow-ups it would miss")
     parser.add_argument("-j", "--jobs", type=int, default=2)
     args = parser.parse_args()
     labels = json.loads((HERE / "labels.json").read_text())["cases"]
@@ -184,6 +211,8 @@ def main() -> None:
     for which, title in (("first", "first learning rate"), ("best", "best run")):
         print(f"{title} labels: flags {counts[(which, True, True)]} of {totals[(which, 'fails')]} that fail, "
               f"{counts[(which, True, False)]} of {totals[(which, 'trains')]} that train")
+    if args.early_stop:
+        early_stop(results)
     for rise in [float(r) for r in args.rises.split(",") if r] + [None]:
         scored = Counter()
         for result in results:
