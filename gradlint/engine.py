@@ -496,6 +496,9 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
             notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
                          f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
     found = static_findings(rules, ctx)
+    # what every rule found, the disabled ones' too: a structural finding still explains a
+    # gradient for the rules that stay quiet then, at the probe stage as before it
+    ctx = dataclasses.replace(ctx, prior=tuple(f for _, f in found))
     rules = [r for r in rules if settings.enabled(r.code)]
     found = [(r, f) for r, f in found if settings.enabled(r.code)]
     findings = [f for _, f in found]
@@ -623,7 +626,7 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
     """The probe stage: gather what every rule needs measured, measure it all once, attach each
     rule's verdicts to its findings and add its measured-only findings. Returns the findings and
     the graph probe's result (None when it did not run or failed)."""
-    prior = tuple(f for _, f in found)
+    prior = ctx.prior
     needs = [rule.needs(ctx, tuple(f for r, f in found if r is rule)) for rule in rules]
     watch = saturation = None
     losses: tuple[str, ...] = ()

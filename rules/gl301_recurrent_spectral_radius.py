@@ -121,11 +121,11 @@ class RecurrentSpectralRadius(Rule):
     - `horizon` (100): T, the number of time steps the gradient must cross for `nn.RNN`-family
       modules (a hand-written loop uses the number of steps it was traced with). When the model
       was fed a training batch — `gradlint run`'s captured one, a Lightning or Hugging Face
-      callback's, `check_model`'s inputs — and this option is left at its default, T is that
-      batch's sequence length: a tanh RNN whose radius is near 1 still loses its gradient over
-      the hundreds of steps a training run backpropagates through (Pascanu, Mikolov & Bengio
-      2013), which 100 generated steps do not show; and a run on 10-step sequences is judged over
-      10, not 100.
+      callback's, `check_model`'s inputs — longer than 100 and this option is left at its default,
+      T is that batch's sequence length: a tanh RNN whose radius is near 1 still loses its
+      gradient over the hundreds of steps a training run backpropagates through (Pascanu, Mikolov
+      & Bengio 2013), which 100 generated steps do not show. A shorter batch does not shorten T:
+      an example handed to `check_model` is often shorter than the sequences training uses.
     - `warning-d` (3.0), `error-d` (4.0): |D_T| at which a recurrence is a warning or an error
       (THEORY.md §3, recurrent class: Pascanu 2013; Le 2015). THEORY's warning at 2 has no
       measured anchor; on eval/ recurrences trained at a measured |D_T| up to 2.4 (T = 10-20)
@@ -229,8 +229,8 @@ class RecurrentSpectralRadius(Rule):
     def _horizon(self, ctx: ModelContext, qualname: str, module: Any) -> tuple[int, str]:
         """The time steps the gradient must cross, and where that number comes from: the
         training batch's sequence length when the model was fed one (`gradlint run`'s captured
-        batch, a callback's, `check_model`'s inputs) and the `horizon` option was left at its
-        default, else the option."""
+        batch, a callback's, `check_model`'s inputs) that is longer than the `horizon` option left
+        at its default, else the option."""
         horizon = int(self.opts["horizon"])
         if not ctx.real_inputs or ctx.analysis is None or horizon != type(self).options["horizon"]:
             return horizon, ""
@@ -240,7 +240,8 @@ class RecurrentSpectralRadius(Rule):
         if shape is None or len(shape) not in (2, 3):
             return horizon, ""
         steps = shape[1] if len(shape) == 3 and module.batch_first else shape[0]
-        return (int(steps), " (the training batch's sequence length)") if steps >= 2 else (horizon, "")
+        # longer only: an example batch handed to check_model is often shorter than training's
+        return (int(steps), " (the training batch's sequence length)") if steps > horizon else (horizon, "")
 
     @staticmethod
     def _call_node(ctx: ModelContext, qualname: str) -> str | None:

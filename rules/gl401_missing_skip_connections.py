@@ -7,20 +7,22 @@ from gradlint.rule import CLASS_H, CONFIRMED, NOT_MEASURED, REFUTED, ModelContex
 
 
 def _longest_run(ctx: ModelContext, chain) -> int:
-    """The most layers of ``chain`` in a row with no residual join between them: the route is the
-    fewest layers any gradient must cross, so a join on it (an add or a concatenation of two data
-    tensors) is a skip around the layers of its other branch. An inverted-residual network
+    """The most layers of ``chain`` in a row with no residual join between them: an add of the
+    analysis' residual blocks whose branch holds a layer (a rotary embedding's ``q·cos +
+    rotate(q)·sin`` adds two data tensors too, around no layer). An inverted-residual network
     (MobileNetV2) has no skip where a block changes the shape, so its fewest-layer route crosses
     every such transition, yet a skip joins the stream after each few of them: no stretch of it
     is the plain stack that degrades."""
-    topology = ctx.analysis.topology
+    kind = ctx.analysis.topology.kind
+    joins = {block.add for block in ctx.analysis.residual_blocks
+             if any(kind[n] in ("weight", "recurrent", "attention") for n in block.branch)}
     members = set(chain.nodes)
     run = longest = 0
     for node in chain.route:
         if node in members:
             run += 1
             longest = max(longest, run)
-        elif topology.kind[node] in ("add", "cat") and len(topology.data_inputs[node]) >= 2:
+        elif node in joins:
             run = 0
     return longest
 
