@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import ast
+import contextlib
+import gc
 import os
+import threading
+from collections import deque
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -82,9 +86,65 @@ def local_imports(tree: ast.Module, path: Path, root: Path) -> list[Path]:
 
 def parse(path: Path) -> ast.Module | None:
     try:
-        return ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        return parse_source(path.read_text(encoding="utf-8", errors="replace"))
     except (SyntaxError, ValueError, OSError, RecursionError):
         return None
+
+
+_gc_lock = threading.Lock()
+_gc_pauses = 0
+_gc_was_enabled = False
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The cyclic garbage collector off while the threads in here run. A parse makes node objects
+    and no cyclic garbage: the collections their number triggers (one per 700 new objects, the
+    older generations walked again as they fill) find nothing, yet take a fifth of the parse of
+    a 2 MB data file (0.66 s of CPU instead of 0.84 s). Nested and concurrent uses (``-j``)
+    share one pause."""
+    global _gc_pauses, _gc_was_enabled
+    with _gc_lock:
+        if _gc_pauses == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_pauses += 1
+    try:
+        yield
+    finally:
+        with _gc_lock:
+            _gc_pauses -= 1
+            if _gc_pauses == 0 and _gc_was_enabled:
+                gc.enable()
+
+
+def parse_source(text: str, filename: str = "<unknown>") -> ast.Module:
+    """``ast.parse(text, filename)``, without the garbage collector's passes over the nodes it
+    makes (see _collector_paused): what gradlint's one parse of a linted file costs."""
+    with _collector_paused():
+        return ast.parse(text, filename=filename)
+
+
+# what holds no call, skipped without a visit: constants, load/store contexts and the names and
+# missing keys (``{**x}``) of list fields
+_LEAVES = frozenset({ast.Constant, ast.Load, ast.Store, ast.Del, str, type(None)})
+
+
+def calls(tree: ast.AST) -> Iterator[ast.Call]:
+    """Every call in ``tree``, in ``ast.walk``'s order, without visiting the leaves one by one:
+    a data file's 300,000-number literal costs one scan of its list (10 ms), not 600,000 node
+    visits (ast.walk: 250 ms)."""
+    todo = deque([tree])
+    while todo:
+        node = todo.popleft()
+        if type(node) is ast.Call:
+            yield node
+        for field in getattr(node, "_fields", ()):
+            value = getattr(node, field, None)
+            if type(value) is list:
+                todo.extend([item for item in value if type(item) not in _LEAVES])
+            elif type(value) not in _LEAVES and isinstance(value, ast.AST):
+                todo.append(value)
 
 
 def local_closure(tree: ast.Module, path: Path, root: Path, limit: int = 200) -> list[Path]:

@@ -22,7 +22,7 @@ from typing import Any
 from gradlint.callsites import CONFIG_SUFFIXES, Evaluator, config_targets, is_resolved, names_targets
 from gradlint.findings import Location, display_path
 from gradlint.notebook import NotebookError, source_text
-from gradlint.project import project_files, statements
+from gradlint.project import calls, parse_source, project_files, statements
 from gradlint.training import OptimizerSetup
 
 OPTIMIZER_MODULES = (
@@ -172,7 +172,7 @@ def compute_facts(root: Path) -> ProjectFacts:
         if not (mentions_rnn or mentions_optimizer or mentions_precision or mentions_warmup):
             continue
         try:
-            tree = ast.parse(text)
+            tree = parse_source(text)
         except (SyntaxError, ValueError, RecursionError):
             continue
         recurrent = recurrent or (mentions_rnn and builds_vanilla_rnn(tree))
@@ -208,23 +208,22 @@ def optimizer_calls(tree: ast.Module) -> list[tuple[ast.Call, str]]:
     """Every optimizer construction in ``tree`` with the dotted name it resolves to."""
     imports = ImportMap.of(tree)
     found = []
-    for call in ast.walk(tree):
-        if isinstance(call, ast.Call):
-            name = imports.resolve(call.func)
-            if name is not None and is_optimizer(name):
-                found.append((call, name))
+    for call in calls(tree):
+        name = imports.resolve(call.func)
+        if name is not None and is_optimizer(name):
+            found.append((call, name))
     return found
 
 
 def find_optimizers(tree: ast.Module, path: Path) -> list[tuple[OptimizerSetup, str | None]]:
-    calls = optimizer_calls(tree)
-    if not calls:
+    constructed = optimizer_calls(tree)
+    if not constructed:
         return []
     evaluator = Evaluator(tree)
     parents = {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     schedulers = _schedulers(tree, evaluator)
     found = []
-    for call, name in calls:
+    for call, name in constructed:
         shown = _shown(name)
         hyper = optimizer_hyperparameters(call, evaluator)
         scheduler = None
@@ -786,10 +785,9 @@ def _clipping_in_config(text: str) -> tuple[int, float | None, None] | None:
 
 
 def builds_vanilla_rnn(tree: ast.Module) -> bool:
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Call):
-            func = node.func
-            short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
-            if short in ("RNN", "RNNCell"):
-                return True
+    for node in calls(tree):
+        func = node.func
+        short = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else None
+        if short in ("RNN", "RNNCell"):
+            return True
     return False

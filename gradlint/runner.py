@@ -45,7 +45,7 @@ from gradlint.findings import (
 )
 from gradlint.limits import apply_memory_limit, worker_memory_limit, worker_timeout
 from gradlint.notebook import NotebookError, is_notebook, locate_cells, source_text
-from gradlint.project import defines_model_classes, local_imports, parse, project_root, statements
+from gradlint.project import defines_model_classes, local_imports, parse, parse_source, project_root, statements
 from gradlint.project_facts import ProjectFacts, builds_vanilla_rnn, compute_facts
 from gradlint.rule import SourceContext
 from gradlint.settings import Settings
@@ -292,7 +292,7 @@ class _FileChecker:
             return self._check_models(target, shown, settings)
         try:
             text = source_text(target.path)
-            tree = ast.parse(text, filename=shown)
+            tree = parse_source(text, filename=shown)   # the file's one parse (no GC passes)
         except SyntaxError as exc:
             return FileResult(shown, problems=[Problem(
                 shown, f"syntax error at {_line_shown(target.path, exc.lineno)}: {exc.msg}; fix it before linting")])

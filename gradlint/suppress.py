@@ -19,9 +19,17 @@ from pathlib import Path
 _NOQA = re.compile(r"#\s*noqa(?P<sep>\s*:\s*(?P<codes>[A-Za-z]+\d+(?:\s*,\s*[A-Za-z]+\d+|\s+[A-Za-z]+\d+)*))?", re.I)
 _IGNORE = re.compile(r"#\s*gradlint:\s*ignore(?:\[(?P<codes>[^\]]*)\])?")
 _FILE = re.compile(r"^#\s*gradlint:\s*noqa\s*$")
-# what every directive above contains (a file without it is not tokenized: a 2 MB data file of
-# one line costs a search, not a tokenizer pass)
-_ANY_DIRECTIVE = re.compile(r"noqa|gradlint:", re.I)
+
+
+def _may_have_directives(source: str) -> bool:
+    """Whether a comment of ``source`` could hold a directive above: every one is a comment
+    holding ``noqa`` (in any case) or ``gradlint:``. A file without them is not tokenized, and
+    the test is two substring searches (a 2 MB data file of one line: milliseconds; the same
+    test as a case-insensitive regex took 60 ms)."""
+    if "#" not in source:
+        return False
+    lowered = source.lower()
+    return "noqa" in lowered or "gradlint:" in lowered
 
 
 @dataclasses.dataclass
@@ -55,7 +63,7 @@ class Suppressions:
     def parse(cls, source: str) -> Suppressions:
         directives: dict[int, list[Directive]] = {}
         whole_file = False
-        if not _ANY_DIRECTIVE.search(source):   # no comment can silence anything: no tokenizing
+        if not _may_have_directives(source):   # no comment can silence anything: no tokenizing
             return cls({}, False)
         try:
             tokens = list(tokenize.generate_tokens(io.StringIO(source).readline))

@@ -5,6 +5,7 @@ from collections.abc import Iterable
 
 from gradlint.callsites import Evaluator, is_resolved
 from gradlint.findings import Finding, Location, Severity, display_path
+from gradlint.project import calls
 from gradlint.project_facts import ImportMap
 from gradlint.project_facts import is_optimizer as _is_optimizer
 from gradlint.rule import Rule, SourceContext
@@ -89,9 +90,7 @@ class OptimizerWithoutClipping(Rule):
             return
         imports = ImportMap.of(ctx.tree)
         evaluator = None
-        for call in ast.walk(ctx.tree):
-            if not isinstance(call, ast.Call):
-                continue
+        for call in calls(ctx.tree):   # ast.walk's calls, without a data literal's leaves
             name = imports.resolve(call.func)
             if name is None or not _is_optimizer(name):
                 continue

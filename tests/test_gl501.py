@@ -116,3 +116,19 @@ def test_learning_rate_unknown_small_or_not_sgd_stays_info(write, text):
     (line,) = result.stdout.splitlines()
     assert "GL501 info" in line and "lr=" not in line.split("[fix:")[0], line
     assert result.returncode == 0
+
+
+def test_calls_among_a_large_data_literal_are_found_and_silenced_as_before(write):
+    # the no-model fast path walks only the calls of a file (a data literal's numbers are not
+    # visited one by one) and tokenizes only a file that may hold a directive
+    numbers = ", ".join(str(i) for i in range(20_000))
+    text = ("import torch\n\n"
+            f"TABLE = {{'rows': [{numbers}], 'cells': [(torch.nn.RNN(8, 8), 1.5)], None: 0}}\n"
+            "STEPS = [0, 1, {'opt': [torch.optim.SGD([], lr=0.1)], **dict(a=[2, 3])}]\n")
+    column = text.splitlines()[3].index("torch.optim.SGD") + 1
+    result = lint_project(write, {"train.py": text})
+    assert f"train.py:4:{column}: GL501 warning: optimizer `SGD` is constructed" in result.stdout, result.stdout
+    assert "vanilla recurrence" in result.stdout
+    assert "0 models found" in result.stderr
+    silenced = lint_project(write, {"train.py": text.replace("**dict(a=[2, 3])}]\n", "**dict(a=[2, 3])}]  # NOQA: GL501\n")})
+    assert "GL501" not in silenced.stdout and "(1 suppressed)" in silenced.stderr, silenced.stdout + silenced.stderr
