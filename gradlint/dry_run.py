@@ -24,6 +24,14 @@ learned.
 
 Where the model computes its own loss (a scalar output, or a Hugging Face output's ``loss`` when the
 batch carries labels), the dry run descends that loss, not one of its own.
+
+Its cost is bounded by the model, not by the batch (``_rows_for``): a step averages as many loss
+terms as the evaluation suite set for a row-per-term model (``parts`` batches of the probe's rows,
+32 by default), so a model with a loss term per position (a language model's logits, its own
+loss over labels) takes one batch of the few rows that give them, not ``parts`` full batches.
+Optimizers that have a fused implementation (Adam, AdamW, SGD, Adagrad) take it: the same update
+in one pass over the parameters, several times faster on large models and without the
+intermediate copies of the parameter-sized tensors that the per-tensor loop makes.
 """
 
 from __future__ import annotations
@@ -41,6 +49,7 @@ import torch
 from torch import nn
 
 from gradlint.model_state import random_states, restore_random_states
+from gradlint.probe import tensors_in
 from gradlint.project_facts import ProjectFacts, setup_from_dict
 from gradlint.training import OptimizerSetup
 
@@ -49,6 +58,7 @@ _CLIP_NORM, _CLIP_VALUE = nn.utils.clip_grad_norm_, nn.utils.clip_grad_value_
 
 
 OWN_LOSS = "the model's own loss"
+MIN_ROWS = 2  # rows a step keeps whatever its loss terms (a training-mode BatchNorm needs two)
 # the rise test's fixed-batch runs are taken only when the run on new batches ended this many times
 # above its first loss (every case it flags on the evaluation suite and the fixtures did, ×32 and
 # ×50; most healthy models end below it and pay nothing for the test)
@@ -91,6 +101,7 @@ class DryRunResult:
     fresh: bool = False            # a new generated batch and new targets at every step
     fixed: tuple[Run, ...] = ()    # with ``fresh``: the rise test's runs, on one batch of the probe's size
     fixed_batch: int = 0           # that batch's rows
+    positions: int = 1             # loss terms a row gives (per-position logits, labels), >1 where rows were cut
 
     @property
     def first(self) -> Run:
@@ -123,8 +134,9 @@ class DryRunResult:
 
 
 def choose_setup(model: nn.Module, observed: OptimizerSetup | None, configured: dict | None,
-                 facts: ProjectFacts | None) -> tuple[OptimizerSetup | None, str | None]:
-    """The optimizer setup for ``model`` and, when there is none, why (a note)."""
+                 facts: ProjectFacts | None, found_in: str | None = None) -> tuple[OptimizerSetup | None, str | None]:
+    """The optimizer setup for ``model`` (found in the file ``found_in``) and, when there is none,
+    why (a note)."""
     if observed is not None:
         return observed, None
     if configured is not None:
@@ -140,7 +152,7 @@ def choose_setup(model: nn.Module, observed: OptimizerSetup | None, configured: 
         source = inspect.getsourcefile(type(model))
     except TypeError:  # a class defined in no file
         source = None
-    setup, ambiguous = facts.optimizer_for(names, source)
+    setup, ambiguous = facts.optimizer_for(names, source, found_in)
     if setup is not None and setup.lr is None:
         where = f" ({setup.location.path}:{setup.location.line})" if setup.location else ""
         return None, (f"the learning rate of `{setup.name}`{where} is not given in the source (read at "
@@ -189,6 +201,8 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
             else f"clip_grad_value_ at {clip_value:g}" if clip_value is not None else None)
     inputs = {k: v.detach() if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
     states = random_states()
+    rows = _rows(inputs)
+    wanted = rows * (parts if fresh else 1)  # the loss terms a step averages, for a row-per-term loss
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the same sums on every machine (and no spinning threads under load)
     loss_kind, batch = "MSE", 0
@@ -209,6 +223,10 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
         return runs
 
     try:
+        per_row = _terms_per_row(model, inputs, rows)
+        if per_row > 1:  # a loss term per position: fewer rows give as many terms, in one batch
+            keep = min(rows, max(MIN_ROWS, math.ceil(wanted / per_row)))
+            inputs, parts = _take_rows(inputs, rows, keep), 1
         runs = ladder(fresh, parts if fresh else 1, None if fresh else rise)
         fixed: list[Run] = []
         fixed_batch = 0
@@ -224,7 +242,7 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
         torch.set_num_threads(threads)
         restore_random_states(states)
     return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started, fresh,
-                        tuple(fixed), fixed_batch)
+                        tuple(fixed), fixed_batch, per_row)
 
 
 def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: OptimizerSetup, lr: float,
@@ -240,7 +258,7 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
     accepted = inspect.signature(cls.__init__).parameters
     hyper = {k: v for k, v in setup.hyperparameters.items() if k in accepted and k != "lr"}
     parameters = [p for p in trained.parameters() if p.requires_grad]
-    optimizer = cls(parameters, lr=lr, **hyper)
+    optimizer = _optimizer(cls, parameters, lr, hyper, accepted)
     generator = torch.Generator().manual_seed(seed)
     target = None
     loss_kind, batch = "MSE", 0
@@ -294,6 +312,62 @@ def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: Optimiz
     return dataclasses.replace(run, rose=rose), loss_kind, batch
 
 
+def _optimizer(cls: type, parameters: list, lr: float, hyper: dict, accepted: Any) -> Any:
+    """``cls`` over ``parameters``, in its fused implementation where it has one and the training
+    code did not choose an implementation (the same update; see the module's doc)."""
+    if "fused" in accepted and not {"fused", "foreach"} & hyper.keys():
+        try:
+            return cls(parameters, lr=lr, fused=True, **hyper)
+        except (RuntimeError, ValueError, TypeError):  # a dtype or device it does not support
+            pass
+    return cls(parameters, lr=lr, **hyper)
+
+
+def _terms_per_row(model: nn.Module, inputs: dict[str, Any], rows: int) -> int:
+    """The loss terms one row of ``inputs`` gives: the positions of per-position logits, the labels
+    of a model that computes its own loss; 1 for a loss per row (MSE, a class per row) or when it
+    cannot be told. Read from forward passes of a two-row slice, in evaluation mode, without
+    gradients, on a copy of the model (the caller restores the random states). The leading
+    dimension counts as rows only where the rows are independent: swapping the two swaps their
+    outputs (a sequence-first layout's time steps do not: an RNN's, a positional model's)."""
+    if rows < 2 * MIN_ROWS:
+        return 1
+    head = _take_rows(inputs, rows, MIN_ROWS)
+    try:
+        probe = copy.deepcopy(model).eval()
+        with torch.no_grad():
+            output = probe(**head)
+            swapped = probe(**_take_rows(head, MIN_ROWS, MIN_ROWS, order=[1, 0]))
+    except Exception:  # noqa: BLE001 - rows that cannot be sliced: keep the batch as it is
+        return 1
+    first, again = (next((t for t in tensors_in(o) if t.is_floating_point() and t.dim()), None)
+                    for o in (output, swapped))
+    if (first is None or again is None or first.shape != again.shape or first.shape[0] != MIN_ROWS
+            or not torch.allclose(first.flip(0), again, rtol=1e-4, atol=1e-5)):
+        return 1
+    labels = inputs.get("labels")
+    own = getattr(output, "loss", None) if not isinstance(output, torch.Tensor) else None
+    if isinstance(own, torch.Tensor) and own.dim() == 0:
+        return max(1, labels.numel() // rows) if isinstance(labels, torch.Tensor) else 1
+    if first.dim() < 3 or first.shape[-1] < 2:
+        return 1  # not per-position logits (MSE and a class per row count rows)
+    return max(1, first.numel() // (MIN_ROWS * first.shape[-1]))
+
+
+def _take_rows(value: Any, rows: int, keep: int, order: list[int] | None = None) -> Any:
+    """``value`` with every tensor whose leading dimension is the batch's ``rows`` cut to its first
+    ``keep`` rows (or taken in ``order``)."""
+    if keep >= rows and order is None:
+        return value
+    if isinstance(value, dict):
+        return {k: _take_rows(v, rows, keep, order) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return type(value)(_take_rows(v, rows, keep, order) for v in value)
+    if isinstance(value, torch.Tensor) and value.dim() and value.shape[0] == rows:
+        return value[order] if order is not None else value[:keep]
+    return value
+
+
 def _closure(optimizer: Any, trained: Any, draws: list, loss_kind: str, parts: int, clip: Any) -> torch.Tensor:
     """``step(closure)``, as torch documents it for LBFGS: the step's loss evaluated again on the
     step's own batches, with its gradient (and the clipping the training applies)."""
@@ -341,19 +415,15 @@ def _like(value: Any, generator: torch.Generator, std: float = 1.0) -> Any:
 def _first_float(value: Any) -> torch.Tensor | None:
     """The output the loss is taken of: the model's own loss where it computes one (a Hugging Face
     output's ``loss``, given labels), else its first floating tensor that carries a gradient."""
-    from gradlint.probe import _flatten
-
     own = getattr(value, "loss", None) if not isinstance(value, torch.Tensor) else None
     if isinstance(own, torch.Tensor) and own.dim() == 0 and own.requires_grad:
         return own
-    return next((t for t in _flatten(value) if t.is_floating_point() and t.requires_grad), None)
+    return next((t for t in tensors_in(value) if t.is_floating_point() and t.requires_grad), None)
 
 
 def _rows(inputs: dict[str, Any]) -> int:
     """The batch size of ``inputs``: the leading dimension of their first tensor."""
-    from gradlint.probe import _flatten
-
-    first = next(iter(_flatten(inputs)), None)
+    first = next(iter(tensors_in(inputs)), None)
     return int(first.shape[0]) if first is not None and first.dim() else 1
 
 

@@ -479,7 +479,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
                        seed=settings.seed, batch_size=settings.batch_size, input_std=settings.input_std,
                        weights_known=weights_known,
                        clipping=settings.clipping, inputs=inputs, notes=notes, details=details,
-                       **_training_context(model, settings, spec, started, given))
+                       **_training_context(model, settings, spec, started, given, str(fallback.path)))
     # Rules that stay quiet when a structural rule explains the problem run after those rules,
     # and see their findings even when the user disabled them: ignoring GL101 accepts a sigmoid
     # chain, it does not ask GL102 to report the same chain again.
@@ -537,13 +537,14 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
 
 
 def _training_context(model: nn.Module, settings: Settings, spec: ModelSpec | None,
-                      started: float, given: bool) -> dict[str, Any]:
+                      started: float, given: bool, found_in: str) -> dict[str, Any]:
     """The model context's training fields: the project facts, the optimizer the model will be
     trained with (observed by `gradlint run` through ``spec.training``, else [tool.gradlint],
     else the project's source), whether the inputs are the user's own batch, and when the
     model's time limit ends (for the dry run, GL701)."""
     facts = ProjectFacts.from_dict(settings.project)
-    optimizer, optimizer_note = choose_setup(model, getattr(spec, "training", None), settings.optimizer, facts)
+    optimizer, optimizer_note = choose_setup(model, getattr(spec, "training", None), settings.optimizer, facts,
+                                             found_in)
     return {"facts": facts, "optimizer": optimizer, "optimizer_note": optimizer_note,
             "real_inputs": given, "deadline": model_deadline(started, settings)}
 

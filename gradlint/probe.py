@@ -170,7 +170,7 @@ def probe_graph(graph_module: fx.GraphModule, inputs: dict[str, Any], seed: int,
             output = recorder.outputs.get(loss_at)
             if output is None:
                 raise ProbeError(f"node `{loss_at}` holds no floating-point tensor with a gradient")
-        outputs = [t for t in _flatten(output) if t.is_floating_point() and t.requires_grad]
+        outputs = [t for t in tensors_in(output) if t.is_floating_point() and t.requires_grad]
         if not outputs:
             raise ProbeError("the model's output has no floating-point tensor that depends on its parameters")
         generator = torch.Generator().manual_seed(seed)
@@ -256,13 +256,15 @@ def _rms(tensor: torch.Tensor) -> float:
     return float(tensor.pow(2).mean().sqrt()) if tensor.numel() else 0.0
 
 
-def _flatten(value: Any) -> list[torch.Tensor]:
+def tensors_in(value: Any) -> list[torch.Tensor]:
+    """Every tensor in ``value``: itself, or inside its dicts, lists, tuples and dataclasses (a
+    model output), in order."""
     if isinstance(value, torch.Tensor):
         return [value]
     if isinstance(value, dict):
-        return [t for v in value.values() for t in _flatten(v)]
+        return [t for v in value.values() for t in tensors_in(v)]
     if isinstance(value, (list, tuple)):
-        return [t for v in value for t in _flatten(v)]
+        return [t for v in value for t in tensors_in(v)]
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return [t for f in dataclasses.fields(value) for t in _flatten(getattr(value, f.name))]
+        return [t for f in dataclasses.fields(value) for t in tensors_in(getattr(value, f.name))]
     return []

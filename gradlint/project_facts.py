@@ -86,13 +86,14 @@ class ProjectFacts:
                          for site in data.get("fp16", ())),
                    data.get("grad_scaler"), data.get("warmup"))
 
-    def optimizer_for(self, class_names: tuple[str, ...],
-                      source: str | None = None) -> tuple[OptimizerSetup | None, str | None]:
+    def optimizer_for(self, class_names: tuple[str, ...], source: str | None = None,
+                      found_in: str | None = None) -> tuple[OptimizerSetup | None, str | None]:
         """The optimizer that trains a model of one of ``class_names`` (its class and its bases),
-        defined in the file ``source``: the construction whose parameters name it, else the only
-        optimizer of the project, else the only one naming no model in the model's own file (a
-        script that defines its model and trains it in ``train(model, ...)``). With several
-        candidates and none of these: None and a note saying so."""
+        defined in the file ``source`` and found (built, or defined) in the file ``found_in``: the
+        construction whose parameters name it, else the only optimizer of the project, else the
+        only one naming no model in the model's own file or the file that builds it (a script that
+        defines its model, or builds a library's, and trains it). With several candidates and none
+        of these: None and a note saying so."""
         for name in class_names:
             named = [s for s, owner in zip(self.optimizers, self.owners) if owner == name]
             if named:
@@ -100,8 +101,8 @@ class ProjectFacts:
         free = [s for s, owner in zip(self.optimizers, self.owners) if owner is None]
         if len(self.optimizers) == 1 and free:
             return free[0], None
-        here = os.path.realpath(source) if source else None
-        local = [s for s in free if here and s.location and os.path.realpath(s.location.path) == here]
+        here = {os.path.realpath(path) for path in (source, found_in) if path}
+        local = [s for s in free if s.location and os.path.realpath(s.location.path) in here]
         if len(local) == 1:
             return local[0], None
         if len(free) > 1:
@@ -325,11 +326,17 @@ def _owner(call: ast.Call, tree: ast.Module, parents: dict[ast.AST, ast.AST]) ->
     return None
 
 
+# class methods that build a model of their class (Hugging Face's, and the like)
+_BUILDERS = frozenset({"from_pretrained", "from_config", "_from_config"})
+
+
 def _class_assigned(name: str, tree: ast.Module) -> str | None:
-    """The class of the last ``name = Cls(...)`` (or ``Cls(...).to(...)``) in the file, where
-    ``Cls`` is defined in the file or imported by name into it."""
+    """The class of the last ``name = Cls(...)`` (or ``Cls(...).to(...)``, ``Cls.from_config(...)``)
+    in the file, where ``Cls`` is defined in the file or imported into it, by name or as an
+    attribute of an imported module (``transformers.GPT2LMHeadModel(config)``)."""
     known = {n.name for n in ast.walk(tree) if isinstance(n, ast.ClassDef)}
     known |= {a.asname or a.name for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) for a in n.names}
+    modules = {a.asname or a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     found = None
     for node in ast.walk(tree):
         if isinstance(node, (ast.Assign, ast.AnnAssign)):
@@ -340,9 +347,23 @@ def _class_assigned(name: str, tree: ast.Module) -> str | None:
             while (isinstance(value, ast.Call) and isinstance(value.func, ast.Attribute)
                    and value.func.attr in ("to", "cuda", "cpu", "double", "float", "train")):
                 value = value.func.value
-            if isinstance(value, ast.Call) and isinstance(value.func, ast.Name) and value.func.id in known:
-                found = value.func.id
+            if not isinstance(value, ast.Call):
+                continue
+            func = value.func
+            if isinstance(func, ast.Attribute) and func.attr in _BUILDERS:
+                func = func.value
+            if isinstance(func, ast.Name) and func.id in known:
+                found = func.id
+            elif isinstance(func, ast.Attribute) and _root(func) in modules | known:
+                found = func.attr
     return found
+
+
+def _root(node: ast.expr) -> str | None:
+    """The name an attribute chain starts from (``transformers`` of ``transformers.models.X``)."""
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
 
 
 def _schedulers(tree: ast.Module, evaluator: Evaluator) -> list[tuple[str, Any]]:

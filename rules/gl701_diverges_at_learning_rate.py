@@ -21,7 +21,12 @@ class DivergesAtLearningRate(Rule):
     was captured or given (every step sees it); otherwise every step draws `batches` new seeded
     batches like the probe's generated one, with new targets, and steps on their mean gradient,
     as training sees a new batch each step; their floating values are drawn at the scale the
-    probe's `input-std` states (standard normal by default). Where the model computes its own loss
+    probe's `input-std` states (standard normal by default). A model with a loss term per
+    position (a language model's logits, its own loss over labels) takes instead one batch of the
+    few rows that give as many loss terms (2 rows of 32 tokens for 4 batches of 8 rows), the
+    captured batch too: its cost is bounded by the model, not by the batch. Where the optimizer has
+    a fused implementation (Adam, AdamW, SGD, Adagrad) the dry run takes it: the same update in
+    one pass, several times faster on a large model. Where the model computes its own loss
     (a scalar output; a Hugging Face model given `labels`) it descends that loss. It flags the
     optimizer when the loss becomes non-finite or grows `growth`× its first value within `steps`
     steps, or when the loss rises without blowing up: the run on one fixed batch with fixed
@@ -165,7 +170,9 @@ class DivergesAtLearningRate(Rule):
         settings = _settings(setup.hyperparameters, first.lr)
         clip = f", {result.clip}" if result.clip else ""
         scale = f", floating values at std {ctx.input_std:g}" if ctx.input_std != 1 else ""
-        batches = (f"new generated batches ({result.batch} rows{scale}) each step" if result.fresh
+        positions = f" of {result.positions} positions" if result.positions > 1 else ""
+        batches = (f"new generated batches ({result.batch} rows{positions}{scale}) each step" if result.fresh
+                   else f"{result.batch} rows{positions} of the captured batch" if result.positions > 1
                    else f"the captured batch of {result.batch}")
         targets = "" if result.loss == OWN_LOSS else " on random targets"
         described = (f"{setup.name}({settings}{clip}), {first.steps} steps on {batches} "

@@ -180,6 +180,50 @@ def test_several_optimizers_none_naming_the_model_is_ambiguous(tmp_path):
     assert setup is None and "2 optimizers are constructed in the project" in note
 
 
+def test_a_library_model_built_through_its_module_is_matched_to_its_optimizer_beside_another(tmp_path):
+    # GPT-2 small's usual script: the class reached through its module (or a from_config builder);
+    # another file of the project trains another model with its own optimizer
+    facts = _facts(tmp_path, {"train.py": """
+        import torch
+        import transformers
+
+        config = transformers.GPT2Config(n_layer=2)
+        model = transformers.GPT2LMHeadModel(config)
+        optimizer = torch.optim.AdamW(model.parameters(), lr=6e-4)
+        """, "auto.py": """
+        import torch
+        from transformers import AutoModelForCausalLM
+
+        lm = AutoModelForCausalLM.from_config(config)
+        optimizer = torch.optim.Adam(lm.parameters(), lr=1e-4)
+        """, "other.py": """
+        import torch
+
+        def fit(net):
+            torch.optim.SGD(net.parameters(), lr=0.1)
+        """})
+    assert sorted(zip(facts.owners, (s.name for s in facts.optimizers)), key=str) == [
+        ("AutoModelForCausalLM", "Adam"), ("GPT2LMHeadModel", "AdamW"), (None, "SGD")]
+
+
+def test_a_model_whose_class_names_no_optimizer_takes_the_free_one_of_the_file_that_builds_it(tmp_path):
+    facts = _facts(tmp_path, {"train.py": """
+        import torch
+
+        def fit(model):
+            torch.optim.AdamW(model.parameters(), lr=6e-4)
+        """, "other.py": """
+        import torch
+
+        def fit(net):
+            torch.optim.SGD(net.parameters(), lr=0.1)
+        """})
+    setup, note = choose_setup(Net(), None, None, facts)
+    assert setup is None and "2 optimizers are constructed in the project" in note
+    setup, note = choose_setup(Net(), None, None, facts, found_in=str(tmp_path / "train.py"))
+    assert (setup.name, note) == ("AdamW", None)
+
+
 # ------------------------------------------------------------------------------- [tool.gradlint]
 
 def _config(tmp_path: Path, table: str):
@@ -521,6 +565,37 @@ def test_the_dry_run_descends_the_loss_a_hugging_face_model_computes_from_its_la
     ids = torch.randint(0, 100, (4, 16))
     setup = OptimizerSetup("AdamW", {"lr": 1e-3}, "config")
     result = dry_run(model, {"input_ids": ids, "labels": ids}, setup, steps=5, rise=1.5)
-    assert result.loss == "the model's own loss" and result.batch == 4
+    # a loss term per token: the first 2 of its 4 rows give 32 terms, more than the 4 it asks for
+    assert result.loss == "the model's own loss" and result.batch == 2
     with torch.no_grad():
-        assert abs(result.first.first_loss - float(model(input_ids=ids, labels=ids).loss)) < 1e-4
+        assert abs(result.first.first_loss - float(model(input_ids=ids[:2], labels=ids[:2]).loss)) < 1e-4
+
+
+class _TokenModel(nn.Module):
+    """Logits at every position of a batch-first sequence of token ids."""
+
+    def __init__(self, batch_first: bool = True):
+        super().__init__()
+        self.embed, self.rnn = nn.Embedding(100, 32), nn.GRU(32, 32, batch_first=batch_first)
+        self.head = nn.Linear(32, 100)
+
+    def forward(self, ids):
+        return self.head(self.rnn(self.embed(ids))[0])
+
+
+def test_a_loss_term_per_position_takes_the_rows_that_give_the_terms_of_a_step_not_four_batches():
+    setup = OptimizerSetup("AdamW", {"lr": 1e-3}, "config")
+    torch.manual_seed(0)
+    per_token = dry_run(_TokenModel(), {"ids": torch.randint(0, 100, (8, 16))}, setup, steps=5, fresh=True,
+                        parts=4)
+    # 4 batches of 8 rows would be 32 loss terms for a class per row; 2 rows of 16 positions give them
+    assert (per_token.batch, per_token.positions, per_token.fresh) == (2, 16, True)
+    # a sequence-first layout: the leading dimension is time (swapping two steps does not swap their
+    # outputs), so nothing is cut: 4 batches of 16 steps × 8 rows, as before
+    time_first = dry_run(_TokenModel(batch_first=False), {"ids": torch.randint(0, 100, (16, 8))}, setup,
+                         steps=5, fresh=True, parts=4)
+    assert time_first.batch == 16 * 4
+    # a class per row: 4 batches of 8, as the evaluation suite set them
+    rows = dry_run(nn.Sequential(nn.Linear(4, 8), nn.Linear(8, 3)), {"input": torch.randn(8, 4)}, setup, steps=5,
+                   fresh=True, parts=4)
+    assert rows.batch == 32
