@@ -63,9 +63,12 @@ def main() -> None:
         step.mkdir()
         (step / "step.py").write_text(textwrap.dedent(ONE_STEP.format(layers=args.layers)))
         lint = [PY, "-m", "gradlint", "train.py", "--no-cache", "--exit-zero", "-v"]
+        log = Path(tmp) / "gradlint.log"
         rows = [("one training step (batch 8 × 32)", measure([PY, "step.py"], step, args.repeat)),
                 ("gradlint without GL701", measure([*lint, "--ignore", "GL701"], work, args.repeat)),
-                ("gradlint with GL701", measure(lint, work, args.repeat))]
+                ("gradlint with GL701", measure(lint, work, args.repeat, log=log))]
+        said = [line.split("note: ", 1)[-1] for line in log.read_text(errors="replace").splitlines()
+                if "GL701" in line]
     print(f"GPT-2, {args.layers} layers; {platform.machine()}, {platform.processor() or 'cpu'}, "
           f"Python {platform.python_version()}")
     print("| command | wall (s) | peak RSS (MiB) |\n|---|---:|---:|")
@@ -74,6 +77,7 @@ def main() -> None:
     (_, step), (without, plain), (with_, full) = [(s, p) for _, (s, p) in rows]
     print(f"\nwith / without GL701: {with_ / without:.2f}× time, {full / plain:.2f}× memory; "
           f"check / one training step: {full / step:.2f}× memory")
+    print("\nwhat GL701 said (-v):" + "".join(f"\n  {line}" for line in said) if said else "\nGL701 said nothing")
 
 
 if __name__ == "__main__":

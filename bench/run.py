@@ -67,22 +67,29 @@ inputs = {{"x": torch.randn(8, 256)}}
 """
 
 
-def measure(argv: list[str], cwd: Path, repeat: int, extra_env: dict[str, str] | None = None) -> tuple[float, float]:
+def measure(argv: list[str], cwd: Path, repeat: int, extra_env: dict[str, str] | None = None,
+            log: Path | None = None) -> tuple[float, float]:
     """Median wall seconds and peak RSS (MiB) of the command and its children."""
-    seconds, peak, _ = measure_cpu(argv, cwd, repeat, extra_env)
+    seconds, peak, _ = measure_cpu(argv, cwd, repeat, extra_env, log)
     return seconds, peak
 
 
 def measure_cpu(argv: list[str], cwd: Path, repeat: int,
-                extra_env: dict[str, str] | None = None) -> tuple[float, float, float]:
+                extra_env: dict[str, str] | None = None, log: Path | None = None) -> tuple[float, float, float]:
     """Median wall seconds, peak RSS (MiB) and median CPU seconds (user + system) of the command
-    and its children. CPU seconds hardly change with what else the machine is running."""
+    and its children. CPU seconds hardly change with what else the machine is running. With
+    ``log``, the last run's output (stdout and stderr) is written there."""
     times, peaks, cpus = [], [], []
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONWARNINGS": "ignore", **(extra_env or {})}
     for _ in range(repeat):
         started = time.perf_counter()
-        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        _, _, usage = os.wait4(process.pid, 0)
+        out = open(log, "wb") if log is not None else subprocess.DEVNULL  # noqa: SIM115 - closed below
+        try:
+            process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT if log else out)
+            _, _, usage = os.wait4(process.pid, 0)
+        finally:
+            if log is not None:
+                out.close()
         times.append(time.perf_counter() - started)
         peaks.append(usage.ru_maxrss / 1024)
         cpus.append(usage.ru_utime + usage.ru_stime)
