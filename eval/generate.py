@@ -28,6 +28,15 @@ Families (directories under eval/cases/; eval/tasks.py picks each family's task)
   and its training function ``fit(model, batches)``, with or without gradient clipping under
   several idioms; eval/tasks.py trains each by calling its own ``fit``. Includes THEORY.md §4's
   IRNN with / without clipping.
+* ``warmup/<case>/`` (GL702): small projects whose model.py holds a Transformer encoder over
+  token ids (width 32, 4 heads, feed-forward 64, no dropout, per-token logits) and ``fit()``
+  training it with AdamW: post-LN (``nn.TransformerEncoder``'s default ``norm_first=False``, or
+  a hand-written BERT-style block) at 6/12/18 layers, with no schedule, a LinearLR or LambdaLR
+  warm-up, or a cosine decay without warm-up, at lr 1e-3 (and 3e-4); pre-LN controls.
+* ``fp16/<case>/`` (GL801): small projects whose ``fit()`` trains in float16 autocast with or
+  without ``torch.amp.GradScaler``, in bfloat16 autocast, or as a ``.half()`` model (SGD or
+  Adam): an MLP classifier on two spirals and an MLP denoising autoencoder on 32×32 images
+  (each project's pyproject.toml names its task under ``[tool.eval]``).
 
 Every file written here is listed in ``cases/.generated``; a rerun deletes exactly those files
 (and the flat files of the first layout, ``cases/*.py``) before writing, so hand-written cases
@@ -800,6 +809,234 @@ def clipping_cases() -> dict[str, str]:
 
 
 # ---------------------------------------------------------------------------------------------
+# warmup/<case>/: post-LN and pre-LN Transformer encoders trained with AdamW, with and without
+# learning-rate warm-up (GL702)
+
+WARMUP_PYPROJECT = '''[project]
+name = "{name}"
+version = "0.1.0"
+
+[tool.gradlint.probe]
+seq-len = 10                     # the training sequences' length
+'''
+
+WARMUP_ENCODER = '''class Net(nn.Module):
+    def __init__(self, vocab=8, dim=32, heads=4, depth={depth}, classes=10):
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, dim)
+        layer = nn.TransformerEncoderLayer(dim, heads, 2 * dim, dropout=0.0, batch_first=True,
+                                           norm_first={norm_first})
+        self.encoder = nn.TransformerEncoder(layer, depth, enable_nested_tensor=False)
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, ids):
+        return self.head(self.encoder(self.tokens(ids)))
+'''
+
+WARMUP_BERT = '''class Block(nn.Module):
+    """BERT-style post-LN block: LayerNorm after each residual add."""
+
+    def __init__(self, dim, heads):
+        super().__init__()
+        self.attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.norm1 = nn.LayerNorm(dim)
+        self.feed_forward = nn.Sequential(nn.Linear(dim, 2 * dim), nn.GELU(), nn.Linear(2 * dim, dim))
+        self.norm2 = nn.LayerNorm(dim)
+
+    def forward(self, x):
+        x = self.norm1(x + self.attention(x, x, x, need_weights=False)[0])
+        return self.norm2(x + self.feed_forward(x))
+
+
+class Net(nn.Module):
+    def __init__(self, vocab=8, dim=32, heads=4, depth={depth}, classes=10):
+        super().__init__()
+        self.tokens = nn.Embedding(vocab, dim)
+        self.blocks = nn.ModuleList(Block(dim, heads) for _ in range(depth))
+        self.head = nn.Linear(dim, classes)
+
+    def forward(self, ids):
+        x = self.tokens(ids)
+        for block in self.blocks:
+            x = block(x)
+        return self.head(x)
+'''
+
+WARMUP_SCHEDULES = {
+    "": ("no learning-rate schedule", "", ""),
+    "_linear_warmup": ("a LinearLR warm-up over the first 100 steps",
+                       "    scheduler = torch.optim.lr_scheduler.LinearLR(optimizer, start_factor=0.01, total_iters=100)\n",
+                       "        scheduler.step()\n"),
+    "_lambda_warmup": ("a LambdaLR warm-up over the first 100 steps",
+                       "    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: min(1.0, (step + 1) / 100))\n",
+                       "        scheduler.step()\n"),
+    "_cosine": ("a cosine decay from the first step (no warm-up)",
+                "    scheduler = torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=400)\n",
+                "        scheduler.step()\n"),
+}
+
+WARMUP_FILE = '''"""{title}, trained on token histograms with AdamW (lr {lr}), {what}."""
+import torch
+from torch import nn
+
+
+{model}
+
+def fit(model, batches):
+    """One pass over ``batches`` of (token ids, per-token classes), cross-entropy."""
+    optimizer = torch.optim.AdamW(model.parameters(), lr={lr})
+{scheduler}    for ids, targets in batches:
+        logits = model(ids)
+        loss = nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+{step}'''
+
+# (case, model, depth, norm_first, schedule, lr)
+WARMUP_CASES = (
+    ("postln_6", "encoder", 6, False, "", "1e-3"),
+    ("postln_12", "encoder", 12, False, "", "1e-3"),
+    ("postln_18", "encoder", 18, False, "", "1e-3"),
+    ("postln_12_linear_warmup", "encoder", 12, False, "_linear_warmup", "1e-3"),
+    ("postln_18_linear_warmup", "encoder", 18, False, "_linear_warmup", "1e-3"),
+    ("postln_12_lambda_warmup", "encoder", 12, False, "_lambda_warmup", "1e-3"),
+    ("postln_12_cosine", "encoder", 12, False, "_cosine", "1e-3"),
+    ("postln_12_lr3e-4", "encoder", 12, False, "", "3e-4"),
+    ("preln_12", "encoder", 12, True, "", "1e-3"),
+    ("preln_18", "encoder", 18, True, "", "1e-3"),
+    ("bert_12", "bert", 12, False, "", "1e-3"),
+    ("bert_12_linear_warmup", "bert", 12, False, "_linear_warmup", "1e-3"),
+)
+
+
+def warmup_cases() -> dict[str, str]:
+    files = {}
+    for name, kind, depth, norm_first, schedule, lr in WARMUP_CASES:
+        what, scheduler, step = WARMUP_SCHEDULES[schedule]
+        if kind == "encoder":
+            title = f"{depth}-layer {'pre' if norm_first else 'post'}-LN nn.TransformerEncoder"
+            model = WARMUP_ENCODER.format(depth=depth, norm_first=norm_first)
+        else:
+            title = f"{depth}-layer hand-written BERT-style post-LN encoder"
+            model = WARMUP_BERT.format(depth=depth)
+        files[f"warmup/{name}/pyproject.toml"] = WARMUP_PYPROJECT.format(name=name.replace("_", "-"))
+        files[f"warmup/{name}/model.py"] = WARMUP_FILE.format(title=title, lr=lr, what=what, model=model,
+                                                              scheduler=scheduler, step=step)
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
+# fp16/<case>/: training in float16 with and without loss scaling, bfloat16 controls (GL801)
+
+FP16_PYPROJECT = '''[project]
+name = "{name}"
+version = "0.1.0"
+
+[tool.gradlint.probe]
+input-std = {std}                  # the inputs' standard deviation
+
+[tool.eval]
+task = "{task}"                 # eval/tasks.py: the data fit() is given
+'''
+
+FP16_MODELS = {
+    "mlp": ("3-hidden-layer ReLU MLP classifier (width 256) on two spirals", "spirals-fit", '''class Net(nn.Module):
+    def __init__(self, width=256):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(2, width), nn.ReLU(), nn.Linear(width, width), nn.ReLU(),
+                                  nn.Linear(width, width), nn.ReLU(), nn.Linear(width, 2))
+
+    def forward(self, x):
+        return self.body(x)
+''', "cross_entropy", ("SGD", "lr=0.05, momentum=0.9")),
+    "ae": ("MLP denoising autoencoder on 1×32×32 images", "denoise", '''class Net(nn.Module):
+    def __init__(self, pixels=32 * 32, hidden=256, code=64):
+        super().__init__()
+        self.encoder = nn.Sequential(nn.Flatten(), nn.Linear(pixels, hidden), nn.ReLU(),
+                                     nn.Linear(hidden, code), nn.ReLU())
+        self.decoder = nn.Sequential(nn.Linear(code, hidden), nn.ReLU(), nn.Linear(hidden, pixels),
+                                     nn.Sigmoid())
+
+    def forward(self, images):
+        return self.decoder(self.encoder(images)).view_as(images)
+''', "mse_loss", ("Adam", "lr=1e-3")),
+}
+
+# precision: (what, setup lines, forward/loss lines, backward-and-step lines)
+FP16_PRECISIONS = {
+    "fp16_autocast": ("float16 autocast, no loss scaling", "",
+                      '''        with torch.autocast(device_type=device, dtype=torch.float16):
+            loss = nn.functional.{loss}(model(inputs), targets)
+''', '''        loss.backward()
+        optimizer.step()
+'''),
+    "fp16_autocast_scaler": ("float16 autocast with torch.amp.GradScaler",
+                             "    scaler = torch.amp.GradScaler(device)\n",
+                             '''        with torch.autocast(device_type=device, dtype=torch.float16):
+            loss = nn.functional.{loss}(model(inputs), targets)
+''', '''        scaler.scale(loss).backward()
+        scaler.step(optimizer)
+        scaler.update()
+'''),
+    "bf16_autocast": ("bfloat16 autocast", "",
+                      '''        with torch.autocast(device_type=device, dtype=torch.bfloat16):
+            loss = nn.functional.{loss}(model(inputs), targets)
+''', '''        loss.backward()
+        optimizer.step()
+'''),
+    "half": ("a .half() model (float16 weights, gradients and optimizer state)", "",
+             '''        loss = nn.functional.{loss}(model(inputs.half()).float(), targets)
+''', '''        loss.backward()
+        optimizer.step()
+'''),
+}
+
+FP16_FILE = '''"""{title}, trained with {optimizer} ({hyper}) in {what}."""
+import torch
+from torch import nn
+
+device = "cuda" if torch.cuda.is_available() else "cpu"
+
+
+{model}
+
+def fit(model, batches):
+    """One pass over ``batches`` of (inputs, targets)."""
+    model.to(device){half}
+    optimizer = torch.optim.{optimizer}(model.parameters(), {hyper})
+{setup}    for inputs, targets in batches:
+        inputs, targets = inputs.to(device), targets.to(device)
+{forward}        optimizer.zero_grad()
+{backward}'''
+
+# (model, precision, optimizer override)
+FP16_CASES = (
+    ("mlp", "fp16_autocast", None), ("mlp", "fp16_autocast_scaler", None), ("mlp", "bf16_autocast", None),
+    ("mlp", "half", None), ("mlp", "half", ("Adam", "lr=1e-3")),
+    ("ae", "fp16_autocast", None), ("ae", "fp16_autocast_scaler", None), ("ae", "bf16_autocast", None),
+    ("ae", "half", None), ("ae", "half", ("SGD", "lr=0.5, momentum=0.9")),
+)
+
+
+def fp16_cases() -> dict[str, str]:
+    files = {}
+    for model, precision, override in FP16_CASES:
+        title, task, body, loss, (optimizer, hyper) = FP16_MODELS[model]
+        what, setup, forward, backward = FP16_PRECISIONS[precision]
+        if override is not None:
+            optimizer, hyper = override
+        name = f"{model}_{precision}" + (f"_{optimizer.lower()}" if precision == "half" else "")
+        files[f"fp16/{name}/pyproject.toml"] = FP16_PYPROJECT.format(name=name.replace("_", "-"), std=input_std(task),
+                                                                     task=task)
+        files[f"fp16/{name}/model.py"] = FP16_FILE.format(
+            title=title, optimizer=optimizer, hyper=hyper, what=what, model=body,
+            half=".half()" if precision == "half" else "", setup=setup, forward=forward.format(loss=loss),
+            backward=backward)
+    return files
+
+
+# ---------------------------------------------------------------------------------------------
 
 # eval/tasks.py's learning rates for the adding problem (Adam), by horizon
 ADAM_LR = {10: 0.003, 100: 0.01}
@@ -818,7 +1055,8 @@ SGD_FAMILIES = {"mlp": ("two spirals", "spirals"), "residual": ("two spirals", "
 
 def all_cases() -> dict[str, str]:
     files: dict[str, str] = {}
-    for family in (mlp_cases, cnn_cases, residual_cases, rnn_cases, published_cases, clipping_cases):
+    for family in (mlp_cases, cnn_cases, residual_cases, rnn_cases, published_cases, clipping_cases,
+                   warmup_cases, fp16_cases):
         files.update(family())
     for family, (task, data) in SGD_FAMILIES.items():
         aside = f" (the spirals'; the blobs': {input_std('blobs')})" if family == "published" else ""

@@ -3,6 +3,14 @@ rule, precision, recall, the false-positive rate on the cases that train, and th
 took against the time training took.
 
     python eval/report.py            # uses eval/labels.json (python eval/tasks.py regenerates it)
+    python eval/report.py --family warmup --family fp16        # score a subset: those families
+    python eval/report.py eval/cases/warmup eval/cases/rnn_t100/irnn.py    # or these cases / dirs
+
+A subset is scored exactly as the whole suite is (only its cases are linted, and only their
+explanations are checked for staleness). The per-rule table at the end scores each rule that
+has families built for it (RULE_FAMILIES) on those families alone: a case counts as flagged by
+the rule when the rule reports it at warning level or above, so a failure the rule is not about
+still counts against its recall there.
 
 A case is predicted to fail when gradlint reports a finding at warning level or above from one of
 GRADIENT_RULES (GL401 reports degradation, not failure within a short budget; GL601 is info-level
@@ -25,7 +33,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 CASES = HERE / "cases"
-GRADIENT_RULES = ("GL101", "GL102", "GL201", "GL202", "GL203", "GL301", "GL501", "GL603", "GL701")
+GRADIENT_RULES = ("GL101", "GL102", "GL201", "GL202", "GL203", "GL301", "GL501", "GL603", "GL701", "GL702",
+                  "GL801")
+# the families built to measure one rule: its precision and recall are scored on them alone
+# (GL301 over the training horizon: the same recurrences at T = 10 and T = 100)
+RULE_FAMILIES = {"GL301": ("rnn_t10", "rnn_t100"), "GL702": ("warmup",), "GL801": ("fp16",)}
 # the rules that judge the model at initialization (everything but the dry run, GL701)
 INITIALIZATION_RULES = tuple(code for code in GRADIENT_RULES if code != "GL701")
 
@@ -78,6 +90,43 @@ def score(labels: dict, found: dict[str, set[str]], rules: tuple[str, ...] = GRA
             "misses": misses}
 
 
+def rule_scores(labels: dict, found: dict[str, set[str]]) -> dict[str, dict]:
+    """For each rule of RULE_FAMILIES whose families hold decided cases here: the rule alone
+    against the labels of those families (flagged = the rule reports the case)."""
+    scores = {}
+    for code, families in RULE_FAMILIES.items():
+        matrix: Counter = Counter()
+        for name, entry in labels.items():
+            if name.split("/")[0] in families and entry["label"] != "undecided" and name in found:
+                matrix[(code in found[name], entry["label"] == "fails")] += 1
+        if matrix:
+            scores[code] = {**_rates(matrix), "families": families}
+    return scores
+
+
+def select(labels: dict, paths: list[Path], families: list[str]) -> dict:
+    """The labelled cases named by ``paths`` (case files, or directories under eval/cases) or in
+    ``families``; all of them when neither is given."""
+    if not paths and not families:
+        return labels
+    chosen = {}
+    for path in paths:
+        path = path.resolve()
+        if not path.is_relative_to(CASES):
+            raise SystemExit(f"{path}: not under {CASES}")
+        prefix = path.relative_to(CASES).as_posix()
+        matched = {n: e for n, e in labels.items() if n == prefix or n.startswith(prefix.rstrip("/") + "/")}
+        if not matched:
+            raise SystemExit(f"{prefix}: no labelled case (python eval/tasks.py {path} labels it)")
+        chosen.update(matched)
+    for family in families:
+        matched = {n: e for n, e in labels.items() if n.split("/")[0] == family}
+        if not matched:
+            raise SystemExit(f"--family {family}: no labelled case")
+        chosen.update(matched)
+    return dict(sorted(chosen.items()))
+
+
 def degradation(labels: dict, found: dict[str, set[str]]) -> dict[str, str | None]:
     """The cases that train with GL401's warning, each with its shallower sibling (the same file
     name with a smaller depth suffix, ``_32.py`` → ``_16.py``) that trains too and gets no GL401
@@ -101,6 +150,10 @@ def _rates(matrix: Counter) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("cases", nargs="*", type=Path,
+                        help="score only these cases (files or directories under eval/cases)")
+    parser.add_argument("--family", action="append", default=[],
+                        help="score only this family (a directory of eval/cases; repeatable)")
     parser.add_argument("--labels", type=Path, default=HERE / "labels.json")
     parser.add_argument("--explanations", type=Path, default=HERE / "disagreements.json")
     parser.add_argument("-j", "--jobs", type=int, default=2)
@@ -108,11 +161,16 @@ def main() -> None:
     parser.add_argument("--load", type=Path, help="score the findings a --save run wrote instead of linting again")
     args = parser.parse_args()
     document = json.loads(args.labels.read_text())
-    labels = document["cases"]
+    labels = select(document["cases"], args.cases, args.family)
+    subset = len(labels) < len(document["cases"])
     explanations = json.loads(args.explanations.read_text()) if args.explanations.exists() else {}
+    if subset:
+        explanations = {name: why for name, why in explanations.items() if name in labels}
     if args.load:
         saved = json.loads(args.load.read_text())
         records, wall = saved["cases"], saved["wall"]
+        labels = {name: entry for name, entry in labels.items() if name in records}
+        records = {name: record for name, record in records.items() if name in labels}
     else:
         started = time.perf_counter()
         records = run_gradlint([CASES / name for name in sorted(labels)], args.jobs)
@@ -124,7 +182,9 @@ def main() -> None:
     result = score(labels, found)
     decided = result["tp"] + result["fp"] + result["fn"] + result["tn"]
     undecided = sum(1 for e in labels.values() if e["label"] == "undecided")
-    print(f"{len(labels)} cases ({decided} decided, {undecided} undecided); labels from `{document['command']}`\n")
+    scope = f" (a subset of the {len(document['cases'])} labelled)" if subset else ""
+    print(f"{len(labels)} cases{scope} ({decided} decided, {undecided} undecided); labels from "
+          f"`{document['command']}`\n")
     print("| | training fails | training works |\n|---|---:|---:|")
     print(f"| gradlint flags | {result['tp']} | {result['fp']} |")
     print(f"| gradlint passes | {result['fn']} | {result['tn']} |\n")
@@ -155,6 +215,14 @@ def main() -> None:
     print("\n| rule | flags a failing case | flags a working case |\n|---|---:|---:|")
     for code, counts in result["per_rule"].items():
         print(f"| {code} | {counts[True]} | {counts[False]} |")
+    scores = rule_scores(labels, found)
+    if scores:
+        print("\nThe rules built a family for, each alone on its families (flagged: the rule reports the case):\n")
+        print("| rule | families | cases | TP | FP | FN | TN | precision | recall |\n|---|---|---:|---:|---:|---:|---:|---:|---:|")
+        for code, rates in scores.items():
+            total = rates["tp"] + rates["fp"] + rates["fn"] + rates["tn"]
+            print(f"| {code} | {', '.join(f'{f}/' for f in rates['families'])} | {total} | {rates['tp']} | "
+                  f"{rates['fp']} | {rates['fn']} | {rates['tn']} | {rates['precision']:.2f} | {rates['recall']:.2f} |")
     working = [n for n, e in labels.items() if e["label"] == "trains"]
     any_warning = [n for n in working if found[n]]
     print(f"\nCases that train with any finding at warning level or above, GL401's depth warning "

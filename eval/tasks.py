@@ -26,6 +26,28 @@ Tasks (one fixed recipe each; the family is the first directory under eval/cases
   tanh RNNs oscillate). clipping/<case>/model.py: the file's own ``fit(model, batches)`` is
   called with 1,000 batches (its own optimizer, learning rate and clipping), so the label
   reflects the training code; T is the GL301 horizon in the case's pyproject.toml.
+* ``histogram-T10`` (warmup/<case>/model.py, GL702): token histograms (Weiss et al. 2021): a
+  sequence of 10 tokens drawn uniformly from 8, and for each position the class "how many
+  times this token occurs in the sequence" − 1 (10 classes); per-token cross-entropy. It needs
+  attention (a token's class depends on every other token) and no positions. The case's own
+  ``fit(model, batches)`` is called with 400 fresh seeded batches of 32 (its own AdamW, learning
+  rate and schedule); the loss is measured on 1,000 held-out sequences against the
+  cross-entropy of predicting the classes' marginal frequencies (≈ 1.33 nats: what a model
+  that ignores the other tokens can reach).
+* ``spirals-fit`` and ``denoise`` (fp16/<case>/model.py, GL801; the case's pyproject.toml names
+  its task in ``[tool.eval]``): the case's own ``fit(model, batches)`` with its own precision
+  (float16 or bfloat16 autocast, with or without ``GradScaler``, or a ``.half()`` model).
+  spirals-fit: 600 batches of 128 drawn from the spirals set (the spirals recipe's data),
+  r = final / initial loss. denoise: 1×32×32 cosine gratings (period 8 pixels, one of 4
+  orientations, uniform random phase, pixel values in [0, 1]) plus N(0, 0.5²) noise in, the
+  clean image out, MSE over every pixel (a mean over 65,536 values a batch: the per-value
+  gradient that float16 must hold is 2·error/65,536); 500 fresh seeded batches of 64; r = final
+  MSE / the MSE of predicting the mean pixel on 1,000 held-out images. float16 runs for real on
+  the CPU: this torch's autocast(device_type="cpu", dtype=torch.float16) computes linear layers
+  in float16 (their outputs and the gradients flowing back through them are float16), a
+  ``.half()`` model computes and stores everything in float16, and torch.amp.GradScaler("cpu")
+  scales the loss — no emulation. Losses are measured in the model's own dtype after training
+  (a ``.half()`` model is fed float16 inputs) and compared in float32.
 
 Learning rates. A run that does not train at the task's learning rate is repeated at a third of
 it and at three times it (a half-decade either way, as in any learning-rate sweep), and the case
@@ -121,6 +143,40 @@ def adding(n: int, T: int, generator: torch.Generator) -> tuple[torch.Tensor, to
     return torch.stack([values, markers], dim=2), targets
 
 
+def histogram(n: int, generator: torch.Generator, T: int = 10, vocab: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+    """Token histograms: ``n`` sequences of ``T`` tokens, each labelled with its count − 1."""
+    ids = torch.randint(0, vocab, (n, T), generator=generator)
+    return ids, (ids[:, :, None] == ids[:, None, :]).sum(-1) - 1
+
+
+def denoise(n: int, generator: torch.Generator, size: int = 32, period: float = 8.0,
+            noise: float = 0.5) -> tuple[torch.Tensor, torch.Tensor]:
+    """Noisy cosine gratings (1×size×size, clean pixels in [0, 1]) and the clean images."""
+    theta = torch.randint(0, 4, (n,), generator=generator).float() * math.pi / 4
+    phase = torch.rand(n, generator=generator) * 2 * math.pi
+    coords = torch.arange(size).float()
+    rows, cols = torch.meshgrid(coords, coords, indexing="ij")
+    along = cols[None] * torch.cos(theta)[:, None, None] + rows[None] * torch.sin(theta)[:, None, None]
+    clean = 0.5 + 0.5 * torch.cos(2 * math.pi / period * along + phase[:, None, None])
+    noisy = clean + noise * torch.randn(n, size, size, generator=generator)
+    return noisy[:, None], clean[:, None]
+
+
+def _fit_batches(task: "Task", generator: torch.Generator, steps: int):
+    """The batches a fit() case is trained on: fresh seeded ones (or drawn from the spirals set)."""
+    for _ in range(steps):
+        if task.name == "spirals-fit":
+            x, y = dataset(task.name)
+            batch = torch.randint(0, len(x), (task.batch,), generator=generator)
+            yield x[batch], y[batch]
+        elif task.name == "histogram-T10":
+            yield histogram(task.batch, generator)
+        elif task.name == "denoise":
+            yield denoise(task.batch, generator)
+        else:
+            yield adding(task.batch, task.horizon, generator)
+
+
 # ---------------------------------------------------------------------------------------------
 # tasks
 
@@ -129,7 +185,8 @@ class Task:
     name: str
     budget: int       # optimizer steps
     batch: int
-    kind: str         # "classify" (r vs the initial loss) or "adding" (r vs the mean predictor)
+    kind: str         # "classify" (r vs the initial loss), "adding" / "denoise" (r vs the mean
+                      # predictor's MSE) or "tokens" (r vs the marginal predictor's cross-entropy)
     optimizer: str    # "sgd" (momentum 0.9), "adam", or "fit" (the case's own fit(model, batches))
     lr: float = 0.0
 
@@ -143,7 +200,7 @@ class Task:
 
     @property
     def recipe(self) -> str:
-        loss = "cross-entropy" if self.kind == "classify" else "MSE"
+        loss = "cross-entropy" if self.kind in ("classify", "tokens") else "MSE"
         if self.optimizer == "fit":
             return f"the case's own fit(model, batches), {self.budget} batches of {self.batch}, {loss}"
         lrs = f"lr {self.lr} (then {self.lrs[1]} and {self.lrs[2]} until one trains)"
@@ -162,11 +219,18 @@ TASKS = {t.name: t for t in (
     Task("adding-T10", 1000, 32, "adding", "adam", 0.003),
     Task("adding-T100", 1000, 32, "adding", "adam", 0.01),
     Task("adding-T20", 1000, 32, "adding", "fit"),
+    Task("histogram-T10", 400, 32, "tokens", "fit"),
+    Task("spirals-fit", 600, 128, "classify", "fit"),
+    Task("denoise", 500, 64, "denoise", "fit"),
 )}
 CRITERION = {
     "classify": f"r = final/initial loss; r <= {TRAINS}: trains; r >= {FAILS} or non-finite: fails",
     "adding": f"r = final MSE / MSE of predicting the mean (held-out target variance, ~0.67); "
               f"r <= {TRAINS}: trains; r >= {FAILS} or non-finite: fails",
+    "denoise": f"r = final MSE / MSE of predicting the mean pixel (held-out); "
+               f"r <= {TRAINS}: trains; r >= {FAILS} or non-finite: fails",
+    "tokens": f"r = final per-token cross-entropy / that of predicting the classes' marginal frequencies "
+              f"(held-out, ~1.33); r <= {TRAINS}: trains; r >= {FAILS} or non-finite: fails",
 }
 
 
@@ -192,15 +256,23 @@ def task_of(path: Path) -> Task:
         return TASKS[f"adding-T{match.group(1)}"]
     if family == "clipping":
         return TASKS[f"adding-T{horizon_of(Path(path))}"]
+    if family == "warmup":
+        return TASKS["histogram-T10"]
+    if family == "fp16":
+        return TASKS[project_table(Path(path))["tool"]["eval"]["task"]]
     raise ValueError(f"{key}: no task for the family {family!r}")
+
+
+def project_table(path: Path) -> dict:
+    """The case's own pyproject.toml (a project case's)."""
+    import tomllib
+
+    return tomllib.loads((Path(path).resolve().parent / "pyproject.toml").read_text())
 
 
 def horizon_of(path: Path) -> int:
     """GL301's horizon in the case's own pyproject.toml (the clipping projects)."""
-    import tomllib
-
-    data = tomllib.loads((Path(path).resolve().parent / "pyproject.toml").read_text())
-    return int(data["tool"]["gradlint"]["rules"]["GL301"]["horizon"])
+    return int(project_table(path)["tool"]["gradlint"]["rules"]["GL301"]["horizon"])
 
 
 @functools.cache
@@ -211,6 +283,12 @@ def dataset(name: str) -> tuple[torch.Tensor, torch.Tensor]:
         return blobs()
     if name == "images":
         return gratings()
+    if name == "spirals-fit":
+        return spirals()
+    if name == "histogram-T10":
+        return histogram(1000, torch.Generator().manual_seed(0))
+    if name == "denoise":
+        return denoise(1000, torch.Generator().manual_seed(0))
     return adding(1000, TASKS[name].horizon, torch.Generator().manual_seed(0))
 
 
@@ -267,6 +345,11 @@ def _train_at(path: Path, task: Task, steps: int, lr: float | None) -> dict:
     if task.kind == "classify":
         loss_fn = torch.nn.functional.cross_entropy
         baseline = None
+    elif task.kind == "tokens":
+        def loss_fn(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+            return torch.nn.functional.cross_entropy(logits.flatten(0, 1), targets.flatten())
+        frequencies = torch.bincount(y.flatten()).double() / y.numel()
+        baseline = float(-frequencies[y.flatten()].log().mean())
     else:
         loss_fn = torch.nn.functional.mse_loss
         baseline = float(((y - y.mean()) ** 2).mean())
@@ -274,10 +357,13 @@ def _train_at(path: Path, task: Task, steps: int, lr: float | None) -> dict:
     def full_loss() -> float:
         # train mode: BatchNorm normalizes with the statistics of the whole set, so running
         # averages that lag behind the weights after a short budget do not read as failure;
-        # the buffers are restored, so measuring changes nothing
+        # the buffers are restored, so measuring changes nothing. A model that training left in
+        # float16 (.half()) is fed its own dtype, and its output compared in float32.
         buffers = {name: b.clone() for name, b in model.named_buffers()}
+        dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+        inputs = x.to(dtype) if x.is_floating_point() else x
         with torch.no_grad():
-            value = float(loss_fn(model(x), y))
+            value = float(loss_fn(model(inputs).float(), y))
             for name, b in model.named_buffers():
                 b.copy_(buffers[name])
         return value
@@ -287,8 +373,7 @@ def _train_at(path: Path, task: Task, steps: int, lr: float | None) -> dict:
     started = time.perf_counter()
     diverged = False
     if task.optimizer == "fit":  # a training script: its own optimizer and clipping
-        batches = (adding(task.batch, task.horizon, generator) for _ in range(steps))
-        module.fit(model, batches)
+        module.fit(model, _fit_batches(task, generator, steps))
     else:
         if task.optimizer == "sgd":
             optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9)
@@ -350,7 +435,7 @@ def main() -> None:
     torch.set_num_threads(1)
     cases = args.cases or all_cases()
     # the slowest first, so the pool does not end on one long case
-    first = {"adding-T100": 0, "blobs": 1, "adding-T20": 3, "adding-T10": 3}
+    first = {"adding-T100": 0, "histogram-T10": 0, "blobs": 1, "adding-T20": 3, "adding-T10": 3}
     order = sorted(cases, key=lambda p: (first.get(task_of(p).name, 1 if relative(p).startswith("published/")
                                                    else 2), relative(p)))
     started = time.perf_counter()
