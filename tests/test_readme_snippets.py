@@ -1,5 +1,6 @@
-"""The README's snippets for notebooks, `gradlint run` and the trainer callbacks, run as written
-(read from README.md between `<!-- snippet: NAME -->` and `<!-- end snippet -->`)."""
+"""The documentation's snippets for notebooks, `gradlint run` and the trainer callbacks, run as
+written (read from README.md and docs/*.md between `<!-- snippet: NAME -->` and `<!-- end snippet -->`;
+a snippet shown on several pages must read the same on each)."""
 
 from __future__ import annotations
 
@@ -12,19 +13,39 @@ import sys
 import pytest
 from conftest import ROOT, run_cli
 
-README = (ROOT / "README.md").read_text()
+PAGES = {path.relative_to(ROOT).as_posix(): path.read_text()
+         for path in [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]}
+
+
+def pages_with(name: str) -> dict[str, str]:
+    found = {page: text for page, text in PAGES.items() if f"<!-- snippet: {name} -->" in text}
+    assert found, f"no page of README.md or docs/ has the snippet {name!r}"
+    return found
 
 
 def snippet(name: str) -> str:
-    match = re.search(rf"<!-- snippet: {name} -->\n```\w*\n(.*?)```\n<!-- end snippet -->", README, re.S)
-    assert match, f"README.md has no snippet {name!r}"
-    return match.group(1)
+    shown = set()
+    for page, text in pages_with(name).items():
+        match = re.search(rf"<!-- snippet: {name} -->\n```\w*\n(.*?)```\n<!-- end snippet -->", text, re.S)
+        assert match, f"{page}: the snippet {name!r} is not one fenced block before its end marker"
+        shown.add(match.group(1))
+    assert len(shown) == 1, f"the snippet {name!r} reads differently on {sorted(pages_with(name))}"
+    return shown.pop()
 
 
 def shown_output(name: str) -> str:
-    """The first line of the output block the README shows after a snippet."""
-    after = README.split(f"<!-- snippet: {name} -->", 1)[1].split("<!-- end snippet -->", 1)[1]
-    return re.search(r"```\n(.*?)\n", after).group(1)
+    """The first line of the output block a page shows after a snippet (the same on every page)."""
+    lines = set()
+    for text in pages_with(name).values():
+        after = text.split(f"<!-- snippet: {name} -->", 1)[1].split("<!-- end snippet -->", 1)[1]
+        lines.add(re.search(r"```\n(.*?)\n", after).group(1))
+    assert len(lines) == 1, f"the output shown after the snippet {name!r} differs between pages"
+    return lines.pop()
+
+
+def test_every_snippet_is_run():
+    names = {m for text in PAGES.values() for m in re.findall(r"<!-- snippet: (\w+) -->", text)}
+    assert names == {"notebook", "run", "lightning", "transformers"}, names
 
 
 def cli_words(name: str) -> list[str]:
