@@ -40,7 +40,7 @@ from gradlint.graph import build_graph
 from gradlint.inputs import candidate_inputs, without_cache
 from gradlint.inputs import describe as describe_inputs
 from gradlint.intercept import TrainingStarted, gradlint_at_work, intercepted
-from gradlint.limits import ModelTimeout, model_deadline, time_limit, too_large_to_probe
+from gradlint.limits import ModelTimeout, model_deadline, time_limit, timed_out_why, too_large_to_probe
 from gradlint.load import (
     Detail,
     LoadError,
@@ -171,6 +171,8 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
             return result
         if isinstance(ended, KeyboardInterrupt):
             raise ended
+        # the import is done: a kill from here on names what ran out of time, never the import
+        progress.report(BUILDING, result)
         try:
             specs, skipped = find_models(module, path, settings.seed, batch_size=settings.batch_size,
                                          seq_len=settings.seq_len,
@@ -217,8 +219,8 @@ def lint_model_file(path: Path, selector: str | None, settings: Settings,
     result.notes.extend(Note(shown, str(text), detail=isinstance(text, Detail)) for text in skipped)
     settings, untaken = _untaken_optimizers(settings, path, ended, recorder.optimizers)
     result.notes.extend(Note(shown, text) for text in untaken)
-    for spec in specs:
-        _check_spec(spec, path, settings, result)
+    for index, spec in enumerate(specs):
+        _check_spec(spec, path, settings, result, [s.name for s in specs[index + 1:]])
     result.findings.sort(key=Finding.sort_key)
     return result
 
@@ -355,27 +357,37 @@ def lint_import_target(module_name: str, attribute: str, settings: Settings,
             raise
         result.problems.append(Problem(shown, f"cannot import {shown}: {describe_exception(exc)}"))
         return result
+    progress.report(BUILDING, result)
     try:
         specs = specs_from_factory(attribute, factory, settings.seed, init)
     except LoadError as exc:
         result.problems.append(Problem(shown, str(exc)))
         return result
     source = Path(getattr(module, "__file__", None) or module_name)
-    for spec in specs:
-        _check_spec(spec, source, settings, result)
+    for index, spec in enumerate(specs):
+        _check_spec(spec, source, settings, result, [s.name for s in specs[index + 1:]])
     result.findings.sort(key=Finding.sort_key)
     return result
 
 
-def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult) -> None:
+# the stage after the import: find_models() runs the models' constructors (gradlint.progress)
+BUILDING = "building the file's models (the import was done)"
+
+
+def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileResult,
+                pending: list[str] | tuple[str, ...] = ()) -> None:
+    """Check one model into ``result`` under its own time limit (gradlint.limits); ``pending``:
+    the models still to check after it, for the runner to name if it has to stop the worker."""
     result.models.append(spec.name)
-    progress.report(f"checking model `{spec.name}`", result)
+    progress.report(f"checking model `{spec.name}`", result, spec.name, pending)
+    started = time.perf_counter()
     known = {"name": spec.name, "line": spec.line, "built_from": spec.built_from,
              "placeholders": tuple(spec.placeholders), "inputs_from": spec.inputs_from}
 
-    def give_up(status: str, message: str) -> None:
+    def give_up(status: str, message: str, seconds: float | None = None) -> None:
         result.problems.append(Problem(result.path, f"model `{spec.name}`: {message}", spec.name))
-        result.model_status.append(ModelStatus(status=status, why=message, **known))
+        result.model_status.append(ModelStatus(status=status, why=message, **known,
+                                               seconds=round(seconds, 3) if seconds is not None else None))
         _status_note(result, result.model_status[-1], spec.from_arguments)
 
     if spec.from_arguments:  # shown without -v when it rests on placeholders: the user should know
@@ -390,8 +402,8 @@ def _check_spec(spec: ModelSpec, path: Path, settings: Settings, result: FileRes
             report = _analyze_untouched(spec.model, spec.inputs, spec.name, fallback, settings, spec.too_large,
                                         spec)
     except ModelTimeout:
-        give_up(FAILED, f"checking took longer than {settings.model_timeout:g} s; "
-                        "raise --timeout or make the model smaller for linting")
+        took = time.perf_counter() - started
+        give_up(FAILED, timed_out_why(settings.model_timeout, progress.current_step(), took), took)
         return
     except Exception as exc:  # noqa: BLE001 - one model's failure never stops the others
         give_up(FAILED, internal_error("checking this model", exc))
@@ -452,12 +464,14 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         if inputs is not None:
             inputs = moved_to(inputs, device)
     given = inputs is not None  # the user's own batch (gradlint_models(), check_model, a captured call)
+    progress.step("tracing")
     traced, inputs, problem = _trace_with_inputs(model, inputs, settings, notes, details)
     weights_known = not on_meta_device(model)
     graph = analysis = None
     unprobed: str | None = None
     coverage = None
     if traced is not None:
+        progress.step("the graph analysis")
         graph = build_graph(traced)
         moments = {k: float(v.double().pow(2).mean()) for k, v in (inputs or {}).items()
                    if isinstance(v, torch.Tensor) and v.is_floating_point() and not v.is_meta}
@@ -495,6 +509,7 @@ def _analyze(model: nn.Module, inputs: dict[str, Any] | None, name: str, fallbac
         else:
             notes.append(f"weights are on the meta device: structure checked; weight-dependent rules "
                          f"({', '.join(skipped) or 'none'}), gain estimates and the probe skipped")
+    progress.step("the static rules")
     found = static_findings(rules, ctx)
     # what every rule found, the disabled ones' too: a structural finding still explains a
     # gradient for the rules that stay quiet then, at the probe stage as before it
@@ -639,6 +654,7 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
         span = ctx.analysis.span if ctx.analysis is not None else None
         losses = (span.loss_at,) if span is not None and span.loss_at else ()
     recurrences = {key: ctx.model.get_submodule(key[0]) for n in needs for key in n.recurrences}
+    progress.step("the probe")
     measured, failure = measure_model(traced.graph_module if traced is not None else None, inputs,
                                       settings.seed, settings.batch_size, watch or frozenset(),
                                       saturation or {}, losses, recurrences)
@@ -658,8 +674,13 @@ def _probe_and_confirm(found: list[tuple[Rule, Finding]], rules: list[Rule], ctx
             confirmed.append(finding)
     if probe is not None:
         for rule in rules:
+            progress.step(_STEPS.get(rule.code, f"rule {rule.code}"))
             confirmed.extend(rule.measure(ctx, measured))
     return confirmed, probe
+
+
+# what a rule's measure() step is called when a model runs out of time in it (gradlint.progress)
+_STEPS = {"GL701": "the dry run (GL701)"}
 
 
 def _trace_with_inputs(model: nn.Module, inputs: dict[str, Any] | None, settings: Settings,

@@ -1,14 +1,28 @@
 """Every time and memory limit gradlint puts on the work it does, in one place.
 
-Time: ``--timeout`` (``Settings.model_timeout``, seconds) is three limits at once.
+Time: ``--timeout T`` (``Settings.model_timeout``, seconds; 300 by default) is not a limit on the
+file. It is a limit on each stage of the file's check, and a file of N models has N + 2 stages:
 
-1. Per file, hard: the runner kills the file's worker process and every process it started
-   when the file is not done by then (``worker_timeout``); code that never returns to the
-   interpreter is stopped too.
-2. Per model, soft: inside the worker, SIGALRM raises ``ModelTimeout`` in the main thread
-   (``time_limit``), so one slow model fails alone and the file's other models are checked.
-3. The dry run (GL701) ends by ``model_deadline``: 80% of the model's limit, leaving a fifth
-   for everything after it.
+- its import (the file's top level), T;
+- finding and building its models (their constructors), T;
+- each model's check (trace, static rules, probe, GL701's dry run), T for each model.
+
+So a file of five models may take up to 7 T in all, and no model's time is taken by another's.
+Each limit is kept twice:
+
+1. Soft, per model, in the worker: SIGALRM raises ``ModelTimeout`` (a BaseException, so no
+   ``except Exception`` in the model's code, torch or gradlint swallows it) in the main thread
+   after T (``time_limit``). That model is reported ``failed``, not checked, with the step it
+   was in (gradlint.progress: tracing, probing, the dry run...) and the seconds it took; the
+   file's other models are checked as usual.
+2. Hard, per stage, in the runner: a stage still running after T (the import, the models'
+   construction), or T + ``HARD_LIMIT_GRACE`` (a model's check, whose soft limit comes first), is
+   stopped by killing the worker and every process it started (``worker_timeout``): code that
+   never returns to the interpreter is stopped too. The models finished before are kept and
+   reported; the message names the model and the step it ran out of time in (or the import, only
+   when the import was not done), and the models not reached are reported as not checked.
+3. GL701's dry run ends by ``model_deadline``: 80% of the model's limit, leaving a fifth for
+   everything after it (a model stopped there is checked, with a note that its dry run stopped).
 
 ``gradlint run`` gives the command ``--max-seconds`` (default: the timeout) to reach its first
 optimizer step, and its worker that plus the timeout for checking the models (``command_timeouts``).
@@ -45,16 +59,24 @@ if TYPE_CHECKING:
 
 DEFAULT_TIMEOUT = 300.0     # seconds: --timeout when neither the command line nor the config says
 DRY_RUN_SHARE = 0.8         # of the model's time limit, for the dry run
+# seconds past a model's own (soft) limit before the runner kills the worker: time for the alarm
+# to be handled after the native call it fired in (one large convolution's backward) returns
+HARD_LIMIT_GRACE = 10.0
 
 
-class ModelTimeout(Exception):
-    """A model's check took longer than ``--timeout`` (raised by ``time_limit``)."""
+class ModelTimeout(BaseException):
+    """A model's check took longer than ``--timeout`` (raised by ``time_limit``). A BaseException:
+    the model's forward, torch's tracers and gradlint's own ``except Exception`` (a probe that
+    failed, inputs refused) must not take it for an error and go on past the limit."""
 
 
-def worker_timeout(settings: Settings) -> float | None:
-    """Seconds the runner waits for one stage of a file's worker (its import, then each model:
-    gradlint.progress) before killing it; None: no limit."""
-    return settings.model_timeout or None
+def worker_timeout(settings: Settings, model_stage: bool = False) -> float | None:
+    """Seconds the runner waits for one stage of a file's worker (its import, building its models,
+    then each model: gradlint.progress) before killing it; None: no limit. A model's stage gets
+    ``HARD_LIMIT_GRACE`` more, so that its soft limit in the worker (``time_limit``) comes first."""
+    if not settings.model_timeout:
+        return None
+    return settings.model_timeout + (HARD_LIMIT_GRACE if model_stage else 0.0)
 
 
 def model_deadline(started: float, settings: Settings) -> float | None:
@@ -68,6 +90,14 @@ def command_timeouts(settings: Settings, max_seconds: float | None) -> tuple[flo
     worker's hard limit (reaching the step, then checking the models it trains)."""
     reach = max_seconds if max_seconds is not None else (settings.model_timeout or DEFAULT_TIMEOUT)
     return reach, reach + (settings.model_timeout or DEFAULT_TIMEOUT)
+
+
+def timed_out_why(limit: float, step: str | None, seconds: float) -> str:
+    """Why a model is not checked when it ran past its time limit: the step it was in and the
+    seconds it took (the runner says the same after a kill)."""
+    return (f"not checked: it ran past its {limit:g} s time limit{f' in {step}' if step else ''} "
+            f"after {seconds:.0f} s; raise --timeout or make the model smaller for linting (the "
+            "file's other models have their own time)")
 
 
 @contextlib.contextmanager

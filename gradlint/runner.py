@@ -43,7 +43,7 @@ from gradlint.findings import (
     Report,
     display_path,
 )
-from gradlint.limits import apply_memory_limit, worker_memory_limit, worker_timeout
+from gradlint.limits import apply_memory_limit, timed_out_why, worker_memory_limit, worker_timeout
 from gradlint.notebook import NotebookError, is_notebook, locate_cells, source_text
 from gradlint.project import defines_model_classes, local_imports, parse, parse_source, project_root, statements
 from gradlint.project_facts import ProjectFacts, builds_vanilla_rnn, compute_facts
@@ -353,15 +353,14 @@ class _FileChecker:
     def _run_worker(self, fields: dict, shown: str, settings: Settings) -> FileResult:
         scratch = sandbox.scratch_folder()
         request = json.dumps({**fields, "scratch": scratch})
-        timeout = worker_timeout(settings)
         process = self._start_worker(self.memory_limit(settings))
         processes.register(process.pid)
         try:
-            out, err = _communicate(process, request.encode(), timeout, scratch)
+            out, err = _communicate(process, request.encode(), settings, scratch)
         except subprocess.TimeoutExpired:
             processes.kill(process.pid)
             abandon(process)
-            return _timed_out(shown, timeout, progress.read(scratch))
+            return _timed_out(shown, settings, progress.read(scratch))
         finally:
             processes.unregister(process.pid)
             sandbox.remove_scratch(scratch)
@@ -406,12 +405,13 @@ class _FileChecker:
             return self._server
 
 
-def _communicate(process: subprocess.Popen | forkserver.ForkedWorker, request: bytes, timeout: float | None,
+def _communicate(process: subprocess.Popen | forkserver.ForkedWorker, request: bytes, settings: Settings,
                  scratch: str | None) -> tuple[bytes, bytes]:
-    """The worker's output. ``timeout`` is a limit per stage, not per file: each time the worker
-    reports a new stage (the import, then each model: gradlint.progress), its clock starts again,
-    so a file of five slow models gets each its own time. Raises TimeoutExpired when one stage
-    outlives it."""
+    """The worker's output. The time limit is per stage, not per file (gradlint.limits): each time
+    the worker reports a new stage (building its models, then each model: gradlint.progress), its
+    clock starts again, so a file of five slow models gets each its own time. Raises
+    TimeoutExpired when one stage outlives its limit."""
+    timeout = worker_timeout(settings)
     if timeout is None:
         return process.communicate(request)
     last = progress.stamp(scratch)
@@ -424,27 +424,53 @@ def _communicate(process: subprocess.Popen | forkserver.ForkedWorker, request: b
             given = None   # written once; the next calls go on reading
             now = progress.stamp(scratch)
             if now != last:
-                last, deadline = now, time.monotonic() + timeout
+                reached = progress.read(scratch)
+                model_stage = reached is not None and reached.model is not None
+                last, deadline = now, time.monotonic() + worker_timeout(settings, model_stage)
             elif time.monotonic() >= deadline:
                 raise
 
 
-def _timed_out(shown: str, timeout: float, reached: tuple[str, dict] | None) -> FileResult:
-    """What a killed worker leaves: the models it finished, and the stage that ran out of time."""
+def _timed_out(shown: str, settings: Settings, reached: progress.Reached | None) -> FileResult:
+    """What a killed worker leaves: the models it finished, each model it did not (the one that ran
+    out of time, named with its step and seconds, and those not reached), and one problem that
+    names the stage that ran out of time: the import only when the import was not done."""
+    limit = settings.model_timeout
     if reached is None:
         return FileResult(shown, problems=[Problem(
-            shown, f"timed out after {timeout:g} s while importing the file (its top level never "
+            shown, f"timed out after {limit:g} s while importing the file (its top level never "
                    "finished); raise --timeout, or guard slow code with `if __name__ == \"__main__\":`")])
-    stage, data = reached
-    result = FileResult.from_dict({**data, "path": shown})
-    running = result.models[-1] if result.models else None
-    done = {m.name for m in result.model_status}
-    result.problems.append(Problem(shown, f"timed out after {timeout:g} s {stage} (it never returned to "
-                                          "gradlint's own time limit); raise --timeout or make the model "
-                                          "smaller for linting; the models checked before it are kept",
-                                   running))
-    if running is not None and running not in done:
-        result.model_status.append(ModelStatus(name=running, status=FAILED, why=f"timed out after {timeout:g} s"))
+    result = FileResult.from_dict({**reached.result, "path": shown})
+    took = time.time() - reached.started if reached.started is not None else None
+    running = reached.model
+    if running is None:   # after the import, before the first model: the constructors
+        message = (f"timed out after {limit:g} s {reached.stage}; raise --timeout, or make the models "
+                   "cheaper to build for linting")
+    else:
+        if running not in result.models:
+            result.models.append(running)
+        where = f" in {reached.step}" if reached.step else ""
+        unreached = ", ".join(f"`{name}`" for name in reached.pending)
+        message = (f"timed out after {limit:g} s checking model `{running}`{where}: it never returned to "
+                   "gradlint's own time limit (a native call that long, or code that blocks signals), "
+                   "so the file's check was stopped"
+                   + (f" after {took:.0f} s" if took is not None else "")
+                   + "; the models checked before it are kept"
+                   + (f", and {unreached} {'was' if len(reached.pending) == 1 else 'were'} not reached"
+                      if unreached else "")
+                   + "; raise --timeout or make the model smaller for linting")
+        if all(m.name != running for m in result.model_status):
+            result.model_status.append(ModelStatus(
+                name=running, status=FAILED, seconds=round(took, 3) if took is not None else None,
+                why=timed_out_why(limit, reached.step, took) if took is not None
+                else f"not checked: it ran past its {limit:g} s time limit{where}"))
+    result.problems.append(Problem(shown, message, running))
+    for name in reached.pending:   # never started: each still said, not lost
+        result.models.append(name)
+        result.model_status.append(ModelStatus(
+            name=name, status=FAILED, why=f"not checked: not reached, the file's check was stopped when "
+                                          f"{f'model `{running}`' if running else 'building its models'} "
+                                          "ran out of time"))
     return result
 
 
