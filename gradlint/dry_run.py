@@ -168,6 +168,24 @@ def optimizer_class(name: str) -> type[torch.optim.Optimizer] | None:
     return cls if isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer) else None
 
 
+def optimizer_default(cls: type, name: str) -> Any:
+    """The default of the optimizer class's constructor argument ``name`` (None when it has none)."""
+    parameter = inspect.signature(cls.__init__).parameters.get(name)
+    return None if parameter is None or parameter.default is inspect.Parameter.empty else parameter.default
+
+
+def loss_of(model: nn.Module, inputs: dict[str, Any], seed: int) -> tuple[torch.Tensor | None, str]:
+    """The dry run's loss of one forward pass of ``model`` on ``inputs``, and its name: the model's
+    own loss where it computes one, else cross-entropy over random classes for logits or MSE
+    against random values, the targets drawn from ``seed``; None when the output has no floating
+    tensor. For the rules that measure one loss gradient (GL702, GL801)."""
+    output = _first_float(model(**inputs))
+    if output is None:
+        return None, ""
+    target, kind = _target(output, torch.Generator().manual_seed(seed))
+    return _loss(output, target, kind), kind
+
+
 def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, steps: int = 30,
             growth: float = 1e4, rise: float | None = None,
             divisors: tuple[float, ...] = (3, 10, 30, 100, 300, 1000),
@@ -192,8 +210,8 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
         fresh = False
     lr = setup.lr
     if lr is None:
-        default = inspect.signature(cls.__init__).parameters.get("lr")
-        lr = float(default.default) if default is not None and isinstance(default.default, (int, float)) else 1e-3
+        default = optimizer_default(cls, "lr")
+        lr = float(default) if isinstance(default, (int, float)) else 1e-3
     clip_norm, clip_value = setup.clip_norm, setup.clip_value
     if setup.clipped and clip_norm is None and clip_value is None:
         clip_norm = default_clip_norm  # configured, at a value the source does not give

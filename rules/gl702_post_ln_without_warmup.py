@@ -264,7 +264,7 @@ def _gradient_norms(model: Any, inputs: dict[str, Any], seed: int,
     the user's model and the random states are left as they were."""
     import torch
 
-    from gradlint.dry_run import _first_float, _loss, _target
+    from gradlint.dry_run import loss_of
     from gradlint.model_state import random_states, restore_random_states
 
     if not all(groups):
@@ -279,11 +279,10 @@ def _gradient_norms(model: Any, inputs: dict[str, Any], seed: int,
         if not all(parameters):
             return None
         with torch.enable_grad():
-            output = _first_float(copied(**inputs))
-            if output is None:
+            loss, _ = loss_of(copied, inputs, seed)
+            if loss is None:
                 return None
-            target, kind = _target(output, torch.Generator().manual_seed(seed))
-            grads = torch.autograd.grad(_loss(output, target, kind), flat, allow_unused=True)
+            grads = torch.autograd.grad(loss, flat, allow_unused=True)
         by_id = {id(p): g for p, g in zip(flat, grads)}
         return [math.sqrt(sum(float(by_id[id(p)].double().pow(2).sum()) for p in group if by_id[id(p)] is not None))
                 for group in parameters]
