@@ -1,4 +1,4 @@
-"""What the guard (gradlint.sandbox: Landlock, the audit hook, the redirection) adds to
+"""What the guard (gradlint.guard.sandbox: Landlock, the audit hook, the redirection) adds to
 `gradlint FILE` on the bundled examples: the same command with and without it, in turn, in fresh
 processes (cold start, as a pre-commit hook runs), median of --repeat runs each.
 

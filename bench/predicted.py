@@ -31,7 +31,7 @@ warnings.simplefilter("ignore")
 def models():
     from zoo import SMALL
 
-    from gradlint.load import find_models, import_file
+    from gradlint.models.load import find_models, import_file
 
     for path in sorted((ROOT / "fixtures").rglob("*.py")):
         try:
@@ -52,11 +52,11 @@ ATTENTION = ("matmul", "bmm", "softmax", "scaled_dot_product_attention")
 def measure(model, inputs):
     import torch
 
-    from gradlint.analysis import analyze
-    from gradlint.graph import build_graph
-    from gradlint.inputs import candidate_inputs
-    from gradlint.probe import probe
-    from gradlint.trace import trace
+    from gradlint.measure.probe import probe
+    from gradlint.passes.analysis import analyze
+    from gradlint.tracing.graph import build_graph
+    from gradlint.tracing.inputs import candidate_inputs
+    from gradlint.tracing.trace import trace
 
     if inputs is None:
         inputs = next(candidate_inputs(model, 8, 32, 0))

@@ -34,7 +34,7 @@ def gradlint_models():
 FLOOR = """
 import torch, time
 {build}
-from gradlint.trace import trace
+from gradlint.tracing.trace import trace
 model.eval()
 trace(model, inputs)
 model.train()
@@ -201,13 +201,14 @@ def engine_per_node(sizes: list[int]) -> list[tuple[int, float, float, float]]:
     code = textwrap.dedent("""
         import sys, time, torch
         from torch import nn
-        from gradlint.analysis import analyze
-        from gradlint.engine import static_findings
-        from gradlint.graph import build_graph
-        from gradlint.rule import Location, ModelContext
+        from gradlint.passes.analysis import analyze
+        from gradlint.check.engine import static_findings
+        from gradlint.tracing.graph import build_graph
+        from gradlint.check.enabled import enabled_rules
+        from gradlint.check.rule import Location, ModelContext
         from gradlint.rules import run_order
-        from gradlint.settings import Settings
-        from gradlint.trace import trace
+        from gradlint.core.settings import Settings
+        from gradlint.tracing.trace import trace
         n = int(sys.argv[1])
         torch.manual_seed(0)
         layers = [m for _ in range(n // 2) for m in (nn.Linear(4, 4), nn.ReLU())]
@@ -217,7 +218,7 @@ def engine_per_node(sizes: list[int]) -> list[tuple[int, float, float, float]]:
         started, cpu = time.perf_counter(), time.process_time()
         analysis = analyze(graph, graph_module_trace.graph_module)
         ctx = ModelContext("x.py", "m", model, graph, analysis, Location("x.py", 1, 1), {})
-        static_findings(run_order(r for r in Settings(probe=False).rules() if r.scope == "model"), ctx)
+        static_findings(run_order(r for r in enabled_rules(Settings(probe=False)) if r.scope == "model"), ctx)
         print(graph.number_of_nodes(), time.perf_counter() - started, time.process_time() - cpu)
     """)
     rows = []

@@ -42,10 +42,10 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: in
     sys.path.insert(0, str(ROOT))
     import torch
 
-    from gradlint.config import configured_optimizer, find_config, load_config
-    from gradlint.dry_run import choose_setup, dry_run
-    from gradlint.inputs import candidate_inputs
-    from gradlint.load import find_models, import_file
+    from gradlint.measure.dry_run import choose_setup, dry_run
+    from gradlint.models.load import find_models, import_file
+    from gradlint.run.config import configured_optimizer, find_config, load_config
+    from gradlint.tracing.inputs import candidate_inputs
 
     torch.set_num_threads(1)
     path = CASES / name
@@ -83,10 +83,10 @@ def one(name: str, batch: int, fresh: bool, steps: int, parts: int = 1, seed: in
         inputs = {next(iter(inputs)): x}
         fresh = False
         if own_labels:  # an experiment, not what gradlint does: the batch's own labels, not random ones
-            import gradlint.dry_run
+            import gradlint.measure.dry_run
 
             kind = "cross-entropy" if task.kind == "classify" else "MSE"
-            gradlint.dry_run._target = lambda output, generator: (y, kind)
+            gradlint.measure.dry_run._target = lambda output, generator: (y, kind)
     started = time.perf_counter()
     result = dry_run(model, inputs, setup, steps=steps, seed=seed, fresh=fresh, parts=parts, input_std=std,
                      rise=rise)

@@ -47,7 +47,7 @@ def run_gradlint(cases: list[Path], jobs: int = 2) -> dict[str, dict]:
     a time, without the cache: per case (keyed by the path relative to eval/cases) the seconds it
     took and every finding as ``Finding.to_dict`` writes it."""
     sys.path.insert(0, str(ROOT))
-    from gradlint.runner import lint
+    from gradlint.run.runner import lint
 
     def one(case: Path) -> dict:
         started = time.perf_counter()

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from gradlint.findings import Finding, Severity
+from gradlint.core import __version__
+from gradlint.core.findings import Finding, Severity
 
-__version__ = "0.1.0"
 __all__ = ["Finding", "Severity", "assert_healthy", "check_model", "lint", "__version__"]
 
 
@@ -22,14 +22,14 @@ def lint(paths: list[str], **kwargs: Any):
     """Lint files and directories exactly as the CLI does; returns a ``runner.Report``.
     Keyword arguments: ``overrides`` (a ``config.Overrides``), ``config``, ``isolated``, ``jobs``,
     ``baseline``, ``update_baseline``."""
-    from gradlint.runner import lint as run
+    from gradlint.run.runner import lint as run
 
     return run(paths, **kwargs)
 
 
 def check_model(model: Any, inputs: Any = None, **kwargs: Any):
     """Check one model object in this process; returns an ``engine.ModelReport``."""
-    from gradlint.engine import check_model as check
+    from gradlint.check.engine import check_model as check
 
     return check(model, inputs, **kwargs)
 

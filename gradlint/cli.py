@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from gradlint import __version__
+from gradlint.core import __version__
 from gradlint.reporters import FORMATS
 
 
@@ -91,9 +91,9 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
     _stop_on_signals()
     from gradlint import reporters
-    from gradlint.config import ConfigError, Overrides, check_code
-    from gradlint.findings import Severity
-    from gradlint.runner import lint
+    from gradlint.core.findings import Severity
+    from gradlint.run.config import ConfigError, Overrides, check_code
+    from gradlint.run.runner import lint
 
     if update_baseline and baseline is None:
         raise click.UsageError("--update-baseline needs --baseline FILE")
@@ -181,7 +181,7 @@ def _stop_on_signals() -> None:
 
 
 def _stop(signum: int, frame: object) -> None:
-    from gradlint.processes import stop_all
+    from gradlint.guard.processes import stop_all
 
     stopped = stop_all()
     running = f"{stopped} running check{'s' if stopped != 1 else ''} stopped" if stopped else "nothing running"
@@ -195,10 +195,10 @@ def _init_arguments(text: str, paths: tuple[str, ...]) -> dict:
     """``--init '{"dim": 64}'``: keyword arguments for the constructor of the selected model."""
     import json
 
-    from gradlint.config import ConfigError
-    from gradlint.runner import _MODULE_TARGET
+    from gradlint.run.config import ConfigError
+    from gradlint.run.runner import MODULE_TARGET
 
-    if not paths or not all("::" in p or _MODULE_TARGET.match(p) for p in paths):
+    if not paths or not all("::" in p or MODULE_TARGET.match(p) for p in paths):
         raise ConfigError("--init needs the model it builds: name it as PATH::Class "
                           "(or package.module:Class)")
     try:
@@ -234,7 +234,7 @@ def _notes(report, quiet: bool, verbose: bool, show_info: bool) -> None:
 @click.argument("path", required=False, default=".", type=click.Path(path_type=Path))
 def clean(path: Path) -> None:
     """Delete the result cache of the project holding PATH."""
-    from gradlint.cache import CacheError, clear
+    from gradlint.run.cache import CacheError, clear
 
     try:
         removed = clear(path)
@@ -320,9 +320,9 @@ def run(command: tuple[str, ...], max_seconds: float | None, select: str | None,
     """
     _stop_on_signals()
     from gradlint import reporters
-    from gradlint.command import lint_command
-    from gradlint.config import ConfigError, Overrides, check_code
-    from gradlint.findings import Severity
+    from gradlint.core.findings import Severity
+    from gradlint.run.command import lint_command
+    from gradlint.run.config import ConfigError, Overrides, check_code
 
     try:
         for code in [*(_codes(select) or ()), *(_codes(ignore) or ())]:

@@ -12,7 +12,7 @@ import inspect
 import pkgutil
 from collections.abc import Iterable
 
-from gradlint.rule import Rule
+from gradlint.check.rule import Rule
 
 
 def _discover() -> tuple[type[Rule], ...]:

@@ -2,9 +2,9 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
-from gradlint.findings import Finding, Location, Severity
-from gradlint.rule import Rule
-from gradlint.suppress import Suppressions
+from gradlint.check.rule import Rule
+from gradlint.core.findings import Finding, Location, Severity
+from gradlint.source.suppress import Suppressions
 
 
 class UnusedSuppression(Rule):

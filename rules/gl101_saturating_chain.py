@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import (
+from gradlint.check.rule import (
     CLASS_S,
     CLASS_S_CHAOTIC,
     ModelContext,
@@ -12,6 +11,7 @@ from gradlint.rule import (
     gain_text,
     span_verdict,
 )
+from gradlint.core.findings import Finding, Severity
 
 def _resamples(ctx: ModelContext, chain) -> bool:
     """Whether the chain's members see more than one resolution (their shapes differ beyond the
@@ -98,7 +98,7 @@ class SaturatingActivationChain(Rule):
 
     def thresholds(self, static_d: float | None) -> Thresholds:
         """Class S's thresholds; a gradient that grows across the chain (the chaotic phase) has
-        no warning band (gradlint.rule.CLASS_S_CHAOTIC)."""
+        no warning band (gradlint.check.rule.CLASS_S_CHAOTIC)."""
         growing = static_d is not None and static_d > 0
         return Thresholds(self.opts["chaotic-warning-d" if growing else "warning-d"], self.opts["error-d"])
 

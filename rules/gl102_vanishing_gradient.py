@@ -4,8 +4,7 @@ import dataclasses
 import math
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import (
+from gradlint.check.rule import (
     CLASS_H,
     CLASS_S,
     MEASURED,
@@ -16,6 +15,7 @@ from gradlint.rule import (
     span_verdict,
     verdict,
 )
+from gradlint.core.findings import Finding, Severity
 
 # Structural rules that already explain a gradient that shrinks, with a more precise fix.
 EXPLAINED_BY = ("GL101", "GL201", "GL301")

@@ -2,8 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import (
+from gradlint.check.rule import (
     CLASS_H,
     ModelContext,
     Rule,
@@ -11,6 +10,7 @@ from gradlint.rule import (
     gain_text,
     span_verdict,
 )
+from gradlint.core.findings import Finding, Severity
 
 
 class MissingNormalization(Rule):

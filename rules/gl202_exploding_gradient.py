@@ -1,9 +1,8 @@
 from __future__ import annotations
 
+from gradlint.check.rule import CLASS_H, CLASS_S_CHAOTIC, ModelContext, Thresholds
+from gradlint.core.findings import Severity
 from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
-
-from gradlint.findings import Severity
-from gradlint.rule import CLASS_H, CLASS_S_CHAOTIC, ModelContext, Thresholds
 
 
 class ExplodingGradient(VanishingGradient):

@@ -3,8 +3,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, Thresholds, verdict
+from gradlint.check.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, Thresholds, verdict
+from gradlint.core.findings import Finding, Severity
 
 
 class GrowingResidualStream(Rule):

@@ -5,8 +5,7 @@ import math
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import (
+from gradlint.check.rule import (
     CONFIRMED,
     MEASURED,
     NOT_MEASURED,
@@ -20,6 +19,7 @@ from gradlint.rule import (
     gain_text,
     verdict,
 )
+from gradlint.core.findings import Finding, Severity
 
 # Gate order of torch's stacked recurrent weights, with sup|φ'| of each gate's nonlinearity.
 _GATES = {
@@ -53,7 +53,7 @@ def _farthest_from_one(spectra: Iterable[_Spectrum]) -> _Spectrum:
 if TYPE_CHECKING:
     import torch
 
-    from gradlint.probe import Measurements
+    from gradlint.measure.probe import Measurements
 
 # torch and networkx are imported inside the methods: `gradlint rule` and the no-model path
 # must not pay for importing torch.
@@ -249,7 +249,7 @@ class RecurrentSpectralRadius(Rule):
 
     # --- hand-written loops: one square weight applied along a chain --------------------------
     def _unrolled_loops(self, ctx: ModelContext) -> Iterable[Finding]:
-        from gradlint.graph import weight_of
+        from gradlint.tracing.graph import weight_of
 
         for key, nodes in ctx.analysis.recurrent_applications.items():
             cell = self._cell(ctx, nodes[0])

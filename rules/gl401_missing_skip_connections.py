@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import CLASS_H, CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, gain_text, verdict
+from gradlint.check.rule import CLASS_H, CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, gain_text, verdict
+from gradlint.core.findings import Finding, Severity
 
 
 def _longest_run(ctx: ModelContext, chain) -> int:

@@ -3,13 +3,13 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from gradlint.callsites import Evaluator, is_resolved
-from gradlint.findings import Finding, Location, Severity, display_path
-from gradlint.project import calls
-from gradlint.project_facts import ImportMap
-from gradlint.project_facts import is_optimizer as _is_optimizer
-from gradlint.rule import Rule, SourceContext
-from gradlint.training import OptimizerSetup
+from gradlint.check.rule import Rule, SourceContext
+from gradlint.core.findings import Finding, Location, Severity, display_path
+from gradlint.core.training import OptimizerSetup
+from gradlint.source.callsites import Evaluator, is_resolved
+from gradlint.source.project import calls
+from gradlint.source.project_facts import ImportMap
+from gradlint.source.project_facts import is_optimizer as _is_optimizer
 
 # what an observed GL501 finding says happened (gradlint run)
 OBSERVED = "stepped with no gradient clipping called between backward() and step() (observed)"

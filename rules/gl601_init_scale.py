@@ -4,8 +4,8 @@ import math
 import statistics
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
+from gradlint.check.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
+from gradlint.core.findings import Finding, Severity
 
 _INIT = {
     "relu": "nn.init.kaiming_normal_(w, nonlinearity='relu')",

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import MEASURED, ModelContext, Rule, verdict
+from gradlint.check.rule import MEASURED, ModelContext, Rule, verdict
+from gradlint.core.findings import Finding, Severity
 
 
 class NonFinite(Rule):

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import MEASURED, ModelContext, Rule, verdict
+from gradlint.check.rule import MEASURED, ModelContext, Rule, verdict
+from gradlint.core.findings import Finding, Severity
 
 _ORIGINS = {"source": "constructed here", "config": "stated in [tool.gradlint]",
             "observed": "as the training run configured it"}
@@ -136,8 +136,8 @@ class DivergesAtLearningRate(Rule):
     options = {"steps": 30, "growth": 1e4, "rise": 100.0, "batches": 4, "assumed-clip-norm": 1.0}
 
     def measure(self, ctx: ModelContext, measured) -> Iterable[Finding]:
-        from gradlint.dry_run import OWN_LOSS, TAIL, dry_run, optimizer_class  # torch: in the worker only
-        from gradlint.limits import too_large_to_train
+        from gradlint.core.limits import too_large_to_train
+        from gradlint.measure.dry_run import OWN_LOSS, TAIL, dry_run, optimizer_class  # torch: in the worker only
 
         setup = ctx.optimizer
         if setup is None:

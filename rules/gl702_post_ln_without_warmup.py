@@ -5,8 +5,8 @@ import math
 from collections.abc import Iterable
 from typing import Any
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import MEASURED, NOT_MEASURED, ModelContext, Rule, verdict
+from gradlint.check.rule import MEASURED, NOT_MEASURED, ModelContext, Rule, verdict
+from gradlint.core.findings import Finding, Severity
 
 # optimizers of the Adam family (the papers' setting), by lower-case name; RAdam rectifies the
 # early variance of the adaptive learning rate, which is what warm-up works around (Liu et al.
@@ -264,8 +264,8 @@ def _gradient_norms(model: Any, inputs: dict[str, Any], seed: int,
     the user's model and the random states are left as they were."""
     import torch
 
-    from gradlint.dry_run import loss_of
-    from gradlint.model_state import random_states, restore_random_states
+    from gradlint.guard.model_state import random_states, restore_random_states
+    from gradlint.measure.dry_run import loss_of
 
     if not all(groups):
         return None
@@ -291,6 +291,6 @@ def _gradient_norms(model: Any, inputs: dict[str, Any], seed: int,
 
 
 def _shown_root(root: str) -> str:
-    from gradlint.findings import display_path
+    from gradlint.core.findings import display_path
 
     return display_path(root) or "."

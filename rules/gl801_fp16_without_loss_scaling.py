@@ -7,13 +7,13 @@ import os
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from gradlint.findings import Finding, Severity
-from gradlint.rule import MEASURED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
+from gradlint.check.rule import MEASURED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
+from gradlint.core.findings import Finding, Severity
 
 if TYPE_CHECKING:
     import torch
 
-    from gradlint.project_facts import Fp16Site
+    from gradlint.source.project_facts import Fp16Site
 
 # IEEE 754 binary16: the smallest positive subnormal (2^-24) and the smallest normal (2^-14)
 FLOAT16_SUBNORMAL = 2.0 ** -24
@@ -280,8 +280,8 @@ def _float32_gradients(model: Any, inputs: dict[str, Any], seed: int) -> tuple[l
     import torch
     from torch import nn
 
-    from gradlint.dry_run import loss_of
-    from gradlint.model_state import random_states, restore_random_states
+    from gradlint.guard.model_state import random_states, restore_random_states
+    from gradlint.measure.dry_run import loss_of
 
     states = random_states()
     outputs: list = []
@@ -315,7 +315,7 @@ def _zero_eps(site: Fp16Site, optimizer: Any) -> float | None:
     that eps as zero (Adam's default 1e-8), else None."""
     if optimizer is None or not (site.how in (".half()", ".to(torch.float16)") or "16-true" in site.how):
         return None
-    from gradlint.dry_run import optimizer_default, optimizer_class
+    from gradlint.measure.dry_run import optimizer_default, optimizer_class
 
     cls = optimizer_class(optimizer.name)
     eps = optimizer.hyperparameters.get("eps", optimizer_default(cls, "eps") if cls is not None else None)
@@ -350,6 +350,6 @@ def _site_for(ctx: ModelContext, sites: Sequence[Fp16Site]) -> Fp16Site | None:
 
 
 def _shown_root(root: str) -> str:
-    from gradlint.findings import display_path
+    from gradlint.core.findings import display_path
 
     return display_path(root) or "."

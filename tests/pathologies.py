@@ -8,8 +8,8 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from gradlint.graph import build_graph
-from gradlint.trace import trace
+from gradlint.tracing.graph import build_graph
+from gradlint.tracing.trace import trace
 
 
 def edited(model: nn.Module, inputs: dict, *, residuals: bool = True, norms: bool = True,

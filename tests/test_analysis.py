@@ -12,11 +12,11 @@ import torch.nn.functional as F
 from conftest import run_cli
 from torch import nn
 
-from gradlint.analysis import Analysis, analyze
-from gradlint.graph import build_graph
+from gradlint.measure.probe import probe, probe_graph
+from gradlint.passes.analysis import Analysis, analyze
 from gradlint.passes.chains import find_chains
-from gradlint.probe import probe, probe_graph
-from gradlint.trace import trace
+from gradlint.tracing.graph import build_graph
+from gradlint.tracing.trace import trace
 
 
 def analyse(model: nn.Module, x: torch.Tensor | None, moments: dict[str, float] | None = None) -> Analysis:
@@ -455,7 +455,7 @@ class Damped(nn.Module):
 
 
 def test_a_model_whose_layers_were_not_all_analysed_is_never_reported_checked():
-    from gradlint.engine import ModelReport
+    from gradlint.check.engine import ModelReport
 
     report = ModelReport("Net", [], [], tracer="value-guided fx", coverage=1.0, nodes=20, probed=True,
                          analysed=(7, 8), unanalysed=("encoder.proj",))
@@ -467,8 +467,8 @@ def test_a_model_whose_layers_were_not_all_analysed_is_never_reported_checked():
 
 
 def test_coverage_is_never_negative_when_opaque_parts_nest():
-    from gradlint.engine import _coverage
-    from gradlint.trace import TraceResult
+    from gradlint.check.engine import _coverage
+    from gradlint.tracing.trace import TraceResult
 
     model = nn.Sequential(nn.Sequential(nn.Linear(4, 4), nn.Linear(4, 4)), nn.Linear(4, 2))
     traced = TraceResult(None, "value-guided fx", {"0": "data-dependent", "0.0": "data-dependent"}, [], {})

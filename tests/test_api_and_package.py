@@ -91,7 +91,7 @@ def test_assert_healthy_passes_a_healthy_model_and_prints_the_findings_of_a_brok
 def test_files_without_models_never_import_torch(tmp_path):
     (tmp_path / "utils.py").write_text("import os\n\ndef helper():\n    return os.getcwd()\n")
     (tmp_path / "train.py").write_text("import torch\n\ndef fit(model):\n    return torch.optim.SGD(model.parameters(), lr=0.1)\n")
-    code = ("import sys\nfrom gradlint.runner import lint\n"
+    code = ("import sys\nfrom gradlint.run.runner import lint\n"
             f"report = lint([{str(tmp_path)!r}])\n"
             "print(len(report.findings), 'torch' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=tmp_path)

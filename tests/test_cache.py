@@ -89,7 +89,7 @@ def test_any_changed_input_misses(tmp_path):
 def test_versions_are_part_of_the_key(tmp_path, monkeypatch):
     import ast
 
-    from gradlint import cache
+    from gradlint.run import cache
 
     root = setup(tmp_path)
     tree = ast.parse((root / "net.py").read_text())

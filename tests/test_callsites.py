@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from gradlint.callsites import (
+from gradlint.source.callsites import (
     ArgsNamespace,
     ConfigValue,
     Evaluator,
@@ -258,7 +258,7 @@ def test_the_project_is_parsed_once_and_files_not_naming_the_class_are_never_par
 
 
 def test_module_has_no_torch_import():
-    code = "import sys, gradlint.callsites; print('torch' in sys.modules)"
+    code = "import sys, gradlint.source.callsites; print('torch' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip() == "False"
 
 
@@ -338,7 +338,7 @@ def test_the_optimizer_may_be_built_in_another_function_of_the_file(tmp_path):
 
 
 def test_hydra_config_targets_read_arguments_interpolations_and_nesting(tmp_path):
-    from gradlint.callsites import Target, config_targets
+    from gradlint.source.callsites import Target, config_targets
 
     path = tmp_path / "configs" / "model" / "resnet.yaml"
     path.parent.mkdir(parents=True)
@@ -373,8 +373,8 @@ def test_hydra_config_targets_read_arguments_interpolations_and_nesting(tmp_path
 
 
 def test_lightning_cli_class_path_and_init_args_are_targets_too(tmp_path):
-    from gradlint.callsites import config_targets
-    from gradlint.project_facts import compute_facts
+    from gradlint.source.callsites import config_targets
+    from gradlint.source.project_facts import compute_facts
 
     path = tmp_path / "config.yaml"
     path.write_text(

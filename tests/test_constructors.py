@@ -418,7 +418,7 @@ def test_tracing_factories_touches_neither_the_torch_module_nor_other_threads():
     import torch
     from torch import nn
 
-    from gradlint.trace import trace
+    from gradlint.tracing.trace import trace
 
     seen: dict[str, object] = {}
 

@@ -42,8 +42,8 @@ def test_module_level_proxy_and_answer_everything_objects_are_left_alone(write):
 
 
 def test_an_error_inside_gradlint_is_not_blamed_on_the_users_import(write, monkeypatch):
-    from gradlint import engine
-    from gradlint.settings import Settings
+    from gradlint.check import engine
+    from gradlint.core.settings import Settings
 
     path = write("net.py", ODD_GLOBALS)
 

@@ -9,14 +9,14 @@ import re
 import pytest
 
 MODULES = [
-    "gradlint.inputs",
+    "gradlint.tracing.inputs",
     "gradlint.passes.chains",
     "gradlint.passes.moments",
     "gradlint.passes.span",
     "gradlint.passes.topology",
     "gradlint.passes.weights",
-    "gradlint.rule",
-    "gradlint.sizing",
+    "gradlint.check.rule",
+    "gradlint.models.sizing",
     "gradlint.rules",
     "gradlint.rules.gl801_fp16_without_loss_scaling",
 ]

@@ -9,7 +9,7 @@ import json
 import pytest
 
 import gradlint
-from gradlint import forkserver
+from gradlint.run import forkserver
 from conftest import run_cli
 from test_cli import SIGMOID_NET  # the same net the command-line tests lint
 
@@ -21,12 +21,12 @@ TAMPERS = """
 import torch
 from torch import nn
 
-import gradlint.engine
+import gradlint.check.engine
 
 torch.sigmoid = lambda x: x
 torch.set_default_dtype(torch.float64)
 torch.manual_seed(1234)
-gradlint.engine.TAMPERED = True
+gradlint.check.engine.TAMPERED = True
 
 
 class Tampers(nn.Module):

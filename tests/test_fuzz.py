@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from torch import nn
 
 import gradlint
-from gradlint.settings import Settings
+from gradlint.core.settings import Settings
 
 settings.register_profile("default", max_examples=30, deadline=None, derandomize=True,
                           suppress_health_check=[HealthCheck.too_slow])
@@ -101,8 +101,8 @@ def test_structural_verdicts_agree_with_the_probe_when_confirmed(spec):
 
 from pathlib import Path  # noqa: E402
 
-from gradlint.config import ConfigError, Overrides, load_config, settings_for  # noqa: E402
-from gradlint.suppress import Suppressions  # noqa: E402
+from gradlint.run.config import ConfigError, Overrides, load_config, settings_for  # noqa: E402
+from gradlint.source.suppress import Suppressions  # noqa: E402
 
 keys = st.sampled_from(["select", "ignore", "extend-select", "fail-level", "per-file-ignores", "probe",
                         "rules", "selct", "GL101", "min-depth", "batch-size", "enabled", "timeout"])

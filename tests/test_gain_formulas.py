@@ -13,10 +13,10 @@ import torch
 from torch import nn
 
 import gradlint
-from gradlint.analysis import analyze
-from gradlint.graph import build_graph
-from gradlint.probe import probe_graph, probe_recurrence
-from gradlint.trace import trace
+from gradlint.measure.probe import probe_graph, probe_recurrence
+from gradlint.passes.analysis import analyze
+from gradlint.tracing.graph import build_graph
+from gradlint.tracing.trace import trace
 
 
 class Plain(nn.Module):
@@ -149,7 +149,7 @@ def test_vanilla_rnn_per_step_gain_is_bounded_by_the_spectral_radius(radius):
 
 
 def test_small_batches_take_the_median_of_several_probes(monkeypatch):
-    from gradlint import probe as probe_module
+    from gradlint.measure import probe as probe_module
 
     calls = []
     real = probe_module.probe_graph

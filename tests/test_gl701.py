@@ -12,10 +12,10 @@ import torch
 from conftest import FIXTURES, run_cli
 from torch import nn
 
-from gradlint.config import ConfigError, Overrides, load_config, settings_for
-from gradlint.dry_run import choose_setup, dry_run
-from gradlint.project_facts import ProjectFacts, compute_facts
-from gradlint.training import OptimizerSetup
+from gradlint.core.training import OptimizerSetup
+from gradlint.measure.dry_run import choose_setup, dry_run
+from gradlint.run.config import ConfigError, Overrides, load_config, settings_for
+from gradlint.source.project_facts import ProjectFacts, compute_facts
 
 DIVERGES = "fixtures/gl701_preln_sgd/train.py:21:17: GL701 error: training diverges at the configured learning rate"
 
@@ -270,7 +270,7 @@ def test_a_configured_optimizer_is_dry_run_and_reported_at_its_line(tmp_path):
 def test_settings_carry_the_project_facts_and_the_configured_optimizer_to_the_worker_as_json(tmp_path):
     import json
 
-    from gradlint.settings import Settings
+    from gradlint.core.settings import Settings
 
     facts = _facts(tmp_path, {"train.py": """
         import torch
@@ -451,7 +451,7 @@ def test_a_stated_input_scale_is_what_the_probe_and_the_dry_run_draw(write):
 
 
 def test_generated_inputs_are_scaled_but_ids_masks_and_constant_states_are_not():
-    from gradlint.inputs import candidate_inputs
+    from gradlint.tracing.inputs import candidate_inputs
 
     model = nn.LSTM(4, 8, batch_first=True)
     plain = next(candidate_inputs(model, 8, 16, 0))

@@ -10,7 +10,7 @@ import re
 import pytest
 from conftest import FIXTURES, run_cli
 
-from gradlint.project_facts import compute_facts
+from gradlint.source.project_facts import compute_facts
 
 FINDING = re.compile(r"^(?P<path>[^:]+):(?P<line>\d+):(?P<col>\d+): (?P<code>GL\d{3}) (?P<severity>\w+): (?P<message>.*)$")
 

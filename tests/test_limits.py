@@ -1,4 +1,4 @@
-"""--timeout is a limit per model (gradlint.limits): a model that runs past its own time is
+"""--timeout is a limit per model (gradlint.core.limits): a model that runs past its own time is
 reported as not checked, with the step it was in and the seconds it took, and every other model
 of the file is checked and reported as usual; a stage stopped after the import never blames it.
 Each test uses models whose forward (or constructor) sleeps, and a --timeout of a few seconds."""

@@ -14,8 +14,8 @@ import torch
 from torch import nn
 
 import gradlint
-from gradlint.engine import lint_model_file
-from gradlint.settings import Settings
+from gradlint.check.engine import lint_model_file
+from gradlint.core.settings import Settings
 
 NET = """\
 import torch
@@ -121,9 +121,9 @@ def test_the_guard_is_what_keeps_it(build, monkeypatch) -> None:
     """Without the guard the same check changes the model (so the test above can fail)."""
     import contextlib
 
-    import gradlint.engine
+    import gradlint.check.engine
 
-    monkeypatch.setattr(gradlint.engine, "preserved", lambda model: contextlib.nullcontext([]))
+    monkeypatch.setattr(gradlint.check.engine, "preserved", lambda model: contextlib.nullcontext([]))
     model = build()
     before = snapshot(model)
     gradlint.check_model(model, torch.randn(8, 16))

@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import gradlint
-from gradlint import probe
+from gradlint.measure import probe
 
 
 class TwoRecurrences(nn.Module):

@@ -12,7 +12,7 @@ import pytest
 from test_fixtures import EXPECT, ITEM
 
 import gradlint
-from gradlint.findings import CHECKED
+from gradlint.core.findings import CHECKED
 from gradlint.rules import ALL_RULES
 
 

@@ -95,7 +95,7 @@ print("STEPPED")
 
 
 def test_the_observed_setup_holds_what_the_command_configured():
-    from gradlint.observe import FirstStep, observing
+    from gradlint.run.observe import FirstStep, observing
 
     model = nn.Sequential(nn.Linear(4, 4), nn.ReLU(), nn.Linear(4, 1))
     with observing() as seen:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from gradlint.sandbox import landlock_abi
+from gradlint.guard.sandbox import landlock_abi
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the safety suite reads /proc")
 

@@ -12,9 +12,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gradlint import reporters
-from gradlint.findings import FileResult, Finding, Location, ProbeVerdict, jsonable
+from gradlint.core.findings import FileResult, Finding, Location, ProbeVerdict, jsonable
+from gradlint.core.findings import Report
 from gradlint.rules import ALL_RULES
-from gradlint.findings import Report
 
 from conftest import run_cli
 

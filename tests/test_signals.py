@@ -114,7 +114,7 @@ def test_a_signal_stops_the_run_and_every_process_it_started(tmp_path: Path, sig
     running = processes_of_run(token)
     # gradlint and the fork server; per file: guard, worker, child (all three forked from the server)
     assert len(running) == 2 + 2 * 3
-    assert sum("gradlint.forkserver" in command for command in running.values()) == 1 + 2 * 2
+    assert sum("gradlint.run.forkserver" in command for command in running.values()) == 1 + 2 * 2
     sent = time.monotonic()
     process.send_signal(signum)
     out, err = process.communicate(timeout=30)

@@ -230,8 +230,8 @@ def test_plot_draws_the_gradient_flow(tmp_path):
 def test_plot_without_matplotlib_says_how_to_install_it(monkeypatch, tmp_path):
     import sys
 
+    from gradlint.core.findings import Report
     from gradlint.reporters import plot
-    from gradlint.findings import Report
 
     monkeypatch.setitem(sys.modules, "matplotlib", None)
     with pytest.raises(plot.PlotUnavailable, match=r"pip install 'gradlint\[plot\]'"):

@@ -13,8 +13,8 @@ from pathologies import edited, he_initialized, scaled_recurrence
 from zoo import SMALL, _hf
 
 import gradlint
-from gradlint.inputs import candidate_inputs
-from gradlint.settings import Settings
+from gradlint.core.settings import Settings
+from gradlint.tracing.inputs import candidate_inputs
 
 pytest.importorskip("transformers")
 
@@ -139,7 +139,7 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 
 
 def test_a_model_too_large_for_this_machine_is_not_probed(monkeypatch):
-    from gradlint import limits
+    from gradlint.core import limits
 
     monkeypatch.setattr(limits, "available_memory", lambda: 2**20)  # pretend 1 MiB is free
     model, inputs = build("bert")

@@ -14,15 +14,15 @@ at a chosen severity (:class:`GradlintFailure`).
 from __future__ import annotations
 
 import dataclasses
-import os
 import sys
 import threading
 from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-from gradlint.findings import FileResult, Finding, Location, Severity, display_path
-from gradlint.training import OptimizerSetup
+from gradlint.core.findings import FileResult, Finding, Location, Severity, display_path
+from gradlint.core.frames import caller_location  # noqa: F401 (public: the callbacks and their users import it from here)
+from gradlint.core.training import OptimizerSetup
 
 
 class GradlintFailure(RuntimeError):
@@ -57,11 +57,11 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
     ``parts``: (attribute, submodule, inputs) for a model whose training step calls its parts
     instead of its own forward (a LightningModule without ``forward()``): each part is checked
     with the inputs the step gave it, in place of the model."""
-    from gradlint.config import FileConfig, Overrides, find_config, load_config, settings_for
-    from gradlint.load import ModelSpec, bind_inputs
-    from gradlint.observe import lint_specs
+    from gradlint.check.suppressed import apply_suppressions
+    from gradlint.models.load import ModelSpec, bind_inputs
     from gradlint.reporters.text import finding_line
-    from gradlint.runner import _apply_suppressions
+    from gradlint.run.config import FileConfig, Overrides, find_config, load_config, settings_for
+    from gradlint.run.observe import lint_specs
 
     threshold = Severity.parse(fail_on) if fail_on else None
     cls = type(model)
@@ -93,7 +93,7 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
         specs.append(spec)
     lint_specs(specs, Path(source) if source else Path(shown), settings, result,
                what=f"will step with no gradient clipping configured in the {trainer}")
-    _apply_suppressions([result], set(), lambda path: settings)
+    apply_suppressions([result], set(), lambda path: settings)
     if parts:   # the parts share one optimizer: what is said about it (GL501, GL701) is said once
         seen: set[tuple] = set()
         unique = []
@@ -141,7 +141,7 @@ def check_training(model: Any, inputs: Any, setup: OptimizerSetup | None, *, tra
 
 
 def _note(path: str, message: str) -> Any:
-    from gradlint.findings import Note
+    from gradlint.core.findings import Note
 
     return Note(path, message)
 
@@ -159,30 +159,9 @@ def optimizer_setup(optimizer: Any, location: Location | None, *, clip_norm: flo
                     clip_value: float | None = None, clipping_where: str | None = None,
                     scheduler: str | None = None, grad_scaler: bool = False) -> OptimizerSetup:
     """The observed setup of a trainer's optimizer (``param_groups[0]``'s numbers)."""
-    from gradlint.observe import describe_optimizer
+    from gradlint.run.observe import describe_optimizer
 
     name, hyper = describe_optimizer(optimizer)
     return OptimizerSetup(name=name, hyperparameters=hyper, origin="observed", location=location,
                           clip_norm=clip_norm, clip_value=clip_value, clipping_where=clipping_where,
                           scheduler=scheduler, grad_scaler=grad_scaler)
-
-
-_LIBRARIES = (os.sep + "site-packages" + os.sep, os.sep + "dist-packages" + os.sep)
-
-
-def caller_location() -> Location | None:
-    """The innermost frame of the user's own code on the stack (not a library, not gradlint,
-    not torch): where the user started training (``trainer.fit(...)``, ``trainer.train()``)."""
-    from gradlint.trace import user_location
-
-    frame = sys._getframe(1)
-    while frame is not None:
-        where = user_location(frame)
-        if where is None:
-            return None
-        if not any(part in where.path for part in _LIBRARIES):
-            return Location(display_path(where.path), where.line, where.col, where.end_line, where.end_col)
-        while frame is not None and os.path.abspath(frame.f_code.co_filename) != where.path:
-            frame = frame.f_back
-        frame = frame.f_back if frame is not None else None
-    return None

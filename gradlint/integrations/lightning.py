@@ -22,8 +22,8 @@ try:
 except ImportError:  # the standalone package
     from pytorch_lightning import Callback
 
-from gradlint.findings import Location, display_path
-from gradlint.model_state import untouched_random_states
+from gradlint.core.findings import Location, display_path
+from gradlint.guard.model_state import untouched_random_states
 from gradlint.integrations import GradlintFailure, TrainingReport, check_training, optimizer_setup
 
 __all__ = ["GradlintCallback", "GradlintFailure"]
@@ -152,7 +152,7 @@ def _forward_inputs(pl_module: Any, batch: Any) -> tuple[Any, str | None]:
         inputs = dict(captured.kwargs) if captured.kwargs and not captured.args else \
             captured.args if not captured.kwargs else None
         if inputs is None:
-            from gradlint.load import bind_call
+            from gradlint.models.load import bind_call
 
             inputs = bind_call(pl_module, captured.args, captured.kwargs)
         return inputs, "the first training batch, as training_step passes it to forward()"
@@ -174,8 +174,8 @@ def _called_parts(pl_module: Any, batch: Any) -> list[tuple[str, Any, Any]]:
     autoencoder: ``self.encoder``, then ``self.decoder``), each with the inputs it was given on
     the first batch. The step runs once without gradients on the module, which is put back as it
     was (its batch norms' statistics included); nothing is logged or trained."""
-    from gradlint.model_state import preserved
-    from gradlint.intercept import _detached
+    from gradlint.guard.intercept import detached
+    from gradlint.guard.model_state import preserved
 
     calls: dict[str, tuple[Any, tuple, dict]] = {}
     handles = []
@@ -184,7 +184,7 @@ def _called_parts(pl_module: Any, batch: Any) -> list[tuple[str, Any, Any]]:
             continue   # a loss or an activation is no model
 
         def record(module: Any, args: tuple, kwargs: dict, name: str = name) -> None:
-            calls.setdefault(name, (module, _detached(args), _detached(kwargs)))
+            calls.setdefault(name, (module, detached(args), detached(kwargs)))
 
         handles.append(child.register_forward_pre_hook(record, with_kwargs=True))
     try:
@@ -197,7 +197,7 @@ def _called_parts(pl_module: Any, batch: Any) -> list[tuple[str, Any, Any]]:
             handle.remove()
     parts = []
     for name, (module, args, kwargs) in calls.items():
-        from gradlint.load import bind_call
+        from gradlint.models.load import bind_call
 
         try:
             parts.append((name, module, bind_call(module, args, kwargs)))

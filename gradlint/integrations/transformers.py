@@ -28,7 +28,7 @@ from gradlint.integrations import (
     check_training,
     optimizer_setup,
 )
-from gradlint.sizing import moved_to
+from gradlint.models.sizing import moved_to
 
 __all__ = ["GradlintCallback", "GradlintFailure"]
 
@@ -80,7 +80,7 @@ def _first_batch(dataloader: Any, model: Any) -> dict[str, Any] | None:
     arguments (the Trainer calls ``model(**batch)``)."""
     if dataloader is None:
         return None
-    from gradlint.model_state import untouched_random_states
+    from gradlint.guard.model_state import untouched_random_states
 
     try:
         with untouched_random_states(getattr(dataloader, "base_dataloader", dataloader)):

@@ -18,7 +18,7 @@ pass            computes                                               requires
 ``meanfield``   q and χ of every node                                  topology, weights, moments
 ==============  =====================================================  ==========================
 
-Rules never run a pass: they read ``Facts`` (through ``gradlint.analysis.Analysis``).
+Rules never run a pass: they read ``Facts`` (through ``gradlint.passes.analysis.Analysis``).
 """
 
 from __future__ import annotations

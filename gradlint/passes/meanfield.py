@@ -25,10 +25,10 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from gradlint.graph import get_attr, weight_of
 from gradlint.passes.moments import ActivationMoments
 from gradlint.passes.topology import Topology, node_facts
 from gradlint.passes.weights import LayerScales
+from gradlint.tracing.graph import get_attr, weight_of
 
 # ops that average the elements they reduce: each input element gets 1/k of the gradient
 AVERAGING = frozenset({"mean", "nanmean", "avg_pool1d", "avg_pool2d", "avg_pool3d", "adaptive_avg_pool1d",

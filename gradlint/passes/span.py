@@ -18,8 +18,8 @@ import networkx as nx
 import torch
 from torch import fx
 
-from gradlint.graph import get_attr, weight_of
 from gradlint.passes.topology import Topology, descendants, immediate_post_dominators, node_facts
+from gradlint.tracing.graph import get_attr, weight_of
 
 LAYER_KINDS = ("weight", "embedding", "recurrent")
 

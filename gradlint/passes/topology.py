@@ -1,6 +1,6 @@
 """Topology pass: the orders and neighbour lists every later pass walks, built once per model.
 
-Requires: a graph from ``gradlint.graph.build_graph`` (acyclic; every node carries ``kind``,
+Requires: a graph from ``gradlint.tracing.graph.build_graph`` (acyclic; every node carries ``kind``,
 ``data`` and ``floating``).
 
 Ensures: one immutable ``Topology``:

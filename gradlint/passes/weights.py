@@ -26,8 +26,8 @@ import networkx as nx
 import torch
 from torch import fx, nn
 
-from gradlint.graph import weight_of
 from gradlint.passes.topology import Topology, node_facts
+from gradlint.tracing.graph import weight_of
 
 # torch's grain size: a reduction over at most this many elements runs in one serial pass
 _BATCHED = 32768

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from gradlint.findings import Report
+from gradlint.core.findings import Report
 
 _LEVEL = {"error": "error", "warning": "warning", "info": "notice"}
 

@@ -32,14 +32,14 @@ from __future__ import annotations
 import json
 from typing import TextIO
 
-from gradlint.findings import jsonable
-from gradlint.findings import Report
+from gradlint.core.findings import jsonable
+from gradlint.core.findings import Report
 
 SCHEMA_VERSION = 1
 
 
 def write(report: Report, out: TextIO) -> None:
-    from gradlint.reporters import summary
+    from gradlint.reporters.totals import summary
 
     files = []
     for result in report.files:

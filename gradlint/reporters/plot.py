@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gradlint.findings import Report
+from gradlint.core.findings import Report
 
 MAX_MODELS = 12
 

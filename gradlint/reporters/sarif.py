@@ -8,9 +8,9 @@ import os
 from pathlib import Path
 from typing import TextIO
 
-from gradlint import __version__
-from gradlint.findings import jsonable
-from gradlint.findings import Report
+from gradlint.core import __version__
+from gradlint.core.findings import jsonable
+from gradlint.core.findings import Report
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _LEVEL = {"error": "error", "warning": "warning", "info": "note"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import TextIO
 
-from gradlint.findings import Finding, Severity
-from gradlint.findings import Report
+from gradlint.core.findings import Finding, Severity
+from gradlint.core.findings import Report
 
 
 def finding_line(finding: Finding, show_model: bool) -> str:
