@@ -90,10 +90,13 @@ class Fp16WithoutLossScaling(Rule):
       from which the finding is a warning. On gradlint's evaluation suite, float16 training
       without a scaler trained as well as its float32 and bfloat16 twins on every model whose
       measured shares stayed at or below 0.35% (a spirals MLP, a 32×32 denoising autoencoder, a
-      small ConvNet); a GPT-2-shaped language model (50,257 words, 1,024 positions a batch)
-      measures 99.7% of its layer-output gradient values at zero (the logits' gradient, about
-      1/(words × positions) a value). No failing case of the suite lies between them, so the
-      exact cut-off is not calibrated there.
+      small ConvNet); a word-level language model over 50,257 words (gradlint's fixture
+      `gl801_lm_autocast_no_scaler`) measures 2.6% of its parameter-gradient values at zero at
+      the probe's 8 × 32 tokens, and 100% of its layer-output gradient values at 8 × 128
+      (`--seq-len 128`: each logit's gradient is about 1/(words × positions)). No failing case
+      of the suite lies between them, so the exact cut-off is not calibrated there. The shares
+      are measured at the probe's batch: a mean loss over a larger training batch makes every
+      gradient value proportionally smaller.
     The limits are float16's own (IEEE 754 binary16): the smallest subnormal 2^-24 ≈ 6.0e-8 (half
     of it rounds to zero), the smallest normal 2^-14 ≈ 6.1e-5.
 
