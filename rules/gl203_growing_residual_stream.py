@@ -59,7 +59,7 @@ class GrowingResidualStream(Rule):
 
     ## References
     - Zhang, Dauphin & Ma 2019 (Fixup); De & Smith 2020 (SkipInit); THEORY.md §1 (residual
-      blocks: 1 + α²·χ_F per block), §2 (forward RMS ratio); eval/ (README "Evaluation").
+      blocks: 1 + α²·χ_F per block), §2 (forward RMS ratio); eval/ (the documentation's "Evaluation against training").
     """
 
     code = "GL203"

@@ -115,7 +115,7 @@ class DivergesAtLearningRate(Rule):
       its source does not give (the Hugging Face and Lightning default).
 
     ## References
-    - Evaluation against training (README): at the task's first learning rate, the misses were
+    - Evaluation against training (documentation): at the task's first learning rate, the misses were
       step-size failures of residual stacks; a 30-step dry run of the configured optimizer
       finds them, curvature at initialization (the Hessian's top eigenvalue against
       2(1+β)/η) does not (14 failing and 40 training cases flagged).

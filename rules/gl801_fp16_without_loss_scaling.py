@@ -106,7 +106,7 @@ class Fp16WithoutLossScaling(Rule):
     - PyTorch "Automatic Mixed Precision" recipe (`torch.amp.GradScaler`); Lightning and Hugging
       Face trainers scale the loss themselves for `16-mixed` / `fp16=True`.
     - IEEE 754-2008 binary16 format.
-    - Evaluation (README): `eval/cases/fp16/` trains each of two models in float16 autocast with
+    - Evaluation against training (documentation): `eval/cases/fp16/` trains each of two models in float16 autocast with
       and without a scaler, in bfloat16, and as `.half()` models under SGD and Adam.
     - THEORY.md §3 ("float16 without loss scaling").
     """

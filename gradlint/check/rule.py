@@ -60,7 +60,7 @@ CLASS_S = Thresholds(0.65, 1.3)     # saturating activations without normalizati
 # a growing gradient through saturating activations is an error past 6ξ and has no warning band.
 CLASS_S_CHAOTIC = Thresholds(1.3, 1.3)
 # Recurrences over the horizon T. THEORY.md §3 puts the warning at |D_T| = 2 with no measured
-# anchor; on eval/ (README "Evaluation") recurrences trained at measured |D_T| up to 2.4 over
+# anchor; on eval/ (the documentation's "Evaluation against training") recurrences trained at measured |D_T| up to 2.4 over
 # T = 10-20 steps and failed from 3.5 over T = 100, so the warning starts at 3.
 RECURRENT = Thresholds(3.0, 4.0)
 

@@ -1,6 +1,6 @@
 """Build a model class whose constructor needs arguments, the way its project builds it.
 
-In order (README, "Declaring models and inputs"):
+In order (docs/models-and-inputs.md):
 
 1. ``--init '{"dim": 64}'`` when the user gave it;
 2. the class's call sites in the project (``gradlint.source.callsites``), the trained one first (its

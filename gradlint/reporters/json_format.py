@@ -1,4 +1,4 @@
-"""JSON output, schema version 1 (documented in the README, stable within a major version).
+"""JSON output, schema version 1 (documented in docs/cli.md, stable within a major version).
 
 {"version": 1, "summary": str,
  "files": [{"path", "models": [str],

@@ -450,7 +450,7 @@ def _reaches_optimizer(source: Source, call: ast.Call) -> bool:
 # --------------------------------------------------------------------------------- placeholders
 
 # (pattern on the parameter's name, value, role): the documented stand-ins for sizes that no
-# expression in the project gives (README, "Declaring models and inputs"). First match wins.
+# expression in the project gives (docs/models-and-inputs.md). First match wins.
 PLACEHOLDER_ROLES: tuple[tuple[str, int, str], ...] = (
     # an index into a vocabulary (`pad_idx = vocab.stoi["<pad>"]`, `eos_token_id`), not a size:
     # 0 is a valid row of every embedding
