@@ -25,7 +25,7 @@ learned.
 Where the model computes its own loss (a scalar output, or a Hugging Face output's ``loss`` when the
 batch carries labels), the dry run descends that loss, not one of its own.
 
-Its cost is bounded by the model, not by the batch (``_rows_for``): a step averages as many loss
+Its cost is bounded by the model, not by the batch (``_terms_per_row``): a step averages as many loss
 terms as the evaluation suite set for a row-per-term model (``parts`` batches of the probe's rows,
 32 by default), so a model with a loss term per position (a language model's logits, its own
 loss over labels) takes one batch of the few rows that give them, not ``parts`` full batches.
