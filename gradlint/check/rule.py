@@ -31,6 +31,7 @@ if TYPE_CHECKING:  # `gradlint rule` reads this module without importing torch o
     from gradlint.core.training import OptimizerSetup
     from gradlint.measure.probe import Measurements, ProbeResult
     from gradlint.passes.analysis import Analysis
+    from gradlint.source.edits import Proposal, Sources
     from gradlint.source.project_facts import ProjectFacts
     from gradlint.source.suppress import Suppressions
 
@@ -186,6 +187,12 @@ class Rule:
         """Findings that only a measurement can give (dead units, NaN): after the probe, when the
         graph probe ran (``measured.graph`` is not None)."""
         return ()
+
+    def propose(self, finding: Finding, sources: Sources) -> Proposal | None:
+        """A source edit that removes ``finding`` (``source.edits``), or None where the fix stays
+        in words. It reads the project's files only; ``gradlint --fix`` verifies it on a private
+        copy of the project (the finding gone, no new one) before it touches a line."""
+        return None
 
     def make(self, location: Location, template: str, args: dict[str, Any], *,
              severity: Severity | None = None, model: str | None = None, node: str | None = None,

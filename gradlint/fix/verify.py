@@ -1,0 +1,234 @@
+"""Fixes that prove themselves: each rule's proposed edit is made on a private copy of the project,
+the same file is checked again there (trace, probe, dry run, in the guarded worker as always), and
+the edit is kept only when its finding is gone at the measured level and nothing got worse: no new
+finding, no file that no longer imports, no model checked less far than before.
+
+``fix_report`` turns a ``Report`` into ``Fix`` values (the API's data: the edits as ranges and new
+text, the measurement before and after); ``apply_fixes`` writes the verified ones, each file in
+one atomic step.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from gradlint.check.enabled import enabled_rules
+from gradlint.core.findings import CHECKED, FileResult, Finding, Report, Severity, resolved
+from gradlint.run.config import Overrides, find_config, load_config, settings_for
+from gradlint.source.edits import Edit, Proposal, Sources, apply_edits, write_atomically
+from gradlint.source.project import project_root
+
+# not copied into the private copy: version control, environments and caches (never imported by
+# the project's code; the copy's imports of installed packages resolve as the original's do)
+_NOT_COPIED = (".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "__pycache__", "node_modules",
+               ".mypy_cache", ".pytest_cache", ".ruff_cache", ".ipynb_checkpoints", ".gradlint_cache")
+# a project larger than this is not copied: its fixes are offered as suggestions, unverified
+MAX_COPY_BYTES = 512 * 2**20
+# how model statuses rank, best first: an edit that leaves a model less far checked is refused
+_STATUS_RANK = {CHECKED: 0, "partly analysed": 1, "partly traced": 1, "structure-only": 2, "not traced": 3,
+                "not built": 4, "failed": 5}
+
+
+@dataclasses.dataclass(frozen=True)
+class Fix:
+    """One finding's repair as data. ``verified``: the re-check on a private copy of the project
+    found the finding gone and nothing new; otherwise ``reason`` says why, and the fix is a
+    suggestion only (``--fix`` never applies it). ``before`` and ``after`` are what was measured
+    with and without the edit."""
+
+    finding: Finding
+    title: str
+    edits: tuple[Edit, ...]
+    safe: bool
+    verified: bool
+    before: str
+    after: str = ""
+    reason: str | None = None
+
+    @property
+    def code(self) -> str:
+        return self.finding.code
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "path": self.finding.location.path, "line": self.finding.location.line,
+                "title": self.title, "safe": self.safe, "verified": self.verified, "before": self.before,
+                "after": self.after, "reason": self.reason, "edits": [e.to_dict() for e in self.edits]}
+
+
+Relint = Callable[[list[str]], Report]
+
+
+def proposals(report: Report, overrides: Overrides, *, config: Path | None = None, isolated: bool = False,
+              unsafe: bool = False) -> list[tuple[FileResult, Finding, Proposal]]:
+    """Every finding of ``report`` whose rule proposes an edit (safe ones, and unsafe ones when
+    ``unsafe``), with the file result it came from. Suppressed and baselined findings are not in a
+    report, so they are never fixed."""
+    sources = Sources()
+    found = []
+    for result in report.files:
+        if not result.findings:
+            continue
+        path = Path(resolved(result.path))
+        settings = settings_for(path, load_config(None if isolated else (config or find_config(path)),
+                                                   explicit=config is not None), overrides)
+        rules = {rule.code: rule for rule in enabled_rules(settings, include_disabled=True)}
+        for finding in result.findings:
+            rule = rules.get(finding.code)
+            proposal = rule.propose(finding, sources) if rule is not None else None
+            if proposal is not None and proposal.edits and (proposal.safe or unsafe):
+                found.append((result, finding, proposal))
+    return found
+
+
+def verify(result: FileResult, finding: Finding, proposal: Proposal, relint: Callable[[Path, str], Report]
+           ) -> Fix:
+    """``proposal`` made on a private copy of the finding's project and ``result``'s file checked
+    again there with ``relint(copy_root, file_in_copy)``."""
+    before = measurement(finding, result)
+    linted = Path(resolved(result.path))
+    root = _common_root([linted, *(Path(e.path) for e in proposal.edits)])
+    size = _size(root)
+    if size > MAX_COPY_BYTES:
+        return Fix(finding, proposal.title, proposal.edits, proposal.safe, False, before,
+                   reason=f"the project ({size / 2**20:.0f} MiB) is too large to copy for the re-check")
+    with tempfile.TemporaryDirectory(prefix="gradlint-fix-") as scratch:
+        copy = Path(scratch) / root.name
+        shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
+        try:
+            for path, edits in _by_file(proposal.edits).items():
+                target = copy / Path(path).relative_to(root)
+                target.write_text(apply_edits(_read(target), edits), encoding="utf-8", newline="")
+        except (OSError, ValueError) as exc:
+            return Fix(finding, proposal.title, proposal.edits, proposal.safe, False, before,
+                       reason=f"the edit could not be made ({exc})")
+        again = relint(copy, str(copy / linted.relative_to(root)))
+        after_result = next(iter(again.files), FileResult(str(linted)))
+        reason = _worse(result, after_result, finding)
+        after = measurement_after(finding, after_result)
+    return Fix(finding, proposal.title, proposal.edits, proposal.safe, reason is None, before, after, reason)
+
+
+def _key(finding: Finding) -> tuple:
+    """A finding across the copy: its path differs, its numbers may; its rule, model, graph node
+    and message template do not."""
+    return finding.code, finding.model or "", finding.node or "", finding.template
+
+
+def _worse(before: FileResult, after: FileResult, target: Finding) -> str | None:
+    """Why the re-checked file is not the same file with ``target`` gone, or None."""
+    if after.problems:
+        return f"the re-check failed: {after.problems[0].message}"
+    still = [f for f in after.findings if _key(f) == _key(target) and f.severity > Severity.INFO]
+    if still:
+        return f"{target.code} is still found ({_verdict_text(still[0])})"
+    known = {_key(f) for f in before.findings}
+    new = [f for f in after.findings if _key(f) not in known and f.severity > Severity.INFO]
+    if new:
+        return f"the edit brings {new[0].code}: {new[0].message}"
+    statuses = {s.name: s.status for s in after.model_status}
+    for status in before.model_status:
+        now = statuses.get(status.name)
+        if now is None:
+            return f"model `{status.name}` is no longer found"
+        if _STATUS_RANK.get(now, 9) > _STATUS_RANK.get(status.status, 9):
+            return f"model `{status.name}` is {now} after the edit (was {status.status})"
+    return None
+
+
+def _verdict_text(finding: Finding) -> str:
+    return finding.probe.text if finding.probe is not None else finding.message
+
+
+def measurement(finding: Finding, result: FileResult) -> str:
+    """What was measured with the finding: its probe verdict, else its message."""
+    return _verdict_text(finding)
+
+
+def measurement_after(finding: Finding, result: FileResult) -> str:
+    """What the re-check measured where the finding was: the same finding kept at info (its
+    verdict), the rule's own line about the model (a dry run's losses), else that it is gone."""
+    same = [f for f in result.findings if _key(f) == _key(finding)]
+    if same:
+        return _verdict_text(same[0])
+    lines = [n.message for n in result.notes if n.message.startswith(finding.code)
+             and (finding.model is None or n.model in (None, finding.model))]
+    if lines:
+        return lines[0]
+    status = next((s for s in result.model_status if s.name == finding.model), None)
+    checked = f" (model `{status.name}` {status.status})" if status is not None else ""
+    return f"no {finding.code} finding{checked}"
+
+
+def _by_file(edits: tuple[Edit, ...]) -> dict[str, list[Edit]]:
+    files: dict[str, list[Edit]] = {}
+    for edit in edits:
+        files.setdefault(edit.path, []).append(edit)
+    return files
+
+
+def _common_root(paths: list[Path]) -> Path:
+    """The project root of the linted file, widened to hold every edited file."""
+    root = project_root(paths[0])
+    while not all(root in p.resolve().parents for p in paths) and root.parent != root:
+        root = root.parent
+    return root
+
+
+def _size(root: Path) -> int:
+    total = 0
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = [d for d in subdirectories if d not in _NOT_COPIED]
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(directory, name)).st_size
+            except OSError:
+                pass
+            if total > MAX_COPY_BYTES:
+                return total
+    return total
+
+
+def apply_fixes(fixes: list[Fix]) -> list[Path]:
+    """Write the verified fixes, each file in one atomic step; an edit that overlaps one already
+    taken in the same file is left out (it is made on the next run). Returns the files changed."""
+    chosen: dict[str, list[Edit]] = {}
+    for fix in fixes:
+        if not fix.verified:
+            continue
+        trial = {path: [*chosen.get(path, []), *edits] for path, edits in _by_file(fix.edits).items()}
+        try:
+            for path, edits in trial.items():
+                apply_edits(_read(path), edits)
+        except ValueError:
+            continue
+        chosen.update(trial)
+    written = []
+    for path, edits in chosen.items():
+        write_atomically(Path(path), apply_edits(_read(path), edits))
+        written.append(Path(path))
+    return written
+
+
+def _read(path: str | Path) -> str:
+    with open(path, encoding="utf-8", newline="") as handle:  # line endings as they are
+        return handle.read()
+
+
+def fix_report(report: Report, overrides: Overrides, *, config: Path | None = None, isolated: bool = False,
+               unsafe: bool = False) -> list[Fix]:
+    """Every proposed fix of ``report``'s findings, each verified by checking its file again on a
+    private copy of the project with the same flags and configuration."""
+    from gradlint.run.runner import lint
+
+    def relint(root: Path, path: str) -> Report:
+        return lint([path], overrides, config=config, isolated=isolated, jobs=1, cache=False)
+
+    return [verify(result, finding, proposal, relint)
+            for result, finding, proposal in proposals(report, overrides, config=config, isolated=isolated,
+                                                        unsafe=unsafe)]
