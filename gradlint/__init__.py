@@ -6,6 +6,7 @@ The Python API (imports torch only when called)::
     report = gradlint.lint(["models/"])              # what the CLI does, as values
     result = gradlint.check_model(MyNet(), torch.randn(8, 64))
     gradlint.assert_healthy(MyNet(), torch.randn(8, 64))   # in a pytest test
+    fixed = gradlint.fix(["train.py"])                   # the verified fixes, as data
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any
 from gradlint.core import __version__
 from gradlint.core.findings import Finding, Severity
 
-__all__ = ["Finding", "Severity", "assert_healthy", "check_model", "lint", "__version__"]
+__all__ = ["Finding", "Severity", "assert_healthy", "check_model", "fix", "lint", "__version__"]
 
 
 def lint(paths: list[str], **kwargs: Any):
@@ -25,6 +26,18 @@ def lint(paths: list[str], **kwargs: Any):
     from gradlint.run.runner import lint as run
 
     return run(paths, **kwargs)
+
+
+def fix(paths: list[str], *, unsafe: bool = False, apply: bool = False, **kwargs: Any):
+    """What ``gradlint --fix`` does, as values: lint ``paths``, propose each finding's fix and
+    verify it on a private copy of the project. Returns a ``fix.verify.Fixed``: ``.fixes`` (each a
+    ``Fix`` with the finding, the edits as ranges and new text, ``verified``, the measurement
+    ``before`` and ``after``, or the ``reason`` it did not verify) and ``.report``. Nothing is
+    written unless ``apply``; ``unsafe`` adds the fixes that change what the model computes.
+    Other keyword arguments as ``lint``'s."""
+    from gradlint.fix.verify import fix_paths
+
+    return fix_paths(paths, unsafe=unsafe, apply=apply, **kwargs)
 
 
 def check_model(model: Any, inputs: Any = None, **kwargs: Any):

@@ -79,6 +79,12 @@ def main() -> None:
               help="Also list info-level findings and say how each model was found, built, traced and probed.")
 @click.option("--show-info", is_flag=True,
               help="List info-level findings too (text output; they are always counted in the summary).")
+@click.option("--fix", is_flag=True,
+              help="Apply the fixes that verify: each is re-checked on a private copy of the project first.")
+@click.option("--unsafe-fixes", is_flag=True,
+              help="Also propose fixes that change what the model computes (an activation, an added layer).")
+@click.option("--diff", is_flag=True,
+              help="Print the verified fixes as a diff instead of applying them (exit 1 when there are some).")
 def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend_select: str | None,
           per_file_ignores: tuple[str, ...], config_path: Path | None, isolated: bool,
           no_probe: bool | None, seed: int | None, batch_size: int | None, seq_len: int | None,
@@ -87,7 +93,7 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
           output_file: Path | None, statistics: bool, plot_path: Path | None, fail_level: str | None,
           exit_zero: bool,
           baseline: Path | None, update_baseline: bool, init_json: str | None, quiet: bool,
-          verbose: bool, show_info: bool) -> None:
+          verbose: bool, show_info: bool, fix: bool, unsafe_fixes: bool, diff: bool) -> None:
     """Lint model files and directories (PATH, PATH::Model, or package.module:factory)."""
     _stop_on_signals()
     from gradlint import reporters
@@ -121,11 +127,23 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
             input_std=input_std,
             device=device, timeout=timeout, memory_limit=memory_limit, flows=plot_path is not None)
         init = _init_arguments(init_json, paths) if init_json is not None else None
-        report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
-                      baseline=baseline, update_baseline=update_baseline, cache=not no_cache, init=init)
+        if fix or diff:
+            if baseline is not None:
+                raise click.UsageError("--fix and --diff repair what a check finds: use them without --baseline")
+            from gradlint.fix.verify import fix_paths
+
+            fixed = fix_paths(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
+                              unsafe=unsafe_fixes, apply=fix and not diff, init=init)
+            report = fixed.report
+        else:
+            fixed = None
+            report = lint(list(paths) or ["."], overrides, config=config_path, isolated=isolated, jobs=jobs,
+                          baseline=baseline, update_baseline=update_baseline, cache=not no_cache, init=init)
     except ConfigError as exc:
         click.echo(f"gradlint: error: {exc}", err=True)
         sys.exit(2)
+    if diff and fixed is not None:
+        _diff(fixed, quiet)
     # info findings fail nothing by default: the text lists them on request, or when they fail the run
     show_info = show_info or verbose or report.fail_level <= Severity.INFO
     out = open(output_file, "w", encoding="utf-8") if output_file else sys.stdout  # noqa: SIM115
@@ -153,9 +171,53 @@ def check(paths: tuple[str, ...], select: str | None, ignore: str | None, extend
                        f"(at most {MAX_MODELS} per figure: lint fewer files to draw the others)", err=True)
         else:
             click.echo(f"gradient flow of {drawn} model(s) drawn to {plot_path}", err=True)
+    if fixed is not None:
+        _fixes(fixed, quiet)
     if output_format == "text" or output_file:
         _notes(report, quiet, verbose, show_info or output_format != "text")
     sys.exit(report.exit_code(exit_zero))
+
+
+def _fix_line(fix, what: str) -> str:
+    loc = fix.finding.location
+    return f"{loc.path}:{loc.line}:{loc.col}: {fix.code} {what}: {fix.title}"
+
+
+def _fixes(fixed, quiet: bool) -> None:
+    """One line per fix on stderr: what was fixed with the measurement before and after, and
+    each fix that did not verify with why (a suggestion only); then how many wait for
+    --unsafe-fixes."""
+    for fix in fixed.applied:
+        click.echo(_fix_line(fix, "fixed") + f" (before: {fix.before}; after: {fix.after})", err=True)
+    applied = {id(f) for f in fixed.applied}
+    for fix in fixed.fixes:
+        if id(fix) in applied or quiet:
+            continue
+        if fix.verified:
+            click.echo(_fix_line(fix, "fix verified, not applied") + " (its edit overlaps another fix's: "
+                       "run --fix again)", err=True)
+        else:
+            click.echo(_fix_line(fix, "fix not applied") + f" (not verified: {fix.reason})", err=True)
+    if fixed.unsafe_left and not quiet:
+        click.echo(f"note: {fixed.unsafe_left} more fix{'es' if fixed.unsafe_left != 1 else ''} change what "
+                   "the model computes: see them with --diff --unsafe-fixes, apply with --fix --unsafe-fixes",
+                   err=True)
+
+
+def _diff(fixed, quiet: bool) -> None:
+    """--diff: the verified fixes as a unified diff on stdout, nothing written; exit 1 when there
+    is a fix to make (2 when something could not be checked)."""
+    from gradlint.fix.verify import unified_diff
+
+    click.echo(unified_diff(fixed.fixes), nl=False)
+    for fix in fixed.fixes:
+        if not fix.verified and not quiet:
+            click.echo(_fix_line(fix, "fix not verified") + f" ({fix.reason})", err=True)
+    if not quiet:
+        verified = len(fixed.verified)
+        click.echo(f"{verified} fix{'es' if verified != 1 else ''} verified"
+                   + (f"; {fixed.unsafe_left} more with --unsafe-fixes" if fixed.unsafe_left else ""), err=True)
+    sys.exit(2 if fixed.report.problems else 1 if fixed.verified else 0)
 
 
 # Ctrl-C, a terminal closing, and what CI and pre-commit send when they give up

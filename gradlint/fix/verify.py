@@ -194,10 +194,11 @@ def _size(root: Path) -> int:
     return total
 
 
-def apply_fixes(fixes: list[Fix]) -> list[Path]:
-    """Write the verified fixes, each file in one atomic step; an edit that overlaps one already
-    taken in the same file is left out (it is made on the next run). Returns the files changed."""
+def apply_fixes(fixes: list[Fix]) -> list[Fix]:
+    """Write the verified fixes, each file in one atomic step; a fix whose edits overlap one
+    already taken is left out (the next run makes it). Returns the fixes written."""
     chosen: dict[str, list[Edit]] = {}
+    taken = []
     for fix in fixes:
         if not fix.verified:
             continue
@@ -208,11 +209,10 @@ def apply_fixes(fixes: list[Fix]) -> list[Path]:
         except ValueError:
             continue
         chosen.update(trial)
-    written = []
+        taken.append(fix)
     for path, edits in chosen.items():
         write_atomically(Path(path), apply_edits(_read(path), edits))
-        written.append(Path(path))
-    return written
+    return taken
 
 
 def _read(path: str | Path) -> str:
@@ -232,3 +232,67 @@ def fix_report(report: Report, overrides: Overrides, *, config: Path | None = No
     return [verify(result, finding, proposal, relint)
             for result, finding, proposal in proposals(report, overrides, config=config, isolated=isolated,
                                                         unsafe=unsafe)]
+
+
+@dataclasses.dataclass
+class Fixed:
+    """What ``gradlint --fix`` did: the check before (``report``, its fixed findings taken out
+    when the fixes were written), every fix proposed and verified (``fixes``), the fixes left for
+    ``--unsafe-fixes`` (``unsafe_left``), and the fixes written (``applied``)."""
+
+    report: Report
+    fixes: list[Fix]
+    unsafe_left: int = 0
+    applied: list[Fix] = dataclasses.field(default_factory=list)
+
+    @property
+    def verified(self) -> list[Fix]:
+        return [f for f in self.fixes if f.verified]
+
+
+def fix_paths(paths: list[str], overrides: Overrides | None = None, *, config: Path | None = None,
+              isolated: bool = False, jobs: int | None = None, unsafe: bool = False, apply: bool = False,
+              init: dict | None = None) -> Fixed:
+    """Lint ``paths``, verify every fix its findings' rules propose, and with ``apply`` write the
+    verified ones; the returned report then holds only the findings that remain."""
+    from gradlint.run.runner import lint
+
+    overrides = overrides or Overrides()
+    report = lint(paths, overrides, config=config, isolated=isolated, jobs=jobs, init=init)
+    fixes = fix_report(report, overrides, config=config, isolated=isolated, unsafe=unsafe)
+    unsafe_left = 0 if unsafe else sum(
+        1 for _, _, p in proposals(report, overrides, config=config, isolated=isolated, unsafe=True) if not p.safe)
+    fixed = Fixed(report, fixes, unsafe_left)
+    if apply:
+        fixed.applied = apply_fixes(fixes)
+        gone = {id(f.finding) for f in fixed.applied}
+        for result in report.files:
+            result.findings = [f for f in result.findings if id(f) not in gone]
+    return fixed
+
+
+def unified_diff(fixes: list[Fix]) -> str:
+    """The verified fixes as one unified diff (what ``--diff`` prints), files in order."""
+    import difflib
+
+    from gradlint.core.findings import display_path
+
+    files: dict[str, list[Edit]] = {}
+    for fix in fixes:
+        if not fix.verified:
+            continue
+        for path, edits in _by_file(fix.edits).items():
+            trial = [*files.get(path, []), *edits]
+            try:
+                apply_edits(_read(path), trial)
+            except ValueError:
+                break
+            files[path] = trial
+    out = []
+    for path in sorted(files):
+        old = _read(path)
+        shown = display_path(path)
+        out.extend(difflib.unified_diff(old.splitlines(keepends=True),
+                                        apply_edits(old, files[path]).splitlines(keepends=True),
+                                        f"a/{shown}", f"b/{shown}"))
+    return "".join(line if line.endswith("\n") else line + "\n" for line in out)
