@@ -146,23 +146,43 @@ def _verdict_text(finding: Finding) -> str:
 
 
 def measurement(finding: Finding, result: FileResult) -> str:
-    """What was measured with the finding: its probe verdict, else its message."""
-    return _verdict_text(finding)
+    """What was measured with the finding: its probe verdict (else its message), and for a
+    gradient finding the gradient along the model's main path."""
+    path = _main_path(finding, result)
+    return _verdict_text(finding) + (f"; main path: {path}" if path else "")
 
 
 def measurement_after(finding: Finding, result: FileResult) -> str:
     """What the re-check measured where the finding was: the same finding kept at info (its
-    verdict), the rule's own line about the model (a dry run's losses), else that it is gone."""
+    verdict), else the rule's own line about the model (a dry run's losses), else that it is
+    gone — with the gradient along the main path for a gradient finding."""
     same = [f for f in result.findings if _key(f) == _key(finding)]
-    if same:
-        return _verdict_text(same[0])
     lines = [n.message for n in result.notes if n.message.startswith(finding.code)
              and (finding.model is None or n.model in (None, finding.model))]
-    if lines:
-        return lines[0]
-    status = next((s for s in result.model_status if s.name == finding.model), None)
-    checked = f" (model `{status.name}` {status.status})" if status is not None else ""
-    return f"no {finding.code} finding{checked}"
+    if same:
+        text = _verdict_text(same[0])
+    elif lines:
+        text = lines[0]
+    else:
+        status = next((s for s in result.model_status if s.name == finding.model), None)
+        text = f"no {finding.code} finding" + (f" (model `{status.name}` {status.status})" if status else "")
+    path = _main_path(finding, result)
+    return text + (f"; main path: {path}" if path else "")
+
+
+def _main_path(finding: Finding, result: FileResult) -> str | None:
+    """The probe's gradient at the first point of the model's main path relative to its last
+    (recorded with ``flows``), for findings about a span of the graph."""
+    if finding.span is None:
+        return None
+    flow = next((f for f in result.flows if f.get("model") == finding.model), None)
+    if not flow or not flow.get("measured"):
+        return None
+    labels, measured = flow["labels"], flow["measured"]
+    first = next((i for i, value in enumerate(measured) if value is not None), None)
+    if first is None or first == len(labels) - 1:
+        return None
+    return f"gradient at `{labels[first]}` is {measured[first]:.2g} of `{labels[-1]}`"
 
 
 def _by_file(edits: tuple[Edit, ...]) -> dict[str, list[Edit]]:
@@ -226,8 +246,10 @@ def fix_report(report: Report, overrides: Overrides, *, config: Path | None = No
     private copy of the project with the same flags and configuration."""
     from gradlint.run.runner import lint
 
+    again = dataclasses.replace(overrides, flows=True)  # the main path's gradient, before and after
+
     def relint(root: Path, path: str) -> Report:
-        return lint([path], overrides, config=config, isolated=isolated, jobs=1, cache=False)
+        return lint([path], again, config=config, isolated=isolated, jobs=1, cache=False)
 
     return [verify(result, finding, proposal, relint)
             for result, finding, proposal in proposals(report, overrides, config=config, isolated=isolated,
@@ -257,7 +279,7 @@ def fix_paths(paths: list[str], overrides: Overrides | None = None, *, config: P
     verified ones; the returned report then holds only the findings that remain."""
     from gradlint.run.runner import lint
 
-    overrides = overrides or Overrides()
+    overrides = dataclasses.replace(overrides or Overrides(), flows=True)  # measured before and after
     report = lint(paths, overrides, config=config, isolated=isolated, jobs=jobs, init=init)
     fixes = fix_report(report, overrides, config=config, isolated=isolated, unsafe=unsafe)
     unsafe_left = 0 if unsafe else sum(
