@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from gradlint.check.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
 from gradlint.core.findings import Finding, Severity
+from gradlint.source.edits import Proposal
 
 _INIT = {
     "relu": "nn.init.kaiming_normal_(w, nonlinearity='relu')",
@@ -114,6 +115,23 @@ class InitScale(Rule):
         # an initialization off by a measured χ inside the band is still the finding's advice
         return verdict(finding, REFUTED if inside else CONFIRMED, f"measured χ per layer = {chi:.2f}", d,
                        finding.severity)
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """The initialization loop for the activation the finding names, where the model is built
+        (the end of its class's `__init__`, a factory's return, a module-level Sequential); unsafe
+        where the model already sets its weights by hand (the loop would override that choice)."""
+        from gradlint.rules._model_fixes import builder, explicit_init, init_call, init_loop
+
+        built = builder(finding, sources)
+        after = finding.args.get("after", "")
+        activation = after.removeprefix(" before ") or None
+        lines = init_loop(built, activation) if built is not None else None
+        edits = built.append(lines) if lines else None
+        if not edits:
+            return None
+        init = init_call(activation, built.nn, "w")
+        return Proposal(f"initialize every weight layer with `{init}`", tuple(edits),
+                        safe=not explicit_init(built))
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)

@@ -1,0 +1,288 @@
+"""Source edits for the model rules' ``propose`` (GL101, GL102, GL201, GL301, GL601): where the
+model a finding names is built, and the edits that re-initialize, re-activate or normalize it.
+
+A finding knows its model (a class, a factory function, a module-level variable, or a name given
+by ``gradlint_models``) and the source line of a graph node; the model is built in the class's
+``__init__`` (the class named like the model, else the class around the finding's line), in the
+factory function, or by the module-level statement bound to that name. Everything here reads the
+file through ``source.edits`` (LibCST): no model is imported. Where the edit cannot be told
+precisely, the functions return None and the rule proposes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from gradlint.core.findings import Finding, resolved
+from gradlint.source.edits import Edit
+
+if TYPE_CHECKING:
+    import libcst as cst
+
+    from gradlint.source.edits import SourceFile, Sources
+
+# weight layers an init loop touches, by the name torch.nn gives them
+WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d")
+# the normalization that follows a weight layer, and the argument that names its width
+_NORM = {"Linear": ("LayerNorm", "out_features"), "Conv1d": ("BatchNorm1d", "out_channels"),
+         "Conv2d": ("BatchNorm2d", "out_channels"), "Conv3d": ("BatchNorm3d", "out_channels")}
+ACTIVATION_MODULES = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "ELU", "SELU", "Mish", "Softplus",
+                      "Tanh", "Sigmoid", "Hardtanh", "Hardsigmoid", "Softsign", "PReLU")
+# saturating activations (GL101's names) → their nn module and their functional names
+SATURATING = {"sigmoid": ("Sigmoid", "sigmoid"), "tanh": ("Tanh", "tanh"), "hardtanh": ("Hardtanh", "hardtanh"),
+              "hardsigmoid": ("Hardsigmoid", "hardsigmoid"), "softsign": ("Softsign", "softsign")}
+_RELU_FAMILY = ("relu", "relu6", "leaky_relu", "gelu", "silu", "elu", "mish", "softplus", "prelu", "celu")
+
+
+def init_call(activation: str | None, nn: str, weight: str) -> str | None:
+    """The initializer that gives a layer followed by ``activation`` a gain χ ≈ 1 (THEORY.md §1;
+    GL601's table): Kaiming for the ReLU family, Xavier for tanh and sigmoid, LeCun for SELU,
+    orthogonal for a layer with no activation after it. None for an activation it does not know."""
+    if activation in _RELU_FAMILY:
+        return f'{nn}.init.kaiming_normal_({weight}, nonlinearity="relu")'
+    if activation == "tanh":
+        return f'{nn}.init.xavier_normal_({weight}, gain={nn}.init.calculate_gain("tanh"))'
+    if activation == "sigmoid":
+        return f"{nn}.init.xavier_normal_({weight})"
+    if activation == "selu":
+        return f'{nn}.init.kaiming_normal_({weight}, nonlinearity="linear")'
+    if activation is None:
+        return f"{nn}.init.orthogonal_({weight})"
+    return None
+
+
+def dotted(node: cst.CSTNode) -> str | None:
+    """``a.b.c`` for a chain of names and attributes, else None."""
+    import libcst as cst
+
+    if isinstance(node, cst.Name):
+        return node.value
+    if isinstance(node, cst.Attribute):
+        base = dotted(node.value)
+        return f"{base}.{node.attr.value}" if base else None
+    return None
+
+
+@dataclasses.dataclass(frozen=True)
+class Builder:
+    """Where a finding's model is built: ``kind`` "class" (``node`` the ClassDef, the model is
+    ``self`` in its ``__init__``), "factory" (a module-level function returning the model) or
+    "variable" (a module-level statement binding it)."""
+
+    file: SourceFile
+    kind: str
+    node: cst.CSTNode
+    nn: str                       # how torch.nn is spelled in the file ("nn", "torch.nn")
+    functional: tuple[str, ...]   # how torch.nn.functional is spelled ("F", ...)
+
+    def calls(self) -> Iterator[tuple[cst.Call, str]]:
+        """Every call in the builder's scope with its callee's dotted name."""
+        import libcst as cst
+
+        for node in self.file.nodes(cst.Call):
+            if self.covers(node):
+                name = dotted(node.func)
+                if name:
+                    yield node, name
+
+    def covers(self, node: cst.CSTNode) -> bool:
+        outer, inner = self.file.position(self.node), self.file.position(node)
+        return (outer.start.line, outer.start.column) <= (inner.start.line, inner.start.column) and \
+            (inner.end.line, inner.end.column) <= (outer.end.line, outer.end.column)
+
+    def nn_class(self, name: str) -> str | None:
+        """``Linear`` for a callee spelled ``nn.Linear``/``torch.nn.Linear``, else None."""
+        prefix, _, last = name.rpartition(".")
+        return last if prefix in (self.nn, "torch.nn", "nn") and prefix else None
+
+    def owner(self) -> str | None:
+        """The expression the model is bound to where the edits go: ``self``, the factory's
+        returned name, or the module-level variable."""
+        import libcst as cst
+
+        if self.kind == "class":
+            return "self"
+        if self.kind == "variable":
+            return self.node.body[0].targets[0].target.value
+        last = self.node.body.body[-1]
+        value = _returned(last)
+        return value.value if isinstance(value, cst.Name) else "model"
+
+    def init_method(self) -> cst.FunctionDef | None:
+        import libcst as cst
+
+        if self.kind != "class":
+            return None
+        return next((s for s in self.node.body.body if isinstance(s, cst.FunctionDef)
+                     and s.name.value == "__init__"), None)
+
+    def append(self, lines: list[str]) -> list[Edit] | None:
+        """Edits that run ``lines`` (indented relative to each other) once the model is built: at
+        the end of ``__init__``, before the factory's ``return`` (binding a returned expression to
+        ``model`` first), or after the module-level statement."""
+        import libcst as cst
+
+        if self.kind == "variable":
+            return [self._insert(self.node, lines, after=True)]
+        body = (self.init_method() or self.node).body.body if self.kind == "class" else self.node.body.body
+        if self.kind == "class" and self.init_method() is None:
+            return None
+        last = body[-1]
+        returned = _returned(last)
+        if self.kind == "class":
+            return [self._insert(last, lines, after=returned is None)]
+        if returned is None:
+            return None
+        if isinstance(returned, cst.Name):
+            return [self._insert(last, lines, after=False)]
+        if any(isinstance(n, cst.Name) and n.value == "model" for n in self.file.nodes(cst.Name)
+               if self.covers(n)):
+            return None
+        statement = last.body[0]
+        indent = self._indent(last)
+        text = "\n".join([f"model = {self.file.code(returned)}", *lines, "return model"])
+        return [self.file.replace(statement, text.replace("\n", "\n" + indent))]
+
+    def _indent(self, statement: cst.CSTNode) -> str:
+        first = self.file.text.splitlines()[self.file.position(statement).start.line - 1]
+        return first[: len(first) - len(first.lstrip())]
+
+    def _insert(self, statement: cst.CSTNode, lines: list[str], *, after: bool) -> Edit:
+        text = ("\n" + self._indent(statement)).join(lines)
+        return self.file.insert_after(statement, text) if after else self.file.insert_before(statement, text)
+
+    def unit(self) -> str:
+        return self.file.module.default_indent
+
+
+def _returned(statement: cst.CSTNode) -> cst.BaseExpression | None:
+    import libcst as cst
+
+    if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+            and isinstance(statement.body[0], cst.Return) and statement.body[0].value is not None:
+        return statement.body[0].value
+    return None
+
+
+def _torch_names(module: cst.Module) -> tuple[str | None, tuple[str, ...]]:
+    """How the file's top-level imports spell torch.nn and torch.nn.functional."""
+    import libcst as cst
+
+    nn, functional = None, []
+    torch_alias = None
+    for statement in module.body:
+        if not isinstance(statement, cst.SimpleStatementLine):
+            continue
+        for small in statement.body:
+            if isinstance(small, cst.Import):
+                for alias in small.names:
+                    name = dotted(alias.name)
+                    bound = alias.asname.name.value if alias.asname else None
+                    if name == "torch":
+                        torch_alias = bound or "torch"
+                    elif name == "torch.nn" and bound:
+                        nn = nn or bound
+                    elif name == "torch.nn.functional" and bound:
+                        functional.append(bound)
+                    elif name in ("torch.nn", "torch.nn.functional") and not bound:
+                        torch_alias = torch_alias or "torch"
+            elif isinstance(small, cst.ImportFrom) and not isinstance(small.names, cst.ImportStar):
+                source = dotted(small.module) if small.module else None
+                for alias in small.names:
+                    bound = alias.asname.name.value if alias.asname else alias.name.value
+                    if source == "torch" and alias.name.value == "nn":
+                        nn = nn or bound
+                    elif source == "torch.nn" and alias.name.value == "functional":
+                        functional.append(bound)
+    if nn is None and torch_alias:
+        nn = f"{torch_alias}.nn"
+    if torch_alias:
+        functional.append(f"{torch_alias}.nn.functional")
+    if nn and "." not in nn:
+        functional.append(f"{nn}.functional")
+    return nn, tuple(functional)
+
+
+def builder(finding: Finding, sources: Sources) -> Builder | None:
+    """Where ``finding``'s model is built, or None where that cannot be told from the source."""
+    import libcst as cst
+
+    file = sources.file(resolved(finding.location.path))
+    if file is None:
+        return None
+    nn, functional = _torch_names(file.module)
+    if nn is None:
+        return None
+    model = finding.model or ""
+    for statement in file.module.body:
+        if isinstance(statement, cst.ClassDef) and statement.name.value == model:
+            built = Builder(file, "class", statement, nn, functional)
+            if built.init_method() is not None:
+                return built
+        if isinstance(statement, cst.FunctionDef) and statement.name.value == model:
+            return Builder(file, "factory", statement, nn, functional) \
+                if statement.body.body and _returned(statement.body.body[-1]) is not None else None
+        if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
+                and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1 \
+                and isinstance(statement.body[0].targets[0].target, cst.Name) \
+                and statement.body[0].targets[0].target.value == model:
+            return Builder(file, "variable", statement, nn, functional)
+    around = [c for c in file.at_line(finding.location.line, cst.ClassDef)
+              if Builder(file, "class", c, nn, functional).init_method() is not None]
+    return Builder(file, "class", around[-1], nn, functional) if around else None
+
+
+def attribute_path(owner: str, qualname: str) -> str | None:
+    """``self.blocks[0].fc`` for the submodule ``blocks.0.fc`` of the model bound to ``owner``."""
+    path = owner
+    for part in qualname.split("."):
+        if part.isdigit():
+            path += f"[{part}]"
+        elif part.isidentifier():
+            path += f".{part}"
+        else:
+            return None
+    return path
+
+
+def weight_layers(built: Builder) -> list[str]:
+    """The weight layers (``Linear``, ``Conv2d``) the file constructs, in order of appearance."""
+    import libcst as cst
+
+    found: list[str] = []
+    for node in built.file.nodes(cst.Call):
+        name = dotted(node.func)
+        kind = built.nn_class(name) if name else None
+        if kind in WEIGHT_LAYERS and kind not in found:
+            found.append(kind)
+    return found
+
+
+def explicit_init(built: Builder) -> list[cst.Call]:
+    """Calls in the builder's scope that set weights by hand (``nn.init.*_(...)``, ``.copy_``)."""
+    return [call for call, name in built.calls()
+            if re.search(r"(^|\.)init\.\w+_$", name) or name.endswith((".copy_", ".fill_", ".normal_",
+                                                                        ".uniform_"))]
+
+
+def init_loop(built: Builder, activation: str | None) -> list[str] | None:
+    """The loop that initializes every weight layer of the model for ``activation``."""
+    layers = weight_layers(built)
+    owner = built.owner()
+    if not layers or owner is None:
+        return None
+    var = "m" if owner != "m" else "layer"
+    init = init_call(activation, built.nn, f"{var}.weight")
+    if init is None:
+        return None
+    kinds = [f"{built.nn}.{kind}" for kind in layers]
+    types = kinds[0] if len(kinds) == 1 else f"({', '.join(kinds)})"
+    unit = built.unit()
+    return [f"for {var} in {owner}.modules():",
+            f"{unit}if isinstance({var}, {types}):",
+            f"{unit * 2}{init}",
+            f"{unit * 2}if {var}.bias is not None:",
+            f"{unit * 3}{built.nn}.init.zeros_({var}.bias)"]
