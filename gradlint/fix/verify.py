@@ -157,8 +157,9 @@ def measurement_after(finding: Finding, result: FileResult) -> str:
     verdict), else the rule's own line about the model (a dry run's losses), else that it is
     gone — with the gradient along the main path for a gradient finding."""
     same = [f for f in result.findings if _key(f) == _key(finding)]
-    lines = [n.message for n in result.notes if n.message.startswith(finding.code)
-             and (finding.model is None or n.model in (None, finding.model))]
+    lines = [text for text in (_own(n.message, n.model) for n in result.notes
+                               if finding.model is None or n.model in (None, finding.model))
+             if text.startswith(finding.code)]
     if same:
         text = _verdict_text(same[0])
     elif lines:
@@ -168,6 +169,12 @@ def measurement_after(finding: Finding, result: FileResult) -> str:
         text = f"no {finding.code} finding" + (f" (model `{status.name}` {status.status})" if status else "")
     path = _main_path(finding, result)
     return text + (f"; main path: {path}" if path else "")
+
+
+def _own(message: str, model: str | None) -> str:
+    """A note's text without the "model `X`: " it opens with."""
+    prefix = f"model `{model}`: "
+    return message[len(prefix):] if model and message.startswith(prefix) else message
 
 
 def _main_path(finding: Finding, result: FileResult) -> str | None:
