@@ -61,7 +61,7 @@ class Fix:
                 "after": self.after, "reason": self.reason, "edits": [e.to_dict() for e in self.edits]}
 
 
-Relint = Callable[[list[str]], Report]
+Relint = Callable[[Path, str], Report]   # (the copy's root, the linted file in it) -> its report
 
 
 def proposals(report: Report, overrides: Overrides, *, config: Path | None = None, isolated: bool = False,
@@ -86,32 +86,40 @@ def proposals(report: Report, overrides: Overrides, *, config: Path | None = Non
     return found
 
 
-def verify(result: FileResult, finding: Finding, proposal: Proposal, relint: Callable[[Path, str], Report]
-           ) -> Fix:
+def verify(result: FileResult, finding: Finding, proposal: Proposal, relint: Relint) -> Fix:
     """``proposal`` made on a private copy of the finding's project and ``result``'s file checked
     again there with ``relint(copy_root, file_in_copy)``."""
     before = measurement(finding, result)
+    reason, after_result = recheck(result, [finding], proposal.edits, relint)
+    after = measurement_after(finding, after_result) if after_result is not None else ""
+    return Fix(finding, proposal.title, proposal.edits, proposal.safe, reason is None, before, after, reason)
+
+
+def recheck(result: FileResult, targets: list[Finding], edits: tuple[Edit, ...] | list[Edit], relint: Relint
+            ) -> tuple[str | None, FileResult | None]:
+    """Make ``edits`` on a private copy of the project and check ``result``'s file there: why the
+    outcome is not ``result`` with ``targets`` gone (None when it is), and the file's new result."""
     linted = Path(resolved(result.path))
-    root = _common_root([linted, *(Path(e.path) for e in proposal.edits)])
+    root = _common_root([linted, *(Path(e.path) for e in edits)])
     size = _size(root)
     if size > MAX_COPY_BYTES:
-        return Fix(finding, proposal.title, proposal.edits, proposal.safe, False, before,
-                   reason=f"the project ({size / 2**20:.0f} MiB) is too large to copy for the re-check")
+        return f"the project ({size / 2**20:.0f} MiB) is too large to copy for the re-check", None
     with tempfile.TemporaryDirectory(prefix="gradlint-fix-") as scratch:
         copy = Path(scratch) / root.name
         shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
         try:
-            for path, edits in _by_file(proposal.edits).items():
+            for path, in_file in _by_file(tuple(edits)).items():
                 target = copy / Path(path).relative_to(root)
-                target.write_text(apply_edits(_read(target), edits), encoding="utf-8", newline="")
+                target.write_text(apply_edits(_read(target), in_file), encoding="utf-8", newline="")
         except (OSError, ValueError) as exc:
-            return Fix(finding, proposal.title, proposal.edits, proposal.safe, False, before,
-                       reason=f"the edit could not be made ({exc})")
+            return f"the edit could not be made ({exc})", None
         again = relint(copy, str(copy / linted.relative_to(root)))
-        after_result = next(iter(again.files), FileResult(str(linted)))
-        reason = _worse(result, after_result, finding)
-        after = measurement_after(finding, after_result)
-    return Fix(finding, proposal.title, proposal.edits, proposal.safe, reason is None, before, after, reason)
+    after = next(iter(again.files), FileResult(str(linted)))
+    for target in targets:
+        reason = _worse(result, after, target)
+        if reason:
+            return reason, after
+    return None, after
 
 
 def _key(finding: Finding) -> tuple:
@@ -127,8 +135,8 @@ def _worse(before: FileResult, after: FileResult, target: Finding) -> str | None
     still = [f for f in after.findings if _key(f) == _key(target) and f.severity > Severity.INFO]
     if still:
         return f"{target.code} is still found ({_verdict_text(still[0])})"
-    known = {_key(f) for f in before.findings}
-    new = [f for f in after.findings if _key(f) not in known and f.severity > Severity.INFO]
+    known = {_key(f): f.severity for f in before.findings}
+    new = [f for f in after.findings if f.severity > max(known.get(_key(f), Severity.INFO), Severity.INFO)]
     if new:
         return f"the edit brings {new[0].code}: {new[0].message}"
     statuses = {s.name: s.status for s in after.model_status}
@@ -258,9 +266,38 @@ def fix_report(report: Report, overrides: Overrides, *, config: Path | None = No
     def relint(root: Path, path: str) -> Report:
         return lint([path], again, config=config, isolated=isolated, jobs=1, cache=False)
 
-    return [verify(result, finding, proposal, relint)
-            for result, finding, proposal in proposals(report, overrides, config=config, isolated=isolated,
-                                                        unsafe=unsafe)]
+    fixes, by_file = [], {}
+    for result, finding, proposal in proposals(report, overrides, config=config, isolated=isolated, unsafe=unsafe):
+        fixes.append(verify(result, finding, proposal, relint))
+        by_file.setdefault(id(result), (result, []))[1].append(len(fixes) - 1)
+    for result, indices in by_file.values():
+        _together(fixes, result, indices, relint)
+    return fixes
+
+
+def _together(fixes: list[Fix], result: FileResult, indices: list[int], relint: Relint) -> None:
+    """Several verified fixes of one file are checked once more together; when the combination
+    does not verify, only the first is kept and the others wait for the next run."""
+    taken = [i for i in indices if fixes[i].verified]
+    chosen: list[int] = []
+    for i in taken:
+        try:
+            for path, edits in _by_file(tuple(e for j in [*chosen, i] for e in fixes[j].edits)).items():
+                apply_edits(_read(path), edits)
+        except ValueError:
+            continue   # overlaps a fix already chosen: apply_fixes leaves it for the next run
+        chosen.append(i)
+    if len(chosen) < 2:
+        return
+    reason, _ = recheck(result, [fixes[i].finding for i in chosen],
+                        [e for i in chosen for e in fixes[i].edits], relint)
+    if reason is None:
+        return
+    first = fixes[chosen[0]]
+    for i in chosen[1:]:
+        fixes[i] = dataclasses.replace(fixes[i], verified=False, reason=(
+            f"verified alone, but not together with the {first.code} fix at line {first.finding.location.line} "
+            f"({reason}): run --fix again once that one is in"))
 
 
 @dataclasses.dataclass
