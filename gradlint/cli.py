@@ -246,6 +246,8 @@ def _stop(signum: int, frame: object) -> None:
     from gradlint.guard.processes import stop_all
 
     stopped = stop_all()
+    if "gradlint.source.edits" in sys.modules:   # a --fix in progress: its copies and temporary files
+        sys.modules["gradlint.source.edits"].remove_leftovers()
     running = f"{stopped} running check{'s' if stopped != 1 else ''} stopped" if stopped else "nothing running"
     sys.stderr.write(f"gradlint: interrupted by {signal.Signals(signum).name} ({running}); "
                      "no results reported\n")

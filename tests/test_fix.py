@@ -145,3 +145,43 @@ def test_a_file_is_replaced_in_one_step_with_its_permissions(tmp_path):
     assert path.read_text() == "x = 2\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o750
     assert [p.name for p in tmp_path.iterdir()] == ["train.py"]   # no temporary file left
+
+
+PATCHED_CLI = f"""
+import sys
+import libcst as cst
+from gradlint.rules import RULES_BY_CODE
+from gradlint.source.edits import Proposal
+
+def relu_instead(self, finding, sources):
+    source = sources.file(finding.location.path)
+    call = [n for n in source.at_line(finding.location.line, cst.Call) if source.code(n.func) == "F.sigmoid"][0]
+    return Proposal("use relu", (source.replace(call.func, "F.relu"),), safe=False)
+
+RULES_BY_CODE["GL101"].propose = relu_instead
+from gradlint.cli import main
+main(sys.argv[1:])
+"""
+
+
+def test_ctrl_c_during_the_recheck_leaves_no_copy_and_the_file_as_it_was(project, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    env = {**os.environ, "TMPDIR": str(scratch), "HF_HUB_OFFLINE": "1"}
+    process = subprocess.Popen([sys.executable, "-c", PATCHED_CLI, "--fix", "--unsafe-fixes", "--select", "GL101",
+                                "model.py"], cwd=project, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 120
+    while not any(p.name.startswith("gradlint-fix-") for p in scratch.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert "interrupted by SIGINT" in err.decode()
+    assert not [p for p in scratch.iterdir() if p.name.startswith("gradlint-fix-")]
+    assert (project / "model.py").read_text() == SIGMOIDS

@@ -21,7 +21,7 @@ from typing import Any
 from gradlint.check.enabled import enabled_rules
 from gradlint.core.findings import CHECKED, FileResult, Finding, Report, Severity, resolved
 from gradlint.run.config import Overrides, find_config, load_config, settings_for
-from gradlint.source.edits import Edit, Proposal, Sources, apply_edits, write_atomically
+from gradlint.source.edits import Edit, Proposal, Sources, apply_edits, done, in_progress, write_atomically
 from gradlint.source.project import project_root
 
 # not copied into the private copy: version control, environments and caches (never imported by
@@ -104,7 +104,9 @@ def recheck(result: FileResult, targets: list[Finding], edits: tuple[Edit, ...] 
     size = _size(root)
     if size > MAX_COPY_BYTES:
         return f"the project ({size / 2**20:.0f} MiB) is too large to copy for the re-check", None
-    with tempfile.TemporaryDirectory(prefix="gradlint-fix-") as scratch:
+    scratch = tempfile.mkdtemp(prefix="gradlint-fix-")
+    in_progress(scratch)
+    try:
         copy = Path(scratch) / root.name
         shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))
         try:
@@ -114,6 +116,9 @@ def recheck(result: FileResult, targets: list[Finding], edits: tuple[Edit, ...] 
         except (OSError, ValueError) as exc:
             return f"the edit could not be made ({exc})", None
         again = relint(copy, str(copy / linted.relative_to(root)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+        done(scratch)
     after = next(iter(again.files), FileResult(str(linted)))
     for target in targets:
         reason = _worse(result, after, target)

@@ -151,6 +151,32 @@ def _line_starts(text: str) -> list[int]:
     return starts
 
 
+# temporary files and folders of a write or a re-check in progress: a stop signal ends gradlint
+# with os._exit, which runs no `finally`, so the CLI's handler removes them (remove_leftovers)
+_IN_PROGRESS: set[str] = set()
+
+
+def in_progress(path: str | Path) -> None:
+    _IN_PROGRESS.add(str(path))
+
+
+def done(path: str | Path) -> None:
+    _IN_PROGRESS.discard(str(path))
+
+
+def remove_leftovers() -> None:
+    """Remove what a write or a re-check had created when gradlint is stopped in the middle."""
+    import os
+    import shutil
+
+    for path in list(_IN_PROGRESS):
+        if os.path.isdir(path) and not os.path.islink(path):
+            shutil.rmtree(path, ignore_errors=True)
+        elif os.path.lexists(path):
+            os.unlink(path)
+        _IN_PROGRESS.discard(path)
+
+
 def write_atomically(path: Path, text: str) -> None:
     """Replace ``path``'s content by ``text`` in one step (a reader sees the old file or the new
     one, never a part), keeping its permissions."""
@@ -160,6 +186,7 @@ def write_atomically(path: Path, text: str) -> None:
     path = Path(path)
     mode = path.stat().st_mode
     handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".gradlint")
+    in_progress(temporary)
     try:
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
@@ -169,3 +196,5 @@ def write_atomically(path: Path, text: str) -> None:
         if os.path.exists(temporary):
             os.unlink(temporary)
         raise
+    finally:
+        done(temporary)
