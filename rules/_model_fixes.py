@@ -286,3 +286,101 @@ def init_loop(built: Builder, activation: str | None) -> list[str] | None:
             f"{unit * 2}{init}",
             f"{unit * 2}if {var}.bias is not None:",
             f"{unit * 3}{built.nn}.init.zeros_({var}.bias)"]
+
+
+def constructor(built: Builder, qualname: str) -> tuple[str, cst.Call] | None:
+    """The torch.nn class and the call that builds the submodule ``qualname`` where the model is
+    built (``self.rnn = nn.RNN(...)``), when one assignment does."""
+    import libcst as cst
+
+    target = attribute_path(built.owner() or "", qualname)
+    for node in built.file.nodes(cst.Assign):
+        if not built.covers(node) or len(node.targets) != 1 or not isinstance(node.value, cst.Call):
+            continue
+        if dotted(node.targets[0].target) == target:
+            name = dotted(node.value.func)
+            kind = built.nn_class(name) if name else None
+            return (kind, node.value) if kind else None
+    return None
+
+
+def argument(call: cst.Call, position: int, keyword: str) -> cst.BaseExpression | None:
+    """The argument at ``position`` or named ``keyword``, else None."""
+    for index, arg in enumerate(call.args):
+        if arg.keyword is not None and arg.keyword.value == keyword:
+            return arg.value
+        if arg.keyword is None and arg.star == "" and index == position:
+            return arg.value
+    return None
+
+
+def literal(node: cst.BaseExpression | None) -> str | None:
+    """A string's or a name's value (``"relu"``, ``True``), else None."""
+    import libcst as cst
+
+    if isinstance(node, cst.SimpleString):
+        return node.evaluated_value if isinstance(node.evaluated_value, str) else None
+    if isinstance(node, cst.Name):
+        return node.value
+    return None
+
+
+def recurrent_init(built: Builder, finding: Finding) -> tuple[list[str], str] | None:
+    """Lines that initialize the recurrent weight a GL301 finding names, and what they do:
+    orthogonal (Saxe et al. 2013), or the identity for a ReLU recurrence (Le et al. 2015's IRNN),
+    for every layer's ``weight_hh`` of an ``nn.RNN``/``GRU``/``LSTM`` or the cell's or layer's
+    weight a hand-written loop applies at each step."""
+    owner = built.owner()
+    qualname = finding.args.get("module", "")
+    path = attribute_path(owner, qualname) if owner and qualname else None
+    built_by = constructor(built, qualname) if path else None
+    if built_by is None:
+        return None
+    kind, call = built_by
+    nn = built.nn
+    relu = literal(argument(call, -1, "nonlinearity")) == "relu"
+    init = "eye_" if relu else "orthogonal_"
+    what = "the identity (IRNN)" if relu else "orthogonal"
+    if finding.span is None:  # an nn.RNN-family module
+        if kind not in ("RNN", "GRU", "LSTM"):
+            return None
+        layers = argument(call, 2, "num_layers")
+        bidirectional = literal(argument(call, 7 if kind == "RNN" else 6, "bidirectional"))
+        if (layers is None or literal(layers) == "1" or getattr(layers, "value", None) == "1") \
+                and bidirectional in (None, "False"):
+            return [f"{nn}.init.{init}({path}.weight_hh_l0)"], f"`{qualname}.weight_hh_l0` {what}"
+        unit = built.unit()
+        return ([f"for name, weight in {path}.named_parameters():",
+                 f'{unit}if name.startswith("weight_hh"):',
+                 f"{unit * 2}{nn}.init.{init}(weight)"], f"every layer's `{qualname}.weight_hh` {what}")
+    if kind in ("RNNCell", "GRUCell", "LSTMCell"):
+        return [f"{nn}.init.{init}({path}.weight_hh)"], f"`{qualname}.weight_hh` {what}"
+    if kind == "Linear":
+        size = argument(call, 0, "in_features"), argument(call, 1, "out_features")
+        if size[0] is None or size[1] is None or built.file.code(size[0]) != built.file.code(size[1]):
+            return None  # not visibly square
+        return [f"{nn}.init.orthogonal_({path}.weight)"], f"`{qualname}.weight` orthogonal"
+    return None
+
+
+def gated_swap(built: Builder, finding: Finding) -> Edit | None:
+    """``nn.RNN(...)`` (tanh) rebuilt as ``nn.GRU(...)``, with the same sizes, layers, batch order
+    and a state of the same shape: the gated cell carries memory through its gates, not through
+    W_hh (GL301's first fix). None where the file reads the RNN's own weights (their shapes change)."""
+    import libcst as cst
+
+    qualname = finding.args.get("module", "")
+    built_by = constructor(built, qualname) if qualname else None
+    if built_by is None or built_by[0] != "RNN":
+        return None
+    _, call = built_by
+    if literal(argument(call, -1, "nonlinearity")) == "relu":
+        return None
+    if re.search(rf"\b{re.escape(qualname)}\.(weight|bias)_", built.file.text):
+        return None
+    args = [a for a in call.args if not (a.keyword is not None and a.keyword.value == "nonlinearity")]
+    if len(args) < len(call.args) and call.args[-1].keyword is not None \
+            and call.args[-1].keyword.value == "nonlinearity":
+        args[-1] = args[-1].with_changes(comma=call.args[-1].comma)
+    func = cst.parse_expression(f"{built.nn}.GRU")
+    return built.file.replace(call, call.with_changes(func=func, args=args))

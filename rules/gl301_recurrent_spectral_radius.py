@@ -20,6 +20,7 @@ from gradlint.check.rule import (
     verdict,
 )
 from gradlint.core.findings import Finding, Severity
+from gradlint.source.edits import Proposal
 
 # Gate order of torch's stacked recurrent weights, with sup|φ'| of each gate's nonlinearity.
 _GATES = {
@@ -370,6 +371,28 @@ class RecurrentSpectralRadius(Rule):
             why = _RELU_WHY if d < 0 and _is_relu(ctx, finding) else ""
             return verdict(finding, OPPOSITE, f"{text}, it {direction}{why}", d, severity)
         return verdict(finding, REFUTED, text, d)
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """The recurrent weight the finding names initialized orthogonal (the identity for a ReLU
+        recurrence), at the end of the model's `__init__`; unsafe where the model already sets
+        that weight by hand."""
+        from gradlint.rules._model_fixes import builder, explicit_init, gated_swap, recurrent_init
+
+        built = builder(finding, sources)
+        if built is not None and finding.span is None and finding.args.get("kind") == "RNN":
+            # a tanh nn.RNN vanishes over the horizon even at ρ = 1 (the probe measures it with
+            # orthogonal weights): the gated cell is the fix that holds; a ReLU recurrence keeps
+            # nn.RNN with the identity (IRNN)
+            swap = gated_swap(built, finding)
+            if swap is not None:
+                return Proposal(f"use `{built.nn}.GRU` for `{finding.args['module']}`", (swap,), safe=False)
+        found = recurrent_init(built, finding) if built is not None and built.kind == "class" else None
+        edits = built.append(found[0]) if found else None
+        if not edits:
+            return None
+        by_hand = any(".weight" in built.file.code(call) and finding.args["module"] in built.file.code(call)
+                      for call in explicit_init(built))
+        return Proposal(f"initialize {found[1]}", tuple(edits), safe=not by_hand)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)
