@@ -185,3 +185,15 @@ def test_ctrl_c_during_the_recheck_leaves_no_copy_and_the_file_as_it_was(project
     assert "interrupted by SIGINT" in err.decode()
     assert not [p for p in scratch.iterdir() if p.name.startswith("gradlint-fix-")]
     assert (project / "model.py").read_text() == SIGMOIDS
+
+
+def test_json_output_lists_each_fix_with_its_edits(project, monkeypatch):
+    import json
+
+    result = _run(monkeypatch, relu_instead, "--fix", "--unsafe-fixes", "--output-format", "json")
+    document = json.loads(result.stdout)
+    [fix] = document["fixes"]
+    assert (fix["code"], fix["line"], fix["verified"], fix["applied"], fix["safe"]) == ("GL101", 12, True, True, False)
+    assert document["files"][0]["findings"] == []          # what remains after the fix
+    assert fix["edits"] == [{"path": str((project / "model.py").resolve()), "line": 12, "col": 15,
+                             "end_line": 12, "end_col": 24, "text": "F.relu"}]

@@ -269,6 +269,7 @@ class Report:
     fail_level: Severity = Severity.WARNING
     suppressed: int = 0       # findings silenced by comments
     baselined: int = 0        # findings hidden by the baseline
+    fixes: list[dict[str, Any]] = dataclasses.field(default_factory=list)  # --fix / --diff: each Fix.to_dict()
 
     @property
     def findings(self) -> list[Finding]:

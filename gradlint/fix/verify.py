@@ -339,6 +339,8 @@ def fix_paths(paths: list[str], overrides: Overrides | None = None, *, config: P
         gone = {id(f.finding) for f in fixed.applied}
         for result in report.files:
             result.findings = [f for f in result.findings if id(f) not in gone]
+    applied = {id(f) for f in fixed.applied}
+    report.fixes = [{**f.to_dict(), "applied": id(f) in applied} for f in fixes]
     return fixed
 
 

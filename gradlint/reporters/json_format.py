@@ -13,7 +13,10 @@
             "model_status": [{"name", "status", "line", "built_from", "placeholders", "inputs_from",
                               "tracer", "coverage", "nodes", "seconds", "why",
                               "span": null | {"start", "end", "layers_in_span", "layers_in_model", "layers_outside", "layers_measured_outside"},
-                              "span_note"}]}]}
+                              "span_note"}]}],
+ "fixes": [...]}   # only with --fix: {"code", "path", "line", "title", "safe", "verified",
+                   #   "applied", "before", "after", "reason", "edits": [{"path", "line", "col",
+                   #   "end_line", "end_col", "text"}]}  (docs/fix.md)
 
 ``status`` is "checked" (traced and probed), "partly traced" (probed, under 90% of the
 parameters traced: ``why``), "partly analysed" (probed, the gain of under 90% of the weight layers
@@ -48,5 +51,7 @@ def write(report: Report, out: TextIO) -> None:
             entry["fingerprint"] = finding.fingerprint
         files.append(data)
     document = {"version": SCHEMA_VERSION, "files": files, "summary": summary(report)}
+    if report.fixes:
+        document["fixes"] = report.fixes
     json.dump(jsonable(document), out, indent=2, sort_keys=True, allow_nan=False)
     out.write("\n")
