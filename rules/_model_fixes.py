@@ -141,10 +141,12 @@ class Builder:
         if any(isinstance(n, cst.Name) and n.value == "model" for n in self.file.nodes(cst.Name)
                if self.covers(n)):
             return None
-        statement = last.body[0]
-        indent = self._indent(last)
-        text = "\n".join([f"model = {self.file.code(returned)}", *lines, "return model"])
-        return [self.file.replace(statement, text.replace("\n", "\n" + indent))]
+        # `return <expr>` → `model = <expr>`, the lines, `return model`: two edits that leave the
+        # expression's text alone (another edit of the same fix may change it)
+        start, value = self.file.position(last.body[0]).start, self.file.position(returned).start
+        path = str(self.file.path)
+        return [Edit(path, start.line, start.column, value.line, value.column, "model = "),
+                self._insert(last, [*lines, "return model"], after=True)]
 
     def _indent(self, statement: cst.CSTNode) -> str:
         first = self.file.text.splitlines()[self.file.position(statement).start.line - 1]
@@ -384,3 +386,133 @@ def gated_swap(built: Builder, finding: Finding) -> Edit | None:
         args[-1] = args[-1].with_changes(comma=call.args[-1].comma)
     func = cst.parse_expression(f"{built.nn}.GRU")
     return built.file.replace(call, call.with_changes(func=func, args=args))
+
+
+def _sequential_ends(built: Builder) -> set[int]:
+    """ids of the calls that end an ``nn.Sequential(...)`` (a model's output layer, kept)."""
+    import libcst as cst
+
+    ends = set()
+    for call, name in built.calls():
+        if built.nn_class(name) == "Sequential":
+            positional = [a for a in call.args if a.keyword is None]
+            if positional and isinstance(positional[-1].value, cst.Call):
+                ends.add(id(positional[-1].value))
+    return ends
+
+
+def relu_swaps(built: Builder, finding: Finding) -> list[Edit] | None:
+    """The saturating activations of a GL101 chain made ReLU: the functional calls on the
+    finding's lines (``torch.tanh(...)`` → ``torch.relu(...)``), else the activation modules where
+    the model is built (``nn.Tanh()`` → ``nn.ReLU()``), except one that ends an ``nn.Sequential``
+    (the output layer keeps its function)."""
+    import libcst as cst
+
+    names = [n for n in str(finding.args.get("activation", "")).split("/") if n in SATURATING]
+    if not names:
+        return None
+    modules = {SATURATING[n][0] for n in names}
+    functions = {SATURATING[n][1] for n in names}
+    file, location = built.file, finding.location
+    lines = {location.line, location.end_line or location.line}
+    edits = []
+    for call in file.nodes(cst.Call):
+        if file.position(call).start.line not in lines or not isinstance(call.func, cst.Attribute):
+            continue
+        if call.func.attr.value not in functions:
+            continue
+        prefix = dotted(call.func.value)
+        if prefix in ("torch", *built.functional) or not call.args:  # torch.tanh(x), F.tanh(x), x.tanh()
+            edits.append(file.replace(call.func.attr, "relu"))
+    if edits:
+        return edits
+    ends = _sequential_ends(built)
+    for call, name in built.calls():
+        if built.nn_class(name) in modules and id(call) not in ends:
+            edits.append(file.replace(call, f"{built.nn}.ReLU()"))
+    return edits or None
+
+
+def _width_expression(node: cst.BaseExpression | None) -> bool:
+    """A width the norm layer can be given as written: a number, a name, an attribute, arithmetic
+    of those (no call: its value could differ the second time)."""
+    import libcst as cst
+
+    if isinstance(node, (cst.Integer, cst.Name)):
+        return True
+    if isinstance(node, cst.Attribute):
+        return dotted(node) is not None
+    if isinstance(node, cst.BinaryOperation):
+        return _width_expression(node.left) and _width_expression(node.right)
+    return False
+
+
+def norm_inserts(built: Builder) -> list[Edit] | None:
+    """A normalization layer after each weight layer that an activation module follows in a list
+    or an ``nn.Sequential`` where the model is built (``nn.Linear(256, 256), nn.ReLU()`` →
+    ``nn.Linear(256, 256), nn.LayerNorm(256), nn.ReLU()``; ``BatchNormNd`` after a ``ConvNd``),
+    with the width written as the layer's own."""
+    import libcst as cst
+
+    file = built.file
+    edits = []
+    for node in file.nodes((cst.List, cst.Tuple, cst.Call)):
+        if not built.covers(node):
+            continue
+        if isinstance(node, cst.Call):
+            name = dotted(node.func)
+            if not name or built.nn_class(name) != "Sequential":
+                continue
+            values = [a.value for a in node.args if a.keyword is None]
+        else:
+            values = [e.value for e in node.elements]
+        for layer, after in zip(values, values[1:]):
+            if not (isinstance(layer, cst.Call) and isinstance(after, cst.Call)):
+                continue
+            kind = built.nn_class(dotted(layer.func) or "")
+            follows = built.nn_class(dotted(after.func) or "")
+            if kind not in _NORM or follows not in ACTIVATION_MODULES:
+                continue
+            norm, keyword = _NORM[kind]
+            width = argument(layer, 1, keyword)
+            if not _width_expression(width):
+                return None
+            end = file.position(layer).end
+            edits.append(Edit(str(file.path), end.line, end.column, end.line, end.column,
+                              f", {built.nn}.{norm}({file.code(width)})"))
+    return edits or None
+
+
+def replace_init(built: Builder, activation: str | None) -> list[Edit] | None:
+    """The model's own weight initializers (``nn.init.normal_(m.weight, std=0.01)``) replaced by
+    the one for ``activation``, else the init loop appended; None where neither can be told."""
+    edits = []
+    for call in explicit_init(built):
+        name = dotted(call.func) or ""
+        if not re.search(r"(^|\.)init\.\w+_$", name) or not call.args:
+            continue
+        weight = built.file.code(call.args[0].value)
+        if not weight.endswith(".weight"):
+            continue
+        new = init_call(activation, built.nn, weight)
+        if new is None:
+            return None
+        edits.append(built.file.replace(call, new))
+    if edits:
+        return edits
+    lines = init_loop(built, activation)
+    return built.append(lines) if lines else None
+
+
+def activation_of(fix: str) -> tuple[bool, str | None]:
+    """(found, activation) of the initializer GL102's fix text names (GL601's table)."""
+    from gradlint.rules.gl601_init_scale import _INIT
+
+    for activation, init in _INIT.items():
+        if init in fix:
+            return True, activation
+    if "nn.init.orthogonal_(w)" in fix:
+        return True, None
+    if "nn.init.kaiming_normal_(w)" in fix:
+        return True, "relu"
+    return False, None

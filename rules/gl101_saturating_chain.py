@@ -12,6 +12,7 @@ from gradlint.check.rule import (
     span_verdict,
 )
 from gradlint.core.findings import Finding, Severity
+from gradlint.source.edits import Proposal
 
 def _resamples(ctx: ModelContext, chain) -> bool:
     """Whether the chain's members see more than one resolution (their shapes differ beyond the
@@ -165,6 +166,20 @@ class SaturatingActivationChain(Rule):
         correction = ctx.analysis.judged_correction(start, end) if len(shapes) > 1 else 0.0
         return span_verdict(finding, ctx, measured, self.thresholds(finding.static_d), correction=correction,
                             suffix=tails)
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """Unsafe: the chain's saturating activations made ReLU (never an `nn.Sequential`'s
+        last, the output), with the Kaiming initialization ReLU needs, where the model is built."""
+        from gradlint.rules._model_fixes import builder, init_loop, relu_swaps
+
+        built = builder(finding, sources)
+        swaps = relu_swaps(built, finding) if built is not None else None
+        lines = init_loop(built, "relu") if swaps else None
+        init = built.append(lines) if lines else None
+        if not init:
+            return None
+        return Proposal(f"use ReLU for the {finding.args['activation']} activations of the chain, with "
+                        "Kaiming initialization", (*swaps, *init), safe=False)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)

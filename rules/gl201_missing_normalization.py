@@ -11,6 +11,7 @@ from gradlint.check.rule import (
     span_verdict,
 )
 from gradlint.core.findings import Finding, Severity
+from gradlint.source.edits import Proposal
 
 
 class MissingNormalization(Rule):
@@ -111,6 +112,19 @@ class MissingNormalization(Rule):
 
     def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         return span_verdict(finding, ctx, measured, self.thresholds)
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """Unsafe: a LayerNorm (BatchNormNd after a convolution) between each weight layer and the
+        activation after it, where the stack is a list or an `nn.Sequential` of modules whose
+        widths are written out; None otherwise."""
+        from gradlint.rules._model_fixes import builder, norm_inserts
+
+        built = builder(finding, sources)
+        edits = norm_inserts(built) if built is not None else None
+        if not edits:
+            return None
+        return Proposal("add a normalization layer after each weight layer of the stack", tuple(edits),
+                        safe=False)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)
