@@ -16,6 +16,7 @@ from gradlint.check.rule import (
     verdict,
 )
 from gradlint.core.findings import Finding, Severity
+from gradlint.source.edits import Proposal
 
 # Structural rules that already explain a gradient that shrinks, with a more precise fix.
 EXPLAINED_BY = ("GL101", "GL201", "GL301")
@@ -288,6 +289,21 @@ class VanishingGradient(Rule):
             severity=self.adjust(Severity.ERROR, ctx), model=ctx.model_name, node=ctx.label(node),
         )
         return verdict(finding, MEASURED, f"gradient norm at `{key}` is {gain_text(d)} of the output's", d)
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """Unsafe, and only where the finding names an initializer (a plain stack whose typical
+        layer's χ is off): the model's own weight initializers replaced by it, or the init loop
+        added where the model is built. A damped skip path or a gate has no edit that can be told
+        from the finding: None."""
+        from gradlint.rules._model_fixes import activation_of, builder, init_call, replace_init
+
+        named, activation = activation_of(finding.fix or "")
+        built = builder(finding, sources) if named else None
+        edits = replace_init(built, activation) if built is not None else None
+        if not edits:
+            return None
+        return Proposal(f"initialize every weight layer with `{init_call(activation, built.nn, 'w')}`",
+                        tuple(edits), safe=False)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)
