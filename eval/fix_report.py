@@ -9,9 +9,9 @@ that trains, fix a copy the same way and count the cases where any file changed.
 
 Each case is copied to a temporary directory with the configuration it is linted with (its own
 project directory, or its file and its family's pyproject.toml) — eval/cases is never edited —
-and fixed there as `gradlint --fix --unsafe-fixes` fixes it: the API's lint (the options
-eval/report.py lints with: the case's own configuration, no cache), ``fix_report`` with unsafe
-fixes, and ``apply_fixes`` (the verified fixes only). "Flagged" is eval/report.py's: a finding at
+and fixed there as `gradlint --fix --unsafe-fixes CASE` fixes it: the CLI's ``fix_paths`` (its
+lint with the case's own configuration and no cache, as eval/report.py lints; every proposed fix
+verified, unsafe ones included), then ``apply_fixes`` (the verified fixes only). "Flagged" is eval/report.py's: a finding at
 warning level or above from one of its GRADIENT_RULES, in that lint of the copy.
 
 A failing case counts as fixed when at least one verified fix was written; only fixed copies are
@@ -117,30 +117,28 @@ def fix_case(name: str, workdir: Path, cases: Path = CASES) -> dict:
     """Copy the case to ``workdir/<name>``'s own directory tree, lint the copy, verify every fix
     (unsafe ones included) and write the verified ones. Returns the flagged codes, the fixes
     (as data), the files changed and the learning rates stated before and after."""
-    from gradlint.fix.verify import apply_fixes, fix_report
+    from gradlint.fix.verify import apply_fixes, fix_paths
     from gradlint.run.config import Overrides
-    from gradlint.run.runner import lint
 
     copy = copy_case(name, workdir, cases)
     before = snapshot(workdir)
     lr_before = stated_lr(copy, workdir)
-    overrides = Overrides()
-    report = lint([str(copy)], overrides, jobs=1)
-    findings = [f for result in report.files for f in result.findings]
+    # what `gradlint --fix --unsafe-fixes CASE` does (the CLI's fix_paths), its writing step apart
+    # so that the findings are read before the fixed ones are taken out of the report
+    fixed = fix_paths([str(copy)], Overrides(), jobs=1, unsafe=True, apply=False)
+    findings = [f for result in fixed.report.files for f in result.findings]
     codes = flagged({"findings": [f.to_dict() for f in findings]}) & set(GRADIENT_RULES)
-    fixes = fix_report(report, overrides, unsafe=True)
-    written = apply_fixes(fixes)
-    for path in written:  # the fixes only ever write inside the copy
-        if workdir.resolve() not in Path(path).resolve().parents:
-            raise RuntimeError(f"a fix wrote {path}, outside the copy")
+    fixes = fixed.fixes
+    applied = apply_fixes(fixes)
+    for fix in applied:  # the fixes only ever write inside the copy
+        for edit in fix.edits:
+            if workdir.resolve() not in Path(edit.path).resolve().parents:
+                raise RuntimeError(f"a fix wrote {edit.path}, outside the copy")
     after = snapshot(workdir)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
-    written_paths = {str(Path(p).resolve()) for p in written}
-    applied = [f for f in fixes if f.verified and f.edits
-               and all(str(Path(e.path).resolve()) in written_paths for e in f.edits)]
     return {"flagged": sorted(codes), "findings": sorted({f.code for f in findings}),
             "fixes": [{"code": f.code, "title": f.title, "safe": f.safe, "verified": f.verified,
-                       "applied": f in applied, "before": f.before, "after": f.after, "reason": f.reason}
+                       "applied": any(f is a for a in applied), "before": f.before, "after": f.after, "reason": f.reason}
                       for f in fixes],
             "changed": changed, "lr_before": lr_before, "lr_after": stated_lr(copy, workdir),
             "copy": str(copy)}
