@@ -1,0 +1,196 @@
+"""The model rules' proposals (GL101, GL102, GL201, GL301, GL601): the edits each proposes for a
+finding, made on the fixture files under fixtures/fix/, give the fixture's `.after` file; where no
+precise edit can be told from the source the rule proposes nothing. The findings are built here as
+the rules make them (their model, graph node, arguments and source line), so nothing is traced:
+tests/test_fix_fixtures.py runs the same cases through `gradlint --fix`, verification included."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+
+from gradlint.core.findings import Finding, Location, Severity
+from gradlint.rules import RULES_BY_CODE
+from gradlint.source.edits import Sources, apply_edits
+
+CASES = FIXTURES / "fix"
+
+
+def finding(code: str, path: Path, line: int, model: str, node: str, args: dict, *,
+            span: tuple[str, str] | None = None, fix: str = "") -> Finding:
+    rule = RULES_BY_CODE[code]
+    return Finding(code, rule.name, Severity.ERROR, "", args, fix or rule.fix, Location(str(path), line, 1),
+                   model=model, node=node, span=span)
+
+
+def proposed(f: Finding):
+    return RULES_BY_CODE[f.code]().propose(f, Sources())
+
+
+def edited(path: Path, proposal) -> str:
+    assert proposal is not None
+    assert {e.path for e in proposal.edits} == {str(path.resolve())}
+    return apply_edits(path.read_text(), proposal.edits)
+
+
+def after(case: str) -> str:
+    return (CASES / case / "model.py.after").read_text()
+
+
+def test_gl601_adds_kaiming_init_at_the_end_of_init():
+    path = CASES / "gl601_relu_class" / "model.py"
+    proposal = proposed(finding("GL601", path, 14, "DefaultInit", "layers.0", {"after": " before relu"}))
+    assert proposal.safe
+    assert edited(path, proposal) == after("gl601_relu_class")
+
+
+@pytest.mark.parametrize(("activation", "init"), [
+    (" before tanh", 'nn.init.xavier_normal_(m.weight, gain=nn.init.calculate_gain("tanh"))'),
+    (" before sigmoid", "nn.init.xavier_normal_(m.weight)"),
+    ("", "nn.init.orthogonal_(m.weight)"),
+])
+def test_gl601_initializer_follows_the_activation(activation, init):
+    path = CASES / "gl601_relu_class" / "model.py"
+    proposal = proposed(finding("GL601", path, 14, "DefaultInit", "layers.0", {"after": activation}))
+    assert init in edited(path, proposal)
+
+
+def test_gl601_module_level_sequential_and_explicit_init(tmp_path):
+    path = tmp_path / "net.py"
+    path.write_text("import torch\n\nnet = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU())\n"
+                    "net[0].weight.data.normal_(0, 0.01)\n")
+    proposal = proposed(finding("GL601", path, 3, "net", "0", {"after": " before relu"}))
+    text = edited(path, proposal)
+    assert "net = torch.nn.Sequential(torch.nn.Linear(8, 8), torch.nn.ReLU())\nfor m in net.modules():\n" \
+           "    if isinstance(m, torch.nn.Linear):\n" in text
+    assert text.endswith("normal_(0, 0.01)\n")
+    assert proposal.safe   # the hand-set weight is outside the statement that builds the model
+
+
+def test_gl601_none_where_the_model_cannot_be_found(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text("from torch import nn\n\n\ndef build():\n    return make()\n")
+    assert proposed(finding("GL601", path, 5, "elsewhere", "0", {"after": " before relu"})) is None
+    path.write_text("import numpy\n")   # no torch.nn in the file
+    assert proposed(finding("GL601", path, 1, "elsewhere", "0", {"after": " before relu"})) is None
+
+
+def test_gl301_loop_weight_is_made_orthogonal():
+    path = CASES / "gl301_loop_rnn" / "model.py"
+    proposal = proposed(finding("GL301", path, 17, "LoopRNN", "cell", {"module": "cell"},
+                                span=("cell", "cell_38")))
+    assert proposal.safe
+    assert edited(path, proposal) == after("gl301_loop_rnn")
+
+
+def test_gl301_tanh_rnn_becomes_a_gru():
+    path = CASES / "gl301_rnn_language_model" / "model.py"
+    proposal = proposed(finding("GL301", path, 14, "RNNLanguageModel", "rnn", {"module": "rnn", "kind": "RNN"}))
+    assert not proposal.safe
+    assert edited(path, proposal) == after("gl301_rnn_language_model")
+
+
+RNNS = '''import torch
+from torch import nn
+
+
+class Model(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.rnn = {rnn}
+        self.head = nn.Linear(16, 1)
+
+    def forward(self, x):
+        out, _ = self.rnn(x)
+        return self.head(out[:, -1])
+'''
+
+
+@pytest.mark.parametrize(("rnn", "kind", "line"), [
+    ('nn.RNN(2, 16, nonlinearity="relu", batch_first=True)', "RNN", "nn.init.eye_(self.rnn.weight_hh_l0)"),
+    ("nn.LSTM(2, 16, batch_first=True)", "LSTM", "nn.init.orthogonal_(self.rnn.weight_hh_l0)"),
+    ("nn.GRU(2, 16, num_layers=2)", "GRU", 'if name.startswith("weight_hh"):'),
+])
+def test_gl301_recurrent_weight_init(tmp_path, rnn, kind, line):
+    path = tmp_path / "model.py"
+    path.write_text(RNNS.format(rnn=rnn))
+    proposal = proposed(finding("GL301", path, 12, "Model", "rnn", {"module": "rnn", "kind": kind}))
+    text = edited(path, proposal)
+    assert f"        self.head = nn.Linear(16, 1)\n        {line}" in text or f"        {line}\n" in text
+
+
+def test_gl301_none_for_a_recurrence_not_built_in_the_class(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(RNNS.format(rnn="make_rnn()"))
+    assert proposed(finding("GL301", path, 12, "Model", "rnn", {"module": "rnn", "kind": "RNN"})) is None
+
+
+def test_gl101_factory_gets_relu_and_kaiming_init():
+    path = CASES / "gl101_sigmoid_factory" / "model.py"
+    proposal = proposed(finding("GL101", path, 5, "make_classifier", "1", {"activation": "sigmoid"}))
+    assert not proposal.safe
+    assert edited(path, proposal) == after("gl101_sigmoid_factory")
+
+
+def test_gl101_functional_calls_on_the_line_and_the_output_sigmoid_kept(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text('''import torch
+from torch import nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fcs = nn.ModuleList(nn.Linear(32, 32) for _ in range(4))
+        self.out = nn.Sequential(nn.Linear(32, 1), nn.Sigmoid())
+
+    def forward(self, x):
+        for fc in self.fcs:
+            x = F.tanh(fc(x))
+        return self.out(x)
+''')
+    text = edited(path, proposed(finding("GL101", path, 14, "Net", "fcs.0", {"activation": "tanh"})))
+    assert "x = F.relu(fc(x))" in text and "nn.Sigmoid()" in text and "nn.init.kaiming_normal_" in text
+
+
+def test_gl201_norm_after_each_layer_of_a_written_stack():
+    path = CASES / "gl201_relu_sequential" / "model.py"
+    proposal = proposed(finding("GL201", path, 14, "DeepRelu", "net.0", {}))
+    assert not proposal.safe
+    assert edited(path, proposal) == after("gl201_relu_sequential")
+
+
+def test_gl201_none_where_the_stack_is_not_written_out(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text('''import torch
+from torch import nn
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(32, 32) for _ in range(12))
+
+    def forward(self, x):
+        for layer in self.layers:
+            x = torch.relu(layer(x))
+        return x
+''')
+    assert proposed(finding("GL201", path, 12, "Net", "layers.0", {})) is None
+
+
+def test_gl102_replaces_the_models_own_init():
+    path = CASES / "gl102_vgg_small_init" / "model.py"
+    fix = ("initialize every layer with nn.init.kaiming_normal_(w, nonlinearity='relu') (the typical "
+           "layer's χ is 0.0021, THEORY.md §1); or " + RULES_BY_CODE["GL102"].fix)
+    proposal = proposed(finding("GL102", path, 26, "VGGSmallInit", "features.0", {}, fix=fix))
+    assert not proposal.safe
+    assert edited(path, proposal) == after("gl102_vgg_small_init")
+
+
+def test_gl102_none_without_an_initializer_to_name():
+    path = FIXTURES / "gl102_damped_residual.py"
+    assert proposed(finding("GL102", path, 14, "DampedResidual", "fcs.0", {})) is None
