@@ -32,8 +32,8 @@ _NORM = {"Linear": ("LayerNorm", "out_features"), "Conv1d": ("BatchNorm1d", "out
 ACTIVATION_MODULES = ("ReLU", "ReLU6", "LeakyReLU", "GELU", "SiLU", "ELU", "SELU", "Mish", "Softplus",
                       "Tanh", "Sigmoid", "Hardtanh", "Hardsigmoid", "Softsign", "PReLU")
 # saturating activations (GL101's names) → their nn module and their functional names
-SATURATING = {"sigmoid": ("Sigmoid", "sigmoid"), "tanh": ("Tanh", "tanh"), "hardtanh": ("Hardtanh", "hardtanh"),
-              "hardsigmoid": ("Hardsigmoid", "hardsigmoid"), "softsign": ("Softsign", "softsign")}
+SATURATING = {"sigmoid": ("Sigmoid", "sigmoid"), "tanh": ("Tanh", "tanh"),
+              "hardtanh": ("Hardtanh", "hardtanh"), "hardsigmoid": ("Hardsigmoid", "hardsigmoid"), "softsign": ("Softsign", "softsign")}
 _RELU_FAMILY = ("relu", "relu6", "leaky_relu", "gelu", "silu", "elu", "mish", "softplus", "prelu", "celu")
 
 
@@ -504,11 +504,10 @@ def replace_init(built: Builder, activation: str | None) -> list[Edit] | None:
     return built.append(lines) if lines else None
 
 
-def activation_of(fix: str) -> tuple[bool, str | None]:
-    """(found, activation) of the initializer GL102's fix text names (GL601's table)."""
-    from gradlint.rules.gl601_init_scale import _INIT
-
-    for activation, init in _INIT.items():
+def activation_of(fix: str, table: dict[str, str]) -> tuple[bool, str | None]:
+    """(found, activation) of the initializer GL102's fix text names (``table``: GL601's
+    activation → initializer text)."""
+    for activation, init in table.items():
         if init in fix:
             return True, activation
     if "nn.init.orthogonal_(w)" in fix:

@@ -60,6 +60,10 @@ class SaturatingActivationChain(Rule):
     )
     ```
 
+    `gradlint --fix --unsafe-fixes` makes the chain's activations ReLU (`nn.Tanh()` → `nn.ReLU()`,
+    `torch.tanh(x)` → `torch.relu(x)`; an `nn.Sequential`'s last layer, the output, is kept) and
+    adds the Kaiming initialization ReLU needs where the model is built.
+
     ## Options
     - `sigmoid-warning-length` (2), `sigmoid-error-length` (4): chain lengths at which a chain of
       sigmoid-like activations (derivative ≤ 1/4) is a warning or an error (THEORY.md §3,

@@ -126,6 +126,10 @@ class VanishingGradient(Rule):
         x = x + block(self.norm(x))    # pre-norm residual blocks keep D near 0
     ```
 
+    `gradlint --fix --unsafe-fixes` acts only where the finding names an initializer (a plain
+    stack whose typical layer is mis-scaled): it replaces the model's own weight initializers by
+    it, or adds the init loop where the model is built. A damped skip path or a gate gets no edit.
+
     ## Options
     - `warning-d` (2.0), `error-d` (4.0): |D| thresholds for ReLU-family, linear, normalized and
       residual models (THEORY.md §3, class H).
@@ -296,8 +300,9 @@ class VanishingGradient(Rule):
         added where the model is built. A damped skip path or a gate has no edit that can be told
         from the finding: None."""
         from gradlint.rules._model_fixes import activation_of, builder, init_call, replace_init
+        from gradlint.rules.gl601_init_scale import _INIT
 
-        named, activation = activation_of(finding.fix or "")
+        named, activation = activation_of(finding.fix or "", _INIT)
         built = builder(finding, sources) if named else None
         edits = replace_init(built, activation) if built is not None else None
         if not edits:

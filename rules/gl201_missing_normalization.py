@@ -49,6 +49,10 @@ class MissingNormalization(Rule):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
     ```
 
+    `gradlint --fix --unsafe-fixes` inserts `nn.LayerNorm(width)` (`nn.BatchNormNd` after a
+    convolution) between each weight layer and the activation module after it, where the stack is
+    written out as a list or an `nn.Sequential`; a stack built otherwise gets no edit.
+
     ## Options
     - `min-depth` (5): weight layers a stack needs before it is considered.
     - `warning-d` (2.0), `error-d` (4.0): |D| at which the stack is a warning or an error for

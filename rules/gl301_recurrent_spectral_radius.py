@@ -118,6 +118,11 @@ class RecurrentSpectralRadius(Rule):
     nn.init.orthogonal_(self.rnn.weight_hh_l0)
     ```
 
+    `gradlint --fix` initializes the weight a hand-written loop applies at each step (or a
+    GRU/LSTM's `weight_hh` of every layer) orthogonal, a ReLU `nn.RNN`'s as the identity, at the end
+    of `__init__`; a tanh `nn.RNN`, whose gradient still vanishes over the horizon at ρ = 1,
+    becomes `nn.GRU` with `--unsafe-fixes`.
+
     ## Options
     - `horizon` (100): T, the number of time steps the gradient must cross for `nn.RNN`-family
       modules (a hand-written loop uses the number of steps it was traced with). When the model

@@ -44,6 +44,11 @@ class InitScale(Rule):
         nn.init.zeros_(layer.bias)
     ```
 
+    `gradlint --fix` adds that loop (over `self.modules()`, for the weight layers the file builds,
+    with the initializer for the activation the finding names) at the end of the model's
+    `__init__`, before a factory's `return`, or after a module-level `nn.Sequential`; it is an
+    unsafe fix where the model already sets its weights by hand.
+
     ## Options
     - `low` (0.6), `high` (1.7): the χ band that is fine (THEORY.md §3, "Init scale").
     - `min-depth` (4): weight layers a plain stack needs before its layers are looked at.

@@ -87,7 +87,8 @@ def test_gl301_loop_weight_is_made_orthogonal():
 
 def test_gl301_tanh_rnn_becomes_a_gru():
     path = CASES / "gl301_rnn_language_model" / "model.py"
-    proposal = proposed(finding("GL301", path, 14, "RNNLanguageModel", "rnn", {"module": "rnn", "kind": "RNN"}))
+    proposal = proposed(finding("GL301", path, 14, "RNNLanguageModel", "rnn",
+                                {"module": "rnn", "kind": "RNN"}))
     assert not proposal.safe
     assert edited(path, proposal) == after("gl301_rnn_language_model")
 
