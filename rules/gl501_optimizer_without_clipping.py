@@ -2,12 +2,14 @@ from __future__ import annotations
 
 import ast
 from collections.abc import Iterable
+from pathlib import Path
 
 from gradlint.check.rule import Rule, SourceContext
-from gradlint.core.findings import Finding, Location, Severity, display_path
+from gradlint.core.findings import Finding, Location, Severity, display_path, resolved
 from gradlint.core.training import OptimizerSetup
 from gradlint.source.callsites import Evaluator, is_resolved
-from gradlint.source.project import calls
+from gradlint.source.edits import Edit, Proposal, Sources, SourceFile
+from gradlint.source.project import calls, project_files, project_root
 from gradlint.source.project_facts import ImportMap
 from gradlint.source.project_facts import is_optimizer as _is_optimizer
 
@@ -142,6 +144,27 @@ class OptimizerWithoutClipping(Rule):
              "reason": "".join(f"; {r}" for r in reasons)},
             severity=Severity.WARNING if (recurrent or big_lr) else Severity.INFO, model=model)
 
+    def propose(self, finding: Finding, sources: Sources) -> Proposal | None:
+        """Clipping where the optimizer is stepped: ``clip_grad_norm_`` (after ``unscale_`` under
+        a GradScaler) between ``backward()`` and ``step()`` of the loop that steps it, with the
+        parameters it was built with; else the trainer's own setting (Lightning's
+        ``gradient_clip_val``, Hugging Face's ``max_grad_norm``); None where neither is evident."""
+        path = Path(resolved(finding.location.path))
+        source = sources.file(path) if path.suffix == ".py" else None
+        if source is None:
+            return None
+        try:
+            tree = ast.parse(source.text)
+        except (SyntaxError, ValueError, RecursionError):
+            return None
+        call = _call_at(tree, finding.location.line, finding.location.col)
+        if call is None:
+            return None
+        edits = _clip_in_loop(source, tree, call)
+        if edits is not None:
+            return edits
+        return _clip_in_trainer(path, sources)
+
     # a tiny training function this rule flags on the line marked `# expect:`, and the same
     # function with clipping (tests/test_rule_examples.py runs both)
     invalid = '''\
@@ -196,3 +219,329 @@ def _learning_rate(call: ast.Call, evaluator: Evaluator) -> tuple[object, str]:
     if not is_resolved(value):
         return None, ""
     return value, "" if isinstance(node, ast.Constant) else f"from `{ast.unparse(node)}`"
+
+
+# ------------------------------------------------------------------------------------- the fix
+
+MAX_NORM = 1.0  # what the fix clips at: Hugging Face's default, Lightning's usual value
+_CLIP = "torch.nn.utils.clip_grad_norm_"
+
+
+def _call_at(tree: ast.Module, line: int, col: int) -> ast.Call | None:
+    """The call that starts at (line, col from 1) — where the finding points."""
+    found = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and c.lineno == line]
+    exact = [c for c in found if c.col_offset + 1 == col]
+    return (exact or found or [None])[0]
+
+
+def _parents(tree: ast.AST) -> dict[ast.AST, ast.AST]:
+    return {child: parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
+
+
+def _enclosing(node: ast.AST, parents: dict[ast.AST, ast.AST], kinds: tuple[type, ...]) -> ast.AST | None:
+    node = parents.get(node)
+    while node is not None and not isinstance(node, kinds):
+        node = parents.get(node)
+    return node
+
+
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+
+
+def _clip_in_loop(source: SourceFile, tree: ast.Module, call: ast.Call) -> Proposal | None:
+    """``clip_grad_norm_`` inserted after the ``backward()`` that precedes the step of the
+    optimizer built by ``call`` (before that step when no backward precedes it in its block)."""
+    parents = _parents(tree)
+    assigned = parents.get(call)
+    if not (isinstance(assigned, (ast.Assign, ast.AnnAssign)) and assigned.value is call):
+        return None
+    targets = assigned.targets if isinstance(assigned, ast.Assign) else [assigned.target]
+    if len(targets) != 1 or not isinstance(targets[0], (ast.Name, ast.Attribute)):
+        return None
+    optimizer = ast.unparse(targets[0])
+    built_in = _enclosing(call, parents, _FUNCTIONS)
+    if optimizer.startswith("self."):  # stepped in any method of the class
+        where: ast.AST | None = _enclosing(call, parents, (ast.ClassDef,))
+    else:
+        where = built_in if built_in is not None and optimizer not in _globals(built_in) else tree
+    if where is None:
+        return None
+    step = _step_call(where, optimizer, parents)
+    if step is None:
+        return None
+    statement, scaler = step
+    block = _block_of(statement, parents)
+    if block is None:
+        return None
+    stepped_in = _enclosing(statement, parents, _FUNCTIONS)
+    params = _parameters(call, tree, parents, built_in, stepped_in)
+    if params is None:
+        return None
+    clip = _clip_name(tree, stepped_in)
+    lines = []
+    if scaler is not None and not _unscaled_before(block, statement, scaler, optimizer):
+        lines.append(f"{scaler}.unscale_({optimizer})")
+    lines.append(f"{clip or _CLIP}({params}, {MAX_NORM})")
+    edits = []
+    backward = _backward_before(block, statement)
+    anchor = backward if backward is not None else statement
+    node = _statement_node(source, anchor)
+    if node is None:
+        return None
+    indent = _indent(source, anchor.lineno)
+    text = ("\n" + indent).join(lines)
+    edits.append(source.insert_after(node, text) if backward is not None else source.insert_before(node, text))
+    if clip is None:  # torch is not imported under a name the fix can use
+        edits.append(_import_torch(source, tree))
+    stepped = ast.get_source_segment(source.text, statement) or f"{optimizer}.step()"
+    return Proposal(f"insert `{lines[-1]}` before `{stepped.strip()}`", tuple(edits))
+
+
+def _globals(function: ast.AST) -> set[str]:
+    return {name for node in ast.walk(function) if isinstance(node, ast.Global) for name in node.names}
+
+
+def _step_call(where: ast.AST, optimizer: str, parents: dict[ast.AST, ast.AST]) -> tuple[ast.stmt, str | None] | None:
+    """The first statement stepping ``optimizer`` under ``where``: ``optimizer.step()``, or
+    ``scaler.step(optimizer)`` (with the scaler's expression)."""
+    for node in sorted((n for n in ast.walk(where) if isinstance(n, ast.Call)), key=lambda n: (n.lineno, n.col_offset)):
+        func = node.func
+        if not (isinstance(func, ast.Attribute) and func.attr == "step"):
+            continue
+        scaler = None
+        if ast.unparse(func.value) == optimizer and not node.args:
+            pass
+        elif node.args and ast.unparse(node.args[0]) == optimizer:
+            scaler = ast.unparse(func.value)
+        else:
+            continue
+        statement = parents.get(node)
+        if isinstance(statement, ast.Expr):
+            return statement, scaler
+    return None
+
+
+def _block_of(statement: ast.stmt, parents: dict[ast.AST, ast.AST]) -> list[ast.stmt] | None:
+    parent = parents.get(statement)
+    for field in ("body", "orelse", "finalbody"):
+        block = getattr(parent, field, None)
+        if isinstance(block, list) and statement in block:
+            return block
+    return None
+
+
+def _backward_before(block: list[ast.stmt], statement: ast.stmt) -> ast.stmt | None:
+    """The last statement before ``statement`` in its block that calls ``.backward()``
+    (``loss.backward()``, ``scaler.scale(loss).backward()``, ``accelerator.backward(loss)``)."""
+    for earlier in reversed(block[: block.index(statement)]):
+        if isinstance(earlier, ast.Expr) and any(
+                isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "backward"
+                for n in ast.walk(earlier)):
+            return earlier
+    return None
+
+
+def _unscaled_before(block: list[ast.stmt], statement: ast.stmt, scaler: str, optimizer: str) -> bool:
+    return any(isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute) and n.func.attr == "unscale_"
+               and ast.unparse(n.func.value) == scaler
+               for earlier in block[: block.index(statement)] for n in ast.walk(earlier))
+
+
+def _statement_node(source: SourceFile, statement: ast.stmt):
+    import libcst as cst
+
+    lines = [n for n in source.at_line(statement.lineno, cst.SimpleStatementLine)
+             if source.position(n).start.line == statement.lineno]
+    return lines[-1] if lines else None
+
+
+def _indent(source: SourceFile, line: int) -> str:
+    text = source.text.splitlines()[line - 1]
+    return text[: len(text) - len(text.lstrip())]
+
+
+def _parameters(call: ast.Call, tree: ast.Module, parents: dict[ast.AST, ast.AST], built_in: ast.AST | None,
+                stepped_in: ast.AST | None) -> str | None:
+    """The parameters expression to clip: the one the optimizer was built with when it is a
+    ``.parameters()`` call (or a list named where it is stepped), else ``X.parameters()`` of the
+    one module ``X`` whose parameters (or named_parameters) it was built from; None when no
+    single module is evident, or when ``X`` is not a name where the optimizer is stepped."""
+    params = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "params"), None)
+    if params is None:
+        return None
+    same_scope = built_in is stepped_in
+    if isinstance(params, ast.Name):
+        value = _assigned(params.id, built_in or tree, call.lineno)
+        if value is None:
+            return None
+        if same_scope and (isinstance(value, (ast.List, ast.ListComp, ast.Tuple))
+                           or (isinstance(value, ast.Call) and isinstance(value.func, ast.Name)
+                               and value.func.id in ("list", "tuple"))):
+            return params.id  # a list: stepping does not consume it
+        params = value
+    receivers = [n.func.value for n in ast.walk(params) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                 and n.func.attr in ("parameters", "named_parameters")]
+    roots = {_root_name(r) for r in receivers}
+    if len(roots) != 1 or None in roots:
+        return None
+    root = roots.pop()
+    if not same_scope and not _bound_in(root, stepped_in, tree):
+        return None
+    plain = (isinstance(params, ast.Call) and isinstance(params.func, ast.Attribute)
+             and params.func.attr == "parameters" and not params.args and not params.keywords)
+    return ast.unparse(params) if plain else f"{root}.parameters()"
+
+
+def _root_name(node: ast.AST) -> str | None:
+    while isinstance(node, ast.Attribute):
+        node = node.value
+    return node.id if isinstance(node, ast.Name) else None
+
+
+def _assigned(name: str, scope: ast.AST, before: int) -> ast.expr | None:
+    """The value of the last ``name = ...`` in ``scope`` before line ``before``."""
+    found = None
+    for node in ast.walk(scope):
+        if (isinstance(node, ast.Assign) and node.lineno < before and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name) and node.targets[0].id == name):
+            if found is None or node.lineno > found.lineno:
+                found = node
+    return found.value if found is not None else None
+
+
+def _bound_in(name: str, function: ast.AST | None, tree: ast.Module) -> bool:
+    """``name`` is a parameter or an assigned name of ``function`` (the module's when None)."""
+    scope = function if function is not None else tree
+    if isinstance(scope, _FUNCTIONS):
+        arguments = scope.args
+        if name in {a.arg for a in [*arguments.posonlyargs, *arguments.args, *arguments.kwonlyargs]}:
+            return True
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store) for n in ast.walk(scope))
+
+
+def _clip_name(tree: ast.Module, function: ast.AST | None) -> str | None:
+    """``clip_grad_norm_`` as the file's imports name it (module level, or in the function that
+    steps): ``clip_grad_norm_`` imported itself, ``utils.clip_grad_norm_``,
+    ``torch.nn.utils.clip_grad_norm_``, ``nn.utils.clip_grad_norm_``; None when torch is not
+    imported under any of these."""
+    body = [*tree.body, *(function.body if isinstance(function, _FUNCTIONS) else [])]
+    names: dict[str, str] = {}
+    for node in body:
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                names[alias.asname or alias.name.split(".")[0]] = alias.name if alias.asname else alias.name.split(".")[0]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                names[alias.asname or alias.name] = f"{node.module}.{alias.name}"
+    by_target = {}
+    for local, dotted in names.items():
+        by_target.setdefault(dotted, local)
+    for dotted, form in (("torch.nn.utils.clip_grad_norm_", "{}"), ("torch.nn.utils", "{}.clip_grad_norm_"),
+                         ("torch", "{}.nn.utils.clip_grad_norm_"), ("torch.nn", "{}.utils.clip_grad_norm_")):
+        if dotted in by_target:
+            return form.format(by_target[dotted])
+    return None
+
+
+def _import_torch(source: SourceFile, tree: ast.Module) -> Edit:
+    """``import torch`` after the module's last top-level import (before its first statement
+    after the docstring when it has none)."""
+    imports = [s for s in tree.body if isinstance(s, (ast.Import, ast.ImportFrom))]
+    if imports:
+        node = _statement_node(source, imports[-1])
+        if node is not None:
+            return source.insert_after(node, "import torch")
+    body = tree.body
+    docstring = (body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                 and isinstance(body[0].value.value, str))
+    first = body[1] if docstring and len(body) > 1 else body[0]
+    line = first.lineno
+    return Edit(str(source.path), line, 0, line, 0, "import torch\n")
+
+
+# Lightning's Trainer and Hugging Face's TrainingArguments, by the dotted names they resolve to
+_LIGHTNING = ("lightning", "pytorch_lightning")
+
+
+def _clip_in_trainer(path: Path, sources: Sources) -> Proposal | None:
+    """The trainer's own clipping where a trainer steps the optimizer: ``gradient_clip_val=1.0``
+    added to the project's one Lightning ``Trainer(...)`` call, or ``max_grad_norm`` set to 1.0
+    in the one ``TrainingArguments(...)`` that disables it; the linted file first, then the other
+    files of its project. None when there is none, or more than one."""
+    root = project_root(path)
+    others = [p for p in project_files(root, (".py",)) if p.resolve() != path.resolve()]
+    for candidate in (path, *others):
+        try:
+            if "Trainer" not in candidate.read_text(encoding="utf-8", errors="replace"):
+                continue
+        except OSError:
+            continue
+        source = sources.file(candidate)
+        if source is None:
+            continue
+        try:
+            tree = ast.parse(source.text)
+        except (SyntaxError, ValueError, RecursionError):
+            continue
+        found = _trainer_edits(source, tree)
+        if len(found) == 1:
+            return found[0]
+        if found:
+            return None
+    return None
+
+
+def _trainer_edits(source: SourceFile, tree: ast.Module) -> list[Proposal]:
+    imports = ImportMap.of(tree)
+    found = []
+    for call in calls(tree):
+        name = imports.resolve(call.func) or ""
+        short = name.rsplit(".", 1)[-1]
+        if short.endswith("TrainingArguments") and name.startswith("transformers"):
+            keyword = next((k for k in call.keywords if k.arg == "max_grad_norm"), None)
+            if keyword is not None and isinstance(keyword.value, ast.Constant) and keyword.value.value in (0, None):
+                found.append(Proposal(f"set `max_grad_norm={MAX_NORM}` in `{short}(...)`",
+                                      (_replace_node(source, keyword.value, str(MAX_NORM)),)))
+        elif short == "Trainer" and name.split(".")[0] in _LIGHTNING:
+            keyword = next((k for k in call.keywords if k.arg == "gradient_clip_val"), None)
+            if keyword is None:
+                edit = _add_keyword(source, call, f"gradient_clip_val={MAX_NORM}")
+            elif isinstance(keyword.value, ast.Constant) and keyword.value.value in (0, None):
+                edit = _replace_node(source, keyword.value, str(MAX_NORM))
+            else:
+                continue
+            if edit is not None:
+                found.append(Proposal(f"add `gradient_clip_val={MAX_NORM}` to `Trainer(...)`", (edit,)))
+    return found
+
+
+def _replace_node(source: SourceFile, node: ast.expr, text: str) -> Edit:
+    """Replace an expression's text (ast positions: columns in UTF-8 bytes)."""
+    line, col = node.lineno, _column(source, node.lineno, node.col_offset)
+    end_line, end_col = node.end_lineno or line, _column(source, node.end_lineno or line, node.end_col_offset or 0)
+    return Edit(str(source.path), line, col, end_line, end_col, text)
+
+
+def _column(source: SourceFile, line: int, byte_offset: int) -> int:
+    return len(source.text.splitlines()[line - 1].encode("utf-8")[:byte_offset].decode("utf-8", errors="replace"))
+
+
+def _add_keyword(source: SourceFile, call: ast.Call, keyword: str) -> Edit | None:
+    """``keyword`` added as the call's last argument, in the layout of its arguments: on a line
+    of its own after a trailing comma, else after the last argument."""
+    arguments = [*call.args, *call.keywords]
+    if not arguments:
+        end_line, end_col = call.end_lineno, _column(source, call.end_lineno, call.end_col_offset) - 1
+        return Edit(str(source.path), end_line, end_col, end_line, end_col, keyword)
+    last = max(arguments, key=lambda a: (a.end_lineno, a.end_col_offset))
+    value = last.value if isinstance(last, ast.keyword) else last
+    line, col = value.end_lineno, _column(source, value.end_lineno, value.end_col_offset)
+    rest = source.text.splitlines()[line - 1][col:]
+    stripped = rest.lstrip()
+    if stripped.startswith(",") and not stripped[1:].split("#")[0].strip():
+        # a trailing comma ending its line: the keyword on a line of its own, indented alike
+        start = value.lineno if isinstance(last, ast.expr) else last.lineno
+        indent = _indent(source, start)
+        end = len(source.text.splitlines()[line - 1])
+        return Edit(str(source.path), line, end, line, end, f"\n{indent}{keyword},")
+    return Edit(str(source.path), line, col, line, col, f", {keyword}")

@@ -1,9 +1,14 @@
 from __future__ import annotations
 
+import ast
+import re
 from collections.abc import Iterable
+from pathlib import Path
 
 from gradlint.check.rule import MEASURED, ModelContext, Rule, verdict
-from gradlint.core.findings import Finding, Severity
+from gradlint.core.findings import Finding, Severity, resolved
+from gradlint.source.callsites import Evaluator
+from gradlint.source.edits import Edit, Proposal, Sources
 
 _ORIGINS = {"source": "constructed here", "config": "stated in [tool.gradlint]",
             "observed": "as the training run configured it"}
@@ -224,10 +229,38 @@ class DivergesAtLearningRate(Rule):
             "training diverges at the configured learning rate: {optimizer} ({origin}) makes "
             "`{trained}`'s loss {blew}{clipped}; {advice}",
             {"optimizer": f"{setup.name}({settings})", "trained": ctx.model_name, "origin": _ORIGINS.get(setup.origin, setup.origin),
-             "blew": blew, "clipped": f" with {result.clip}" if result.clip else "", "advice": advice},
+             "blew": blew, "clipped": f" with {result.clip}" if result.clip else "", "advice": advice,
+             # the learning rate tried first and the largest that held (--fix writes it)
+             "lr": first.lr if first.diverged_at is not None else risen.lr,
+             "held_lr": held.lr if held is not None else None},
             model=ctx.model_name,
         )
         yield verdict(finding, MEASURED, text)
+
+    def propose(self, finding: Finding, sources: Sources) -> Proposal | None:
+        """The learning rate set to the largest one that held in the dry run, where it is
+        written: a literal at the optimizer call (keyword or positional), the literal a name
+        there is assigned, the ``add_argument("--lr", default=...)`` default that ``args.lr``
+        reads, or the ``lr:`` value of the YAML config mapping that names the optimizer. None
+        where the learning rate is computed, or comes from the command line or [tool.gradlint]."""
+        lr, held = finding.args.get("lr"), finding.args.get("held_lr")
+        if not _number(lr) or not _number(held) or held <= 0 or lr <= 0:
+            return None
+        if finding.args.get("origin") not in (_ORIGINS["source"], _ORIGINS["observed"]):
+            return None
+        path = Path(resolved(finding.location.path))
+        if path.suffix in (".yaml", ".yml"):
+            edit = _lr_in_yaml(path, finding.location.line, lr, held)
+        elif path.suffix == ".py":
+            source = sources.file(path)
+            edit = _lr_in_python(source, finding, lr, held) if source is not None else None
+        else:
+            edit = None
+        if edit is None:
+            return None
+        shown = edit.text.strip().strip("'\"")
+        return Proposal(f"set the learning rate to {shown}, the largest that held in the dry run "
+                        f"(lr={_lr_text(lr, '')} diverged)", (edit,))
 
     # a tiny model file whose optimizer this rule flags on the line marked `# expect:`, and the
     # same file at a learning rate that holds (tests/test_rule_examples.py runs both)
@@ -313,3 +346,200 @@ def _outcome(run) -> str:
 
 def _loss(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3g}"
+
+
+# ------------------------------------------------------------------------------------- the fix
+
+def _number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _lr_text(value: float, written: str) -> str:
+    """A learning rate as a person writes it: 3 significant digits, ``0.0167``, ``0.005``, and
+    ``3e-4`` (no exponent padding) below 1e-3 or where the number it replaces was written so."""
+    text = f"{value:.3g}"
+    if "e" in text or value < 1e-3 or "e" in written.lower():
+        mantissa, exponent = f"{value:.2e}".split("e")
+        mantissa = mantissa.rstrip("0").rstrip(".")
+        text = f"{mantissa}e{int(exponent)}"
+    return text
+
+
+def _scaled(value: object, lr: float, held: float, observed: bool) -> float | None:
+    """The written learning rate ``value`` scaled as the dry run's ``lr`` to ``held`` (they
+    differ where a warm-up scheduler starts below the written rate); None when ``value`` is not
+    a number, or is not what a training run observed."""
+    if not _number(value) or value <= 0:
+        return None
+    if observed and abs(value - lr) > 1e-12 * max(abs(lr), 1.0):
+        return None  # the run was given another rate (on its command line): the source is not it
+    return held if abs(value - lr) <= 1e-12 * max(abs(lr), 1.0) else value * held / lr
+
+
+def _lr_in_python(source, finding: Finding, lr: float, held: float) -> Edit | None:
+    try:
+        tree = ast.parse(source.text)
+    except (SyntaxError, ValueError, RecursionError):
+        return None
+    line, col = finding.location.line, finding.location.col
+    found = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and c.lineno == line]
+    call = next((c for c in found if c.col_offset + 1 == col), found[0] if found else None)
+    if call is None:
+        return None
+    groups = call.args[0] if call.args else next((k.value for k in call.keywords if k.arg == "params"), None)
+    if (isinstance(groups, (ast.List, ast.Tuple)) and groups.elts and isinstance(groups.elts[0], ast.Dict)
+            and any(isinstance(k, ast.Constant) and k.value == "lr" for d in groups.elts
+                    if isinstance(d, ast.Dict) for k in d.keys)):
+        return None  # learning rates per parameter group: no one place to write it
+    node = next((k.value for k in call.keywords if k.arg == "lr"), None)
+    if node is None and len(call.args) > 1:
+        node = call.args[1]
+    if node is None:
+        return None
+    observed = finding.args.get("origin") == _ORIGINS["observed"]
+    evaluator = Evaluator(tree)
+    literal = _written(node, tree, call, evaluator)
+    if literal is None:
+        return None
+    value = literal.value
+    if isinstance(value, str):  # an argparse default given as text, typed by type=float
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    new = _scaled(value, lr, held, observed)
+    if new is None:
+        return None
+    written = ast.get_source_segment(source.text, literal) or ""
+    text = _lr_text(new, written)
+    if isinstance(literal.value, str):
+        quote = written[:1] if written[:1] in ("'", '"') else '"'
+        text = f"{quote}{text}{quote}"
+    return _replace(source, literal, text)
+
+
+def _written(node: ast.expr, tree: ast.Module, call: ast.Call, evaluator: Evaluator) -> ast.Constant | None:
+    """The numeric literal the learning rate expression ``node`` is written as: itself, the one
+    literal a plain name is assigned in the module or the function building the optimizer, or
+    the default of the ``add_argument`` that ``args.lr`` reads; None for anything computed."""
+    if isinstance(node, ast.Constant):
+        return node if _number(node.value) else None
+    if isinstance(node, ast.Name):
+        scopes = [n for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))
+                  and n.lineno <= call.lineno <= (n.end_lineno or n.lineno)]
+        scope = scopes[-1] if scopes else tree
+        assigned = [n for n in ast.walk(scope) if isinstance(n, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                    and any(isinstance(t, ast.Name) and t.id == node.id
+                            for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+        if not assigned and scope is not tree:
+            if node.id in {a.arg for a in [*scope.args.args, *scope.args.kwonlyargs]}:
+                return None  # a parameter: its callers may pass it
+            assigned = [n for n in tree.body if isinstance(n, (ast.Assign, ast.AnnAssign))
+                        and any(isinstance(t, ast.Name) and t.id == node.id
+                                for t in (n.targets if isinstance(n, ast.Assign) else [n.target]))]
+        if len(assigned) != 1 or isinstance(assigned[0], ast.AugAssign):
+            return None
+        value = assigned[0].value
+        return value if isinstance(value, ast.Constant) and _number(value.value) else None
+    if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+        defaults = evaluator.argparse_defaults()
+        if node.attr not in defaults:
+            return None
+        for add in (n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
+                    and n.func.attr == "add_argument"):
+            if _dest(add) != node.attr:
+                continue
+            default = next((k.value for k in add.keywords if k.arg == "default"), None)
+            if not (isinstance(default, ast.Constant) and (_number(default.value) or isinstance(default.value, str))):
+                return None
+            try:  # the default is the value `args.lr` has (no set_defaults() overrides it)
+                same = float(default.value) == float(defaults[node.attr])
+            except (TypeError, ValueError):
+                same = False
+            return default if same else None
+    return None
+
+
+def _dest(add: ast.Call) -> str | None:
+    """The attribute an ``add_argument`` call sets, by argparse's rules."""
+    dest = next((k.value for k in add.keywords if k.arg == "dest"), None)
+    if dest is not None:
+        return dest.value if isinstance(dest, ast.Constant) and isinstance(dest.value, str) else None
+    flags = [a.value for a in add.args if isinstance(a, ast.Constant) and isinstance(a.value, str)]
+    longs = [f for f in flags if f.startswith("--")]
+    return (longs or flags or ["-"])[0].lstrip("-").replace("-", "_") or None
+
+
+def _replace(source, node: ast.expr, text: str) -> Edit:
+    """An edit replacing an expression's text (ast columns are UTF-8 bytes; edits count
+    characters)."""
+    lines = source.text.splitlines()
+
+    def column(line: int, offset: int) -> int:
+        return len(lines[line - 1].encode("utf-8")[:offset].decode("utf-8", errors="replace"))
+
+    end_line = node.end_lineno or node.lineno
+    return Edit(str(source.path), node.lineno, column(node.lineno, node.col_offset), end_line,
+                column(end_line, node.end_col_offset or 0), text)
+
+
+_INTERPOLATION = re.compile(r"^\$\{([A-Za-z_][\w.]*)\}$")
+
+
+def _lr_in_yaml(path: Path, line: int, lr: float, held: float) -> Edit | None:
+    """The ``lr`` scalar of the YAML mapping that starts at ``line`` (a ``_target_`` optimizer,
+    its ``init_args`` under jsonargparse), followed through one ``${a.b}`` interpolation in the
+    same file, its text replaced (the file's formatting and comments kept)."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+        documents = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, RecursionError, ValueError):
+        return None
+
+    def mappings(node):
+        if isinstance(node, yaml.MappingNode):
+            yield node
+            for _, value in node.value:
+                yield from mappings(value)
+        elif isinstance(node, yaml.SequenceNode):
+            for item in node.value:
+                yield from mappings(item)
+
+    def get(node, key):
+        if isinstance(node, yaml.MappingNode):
+            return next((v for k, v in node.value if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+        return None
+
+    for document in documents:
+        for mapping in mappings(document):
+            if mapping.start_mark.line + 1 != line:
+                continue
+            scalar = get(mapping, "lr") or get(get(mapping, "init_args"), "lr")
+            if isinstance(scalar, yaml.ScalarNode) and scalar.tag == "tag:yaml.org,2002:str":
+                match = _INTERPOLATION.match(scalar.value)
+                target = document
+                for key in (match.group(1).split(".") if match else ["\0"]):
+                    target = get(target, key)
+                scalar = target
+            if not isinstance(scalar, yaml.ScalarNode) or scalar.style is not None:
+                return None  # quoted, or not a value of this file
+            try:
+                value = float(scalar.value)
+            except ValueError:
+                return None
+            new = _scaled(value, lr, held, False)
+            if new is None:
+                return None
+            start, end = scalar.start_mark, scalar.end_mark
+            written = _lr_text(new, scalar.value)
+            rest = text.splitlines()[end.line][end.column:]
+            padding = len(rest) - len(rest.lstrip(" "))
+            if rest.lstrip(" ").startswith("#") and padding > 1:
+                # a comment aligned in a column stays there: the spaces before it take up the change
+                gap = max(1, padding - (len(written) - (end.column - start.column)))
+                return Edit(str(path.resolve()), start.line + 1, start.column, end.line + 1, end.column + padding,
+                            written + " " * gap)
+            return Edit(str(path.resolve()), start.line + 1, start.column, end.line + 1, end.column, written)
+    return None
