@@ -64,6 +64,16 @@ class OptimizerWithoutClipping(Rule):
     optimizer.step()
     ```
 
+    Fix (`gradlint --fix`, a safe fix, kept only when the re-check no longer finds GL501):
+    inserts `torch.nn.utils.clip_grad_norm_(<params>, 1.0)` after the `backward()` that precedes
+    the optimizer's `step()`, where `<params>` is what the optimizer was built with
+    (`model.parameters()`; the module's `.parameters()` for parameter groups), spelled as the
+    file imports torch (`nn.utils.clip_grad_norm_`, `clip_grad_norm_`; `import torch` added only
+    when torch is not imported), with `scaler.unscale_(optimizer)` first when a GradScaler steps
+    it. Where a trainer steps it: `gradient_clip_val=1.0` added to the Lightning `Trainer(...)`,
+    `max_grad_norm=1.0` in Hugging Face `TrainingArguments(...)`. Where no single module's
+    parameters, or no loop or trainer that steps the optimizer, is evident, the fix stays in words.
+
     ## Options
     - `warn-sgd-lr` (1.0): plain SGD with a learning rate at or above this is a warning
       (THEORY.md §3, "No clipping"). The learning rate is read from the source: a literal, a

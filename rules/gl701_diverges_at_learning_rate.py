@@ -70,6 +70,16 @@ class DivergesAtLearningRate(Rule):
     optimizer = torch.optim.SGD(model.parameters(), lr=0.0167, momentum=0.9)  # or warm up, or clip
     ```
 
+    Fix (`gradlint --fix`, a safe fix, kept only when the dry run of the edited project no longer
+    diverges): sets the learning rate to the largest that held in the dry run (`lr=0.0167` above),
+    where it is written: the literal at the optimizer call (keyword or positional), the one
+    literal a name there is assigned, the `add_argument("--lr", default=...)` default that
+    `args.lr` reads, or the `lr:` value of the YAML config mapping that names the optimizer
+    (`_target_: torch.optim.SGD`), its comments and alignment kept. The number is written as a
+    person would (`0.0167`, `3e-4`); behind a warm-up scheduler the written rate is scaled alike.
+    A learning rate that is computed, a function's parameter, given on the command line or
+    stated in `[tool.gradlint]` is left to you.
+
     ## Options
     - `steps` (30): steps of the dry run. Set by the experiment on gradlint's evaluation suite
       (115 two-spirals cases decided at SGD lr 0.05, momentum 0.9): 30 steps caught every
