@@ -137,7 +137,10 @@ def _worse(before: FileResult, after: FileResult, target: Finding) -> str | None
     """Why the re-checked file is not the same file with ``target`` gone, or None."""
     if after.problems:
         return f"the re-check failed: {after.problems[0].message}"
-    still = [f for f in after.findings if _key(f) == _key(target) and f.severity > Severity.INFO]
+    # a warning or an error is gone when the measurement keeps it at info at most; an info finding
+    # (an init-scale note) only when it is gone
+    least = Severity.WARNING if target.severity > Severity.INFO else Severity.INFO
+    still = [f for f in after.findings if _key(f) == _key(target) and f.severity >= least]
     if still:
         return f"{target.code} is still found ({_verdict_text(still[0])})"
     known = {_key(f): f.severity for f in before.findings}
