@@ -173,7 +173,7 @@ class OptimizerWithoutClipping(Rule):
         edits = _clip_in_loop(source, tree, call)
         if edits is not None:
             return edits
-        return _clip_in_trainer(path, sources)
+        return _clip_in_trainer(path, sources, lightning=_lightning_optimizer(tree, call))
 
     # a tiny training function this rule flags on the line marked `# expect:`, and the same
     # function with clipping (tests/test_rule_examples.py runs both)
@@ -473,14 +473,21 @@ def _import_torch(source: SourceFile, tree: ast.Module) -> Edit:
 _LIGHTNING = ("lightning", "pytorch_lightning")
 
 
-def _clip_in_trainer(path: Path, sources: Sources) -> Proposal | None:
+def _lightning_optimizer(tree: ast.Module, call: ast.Call) -> bool:
+    """The optimizer is built for Lightning to step it: in a ``configure_optimizers`` method."""
+    parents = _parents(tree)
+    function = _enclosing(call, parents, _FUNCTIONS)
+    return function is not None and function.name == "configure_optimizers"
+
+
+def _clip_in_trainer(path: Path, sources: Sources, lightning: bool) -> Proposal | None:
     """The trainer's own clipping where a trainer steps the optimizer: ``gradient_clip_val=1.0``
-    added to the project's one Lightning ``Trainer(...)`` call, or ``max_grad_norm`` set to 1.0
-    in the one ``TrainingArguments(...)`` that disables it; the linted file first, then the other
-    files of its project. None when there is none, or more than one."""
+    added to the project's one Lightning ``Trainer(...)`` call (for an optimizer that
+    ``configure_optimizers`` builds), or ``max_grad_norm`` set to 1.0 in the project's one
+    ``TrainingArguments(...)`` that disables it. None when there is none, or more than one."""
     root = project_root(path)
-    others = [p for p in project_files(root, (".py",)) if p.resolve() != path.resolve()]
-    for candidate in (path, *others):
+    found: list[Proposal] = []
+    for candidate in (path, *(p for p in project_files(root, (".py",)) if p.resolve() != path.resolve())):
         try:
             if "Trainer" not in candidate.read_text(encoding="utf-8", errors="replace"):
                 continue
@@ -493,15 +500,11 @@ def _clip_in_trainer(path: Path, sources: Sources) -> Proposal | None:
             tree = ast.parse(source.text)
         except (SyntaxError, ValueError, RecursionError):
             continue
-        found = _trainer_edits(source, tree)
-        if len(found) == 1:
-            return found[0]
-        if found:
-            return None
-    return None
+        found.extend(_trainer_edits(source, tree, lightning))
+    return found[0] if len(found) == 1 else None
 
 
-def _trainer_edits(source: SourceFile, tree: ast.Module) -> list[Proposal]:
+def _trainer_edits(source: SourceFile, tree: ast.Module, lightning: bool) -> list[Proposal]:
     imports = ImportMap.of(tree)
     found = []
     for call in calls(tree):
@@ -512,7 +515,7 @@ def _trainer_edits(source: SourceFile, tree: ast.Module) -> list[Proposal]:
             if keyword is not None and isinstance(keyword.value, ast.Constant) and keyword.value.value in (0, None):
                 found.append(Proposal(f"set `max_grad_norm={MAX_NORM}` in `{short}(...)`",
                                       (_replace_node(source, keyword.value, str(MAX_NORM)),)))
-        elif short == "Trainer" and name.split(".")[0] in _LIGHTNING:
+        elif lightning and short == "Trainer" and name.split(".")[0] in _LIGHTNING:
             keyword = next((k for k in call.keywords if k.arg == "gradient_clip_val"), None)
             if keyword is None:
                 edit = _add_keyword(source, call, f"gradient_clip_val={MAX_NORM}")

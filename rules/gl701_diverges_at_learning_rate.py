@@ -9,6 +9,7 @@ from gradlint.check.rule import MEASURED, ModelContext, Rule, verdict
 from gradlint.core.findings import Finding, Severity, resolved
 from gradlint.source.callsites import Evaluator
 from gradlint.source.edits import Edit, Proposal, Sources
+from gradlint.source.project_facts import optimizer_calls
 
 _ORIGINS = {"source": "constructed here", "config": "stated in [tool.gradlint]",
             "observed": "as the training run configured it"}
@@ -392,7 +393,7 @@ def _lr_in_python(source, finding: Finding, lr: float, held: float) -> Edit | No
     except (SyntaxError, ValueError, RecursionError):
         return None
     line, col = finding.location.line, finding.location.col
-    found = [c for c in ast.walk(tree) if isinstance(c, ast.Call) and c.lineno == line]
+    found = [c for c, _ in optimizer_calls(tree) if c.lineno == line]  # the optimizer built there
     call = next((c for c in found if c.col_offset + 1 == col), found[0] if found else None)
     if call is None:
         return None

@@ -261,6 +261,26 @@ def test_gl501_adds_gradient_clip_val_to_a_trainer_in_another_file(tmp_path):
     assert edited(proposal, tmp_path / "fit.py").count("L.Trainer(max_epochs=3, gradient_clip_val=1.0)") == 1
 
 
+def test_gl501_leaves_a_lightning_trainer_alone_for_an_optimizer_it_does_not_step(tmp_path):
+    # the optimizer is stepped by code not seen here, not by configure_optimizers' Trainer
+    write(tmp_path, """\
+        import lightning as L
+
+
+        def fit(module, data):
+            L.Trainer(max_epochs=3).fit(module, data)
+        """, name="fit.py")
+    path = write(tmp_path, """\
+        import torch
+
+
+        def build(model):
+            optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+            return optimizer
+        """, name="manual.py")
+    assert OptimizerWithoutClipping().propose(finding("GL501", path), Sources()) is None
+
+
 # ------------------------------------------------------------------------------- GL701 details
 
 def gl701_after(tmp_path: Path, text: str, lr: float, held: float | None, origin: str = CONSTRUCTED) -> str | None:
