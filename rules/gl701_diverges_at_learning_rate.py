@@ -545,6 +545,9 @@ def _lr_in_yaml(path: Path, line: int, lr: float, held: float) -> Edit | None:
                 return None
             start, end = scalar.start_mark, scalar.end_mark
             written = _lr_text(new, scalar.value)
+            if "e" in written and "." not in written:  # YAML 1.1 reads a float's exponent only after a dot
+                mantissa, exponent = written.split("e")
+                written = f"{mantissa}.0e{exponent}"
             rest = text.splitlines()[end.line][end.column:]
             padding = len(rest) - len(rest.lstrip(" "))
             if rest.lstrip(" ").startswith("#") and padding > 1:

@@ -83,6 +83,21 @@ def test_gl701_proposal_edits_the_yaml_value_only():
     assert edited(proposal, config) == (FIX / "gl701_yaml_config" / "config.yaml.after").read_text()
 
 
+def test_gl701_writes_a_yaml_float_that_yaml_reads_as_a_float(tmp_path):
+    import yaml
+
+    config = write(tmp_path, """\
+        optimizer:
+          _target_: torch.optim.AdamW
+          lr: 1.0e-3  # per 256 rows
+        """, name="config.yaml")
+    proposal = DivergesAtLearningRate().propose(gl701(config, 1e-3, 1e-4, line=2), Sources())
+    assert proposal is not None
+    after = edited(proposal, config)
+    assert "  lr: 1.0e-4  # per 256 rows\n" in after
+    assert yaml.safe_load(after)["optimizer"]["lr"] == 1e-4
+
+
 def test_gl501_plain_loop_lr_is_a_parameter_so_gl701_proposes_nothing():
     # train(model, steps, lr=1.0): a caller may pass another rate; no one place to write it
     path = FIX / "gl501_plain_loop" / "train.py"
