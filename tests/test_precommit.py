@@ -71,3 +71,23 @@ def test_a_staged_bad_model_fails_the_commit_and_a_clean_one_passes(repo):
     git(work, "add", "model.py", "notes.py", env=env)
     passed = git(work, "commit", "-m", "good model", env=env)
     assert passed.returncode == 0, passed.stdout + passed.stderr
+
+
+def test_the_hook_with_fix_repairs_the_file_and_stops_the_commit_like_ruffs(repo):
+    """`args: [--fix]`: the verified fix is written, pre-commit stops the commit because the hook
+    modified a file, and the reviewed file commits cleanly."""
+    work, env = repo
+    case = ROOT / "fixtures" / "fix" / "gl501_plain_loop"
+    config = work / ".pre-commit-config.yaml"
+    config.write_text(config.read_text() + "        args: [--fix]\n")
+    shutil.copy(case / "train.py", work / "train.py")
+    git(work, "add", ".pre-commit-config.yaml", "train.py", env=env)
+    stopped = git(work, "commit", "-m", "train", env=env)
+    output = stopped.stdout + stopped.stderr
+    assert stopped.returncode != 0, output
+    assert "files were modified by this hook" in output
+    assert "train.py:" in output and " GL501 fixed: " in output
+    assert (work / "train.py").read_text() == (case / "train.py.after").read_text()
+    git(work, "add", "train.py", env=env)
+    passed = git(work, "commit", "-m", "train, clipped", env=env)
+    assert passed.returncode == 0, passed.stdout + passed.stderr
