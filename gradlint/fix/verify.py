@@ -310,8 +310,8 @@ def _together(fixes: list[Fix], result: FileResult, indices: list[int], relint: 
 
 @dataclasses.dataclass
 class Fixed:
-    """What ``gradlint --fix`` did: the check before (``report``, its fixed findings taken out
-    when the fixes were written), every fix proposed and verified (``fixes``), the fixes left for
+    """What ``gradlint --fix`` did: the check (``report``; once fixes were written, the fixed files
+    checked again), every fix proposed and verified (``fixes``), the fixes left for
     ``--unsafe-fixes`` (``unsafe_left``), and the fixes written (``applied``)."""
 
     report: Report
@@ -328,7 +328,7 @@ def fix_paths(paths: list[str], overrides: Overrides | None = None, *, config: P
               isolated: bool = False, jobs: int | None = None, unsafe: bool = False, apply: bool = False,
               init: dict | None = None) -> Fixed:
     """Lint ``paths``, verify every fix its findings' rules propose, and with ``apply`` write the
-    verified ones; the returned report then holds only the findings that remain."""
+    verified ones; the returned report then holds what a check of the fixed files finds."""
     from gradlint.run.runner import lint
 
     overrides = dataclasses.replace(overrides or Overrides(), flows=True)  # measured before and after
@@ -340,8 +340,16 @@ def fix_paths(paths: list[str], overrides: Overrides | None = None, *, config: P
     if apply:
         fixed.applied = apply_fixes(fixes)
         gone = {id(f.finding) for f in fixed.applied}
-        for result in report.files:
-            result.findings = [f for f in result.findings if id(f) not in gone]
+        changed = [r for r in report.files if any(id(f) in gone for f in r.findings)]
+        if changed:  # what remains is what a check of the fixed files finds (one fix may cure more)
+            files = {Path(resolved(r.path)) for r in changed}
+            targets = [p for p in paths if Path(p.split("::")[0]).resolve() in files]
+            covered = {Path(p.split("::")[0]).resolve() for p in targets}
+            targets += [r.path for r in changed if Path(resolved(r.path)) not in covered]
+            again = {r.path: r for r in lint(targets, overrides, config=config, isolated=isolated, jobs=jobs,
+                                             init=init).files}
+            ids = {id(r) for r in changed}
+            report.files = [again.get(r.path, r) if id(r) in ids else r for r in report.files]
     applied = {id(f) for f in fixed.applied}
     report.fixes = [{**f.to_dict(), "applied": id(f) in applied} for f in fixes]
     return fixed
