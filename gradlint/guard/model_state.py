@@ -18,14 +18,25 @@ Parameter values are not copied (that would double the model's memory). gradlint
 writes them; a forward that writes its own parameters or their gradients in place (an EMA update)
 is detected by the tensors' version counters and named in the returned notes, since that cannot
 be undone without a copy.
+
+``Checkpoint(model, folder)`` is for the one place gradlint trains a model itself (the GL701 dry
+run in the worker, on gradlint's own build of the model): the exact values of its parameters and
+buffers go to a file in ``folder``, not beside it in memory, and ``restore()`` puts them back
+bitwise (with the modes, ``requires_grad``, ``.grad`` and the tensors' version counters) however
+the model was trained in between; a time limit or Ctrl-C that arrives during a restore waits until
+it is done (``signals_deferred``).
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import random
+import signal
 import sys
+import tempfile
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -99,6 +110,130 @@ def preserved(model: nn.Module) -> Iterator[list[str]]:
         if written:
             unrestored.append(f"its forward wrote {_names(written)} in place; gradlint restored "
                               "everything else but cannot undo that")
+
+
+class Checkpoint:
+    """``model``'s exact state, its values kept in a file in ``folder``: what ``restore()`` puts
+    back, bitwise, after gradlint trained the model itself. Taken at construction, which changes
+    nothing (the gradients found are kept, by reference, for ``close()``).
+
+    Kept and restored: which tensors each submodule holds as parameters and buffers, the values
+    of every parameter and buffer (those outside the state_dict included) in their own storage,
+    each tensor's version counter (so ``preserved`` around it sees no write), each submodule's
+    train/eval mode, ``requires_grad``, and ``.grad`` (None during training, the kept gradients
+    after ``close()``). Not kept: plain Python attributes a forward changes (a step counter) and
+    lazy parameters, which the first forward replaces (``supported`` says so; copy such a model).
+    """
+
+    def __init__(self, model: nn.Module, folder: str | None = None) -> None:
+        self.model = model
+        modules = list(model.modules())
+        self._flags = [(m, m.training) for m in modules]
+        self._held = [(m, dict(m._parameters), dict(m._buffers)) for m in modules]
+        self._parameters = list(dict.fromkeys(p for p in model.parameters()))
+        self._tensors = self._parameters + list(dict.fromkeys(b for b in model.buffers()))
+        self._data = [t.data for t in self._tensors]   # aliases of the storages, not copies
+        self._versions = [t._version for t in self._tensors]
+        self._requires = [p.requires_grad for p in self._parameters]
+        self._grads = [p.grad for p in self._parameters]
+        handle, self.path = tempfile.mkstemp(prefix="gradlint-state-", suffix=".pt", dir=folder)
+        os.close(handle)
+        try:
+            with signals_deferred(), _without_checksums():
+                torch.save({str(i): t.detach() for i, t in enumerate(self._tensors)}, self.path)
+        except BaseException:
+            os.remove(self.path)
+            raise
+
+    @staticmethod
+    def supported(model: nn.Module) -> str | None:
+        """Why ``model`` cannot be checkpointed and restored bitwise, or None when it can."""
+        if not hasattr(torch._C._autograd, "_unsafe_set_version_counter"):
+            return "this torch cannot set version counters back"
+        tensors = [*model.parameters(), *model.buffers()]
+        if any(is_lazy(t) or t.is_meta for t in tensors):
+            return "lazy or meta tensors"
+        if any(type(t) not in (torch.Tensor, nn.Parameter) for t in tensors):
+            return "tensor subclasses"
+        return None
+
+    def restore(self, grads: bool = False) -> None:
+        """Put the model back as it was at construction; ``.grad`` None (``grads``: the kept
+        gradients). A time limit or Ctrl-C during it takes effect once it is done."""
+        with signals_deferred():
+            for module, parameters, buffers in self._held:
+                module._parameters.clear()
+                module._parameters.update(parameters)
+                module._buffers.clear()
+                module._buffers.update(buffers)
+            for module, training in self._flags:
+                module.training = training
+            for parameter, requires in zip(self._parameters, self._requires):
+                parameter.grad = None
+                parameter.requires_grad_(requires)
+            saved = torch.load(self.path, map_location="cpu", mmap=True, weights_only=True)
+            with torch.no_grad():
+                for i, (tensor, data) in enumerate(zip(self._tensors, self._data)):
+                    if not _same_storage(tensor, data):
+                        tensor.data = data
+                    data.copy_(saved[str(i)])   # through the alias: the tensor's version is set below
+            del saved
+            torch._C._autograd._unsafe_set_version_counter(tuple(self._tensors), tuple(self._versions))
+            if grads:
+                for parameter, grad in zip(self._parameters, self._grads):
+                    parameter.grad = grad
+
+    def close(self) -> None:
+        """Restore the model with its own gradients and remove the file."""
+        try:
+            self.restore(grads=True)
+        finally:
+            with contextlib.suppress(OSError):
+                os.remove(self.path)
+
+
+@contextlib.contextmanager
+def _without_checksums() -> Iterator[None]:
+    """``torch.save`` without its CRC-32 of every record: a file read back once by the process that
+    wrote it needs none, and it is most of the time of a save (GPT-2 small: 7.7 s, 1.5 s without)."""
+    try:
+        from torch.utils.serialization import config as settings
+    except ImportError:   # an older torch
+        settings = None
+    config = getattr(settings, "save", None)
+    previous = getattr(config, "compute_crc32", None)
+    if previous is None:
+        yield
+        return
+    config.compute_crc32 = False
+    try:
+        yield
+    finally:
+        config.compute_crc32 = previous
+
+
+@contextlib.contextmanager
+def signals_deferred(signals: tuple[int, ...] = (signal.SIGINT, getattr(signal, "SIGALRM", signal.SIGINT))) -> Iterator[None]:
+    """Inside the block, Ctrl-C and the model's time limit (SIGALRM, which raises ``ModelTimeout``)
+    only are recorded; they take effect when it ends, so that a restore they would interrupt is
+    finished first. In the main thread, for signals with a Python handler (elsewhere there is
+    nothing to defer: Python runs its handlers in the main thread)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    previous = {}
+    for number in dict.fromkeys(signals):
+        handler = signal.getsignal(number)
+        if callable(handler):
+            previous[number] = signal.signal(number, lambda received, frame: caught.append(received))
+    try:
+        yield
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
+        for number in dict.fromkeys(caught):
+            signal.raise_signal(number)
 
 
 def _names(names: list[str]) -> str:

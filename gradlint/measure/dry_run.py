@@ -5,9 +5,9 @@ training command ran (``gradlint run``), else the one stated in ``[tool.gradlint
 construction in the project's source whose parameters name the model's class (or the only one
 in the project). Clipping configured in the project goes with it.
 
-``dry_run`` takes ``steps`` steps of that optimizer, with its hyperparameters and clipping, on a
-deep copy of the model (the user's model, its gradients and the random states are left exactly as
-they were) on one fixed batch: the probe's, which is the user's own batch when one was captured,
+``dry_run`` takes ``steps`` steps of that optimizer, with its hyperparameters and clipping, on the
+model (the user's model, its gradients and the random states are left exactly as they were; where,
+see "Memory" below) on one fixed batch: the probe's, which is the user's own batch when one was captured,
 else generated inputs. The loss fits the output: cross-entropy over seeded random integer targets
 for class logits (a last dimension of 2 or more), MSE against seeded random targets otherwise. A
 run *blows up* when the loss becomes non-finite or grows ``growth``× its first value; it *rises*
@@ -32,10 +32,21 @@ loss over labels) takes one batch of the few rows that give them, not ``parts`` 
 Optimizers that have a fused implementation (Adam, AdamW, SGD, Adagrad) take it: the same update
 in one pass over the parameters, several times faster on large models and without the
 intermediate copies of the parameter-sized tensors that the per-tensor loop makes.
+
+Memory: a run holds the weights, their gradients and the optimizer's state (AdamW: two tensors the
+size of the weights), as one training step does. In gradlint's worker (the command line, ``gradlint
+run``) the model is gradlint's own build, which dies with the worker: the runs train it in place,
+its exact state kept in a file in the worker's scratch folder (``model_state.Checkpoint``) and put
+back bitwise before each learning rate's run and at the end, a time limit or Ctrl-C included —
+no copy of the weights beside them (GPT-2 small: 4 weight-sized tensors, as training, not 5). On
+a live model in the user's own process (``check_model``, the trainer callbacks), each run trains a
+deep copy: the user's model is never touched, whatever happens, and another thread of the user's
+(an EMA, an asynchronous checkpoint) never sees weights in training.
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import functools
@@ -49,7 +60,8 @@ import torch
 from torch import nn
 
 from gradlint.core.training import OptimizerSetup
-from gradlint.guard.model_state import random_states, restore_random_states
+from gradlint.guard import sandbox
+from gradlint.guard.model_state import Checkpoint, random_states, restore_random_states, signals_deferred
 from gradlint.measure.probe import tensors_in
 from gradlint.source.project_facts import ProjectFacts, setup_from_dict
 
@@ -190,8 +202,9 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
             growth: float = 1e4, rise: float | None = None,
             divisors: tuple[float, ...] = (3, 10, 30, 100, 300, 1000),
             seed: int = 0, deadline: float | None = None, default_clip_norm: float = 1.0,
-            fresh: bool = False, parts: int = 1, input_std: float = 1.0) -> DryRunResult:
-    """Run ``setup`` for ``steps`` steps on copies of ``model``; when the loss diverges, again at
+            fresh: bool = False, parts: int = 1, input_std: float = 1.0,
+            in_place: bool | None = None) -> DryRunResult:
+    """Run ``setup`` for ``steps`` steps on ``model`` (or copies of it); when the loss diverges, again at
     the learning rate divided by each of ``divisors`` until one holds. With ``fresh`` (generated
     inputs, not the user's batch) every step draws a new seeded batch like ``inputs`` and new
     targets, as training sees a new batch each step, and a step's gradient is the mean over
@@ -199,7 +212,9 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
     floating values standard normal × ``input_std``, as the generated ``inputs`` were drawn);
     otherwise every step sees ``inputs`` and the same targets. Every run draws the same batches and
     targets (one seed). With ``rise``, a run that ends ``rise``× above its first loss is retried too
-    (see the module's doc). Leaves ``model``, its gradients and every random state as they were."""
+    (see the module's doc). Leaves ``model``, its gradients and every random state as they were.
+    ``in_place``: train ``model`` itself and restore it from a file (True), or deep copies of it
+    (False); by default in place in gradlint's worker only (see "Memory" in the module's doc)."""
     started = time.perf_counter()
     cls = optimizer_class(setup.name)
     if cls is None:
@@ -232,7 +247,7 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
         runs: list[Run] = []
         for divisor in (1, *divisors):
             after_rise = rise is not None and bool(runs) and runs[0].rose
-            run, loss_kind, batch = _one_run(model, inputs, cls, setup, lr / divisor, steps, growth, seed,
+            run, loss_kind, batch = _one_run(trainee.fresh(), inputs, cls, setup, lr / divisor, steps, growth, seed,
                                              deadline, clip_norm, clip_value, fresh, parts, input_std,
                                              1.0 if after_rise else rise)
             runs.append(run)
@@ -240,8 +255,10 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
                 break
         return runs
 
+    trainee = None
     try:
-        per_row = _terms_per_row(model, inputs, rows)
+        trainee = _Trainee(model, in_place)
+        per_row = _terms_per_row(trainee, inputs, rows)
         if per_row > 1:  # a loss term per position: fewer rows give as many terms, in one batch
             keep = min(rows, max(MIN_ROWS, math.ceil(wanted / per_row)))
             inputs, parts = _take_rows(inputs, rows, keep), 1
@@ -257,19 +274,63 @@ def dry_run(model: nn.Module, inputs: dict[str, Any], setup: OptimizerSetup, *, 
             fixed = ladder(False, 1, rise)
             batch, fixed_batch = fresh_batch, batch
     finally:
-        torch.set_num_threads(threads)
-        restore_random_states(states)
+        with signals_deferred():   # a time limit or Ctrl-C: the model is put back first
+            try:
+                if trainee is not None:
+                    trainee.close()
+            finally:
+                torch.set_num_threads(threads)
+                restore_random_states(states)
     return DryRunResult(setup, loss_kind, batch, clip, tuple(runs), time.perf_counter() - started, fresh,
                         tuple(fixed), fixed_batch, per_row)
 
 
-def _one_run(model: nn.Module, inputs: dict[str, Any], cls: type, setup: OptimizerSetup, lr: float,
+class _Trainee:
+    """Where the dry run's steps are taken: ``model`` itself, put back from a file before each run
+    and at ``close()`` (``Checkpoint``), or a deep copy of it for each run (see "Memory" in the
+    module's doc)."""
+
+    def __init__(self, model: nn.Module, in_place: bool | None) -> None:
+        self.model = model
+        self.checkpoint: Checkpoint | None = None
+        self._used = False
+        self._spare: nn.Module | None = None   # a copy not trained yet (after _terms_per_row)
+        box = sandbox.current()
+        if in_place is None:
+            in_place = box is not None   # gradlint's worker: the model is its own build
+        if in_place and Checkpoint.supported(model) is None:
+            with contextlib.suppress(Exception):
+                # a full disk, a tensor torch cannot save: copies, as outside the worker
+                self.checkpoint = Checkpoint(model, box.scratch if box is not None else None)
+
+    def fresh(self, training: bool = True) -> nn.Module:
+        """The model as it was found (in training mode, or as found) with no gradients, for the
+        next run (or for forward passes that train nothing: ``training`` False)."""
+        if self.checkpoint is not None:
+            if self._used:
+                self.checkpoint.restore()
+            self._used = True
+            return self.checkpoint.model
+        spare, self._spare = self._spare, None
+        if spare is None:
+            spare = copy.deepcopy(self.model)
+        if not training:
+            self._spare = spare   # forward passes without gradients: the first run may take it
+        return spare
+
+    def close(self) -> None:
+        self._spare = None
+        if self.checkpoint is not None:
+            self.checkpoint.close()
+
+
+def _one_run(trained: nn.Module, inputs: dict[str, Any], cls: type, setup: OptimizerSetup, lr: float,
              steps: int, growth: float, seed: int, deadline: float | None,
              clip_norm: float | None, clip_value: float | None, fresh: bool = False,
              parts: int = 1, input_std: float = 1.0, rise: float | None = None) -> tuple[Run, str, int]:
+    """One run on ``trained`` (the model as found, or its copy), which it trains."""
     torch.manual_seed(seed)
     random.seed(seed)
-    trained = copy.deepcopy(model)
     trained.train()
     for parameter in trained.parameters():
         parameter.grad = None
@@ -341,18 +402,19 @@ def _optimizer(cls: type, parameters: list, lr: float, hyper: dict, accepted: An
     return cls(parameters, lr=lr, **hyper)
 
 
-def _terms_per_row(model: nn.Module, inputs: dict[str, Any], rows: int) -> int:
+def _terms_per_row(trainee: _Trainee, inputs: dict[str, Any], rows: int) -> int:
     """The loss terms one row of ``inputs`` gives: the positions of per-position logits, the labels
     of a model that computes its own loss; 1 for a loss per row (MSE, a class per row) or when it
     cannot be told. Read from forward passes of a two-row slice, in evaluation mode, without
-    gradients, on a copy of the model (the caller restores the random states). The leading
+    gradients, on the model as found (``trainee``'s: itself, restored before the first run, or the
+    copy the first run then trains; the caller restores the random states). The leading
     dimension counts as rows only where the rows are independent: swapping the two swaps their
     outputs (a sequence-first layout's time steps do not: an RNN's, a positional model's)."""
     if rows < 2 * MIN_ROWS:
         return 1
     head = _take_rows(inputs, rows, MIN_ROWS)
     try:
-        probe = copy.deepcopy(model).eval()
+        probe = trainee.fresh(training=False).eval()
         with torch.no_grad():
             output = probe(**head)
             swapped = probe(**_take_rows(head, MIN_ROWS, MIN_ROWS, order=[1, 0]))
