@@ -17,7 +17,7 @@ SINGLE = "mlp/plain_relu_none_scaled_16.py"
 
 
 def _fix(code: str, applied: bool = True) -> dict:
-    return {"code": code, "title": "t", "safe": True, "verified": applied, "applied": applied,
+    return {"code": code, "severity": "warning", "title": "t", "safe": True, "verified": applied, "applied": applied,
             "before": "b", "after": "a", "reason": None if applied else "still found"}
 
 
@@ -46,7 +46,7 @@ def test_a_flagged_failing_case_without_a_fix_counts_as_not_fixed(tmp_path, monk
     numbers = fix_report.summarize(labels, results)
     assert (numbers["flagged_failing"], numbers["fixed"], numbers["now_train"]) == (1, 0, 0)
     assert numbers["share_trains"] == 0 and numbers["not_fixed"] == [CASE]
-    assert numbers["per_rule"] == {"GL801": {"flags": 1, "fixed": 0, "trains": 0}}
+    assert numbers["per_rule"] == {"GL801": {"flags": 1, "fixed": 0, "trains": 0, "fixed_unflagged": 0}}
     assert (cases / CASE).read_bytes() == original  # the run fixes a copy of the copy
     assert lines == [f"{CASE}: flagged GL801; fixed -"]
 
@@ -57,7 +57,8 @@ def test_counting_over_fixed_unfixed_failed_and_healthy_cases():
               "h2.py": {"label": "trains"}}
     results = {
         "a.py": {"flagged": ["GL101"], "fixes": [_fix("GL101")], "changed": ["a.py"], "trained": {"label": "trains"}},
-        "b.py": {"flagged": ["GL101"], "fixes": [_fix("GL101")], "changed": ["b.py"], "trained": {"label": "fails"}},
+        "b.py": {"flagged": ["GL101"], "fixes": [_fix("GL101"), _fix("GL601")], "changed": ["b.py"],
+                 "trained": {"label": "fails"}},
         "c.py": {"flagged": ["GL301"], "fixes": [_fix("GL301", applied=False)], "changed": []},
         "d.py": {"error": "fix: RuntimeError: boom"},
         "e.py": {"flagged": [], "fixes": [], "changed": []},  # no longer flagged: not counted
@@ -68,10 +69,11 @@ def test_counting_over_fixed_unfixed_failed_and_healthy_cases():
     assert (numbers["flagged_failing"], numbers["fixed"], numbers["now_train"]) == (4, 2, 1)
     assert numbers["share_trains"] == 0.25
     assert numbers["still_fail"] == ["b.py"] and numbers["not_fixed"] == ["c.py", "d.py"]
-    assert numbers["per_rule"]["GL101"] == {"flags": 2, "fixed": 2, "trains": 1}
-    assert numbers["per_rule"]["GL301"] == {"flags": 1, "fixed": 0, "trains": 0}
+    assert numbers["per_rule"]["GL101"] == {"flags": 2, "fixed": 2, "trains": 1, "fixed_unflagged": 0}
+    assert numbers["per_rule"]["GL301"] == {"flags": 1, "fixed": 0, "trains": 0, "fixed_unflagged": 0}
+    assert numbers["per_rule"]["GL601"] == {"flags": 0, "fixed": 0, "trains": 0, "fixed_unflagged": 1}
     assert (numbers["healthy_checked"], numbers["healthy_touched"]) == (2, 1)
-    assert numbers["touched"] == {"h1.py": ["GL701"]}
+    assert numbers["touched"] == {"h1.py": ["GL701 (warning)"]}
     assert list(numbers["errors"]) == ["d.py"]
 
 
