@@ -11,8 +11,9 @@ Each case is copied to a temporary directory with the configuration it is linted
 project directory, or its file and its family's pyproject.toml) — eval/cases is never edited —
 and fixed there as `gradlint --fix --unsafe-fixes CASE` fixes it: the CLI's ``fix_paths`` (its
 lint with the case's own configuration and no cache, as eval/report.py lints; every proposed fix
-verified, unsafe ones included), then ``apply_fixes`` (the verified fixes only). "Flagged" is eval/report.py's: a finding at
-warning level or above from one of its GRADIENT_RULES, in that lint of the copy.
+verified, unsafe ones included), then ``apply_fixes`` (the verified fixes only). "Flagged" is
+eval/report.py's: a finding at warning level or above from one of its GRADIENT_RULES, in that
+lint of the copy.
 
 A failing case counts as fixed when at least one verified fix was written; only fixed copies are
 trained (an unfixed case never counts as training). The copy is trained and labelled by
@@ -21,8 +22,9 @@ labels.json — with one exception: when a fix changed the learning rate that th
 configuration states (`lr` in `[tool.gradlint]`, GL701's fix to a config file), the recipe is run
 once at that learning rate instead of the task's three (the configuration is how a case states
 the learning rate it trains with; a fit() case's own learning rate is in its code and followed
-as written). Cases that train are fixed but not trained: the number that counts is how many of
-them any fix touched (goal 0).
+as written; GL701 proposes no edit of [tool.gradlint] today, so this does not arise yet).
+Cases that train are fixed but not trained: the number that counts is how many of them any fix
+touched (goal 0).
 
 ``--load`` takes the findings eval/report.py saved: failing cases it did not flag and training
 cases with no finding at all (no finding, no fix) are then skipped without linting. Without it
@@ -137,9 +139,9 @@ def fix_case(name: str, workdir: Path, cases: Path = CASES) -> dict:
     after = snapshot(workdir)
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p))
     return {"flagged": sorted(codes), "findings": sorted({f.code for f in findings}),
-            "fixes": [{"code": f.code, "severity": str(f.finding.severity), "title": f.title, "safe": f.safe, "verified": f.verified,
-                       "applied": any(f is a for a in applied), "before": f.before, "after": f.after, "reason": f.reason}
-                      for f in fixes],
+            "fixes": [{"code": f.code, "severity": str(f.finding.severity), "title": f.title, "safe": f.safe,
+                       "verified": f.verified, "applied": any(f is a for a in applied), "before": f.before,
+                       "after": f.after, "reason": f.reason} for f in fixes],
             "changed": changed, "lr_before": lr_before, "lr_after": stated_lr(copy, workdir),
             "copy": str(copy)}
 
