@@ -1,7 +1,8 @@
 """GL701 at real size (issue #28): GPT-2 small (124M parameters, from its config with random
 weights, no download) in a plain training script that builds it at module level and trains it with
 AdamW, linted with and without GL701 (`--ignore GL701`), against one training step of the probe's
-batch, each in a fresh process. Prints wall seconds and peak RSS (the process and its children).
+batch, each in a fresh process. Prints wall and CPU seconds (user + system, which hardly change with
+what else the machine runs) and peak RSS (the process and its children).
 
     python bench/real_size.py               # GPT-2 small (several minutes on 2 CPUs)
     python bench/real_size.py --layers 4    # a 4-layer GPT-2, quicker
@@ -21,7 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "bench"))
-from run import PY, measure  # noqa: E402
+from run import PY, measure_cpu  # noqa: E402
 
 TRAIN = """
 import torch
@@ -64,19 +65,19 @@ def main() -> None:
         (step / "step.py").write_text(textwrap.dedent(ONE_STEP.format(layers=args.layers)))
         lint = [PY, "-m", "gradlint", "train.py", "--no-cache", "--exit-zero", "-v"]
         log = Path(tmp) / "gradlint.log"
-        rows = [("one training step (batch 8 × 32)", measure([PY, "step.py"], step, args.repeat)),
-                ("gradlint without GL701", measure([*lint, "--ignore", "GL701"], work, args.repeat)),
-                ("gradlint with GL701", measure(lint, work, args.repeat, log=log))]
+        rows = [("one training step (batch 8 × 32)", measure_cpu([PY, "step.py"], step, args.repeat)),
+                ("gradlint without GL701", measure_cpu([*lint, "--ignore", "GL701"], work, args.repeat)),
+                ("gradlint with GL701", measure_cpu(lint, work, args.repeat, log=log))]
         said = [line.split("note: ", 1)[-1] for line in log.read_text(errors="replace").splitlines()
                 if "GL701" in line]
     print(f"GPT-2, {args.layers} layers; {platform.machine()}, {platform.processor() or 'cpu'}, "
           f"Python {platform.python_version()}")
-    print("| command | wall (s) | peak RSS (MiB) |\n|---|---:|---:|")
-    for name, (seconds, peak) in rows:
-        print(f"| {name} | {seconds:.1f} | {peak:.0f} |")
-    (_, step), (without, plain), (with_, full) = [(s, p) for _, (s, p) in rows]
-    print(f"\nwith / without GL701: {with_ / without:.2f}× time, {full / plain:.2f}× memory; "
-          f"check / one training step: {full / step:.2f}× memory")
+    print("| command | wall (s) | CPU (s) | peak RSS (MiB) |\n|---|---:|---:|---:|")
+    for name, (seconds, peak, cpu) in rows:
+        print(f"| {name} | {seconds:.1f} | {cpu:.1f} | {peak:.0f} |")
+    (_, step, _), (without, plain, cpu_without), (with_, full, cpu_with) = [row for _, row in rows]
+    print(f"\nwith / without GL701: {with_ / without:.2f}× time ({cpu_with / cpu_without:.2f}× CPU), "
+          f"{full / plain:.2f}× memory; check / one training step: {full / step:.2f}× memory")
     print("\nwhat GL701 said (-v):" + "".join(f"\n  {line}" for line in said) if said else "\nGL701 said nothing")
 
 
