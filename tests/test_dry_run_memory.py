@@ -84,28 +84,44 @@ def _inputs() -> dict:
     return {"ids": torch.randint(0, 50, (8, 6), generator=torch.Generator().manual_seed(3))}
 
 
+def _recording(monkeypatch) -> list:
+    """The folders of the Checkpoints made from now on (the dry run in place, not on copies)."""
+    made, init = [], Checkpoint.__init__
+
+    def recording(self, model, folder=None):
+        init(self, model, folder)
+        made.append(folder)
+
+    monkeypatch.setattr(Checkpoint, "__init__", recording)
+    return made
+
+
 def _runs(result) -> list:
     return [(r.lr, r.steps, r.diverged_at, r.losses) for r in (*result.runs, *result.fixed)]
 
 
 @pytest.mark.parametrize("fresh", [False, True])
-def test_in_place_the_model_is_left_bitwise_as_it_was_and_the_runs_are_those_of_copies(fresh):
+def test_in_place_the_model_is_left_bitwise_as_it_was_and_the_runs_are_those_of_copies(monkeypatch, fresh):
+    made = _recording(monkeypatch)
     model = _model()
     before = _state(model)
     in_place = dry_run(model, _inputs(), ADAMW, steps=12, rise=1.5, fresh=fresh, parts=2, in_place=True)
     _assert_same(before, _state(model))
+    assert len(made) == 1
     copied = dry_run(_model(), _inputs(), ADAMW, steps=12, rise=1.5, fresh=fresh, parts=2, in_place=False)
     assert len(in_place.runs) + len(in_place.fixed) > 1   # it trained the model at several learning rates
     assert _runs(in_place) == _runs(copied)   # bitwise: every loss of every run
     assert (in_place.batch, in_place.positions) == (copied.batch, copied.positions)
+    assert len(made) == 1   # no Checkpoint for the copies
 
 
-def test_preserved_around_it_sees_no_write_and_restores_nothing():
+def test_preserved_around_it_sees_no_write_and_restores_nothing(monkeypatch):
     model = _model()
     before = _state(model)
+    made = _recording(monkeypatch)
     with preserved(model) as unrestored:
         dry_run(model, _inputs(), SGD, steps=10, in_place=True)
-    assert unrestored == []
+    assert unrestored == [] and len(made) == 1
     _assert_same(before, _state(model))
 
 
@@ -140,29 +156,27 @@ def test_an_interrupted_run_still_leaves_the_model_bitwise_as_it_was(monkeypatch
 
     monkeypatch.setattr(dry_run_module, "_loss", failing)
     monkeypatch.setattr(sandbox, "current", lambda: types.SimpleNamespace(scratch=str(tmp_path)))
+    made = _recording(monkeypatch)
     with pytest.raises(error):
         dry_run(model, _inputs(), ADAMW, steps=12, rise=1.5)
+    assert made == [str(tmp_path)]
     _assert_same(before, _state(model))
     assert os.listdir(tmp_path) == []   # the state file is gone too
 
 
 def test_in_the_worker_the_state_goes_to_its_scratch_folder_and_outside_it_copies_are_trained(monkeypatch, tmp_path):
-    made = []
-    init = Checkpoint.__init__
-
-    def recording(self, model, folder=None):
-        init(self, model, folder)
-        made.append((folder, os.path.getsize(self.path)))
-
-    monkeypatch.setattr(Checkpoint, "__init__", recording)
+    made = _recording(monkeypatch)
     model = _model()
-    weights = sum(t.numel() * t.element_size() for t in {*model.parameters(), *model.buffers()})
     dry_run(model, _inputs(), SGD, steps=5)   # the user's own process (check_model): copies
     assert made == []
     monkeypatch.setattr(sandbox, "current", lambda: types.SimpleNamespace(scratch=str(tmp_path)))
+    saved = []
+    monkeypatch.setattr(Checkpoint, "restore", lambda self, grads=False, restore=Checkpoint.restore: (
+        saved.append(os.path.getsize(self.path)), restore(self, grads))[1])
     before = _state(model)
     dry_run(model, _inputs(), SGD, steps=5)
-    assert [folder for folder, _ in made] == [str(tmp_path)] and made[0][1] >= weights
+    weights = sum(t.numel() * t.element_size() for t in {*model.parameters(), *model.buffers()})
+    assert made == [str(tmp_path)] and saved and min(saved) >= weights
     assert os.listdir(tmp_path) == []
     _assert_same(before, _state(model))
 
@@ -192,3 +206,30 @@ def test_a_time_limit_during_a_restore_takes_effect_once_it_is_done():
         assert done == ["restored"]
     finally:
         signal.signal(signal.SIGALRM, previous)
+
+
+@pytest.mark.skipif(not hasattr(signal, "SIGALRM"), reason="no SIGALRM")
+def test_the_model_time_limit_in_the_middle_of_a_run_leaves_the_model_as_it_was(monkeypatch, tmp_path):
+    import time
+
+    from gradlint.core.limits import ModelTimeout, time_limit
+
+    model = _model()
+    before = _state(model)
+    forward, calls = _Tied.forward, []
+
+    def slow(self, ids):
+        calls.append(1)
+        if len(calls) > 20:   # a few steps into the first run
+            time.sleep(0.05)
+        return forward(self, ids)
+
+    monkeypatch.setattr(_Tied, "forward", slow)
+    monkeypatch.setattr(sandbox, "current", lambda: types.SimpleNamespace(scratch=str(tmp_path)))
+    made = _recording(monkeypatch)
+    with pytest.raises(ModelTimeout):
+        with time_limit(1.0):
+            dry_run(model, _inputs(), ADAMW, steps=200, rise=1.5)
+    assert made == [str(tmp_path)] and len(calls) > 20
+    _assert_same(before, _state(model))
+    assert os.listdir(tmp_path) == []
