@@ -65,12 +65,16 @@ def _state(model: nn.Module) -> dict:
     }
 
 
+def _bytes(tensor: torch.Tensor) -> torch.Tensor:
+    """The tensor's bits (a NaN equals itself, -0.0 differs from 0.0)."""
+    return tensor.reshape(-1).view(torch.uint8)
+
+
 def _assert_same(before: dict, after: dict) -> None:
     assert before["values"].keys() == after["values"].keys()
     for name, value in before["values"].items():
         got = after["values"][name]
-        assert got.dtype == value.dtype and torch.equal(got.view(-1).view(torch.uint8) if got.dim() else got,
-                                                        value.view(-1).view(torch.uint8) if value.dim() else value), name
+        assert got.dtype == value.dtype and torch.equal(_bytes(got), _bytes(value)), name
     for key in ("versions", "identity", "storage", "requires_grad", "training"):
         assert after[key] == before[key], key
     for name, (grad_id, grad) in before["grads"].items():

@@ -192,6 +192,10 @@ class Checkpoint:
                 os.remove(self.path)
 
 
+# Ctrl-C, and the model's time limit (gradlint.core.limits.time_limit)
+_DEFERRED = (signal.SIGINT, *([signal.SIGALRM] if hasattr(signal, "SIGALRM") else []))
+
+
 @contextlib.contextmanager
 def _without_checksums() -> Iterator[None]:
     """``torch.save`` without its CRC-32 of every record: a file read back once by the process that
@@ -213,7 +217,7 @@ def _without_checksums() -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def signals_deferred(signals: tuple[int, ...] = (signal.SIGINT, getattr(signal, "SIGALRM", signal.SIGINT))) -> Iterator[None]:
+def signals_deferred(signals: tuple[int, ...] = _DEFERRED) -> Iterator[None]:
     """Inside the block, Ctrl-C and the model's time limit (SIGALRM, which raises ``ModelTimeout``)
     only are recorded; they take effect when it ends, so that a restore they would interrupt is
     finished first. In the main thread, for signals with a Python handler (elsewhere there is
