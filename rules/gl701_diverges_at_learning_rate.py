@@ -22,7 +22,9 @@ class DivergesAtLearningRate(Rule):
     ## What it does
     Takes a short dry run of the optimizer the model will be trained with — its class, learning
     rate, momentum and the rest of its hyperparameters, and the gradient clipping the project
-    configures — on a deep copy of the model, with a loss that fits the output (cross-entropy over
+    configures — on the model itself in gradlint's worker (its exact state is kept in a file in
+    the scratch folder and put back bitwise after each run, a time limit or Ctrl-C included), on
+    a deep copy in process (`check_model`, the trainer callbacks), with a loss that fits the output (cross-entropy over
     seeded random class targets for logits, MSE otherwise). Its batch is the user's own when one
     was captured or given (every step sees it); otherwise every step draws `batches` new seeded
     batches like the probe's generated one, with new targets, and steps on their mean gradient,
@@ -169,7 +171,7 @@ class DivergesAtLearningRate(Rule):
             return
         large = too_large_to_train(ctx.model)
         if large:
-            ctx.notes.append(f"{self.code} dry run skipped: the model is too large to copy ({large})")
+            ctx.notes.append(f"{self.code} dry run skipped: the model is too large to train here ({large})")
             return
         deadline = ctx.deadline
         try:

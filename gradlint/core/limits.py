@@ -127,7 +127,8 @@ USABLE_SHARE = 0.8
 # The probe holds the weights, their gradients and the activations of one batch (and each
 # activation's gradient): the weights count four times.
 PROBE_MEMORY_FACTOR = 4
-# the optimizer's state (two moments for Adam) and the copy's own weights and gradients
+# the optimizer's state (two moments for Adam), and in process the copy's own weights and gradients
+# (the worker trains the model itself: the factor is the in-process bound, kept for both)
 DRY_RUN_MEMORY_FACTOR = PROBE_MEMORY_FACTOR + 3
 
 
@@ -191,7 +192,7 @@ def too_large_to_probe(model: nn.Module) -> str | None:
 
 
 def too_large_to_train(model: nn.Module) -> str | None:
-    """Why the dry run cannot copy and train this model here, or None when it fits."""
+    """Why the dry run cannot train this model here, or None when it fits."""
     weight_bytes = sum(p.numel() * p.element_size() for p in model.parameters())
     available = available_memory()
     if available is None:
@@ -199,7 +200,7 @@ def too_large_to_train(model: nn.Module) -> str | None:
     needed = DRY_RUN_MEMORY_FACTOR * weight_bytes
     if needed <= USABLE_SHARE * available:
         return None
-    return f"about {needed / 2**30:.1f} GiB needed to copy and train it, {available / 2**30:.1f} GiB available"
+    return f"about {needed / 2**30:.1f} GiB needed to train it, {available / 2**30:.1f} GiB available"
 
 
 def _status_field(path: str, key: str) -> int | None:
