@@ -49,7 +49,7 @@ class MissingNormalization(Rule):
             nn.init.kaiming_normal_(m.weight, nonlinearity="relu")
     ```
 
-    `gradlint --fix --unsafe-fixes` inserts `nn.LayerNorm(width)` (`nn.BatchNormNd` after a
+    `gradlint --fix --unsafe-fixes` inserts `nn.BatchNorm1d(width)` (`nn.BatchNormNd` after a
     convolution) between each weight layer and the activation module after it, where the stack is
     written out as a list or an `nn.Sequential`; a stack built otherwise gets no edit.
 
@@ -118,7 +118,7 @@ class MissingNormalization(Rule):
         return span_verdict(finding, ctx, measured, self.thresholds)
 
     def propose(self, finding: Finding, sources) -> Proposal | None:
-        """Unsafe: a LayerNorm (BatchNormNd after a convolution) between each weight layer and the
+        """Unsafe: a BatchNorm1d (BatchNormNd after a convolution) between each weight layer and the
         activation after it, where the stack is a list or an `nn.Sequential` of modules whose
         widths are written out; None otherwise."""
         from gradlint.rules._model_fixes import builder, norm_inserts

@@ -8,6 +8,7 @@ for each file the fix edits, and `fix.toml`::
     lint = "train.py"      # the path linted
     unsafe = false         # true: the fix needs --unsafe-fixes
     exit = 0               # the exit code of --fix: what the fixed files still give (default 0)
+    args = []              # more flags for both runs (an info finding is fixed with --fail-level info)
     [[fixed]]
     code = "GL501"
     before = "..."         # in the measurement before
@@ -31,7 +32,7 @@ def test_fix_turns_the_case_into_its_after_files(case: Path, tmp_path: Path):
     spec = tomllib.loads((case / "fix.toml").read_text())
     work = tmp_path / case.name
     shutil.copytree(case, work, ignore=shutil.ignore_patterns("*.after", "fix.toml", "__pycache__"))
-    flags = ["--fix", *(["--unsafe-fixes"] if spec.get("unsafe") else [])]
+    flags = ["--fix", *(["--unsafe-fixes"] if spec.get("unsafe") else []), *spec.get("args", [])]
     done = run_cli(*flags, spec["lint"], cwd=work)
     # the fixed files are checked again: what remains decides the exit code
     assert done.returncode == spec.get("exit", 0), done.stdout + done.stderr

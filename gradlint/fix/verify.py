@@ -66,9 +66,11 @@ Relint = Callable[[Path, str], Report]   # (the copy's root, the linted file in 
 
 def proposals(report: Report, overrides: Overrides, *, config: Path | None = None, isolated: bool = False,
               unsafe: bool = False) -> list[tuple[FileResult, Finding, Proposal]]:
-    """Every finding of ``report`` whose rule proposes an edit (safe ones, and unsafe ones when
-    ``unsafe``), with the file result it came from. Suppressed and baselined findings are not in a
-    report, so they are never fixed."""
+    """Every finding of ``report`` that fails the run (at or above its fail level) whose rule
+    proposes an edit (safe ones, and unsafe ones when ``unsafe``), with the file result it came
+    from. Suppressed and baselined findings are not in a report, so they are never fixed; an info
+    finding (a refuted risk, a note) keeps its fix in words unless ``--fail-level info``: on eval/,
+    fixing them touched 18 projects that trained."""
     sources = Sources()
     found = []
     for result in report.files:
@@ -79,6 +81,8 @@ def proposals(report: Report, overrides: Overrides, *, config: Path | None = Non
                                                    explicit=config is not None), overrides)
         rules = {rule.code: rule for rule in enabled_rules(settings, include_disabled=True)}
         for finding in result.findings:
+            if finding.severity < report.fail_level:
+                continue
             rule = rules.get(finding.code)
             proposal = rule.propose(finding, sources) if rule is not None else None
             if proposal is not None and proposal.edits and (proposal.safe or unsafe):
