@@ -1,4 +1,4 @@
-"""Source edits for the model rules' ``propose`` (GL101, GL102, GL201, GL301, GL601): where the
+"""Source edits for the model rules' ``propose`` (GL101, GL102, GL201, GL202, GL203, GL301, GL601): where the
 model a finding names is built, and the edits that re-initialize, re-activate or normalize it.
 
 A finding knows its model (a class, a factory function, a module-level variable, or a name given
@@ -22,7 +22,7 @@ from gradlint.source.edits import Edit
 if TYPE_CHECKING:
     import libcst as cst
 
-    from gradlint.source.edits import SourceFile, Sources
+    from gradlint.source.edits import Proposal, SourceFile, Sources
 
 # weight layers an init loop touches, by the name torch.nn gives them
 WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d")
@@ -369,9 +369,11 @@ def recurrent_init(built: Builder, finding: Finding) -> tuple[list[str], str] | 
 
 
 def gated_swap(built: Builder, finding: Finding) -> Edit | None:
-    """``nn.RNN(...)`` (tanh) rebuilt as ``nn.GRU(...)``, with the same sizes, layers, batch order
-    and a state of the same shape: the gated cell carries memory through its gates, not through
-    W_hh (GL301's first fix). None where the file reads the RNN's own weights (their shapes change)."""
+    """``nn.RNN(...)`` rebuilt as ``nn.GRU(...)``, with the same sizes, layers, batch order and a
+    state of the same shape: the gated cell carries memory through its gates, not through W_hh
+    (GL301's first fix). Code that sets the RNN's weights by hand keeps running on the GRU's where
+    the shapes allow (``orthogonal_`` does; ``copy_(torch.eye(h))`` fails the re-check, and the
+    fix is not offered)."""
     import libcst as cst
 
     qualname = finding.args.get("module", "")
@@ -379,10 +381,6 @@ def gated_swap(built: Builder, finding: Finding) -> Edit | None:
     if built_by is None or built_by[0] != "RNN":
         return None
     _, call = built_by
-    if literal(argument(call, -1, "nonlinearity")) == "relu":
-        return None
-    if re.search(rf"\b{re.escape(qualname)}\.(weight|bias)_", built.file.text):
-        return None
     args = [a for a in call.args if not (a.keyword is not None and a.keyword.value == "nonlinearity")]
     if len(args) < len(call.args) and call.args[-1].keyword is not None \
             and call.args[-1].keyword.value == "nonlinearity":
@@ -518,3 +516,95 @@ def activation_of(fix: str, table: dict[str, str]) -> tuple[bool, str | None]:
     if "nn.init.kaiming_normal_(w)" in fix:
         return True, "relu"
     return False, None
+
+
+def _torch_alias(module: cst.Module) -> str | None:
+    """The name a top-level ``import torch`` binds, else None."""
+    import libcst as cst
+
+    for statement in module.body:
+        if isinstance(statement, cst.SimpleStatementLine):
+            for small in statement.body:
+                if isinstance(small, cst.Import):
+                    for alias in small.names:
+                        if dotted(alias.name) == "torch":
+                            return alias.asname.name.value if alias.asname else "torch"
+    return None
+
+
+def branch_init(finding: Finding, sources: Sources) -> Proposal | None:
+    """GL202's and GL203's fix for a residual stack: each block's last weight layer (the
+    finding's ``branch_ends``, ``blocks.0.fc2`` …) zero-initialized, so that every block starts as
+    the identity (Goyal et al. 2017, Fixup, SkipInit); where an activation follows that layer in
+    the branch (``x + relu(fc(x))``: a zero layer before a ReLU never learns), its parameters
+    scaled by 1/√depth instead (GPT-2's residual scaling). Appended where the model is built, as a
+    loop over the blocks' container; None unless every end is ``<container>.<i>.<layer>`` of one
+    container, ``i`` = 0, 1, …. Unsafe where the file sets weights by hand."""
+    import libcst as cst
+
+    from gradlint.source.edits import Proposal
+
+    ends = finding.args.get("branch_ends") or []
+    built = builder(finding, sources) if ends else None
+    owner = built.owner() if built is not None else None
+    parts = [re.fullmatch(r"(.+?)\.(\d+)(?:\.(.+))?", end) for end in ends]
+    if owner is None or not all(parts):
+        return None
+    containers = {(m.group(1), m.group(3)) for m in parts}
+    if len(containers) != 1 or sorted(int(m.group(2)) for m in parts) != list(range(len(parts))):
+        return None
+    container, layer = containers.pop()
+    blocks = attribute_path(owner, container)
+    if blocks is None or blocks.endswith("]") or not all(p.isidentifier() for p in (layer or "x").split(".")):
+        return None  # the container is itself indexed, or the layer sits in a nested container
+    var = "block" if owner != "block" else "b"
+    target = f"{var}.{layer}" if layer else var
+    member = f"{container}[i].{layer}" if layer else f"{container}[i]"
+    unit = built.unit()
+    if finding.args.get("branch_activated"):
+        torch = _torch_alias(built.file.module)
+        if torch is None:
+            return None
+        lines = [f"with {torch}.no_grad():",
+                 f"{unit}for {var} in {blocks}:",
+                 f"{unit * 2}for param in {target}.parameters():",
+                 f"{unit * 3}param.mul_(len({blocks}) ** -0.5)"]
+        title = f"scale each residual branch's last layer (`{member}`) by 1/√depth at initialization"
+    else:
+        lines = [f"for {var} in {blocks}:",
+                 f"{unit}{built.nn}.init.zeros_({target}.weight)"]
+        title = f"zero-initialize each residual branch's last layer (`{member}.weight`)"
+    edits = built.append(lines)
+    if not edits:
+        return None
+    by_hand = any(re.search(r"(^|\.)init\.\w+_$", dotted(call.func) or "") for call in built.file.nodes(cst.Call))
+    return Proposal(title, tuple(edits), safe=not by_hand)
+
+
+_POST_LN_LAYERS = ("TransformerEncoderLayer", "TransformerDecoderLayer", "Transformer")
+
+
+def pre_norm(built: Builder) -> list[Edit] | None:
+    """GL702's unsafe fix: every ``nn.TransformerEncoderLayer``/``DecoderLayer``/``Transformer``
+    built where the model is built made pre-LN (``norm_first=False`` → ``True``, or the keyword
+    added); None where there is none or ``norm_first`` is not written as a literal."""
+    import libcst as cst
+
+    file, edits = built.file, []
+    for call, name in built.calls():
+        if built.nn_class(name) not in _POST_LN_LAYERS:
+            continue
+        given = next((a for a in call.args if a.keyword is not None and a.keyword.value == "norm_first"), None)
+        if given is not None:
+            if not (isinstance(given.value, cst.Name) and given.value.value in ("True", "False")):
+                return None
+            if given.value.value == "False":
+                edits.append(file.replace(given.value, "True"))
+            continue
+        if any(a.star for a in call.args):
+            return None   # **kwargs may hold it
+        end = file.position(call.args[-1]).end if call.args else None
+        if end is None:
+            return None
+        edits.append(Edit(str(file.path), end.line, end.column, end.line, end.column, ", norm_first=True"))
+    return edits or None

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 
 from gradlint.check.rule import (
@@ -109,7 +110,8 @@ class MissingNormalization(Rule):
                 "from `{first}` to `{last}` is {gain} ({direction})",
                 {"count": len(chain), "first": ctx.label(start), "last": ctx.label(end),
                  "gain": gain_text(static_d),
-                 "direction": "vanishing" if static_d < 0 else "exploding"},
+                 "direction": "vanishing" if static_d < 0 else "exploding",
+                 "activation": _activation(chain, facts)},
                 severity=severity, model=ctx.model_name, node=ctx.label(chain.start),
                 span=(start, end), static_d=static_d,
             )
@@ -120,15 +122,23 @@ class MissingNormalization(Rule):
     def propose(self, finding: Finding, sources) -> Proposal | None:
         """Unsafe: a BatchNorm1d (BatchNormNd after a convolution) between each weight layer and the
         activation after it, where the stack is a list or an `nn.Sequential` of modules whose
-        widths are written out; None otherwise."""
-        from gradlint.rules._model_fixes import builder, norm_inserts
+        widths are written out; else (or when that does not verify) every weight layer
+        initialized for the chain's activation (Kaiming for ReLU), which is safe where the model
+        sets no weights by hand."""
+        from gradlint.rules._model_fixes import builder, explicit_init, init_call, norm_inserts, replace_init
 
         built = builder(finding, sources)
-        edits = norm_inserts(built) if built is not None else None
-        if not edits:
+        if built is None:
             return None
-        return Proposal("add a normalization layer after each weight layer of the stack", tuple(edits),
-                        safe=False)
+        activation = finding.args.get("activation")
+        init_edits = replace_init(built, activation) if activation else None
+        init = Proposal(f"initialize every weight layer with `{init_call(activation, built.nn, 'w')}`",
+                        tuple(init_edits), safe=not explicit_init(built)) if init_edits else None
+        norm_edits = norm_inserts(built)
+        if not norm_edits:
+            return init
+        return Proposal("add a normalization layer after each weight layer of the stack", tuple(norm_edits),
+                        safe=False, fallback=init)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)
@@ -157,3 +167,9 @@ class MissingNormalization(Rule):
             def forward(self, x):
                 return self.net(x)
         '''
+
+
+def _activation(chain, facts) -> str | None:
+    """The activation most of the chain's layers are followed by ("relu"), or None."""
+    found = Counter(facts[a]["activation"] for a in chain.activations if a and facts[a]["activation"])
+    return found.most_common(1)[0][0] if found else None

@@ -1,8 +1,13 @@
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
+
 from gradlint.check.rule import CLASS_H, CLASS_S_CHAOTIC, ModelContext, Thresholds
-from gradlint.core.findings import Severity
+from gradlint.core.findings import Finding, Severity
 from gradlint.rules.gl102_vanishing_gradient import VanishingGradient
+from gradlint.rules.gl203_growing_residual_stream import branch_ends
+from gradlint.source.edits import Proposal
 
 
 class ExplodingGradient(VanishingGradient):
@@ -66,6 +71,20 @@ class ExplodingGradient(VanishingGradient):
         if network_class == "N":
             return Thresholds(self.opts["normalized-warning-d"], self.opts["error-d"])
         return super().thresholds(network_class)
+
+    def check(self, ctx: ModelContext) -> Iterable[Finding]:
+        for finding in super().check(ctx):  # a residual stack's branches, for the fix
+            yield dataclasses.replace(finding, args={**finding.args, **branch_ends(ctx)})
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """In a residual stack: each branch's last weight layer zero-initialized, or scaled by
+        1/√depth where an activation follows it (GL203's fix; the same cause); elsewhere GL102's
+        (the initializer the finding names)."""
+        from gradlint.rules._model_fixes import branch_init
+
+        if finding.args.get("branch_ends"):
+            return branch_init(finding, sources)
+        return super().propose(finding, sources)
 
     def adjust(self, severity: Severity, ctx: ModelContext) -> Severity:
         clipped = ctx.facts.clipping is not None if ctx.facts is not None else ctx.clipping

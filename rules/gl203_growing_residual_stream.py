@@ -5,6 +5,25 @@ from collections.abc import Iterable
 
 from gradlint.check.rule import CONFIRMED, NOT_MEASURED, REFUTED, ModelContext, Rule, Thresholds, verdict
 from gradlint.core.findings import Finding, Severity
+from gradlint.source.edits import Proposal
+
+
+def branch_ends(ctx: ModelContext) -> dict:
+    """The finding's arguments that name each residual block's last weight layer along the main
+    span (``branch_ends``, the modules' names) and whether an activation follows it in its branch
+    (``branch_activated``), for the fix; none where a branch ends in no module's weights."""
+    if ctx.analysis is None:
+        return {}
+    nodes, position = ctx.graph.nodes, ctx.analysis.topology.position
+    ends, activated = [], False
+    for block in ctx.analysis.residual_blocks:
+        weights = [n for n in block.branch if nodes[n]["kind"] == "weight" and nodes[n]["module"]]
+        if not weights:
+            return {}
+        last = max(weights, key=position.__getitem__)
+        ends.append(nodes[last]["module"])
+        activated |= any(nodes[n]["activation"] for n in block.branch if position[n] > position[last])
+    return {"branch_ends": ends, "branch_activated": activated} if ends else {}
 
 
 class GrowingResidualStream(Rule):
@@ -94,7 +113,8 @@ class GrowingResidualStream(Rule):
             ctx.location(blocks[0].add),  # the residual add, in the block or in the loop over blocks
             "the residual stream grows by {gain:.2g} in RMS from `{first}` to `{last}` across {blocks} "
             "residual blocks with unnormalized ReLU-family branches (predicted)",
-            {"gain": 10 ** growth, "first": ctx.label(start), "last": ctx.label(end), "blocks": len(blocks)},
+            {"gain": 10 ** growth, "first": ctx.label(start), "last": ctx.label(end), "blocks": len(blocks),
+             **branch_ends(ctx)},
             severity=severity, model=ctx.model_name, node=ctx.label(start), span=(start, end),
             static_d=growth,
         )
@@ -106,6 +126,14 @@ class GrowingResidualStream(Rule):
         kinds = [ctx.graph.nodes[n]["kind"] for n in branch]
         return ("weight" in kinds and "norm" not in kinds
                 and not any(ctx.graph.nodes[n]["saturating"] for n in branch))
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """Each branch's last weight layer zero-initialized (Fixup/SkipInit: every block starts as
+        the identity), or scaled by 1/√depth where an activation follows it (a zero layer before
+        a ReLU would never learn), at the end of the model's ``__init__``."""
+        from gradlint.rules._model_fixes import branch_init
+
+        return branch_init(finding, sources)
 
     def confirm(self, finding: Finding, ctx: ModelContext, measured) -> Finding:
         start, end = finding.span  # type: ignore[misc]

@@ -379,25 +379,30 @@ class RecurrentSpectralRadius(Rule):
 
     def propose(self, finding: Finding, sources) -> Proposal | None:
         """The recurrent weight the finding names initialized orthogonal (the identity for a ReLU
-        recurrence), at the end of the model's `__init__`; unsafe where the model already sets
-        that weight by hand."""
+        recurrence), at the end of the model's `__init__` (unsafe where the model already sets
+        that weight by hand); for an ``nn.RNN``, the gated cell as the other repair (unsafe)."""
         from gradlint.rules._model_fixes import builder, explicit_init, gated_swap, recurrent_init
 
         built = builder(finding, sources)
-        if built is not None and finding.span is None and finding.args.get("kind") == "RNN":
-            # a tanh nn.RNN vanishes over the horizon even at ρ = 1 (the probe measures it with
-            # orthogonal weights): the gated cell is the fix that holds; a ReLU recurrence keeps
-            # nn.RNN with the identity (IRNN)
-            swap = gated_swap(built, finding)
-            if swap is not None:
-                return Proposal(f"use `{built.nn}.GRU` for `{finding.args['module']}`", (swap,), safe=False)
-        found = recurrent_init(built, finding) if built is not None and built.kind == "class" else None
+        if built is None:
+            return None
+        swap = gated_swap(built, finding) if finding.span is None and finding.args.get("kind") == "RNN" else None
+        gated = Proposal(f"use `{built.nn}.GRU` for `{finding.args['module']}`", (swap,), safe=False) \
+            if swap is not None else None
+        found = recurrent_init(built, finding) if built.kind == "class" else None
         edits = built.append(found[0]) if found else None
         if not edits:
-            return None
+            return gated
         by_hand = any(".weight" in built.file.code(call) and finding.args["module"] in built.file.code(call)
                       for call in explicit_init(built))
-        return Proposal(f"initialize {found[1]}", tuple(edits), safe=not by_hand)
+        init = Proposal(f"initialize {found[1]}", tuple(edits), safe=not by_hand)
+        if gated is not None and found[1].endswith("orthogonal"):
+            # a tanh nn.RNN vanishes over a long horizon even at ρ = 1 (the probe measures it
+            # with orthogonal weights): the gated cell is the repair that holds there, the
+            # orthogonal init the one that keeps nn.RNN where it suffices
+            return dataclasses.replace(gated, fallback=init)
+        # a ReLU recurrence keeps nn.RNN with the identity (IRNN) where that trains
+        return dataclasses.replace(init, fallback=gated)
 
     # a tiny model file this rule flags on the line marked `# expect:`, and the same file
     # fixed (tests/test_rule_examples.py runs both)

@@ -7,6 +7,7 @@ from typing import Any
 
 from gradlint.check.rule import MEASURED, NOT_MEASURED, ModelContext, Rule, verdict
 from gradlint.core.findings import Finding, Severity
+from gradlint.source.edits import Proposal
 
 # optimizers of the Adam family (the papers' setting), by lower-case name; RAdam rectifies the
 # early variance of the adaptive learning rate, which is what warm-up works around (Liu et al.
@@ -124,6 +125,18 @@ class PostLNWithoutWarmup(Rule):
             {"layers": layers, "first": ctx.label(first_norm), "optimizer": setup.name,
              "lr": f"{setup.lr:g}" if setup.lr is not None else "unknown", "root": _shown_root(ctx.facts.root)},
             model=ctx.model_name)
+
+    def propose(self, finding: Finding, sources) -> Proposal | None:
+        """Unsafe: the model's ``nn.TransformerEncoderLayer``/``DecoderLayer``/``Transformer``
+        made pre-LN (``norm_first=True``), where it is built in the file of the finding; a
+        warm-up stays a fix in words (its length depends on the run)."""
+        from gradlint.rules._model_fixes import builder, pre_norm
+
+        built = builder(finding, sources)
+        edits = pre_norm(built) if built is not None else None
+        if not edits:
+            return None
+        return Proposal("use pre-LN (`norm_first=True`)", tuple(edits), safe=False)
 
     def confirm(self, finding: Finding, ctx: ModelContext, measured: Any) -> Finding:
         if ctx.inputs is None or not ctx.weights_known or ctx.analysis is None:

@@ -8,16 +8,20 @@ from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from gradlint.check.rule import MEASURED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
-from gradlint.core.findings import Finding, Severity
+from gradlint.core.findings import Finding, Severity, resolved
+from gradlint.source.edits import Edit, Proposal
 
 if TYPE_CHECKING:
     import torch
+
+    from gradlint.source.edits import Sources
 
     from gradlint.source.project_facts import Fp16Site
 
 # IEEE 754 binary16: the smallest positive subnormal (2^-24) and the smallest normal (2^-14)
 FLOAT16_SUBNORMAL = 2.0 ** -24
 FLOAT16_NORMAL = 2.0 ** -14
+_FLOAT16_EPS = "1e-4"   # the smallest power of ten above FLOAT16_NORMAL
 
 
 class Fp16WithoutLossScaling(Rule):
@@ -136,7 +140,8 @@ class Fp16WithoutLossScaling(Rule):
                 site.location,
                 "`{how}` makes the weights float16 and `{optimizer}`'s eps={eps:g} is 0 in float16: "
                 "wherever a gradient's second moment underflows (|g| < {bound:.2g}) the update divides by zero",
-                {"how": site.how, "optimizer": ctx.optimizer.name, "eps": eps, "bound": bound},
+                {"how": site.how, "optimizer": ctx.optimizer.name, "eps": eps, "bound": bound,
+                 **_built_at(ctx.optimizer)},
                 model=ctx.model_name, severity=Severity.ERROR)
             yield dataclasses.replace(finding, fix=self.fix_weights)
             return
@@ -145,6 +150,35 @@ class Fp16WithoutLossScaling(Rule):
             "`{how}` trains in float16 but no GradScaler exists anywhere in the project ({root}): "
             "gradient values below float16's range (6.0e-8) become zero",
             {"how": site.how, "root": _shown_root(facts.root)}, model=ctx.model_name)
+
+    def propose(self, finding: Finding, sources: Sources) -> Proposal | None:
+        """For float16 weights under an optimizer whose eps is 0 in float16: that eps set to
+        1e-4, the smallest power of ten float16 holds as a normal number, at the optimizer's
+        call (the keyword replaced or added). None where the call cannot be found, or passes
+        eps positionally or through ``**``. A GradScaler stays a fix in words: it rewrites the
+        training step."""
+        import libcst as cst
+
+        path, line = finding.args.get("optimizer_path"), finding.args.get("optimizer_line")
+        source = sources.file(path) if path and line else None
+        if source is None:
+            return None
+        name = str(finding.args.get("optimizer", "")).rsplit(".", 1)[-1]
+        calls = [c for c in source.at_line(line, cst.Call) if source.code(c.func).rsplit(".", 1)[-1] == name]
+        if len(calls) != 1 or any(a.star for a in calls[0].args) or \
+                sum(a.keyword is None for a in calls[0].args) > 3:
+            return None
+        call = calls[0]
+        given = next((a for a in call.args if a.keyword is not None and a.keyword.value == "eps"), None)
+        if given is not None:
+            edit = source.replace(given.value, _FLOAT16_EPS)
+        elif call.args:
+            end = source.position(call.args[-1]).end
+            edit = Edit(str(source.path), end.line, end.column, end.line, end.column, f", eps={_FLOAT16_EPS}")
+        else:
+            return None
+        return Proposal(f"set `{name}`'s eps to {_FLOAT16_EPS}, the smallest power of ten float16 holds as a "
+                        f"normal number (eps={finding.args.get('eps', 0):g} is 0 in float16)", (edit,))
 
     def confirm(self, finding: Finding, ctx: ModelContext, measured: Any) -> Finding:
         if ctx.inputs is None or not ctx.weights_known:
@@ -350,6 +384,14 @@ def _site_for(ctx: ModelContext, sites: Sequence[Fp16Site]) -> Fp16Site | None:
                 if os.path.realpath(site.location.path) == here:
                     return site
     return None
+
+
+def _built_at(optimizer: Any) -> dict[str, Any]:
+    """Where the optimizer is constructed (for the fix), when a source line says so."""
+    location = getattr(optimizer, "location", None)
+    if location is None or not location.path.endswith(".py"):
+        return {}
+    return {"optimizer_path": resolved(location.path), "optimizer_line": location.line}
 
 
 def _shown_root(root: str) -> str:

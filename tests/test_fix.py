@@ -8,6 +8,7 @@ edit that leaves the finding, an edit that breaks the file, a suppressed finding
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 
@@ -111,6 +112,26 @@ def test_a_fix_that_leaves_its_finding_is_only_a_suggestion(project, monkeypatch
     assert (project / "model.py").read_text() == SIGMOIDS
     assert ("model.py:12:16: GL101 fix not applied: one more block (not verified: GL101 is still found "
             "(probe confirmed: gradient at `sigmoid`") in result.stderr
+
+
+def deeper_then_relu(self, finding, sources):     # the first repair fails, its fallback verifies
+    return dataclasses.replace(deeper(self, finding, sources), fallback=relu_instead(self, finding, sources))
+
+
+def test_a_fallback_is_applied_when_the_first_repair_does_not_verify(project, monkeypatch):
+    result = _run(monkeypatch, deeper_then_relu, "--fix", "--unsafe-fixes")
+    assert result.exit_code == 0, result.output
+    text = (project / "model.py").read_text()
+    assert "return F.relu(self.fc(x))" in text and "range(4)" in text   # only the fallback's edit
+    assert "model.py:12:16: GL101 fixed: use `F.relu` (before: probe confirmed" in result.stderr
+
+
+def test_an_unsafe_fallback_waits_for_unsafe_fixes(project, monkeypatch):
+    result = _run(monkeypatch, deeper_then_relu, "--fix")
+    assert result.exit_code == 1
+    assert (project / "model.py").read_text() == SIGMOIDS
+    assert "GL101 fix not applied: one more block (not verified: GL101 is still found" in result.stderr
+    assert "1 more fix change what the model computes" in result.stderr
 
 
 def test_a_fix_that_breaks_the_file_is_refused(project, monkeypatch):

@@ -1,4 +1,4 @@
-"""The model rules' proposals (GL101, GL102, GL201, GL301, GL601): the edits each proposes for a
+"""The model rules' proposals (GL101, GL102, GL201, GL202, GL203, GL301, GL601, GL702, GL801): the edits each proposes for a
 finding, made on the fixture files under fixtures/fix/, give the fixture's `.after` file; where no
 precise edit can be told from the source the rule proposes nothing. The findings are built here as
 the rules make them (their model, graph node, arguments and source line), so nothing is traced:
@@ -195,3 +195,91 @@ def test_gl102_replaces_the_models_own_init():
 def test_gl102_none_without_an_initializer_to_name():
     path = FIXTURES / "gl102_damped_residual.py"
     assert proposed(finding("GL102", path, 14, "DampedResidual", "fcs.0", {})) is None
+
+
+def test_gl301_relu_rnn_falls_back_to_the_gated_cell(tmp_path):
+    path = tmp_path / "model.py"
+    path.write_text(RNNS.format(rnn='nn.RNN(2, 16, nonlinearity="relu", batch_first=True)'))
+    proposal = proposed(finding("GL301", path, 12, "Model", "rnn", {"module": "rnn", "kind": "RNN"}))
+    assert proposal.safe and "nn.init.eye_(self.rnn.weight_hh_l0)" in edited(path, proposal)
+    assert not proposal.fallback.safe
+    assert "self.rnn = nn.GRU(2, 16, batch_first=True)" in edited(path, proposal.fallback)
+    assert [p.title for p in proposal.alternatives(unsafe=False)] == [proposal.title]
+
+
+def test_gl202_zero_inits_each_blocks_last_layer():
+    path = CASES / "gl202_residual_he_init" / "model.py"
+    ends = [f"blocks.{i}.fc2" for i in range(24)]
+    proposal = proposed(finding("GL202", path, 27, "ResidualMLP", "stem", {"branch_ends": ends,
+                                                                          "branch_activated": False}))
+    assert not proposal.safe                    # the blocks set their weights by hand
+    assert edited(path, proposal) == (CASES / "gl202_residual_he_init" / "model.py.after").read_text()
+
+
+def test_gl203_scales_a_branch_an_activation_ends():
+    path = CASES / "gl203_relu_branch_stack" / "model.py"
+    ends = [f"blocks.{i}.fc" for i in range(20)]
+    proposal = proposed(finding("GL203", path, 13, "ResidualNet", "stem", {"branch_ends": ends,
+                                                                          "branch_activated": True}))
+    assert proposal.safe
+    assert edited(path, proposal) == (CASES / "gl203_relu_branch_stack" / "model.py.after").read_text()
+
+
+@pytest.mark.parametrize("ends", [
+    ["blocks.0.fc", "blocks.2.fc"],                       # not every block of the container
+    ["stages.0.blocks.0.fc", "stages.1.blocks.0.fc"],     # nested containers
+    ["blocks.0.fc", "layers.1.fc"],                       # two containers
+])
+def test_gl203_proposes_nothing_where_the_blocks_are_not_one_container(ends):
+    path = CASES / "gl203_relu_branch_stack" / "model.py"
+    assert proposed(finding("GL203", path, 13, "ResidualNet", "stem", {"branch_ends": ends,
+                                                                       "branch_activated": True})) is None
+
+
+@pytest.mark.parametrize(("layer", "expected"), [
+    ("nn.TransformerEncoderLayer(64, 4, batch_first=True)", "nn.TransformerEncoderLayer(64, 4, batch_first=True, norm_first=True)"),
+    ("nn.TransformerEncoderLayer(64, 4, norm_first=False)", "nn.TransformerEncoderLayer(64, 4, norm_first=True)"),
+    ("nn.TransformerEncoderLayer(64, 4, norm_first=pre_ln)", None),    # the user's own switch
+])
+def test_gl702_pre_ln(tmp_path, layer, expected):
+    path = tmp_path / "model.py"
+    path.write_text(f"""from torch import nn
+
+
+class Encoder(nn.Module):
+    def __init__(self, pre_ln=False):
+        super().__init__()
+        self.encoder = nn.TransformerEncoder({layer}, 12)
+
+    def forward(self, x):
+        return self.encoder(x)
+""")
+    proposal = proposed(finding("GL702", path, 7, "Encoder", "encoder", {}))
+    if expected is None:
+        assert proposal is None
+    else:
+        assert not proposal.safe and expected in edited(path, proposal)
+
+
+def test_gl201_inits_a_stack_no_norm_can_be_inserted_in():
+    path = CASES / "gl201_conv_modulelist" / "model.py"
+    proposal = proposed(finding("GL201", path, 16, "PlainCNN", "stem", {"activation": "relu"}))
+    assert proposal.safe and proposal.fallback is None
+    assert edited(path, proposal) == (CASES / "gl201_conv_modulelist" / "model.py.after").read_text()
+
+
+@pytest.mark.parametrize(("call", "expected"), [
+    ("torch.optim.Adam(model.parameters(), lr=1e-3)", "torch.optim.Adam(model.parameters(), lr=1e-3, eps=1e-4)"),
+    ("torch.optim.Adam(model.parameters(), eps=1e-8,)", "torch.optim.Adam(model.parameters(), eps=1e-4,)"),
+    ("torch.optim.Adam(model.parameters(), 1e-3, (0.9, 0.99), 1e-8)", None),   # eps given by position
+    ("torch.optim.Adam(model.parameters(), **settings)", None),
+])
+def test_gl801_eps_at_the_optimizer(tmp_path, call, expected):
+    path = tmp_path / "train.py"
+    path.write_text(f"import torch\n\n\ndef train(model, settings):\n    optimizer = {call}\n")
+    proposal = proposed(finding("GL801", tmp_path / "model.py", 3, "Net", "", {
+        "optimizer": "Adam", "eps": 1e-8, "optimizer_path": str(path), "optimizer_line": 5}))
+    if expected is None:
+        assert proposal is None
+    else:
+        assert proposal.safe and f"    optimizer = {expected}\n" in edited(path, proposal)

@@ -65,12 +65,13 @@ Relint = Callable[[Path, str], Report]   # (the copy's root, the linted file in 
 
 
 def proposals(report: Report, overrides: Overrides, *, config: Path | None = None, isolated: bool = False,
-              unsafe: bool = False) -> list[tuple[FileResult, Finding, Proposal]]:
+              unsafe: bool = False) -> list[tuple[FileResult, Finding, tuple[Proposal, ...]]]:
     """Every finding of ``report`` that fails the run (at or above its fail level) whose rule
-    proposes an edit (safe ones, and unsafe ones when ``unsafe``), with the file result it came
-    from. Suppressed and baselined findings are not in a report, so they are never fixed; an info
-    finding (a refuted risk, a note) keeps its fix in words unless ``--fail-level info``: on eval/,
-    fixing them touched 18 projects that trained."""
+    proposes an edit, with the file result it came from and the repairs that may be made, in the
+    rule's order (safe ones, and unsafe ones when ``unsafe``). Suppressed and baselined findings
+    are not in a report, so they are never fixed; an info finding (a refuted risk, a note) keeps
+    its fix in words unless ``--fail-level info``: on eval/, fixing them touched 18 projects
+    that trained."""
     sources = Sources()
     found = []
     for result in report.files:
@@ -85,18 +86,28 @@ def proposals(report: Report, overrides: Overrides, *, config: Path | None = Non
                 continue
             rule = rules.get(finding.code)
             proposal = rule.propose(finding, sources) if rule is not None else None
-            if proposal is not None and proposal.edits and (proposal.safe or unsafe):
-                found.append((result, finding, proposal))
+            alternatives = proposal.alternatives(unsafe) if proposal is not None else ()
+            if alternatives:
+                found.append((result, finding, alternatives))
     return found
 
 
-def verify(result: FileResult, finding: Finding, proposal: Proposal, relint: Relint) -> Fix:
-    """``proposal`` made on a private copy of the finding's project and ``result``'s file checked
-    again there with ``relint(copy_root, file_in_copy)``."""
+def verify(result: FileResult, finding: Finding, alternatives: tuple[Proposal, ...], relint: Relint) -> Fix:
+    """Each of ``alternatives`` in turn made on a private copy of the finding's project and
+    ``result``'s file checked again there with ``relint(copy_root, file_in_copy)``: the first
+    that verifies, else the first with why each did not."""
     before = measurement(finding, result)
-    reason, after_result = recheck(result, [finding], proposal.edits, relint)
-    after = measurement_after(finding, after_result) if after_result is not None else ""
-    return Fix(finding, proposal.title, proposal.edits, proposal.safe, reason is None, before, after, reason)
+    tried = []
+    for proposal in alternatives:
+        reason, after_result = recheck(result, [finding], proposal.edits, relint)
+        after = measurement_after(finding, after_result) if after_result is not None else ""
+        fix = Fix(finding, proposal.title, proposal.edits, proposal.safe, reason is None, before, after, reason)
+        if fix.verified:
+            return fix
+        tried.append(fix)
+    first = tried[0]
+    also = "".join(f"; nor did {f.title} ({f.reason})" for f in tried[1:])
+    return dataclasses.replace(first, reason=f"{first.reason}{also}")
 
 
 def recheck(result: FileResult, targets: list[Finding], edits: tuple[Edit, ...] | list[Edit], relint: Relint
@@ -174,9 +185,10 @@ def measurement(finding: Finding, result: FileResult) -> str:
 
 def measurement_after(finding: Finding, result: FileResult) -> str:
     """What the re-check measured where the finding was: the same finding kept at info (its
-    verdict), else the rule's own line about the model (a dry run's losses), else that it is
+    verdict; or the rule's other finding about the model, with its measurement), else the rule's own line about the model (a dry run's losses), else that it is
     gone — with the gradient along the main path for a gradient finding."""
-    same = [f for f in result.findings if _key(f) == _key(finding)]
+    same = [f for f in result.findings if _key(f) == _key(finding)] or \
+        [f for f in result.findings if (f.code, f.model) == (finding.code, finding.model) and f.probe is not None]
     lines = [text for text in (_own(n.message, n.model) for n in result.notes
                                if finding.model is None or n.model in (None, finding.model))
              if text.startswith(finding.code)]
@@ -279,8 +291,9 @@ def fix_report(report: Report, overrides: Overrides, *, config: Path | None = No
         return lint([path], again, config=config, isolated=isolated, jobs=1, cache=False)
 
     fixes, by_file = [], {}
-    for result, finding, proposal in proposals(report, overrides, config=config, isolated=isolated, unsafe=unsafe):
-        fixes.append(verify(result, finding, proposal, relint))
+    for result, finding, alternatives in proposals(report, overrides, config=config, isolated=isolated,
+                                                   unsafe=unsafe):
+        fixes.append(verify(result, finding, alternatives, relint))
         by_file.setdefault(id(result), (result, []))[1].append(len(fixes) - 1)
     for result, indices in by_file.values():
         _together(fixes, result, indices, relint)
@@ -338,8 +351,10 @@ def fix_paths(paths: list[str], overrides: Overrides | None = None, *, config: P
     overrides = dataclasses.replace(overrides or Overrides(), flows=True)  # measured before and after
     report = lint(paths, overrides, config=config, isolated=isolated, jobs=jobs, init=init)
     fixes = fix_report(report, overrides, config=config, isolated=isolated, unsafe=unsafe)
+    verified = {id(f.finding) for f in fixes if f.verified}
     unsafe_left = 0 if unsafe else sum(
-        1 for _, _, p in proposals(report, overrides, config=config, isolated=isolated, unsafe=True) if not p.safe)
+        1 for _, finding, alternatives in proposals(report, overrides, config=config, isolated=isolated, unsafe=True)
+        if id(finding) not in verified and any(not p.safe for p in alternatives))
     fixed = Fixed(report, fixes, unsafe_left)
     if apply:
         fixed.applied = apply_fixes(fixes)

@@ -41,11 +41,24 @@ class Edit:
 class Proposal:
     """A rule's repair of one finding: ``title`` says what it does ("insert `clip_grad_norm_(...)`
     before `optimizer.step()`"), ``safe`` is False where it changes the model's function (an
-    activation, an added layer) rather than restoring what the code evidently intended."""
+    activation, an added layer) rather than restoring what the code evidently intended;
+    ``fallback`` is the rule's next repair, tried when this one does not verify (or is unsafe and
+    unsafe fixes were not asked for)."""
 
     title: str
     edits: tuple[Edit, ...]
     safe: bool = True
+    fallback: Proposal | None = None
+
+    def alternatives(self, unsafe: bool) -> tuple[Proposal, ...]:
+        """This repair and its fallbacks, in order, that may be made (safe ones, and unsafe
+        ones when ``unsafe``)."""
+        chain, proposal = [], self
+        while proposal is not None:
+            if proposal.edits and (proposal.safe or unsafe):
+                chain.append(proposal)
+            proposal = proposal.fallback
+        return tuple(chain)
 
 
 class SourceFile:
