@@ -1,5 +1,6 @@
-"""Source edits for the model rules' ``propose`` (GL101, GL102, GL201, GL202, GL203, GL301, GL601): where the
-model a finding names is built, and the edits that re-initialize, re-activate or normalize it.
+"""Source edits for the model rules' ``propose`` (GL101, GL102, GL201, GL202, GL203, GL301, GL601,
+GL702): where the model a finding names is built, and the edits that re-initialize, re-activate or
+normalize it.
 
 A finding knows its model (a class, a factory function, a module-level variable, or a name given
 by ``gradlint_models``) and the source line of a graph node; the model is built in the class's
@@ -343,7 +344,7 @@ def recurrent_init(built: Builder, finding: Finding) -> tuple[list[str], str] | 
         return None
     kind, call = built_by
     nn = built.nn
-    relu = literal(argument(call, -1, "nonlinearity")) == "relu"
+    relu = relu_recurrence(built, finding)
     init = "eye_" if relu else "orthogonal_"
     what = "the identity (IRNN)" if relu else "orthogonal"
     if finding.span is None:  # an nn.RNN-family module
@@ -366,6 +367,12 @@ def recurrent_init(built: Builder, finding: Finding) -> tuple[list[str], str] | 
             return None  # not visibly square
         return [f"{nn}.init.orthogonal_({path}.weight)"], f"`{qualname}.weight` orthogonal"
     return None
+
+
+def relu_recurrence(built: Builder, finding: Finding) -> bool:
+    """The recurrence a GL301 finding names is built with ``nonlinearity="relu"``."""
+    built_by = constructor(built, finding.args.get("module", ""))
+    return built_by is not None and literal(argument(built_by[1], -1, "nonlinearity")) == "relu"
 
 
 def gated_swap(built: Builder, finding: Finding) -> Edit | None:

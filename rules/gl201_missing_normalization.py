@@ -52,7 +52,10 @@ class MissingNormalization(Rule):
 
     `gradlint --fix --unsafe-fixes` inserts `nn.BatchNorm1d(width)` (`nn.BatchNormNd` after a
     convolution) between each weight layer and the activation module after it, where the stack is
-    written out as a list or an `nn.Sequential`; a stack built otherwise gets no edit.
+    written out as a list or an `nn.Sequential`. Where it is not (an `nn.ModuleList` loop with
+    functional activations), or that does not verify, or without `--unsafe-fixes` where the model
+    sets no weights by hand, `gradlint --fix` initializes every weight layer for the chain's
+    activation (Kaiming for ReLU) at the end of `__init__`.
 
     ## Options
     - `min-depth` (5): weight layers a stack needs before it is considered.

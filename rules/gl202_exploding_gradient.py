@@ -42,6 +42,10 @@ class ExplodingGradient(VanishingGradient):
         x = x + block(self.norm(x))            # pre-norm, or zero-initialize each block's last layer
     ```
 
+    In a residual stack `gradlint --fix` makes GL203's edit (each block's last weight layer
+    zero-initialized, or scaled by 1/√depth where an activation follows it); elsewhere GL102's
+    (the initializer the finding names, with `--unsafe-fixes`).
+
     ## Options
     - `warning-d` (2.0), `error-d` (4.0), `saturating-error-d` (1.3): as GL102 (THEORY.md §3).
     - `saturating-warning-d` (1.3): a gradient that grows through saturating activations is the

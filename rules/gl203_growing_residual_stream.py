@@ -66,6 +66,11 @@ class GrowingResidualStream(Rule):
             nn.init.zeros_(self.fc.bias)           # (or normalize: x + relu(norm(fc(x))))
     ```
 
+    `gradlint --fix` zero-initializes each block's last weight layer (scales its parameters by
+    1/√depth where an activation follows it in the branch: a zero layer before a ReLU never
+    learns), in a loop over the blocks' container at the end of the model's `__init__`; it needs
+    `--unsafe-fixes` where the model sets weights by hand.
+
     ## Options
     - `warning-d` (1.5), `error-d` (2.0): log10 of the stream's RMS growth (×32, ×100) at which
       the finding is a warning or an error. ×32 sits between the largest growth that trained

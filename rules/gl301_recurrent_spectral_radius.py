@@ -121,7 +121,9 @@ class RecurrentSpectralRadius(Rule):
     `gradlint --fix` initializes the weight a hand-written loop applies at each step (or a
     GRU/LSTM's `weight_hh` of every layer) orthogonal, a ReLU `nn.RNN`'s as the identity, at the end
     of `__init__`; a tanh `nn.RNN`, whose gradient still vanishes over the horizon at ρ = 1,
-    becomes `nn.GRU` with `--unsafe-fixes`.
+    becomes `nn.GRU` with `--unsafe-fixes` (orthogonal weights where the GRU does not verify), and
+    so does a ReLU `nn.RNN` whose identity initialization does not verify (on eval/, 100-step
+    ReLU recurrences diverged with it at Adam's lr 0.01).
 
     ## Options
     - `horizon` (100): T, the number of time steps the gradient must cross for `nn.RNN`-family
@@ -381,7 +383,7 @@ class RecurrentSpectralRadius(Rule):
         """The recurrent weight the finding names initialized orthogonal (the identity for a ReLU
         recurrence), at the end of the model's `__init__` (unsafe where the model already sets
         that weight by hand); for an ``nn.RNN``, the gated cell as the other repair (unsafe)."""
-        from gradlint.rules._model_fixes import builder, explicit_init, gated_swap, recurrent_init
+        from gradlint.rules._model_fixes import builder, explicit_init, gated_swap, recurrent_init, relu_recurrence
 
         built = builder(finding, sources)
         if built is None:
@@ -396,7 +398,7 @@ class RecurrentSpectralRadius(Rule):
         by_hand = any(".weight" in built.file.code(call) and finding.args["module"] in built.file.code(call)
                       for call in explicit_init(built))
         init = Proposal(f"initialize {found[1]}", tuple(edits), safe=not by_hand)
-        if gated is not None and found[1].endswith("orthogonal"):
+        if gated is not None and not relu_recurrence(built, finding):
             # a tanh nn.RNN vanishes over a long horizon even at ρ = 1 (the probe measures it
             # with orthogonal weights): the gated cell is the repair that holds there, the
             # orthogonal init the one that keeps nn.RNN where it suffices

@@ -70,6 +70,10 @@ class PostLNWithoutWarmup(Rule):
     ```
     (or `norm_first=True`).
 
+    `gradlint --fix --unsafe-fixes` sets `norm_first=True` on the `nn.TransformerEncoderLayer`,
+    `nn.TransformerDecoderLayer` or `nn.Transformer` the model builds (pre-LN computes another
+    function); a warm-up stays a fix in words, since its length depends on the run.
+
     ## Options
     - `min-layers` (12): the fewest post-LN layers flagged. Liu et al. 2020 (Figure 1, WMT'14
       En-De): 6 post-LN layers converge, 18 diverge; Xiong et al. 2020 find the 6-layer post-LN

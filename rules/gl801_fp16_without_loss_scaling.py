@@ -89,6 +89,10 @@ class Fp16WithoutLossScaling(Rule):
     ```
     (or `dtype=torch.bfloat16` on hardware that supports it).
 
+    For float16 weights under an optimizer whose eps is 0 in float16, `gradlint --fix` sets
+    `eps=1e-4` at the optimizer's call, the smallest power of ten float16 holds as a normal number
+    (on eval/, both `.half()` Adam projects then trained); a GradScaler stays a fix in words.
+
     ## Options
     - `zero-share` (0.01): the share of nonzero gradient values that round to zero in float16
       from which the finding is a warning. On gradlint's evaluation suite, float16 training

@@ -1,6 +1,7 @@
-"""The model rules' proposals (GL101, GL102, GL201, GL202, GL203, GL301, GL601, GL702, GL801): the edits each proposes for a
-finding, made on the fixture files under fixtures/fix/, give the fixture's `.after` file; where no
-precise edit can be told from the source the rule proposes nothing. The findings are built here as
+"""The model rules' proposals (GL101, GL102, GL201, GL202, GL203, GL301, GL601, GL702, GL801): the
+edits each proposes for a finding, made on the fixture files under fixtures/fix/ (or a small file
+written here), give the fixture's `.after` file (or the expected line); where no precise edit can
+be told from the source the rule proposes nothing. The findings are built here as
 the rules make them (their model, graph node, arguments and source line), so nothing is traced:
 tests/test_fix_fixtures.py runs the same cases through `gradlint --fix`, verification included."""
 
@@ -237,7 +238,8 @@ def test_gl203_proposes_nothing_where_the_blocks_are_not_one_container(ends):
 
 
 @pytest.mark.parametrize(("layer", "expected"), [
-    ("nn.TransformerEncoderLayer(64, 4, batch_first=True)", "nn.TransformerEncoderLayer(64, 4, batch_first=True, norm_first=True)"),
+    ("nn.TransformerEncoderLayer(64, 4, batch_first=True)",
+     "nn.TransformerEncoderLayer(64, 4, batch_first=True, norm_first=True)"),
     ("nn.TransformerEncoderLayer(64, 4, norm_first=False)", "nn.TransformerEncoderLayer(64, 4, norm_first=True)"),
     ("nn.TransformerEncoderLayer(64, 4, norm_first=pre_ln)", None),    # the user's own switch
 ])

@@ -185,8 +185,9 @@ def measurement(finding: Finding, result: FileResult) -> str:
 
 def measurement_after(finding: Finding, result: FileResult) -> str:
     """What the re-check measured where the finding was: the same finding kept at info (its
-    verdict; or the rule's other finding about the model, with its measurement), else the rule's own line about the model (a dry run's losses), else that it is
-    gone — with the gradient along the main path for a gradient finding."""
+    verdict), or the rule's other measured finding about the model, else the rule's own line
+    about the model (a dry run's losses), else that it is gone — with the gradient along the main
+    path for a gradient finding."""
     same = [f for f in result.findings if _key(f) == _key(finding)] or \
         [f for f in result.findings if (f.code, f.model) == (finding.code, finding.model) and f.probe is not None]
     lines = [text for text in (_own(n.message, n.model) for n in result.notes
