@@ -164,7 +164,7 @@ class Fp16WithoutLossScaling(Rule):
         import libcst as cst
 
         path, line = finding.args.get("optimizer_path"), finding.args.get("optimizer_line")
-        source = sources.file(path) if path and line else None
+        source = sources.file(resolved(path)) if path and line else None
         if source is None:
             return None
         name = str(finding.args.get("optimizer", "")).rsplit(".", 1)[-1]
@@ -395,7 +395,7 @@ def _built_at(optimizer: Any) -> dict[str, Any]:
     location = getattr(optimizer, "location", None)
     if location is None or not location.path.endswith(".py"):
         return {}
-    return {"optimizer_path": resolved(location.path), "optimizer_line": location.line}
+    return {"optimizer_path": location.path, "optimizer_line": location.line}
 
 
 def _shown_root(root: str) -> str:
