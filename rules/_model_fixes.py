@@ -212,8 +212,9 @@ def _torch_names(module: cst.Module) -> tuple[str | None, tuple[str, ...]]:
     return nn, tuple(functional)
 
 
-def builder(finding: Finding, sources: Sources) -> Builder | None:
-    """Where ``finding``'s model is built, or None where that cannot be told from the source."""
+def builder(finding: Finding, sources: Sources, name: str | None = None) -> Builder | None:
+    """Where ``finding``'s model is built (by the class, factory or variable named ``name``,
+    else named like the model), or None where that cannot be told from the source."""
     import libcst as cst
 
     file = sources.file(resolved(finding.location.path))
@@ -222,7 +223,7 @@ def builder(finding: Finding, sources: Sources) -> Builder | None:
     nn, functional = _torch_names(file.module)
     if nn is None:
         return None
-    model = finding.model or ""
+    model = name or finding.model or ""
     for statement in file.module.body:
         if isinstance(statement, cst.ClassDef) and statement.name.value == model:
             built = Builder(file, "class", statement, nn, functional)
@@ -552,7 +553,10 @@ def branch_init(finding: Finding, sources: Sources) -> Proposal | None:
     from gradlint.source.edits import Proposal
 
     ends = finding.args.get("branch_ends") or []
-    built = builder(finding, sources) if ends else None
+    name = finding.args.get("model_class") or finding.model
+    built = builder(finding, sources, name) if ends else None
+    if built is not None and built.kind == "class" and built.node.name.value != name:
+        return None  # the class around the finding's line is a block, not the model that holds them
     owner = built.owner() if built is not None else None
     parts = [re.fullmatch(r"(.+?)\.(\d+)(?:\.(.+))?", end) for end in ends]
     if owner is None or not all(parts):

@@ -10,8 +10,10 @@ from gradlint.source.edits import Proposal
 
 def branch_ends(ctx: ModelContext) -> dict:
     """The finding's arguments that name each residual block's last weight layer along the main
-    span (``branch_ends``, the modules' names) and whether an activation follows it in its branch
-    (``branch_activated``), for the fix; none where a branch ends in no module's weights."""
+    span (``branch_ends``, the modules' names), whether an activation follows it in its branch
+    (``branch_activated``) and the model's class (``model_class``: a model named in
+    ``gradlint_models()`` is built by a class of another name), for the fix; none where a branch
+    ends in no module's weights."""
     if ctx.analysis is None:
         return {}
     nodes, position = ctx.graph.nodes, ctx.analysis.topology.position
@@ -23,7 +25,9 @@ def branch_ends(ctx: ModelContext) -> dict:
         last = max(weights, key=position.__getitem__)
         ends.append(nodes[last]["module"])
         activated |= any(nodes[n]["activation"] for n in block.branch if position[n] > position[last])
-    return {"branch_ends": ends, "branch_activated": activated} if ends else {}
+    if not ends:
+        return {}
+    return {"branch_ends": ends, "branch_activated": activated, "model_class": type(ctx.model).__name__}
 
 
 class GrowingResidualStream(Rule):

@@ -285,3 +285,13 @@ def test_gl801_eps_at_the_optimizer(tmp_path, call, expected):
         assert proposal is None
     else:
         assert proposal.safe and f"    optimizer = {expected}\n" in edited(path, proposal)
+
+
+def test_gl203_edits_the_class_of_a_model_named_in_gradlint_models():
+    path = FIXTURES / "gl203_relu_residual.py"          # "blocks20": ResidualMLP(depth=20)
+    args = {"branch_ends": [f"blocks.{i}.fc" for i in range(20)], "branch_activated": True}
+    found = finding("GL203", path, 17, "blocks20", "stem", {**args, "model_class": "ResidualMLP"})
+    text = edited(path, proposed(found))
+    assert text.index("param.mul_(len(self.blocks) ** -0.5)") > text.index("class ResidualMLP")
+    # without the class, the class around the finding's line is the block: no edit there
+    assert proposed(finding("GL203", path, 17, "blocks20", "stem", args)) is None
