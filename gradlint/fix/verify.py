@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import shutil
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -21,7 +20,7 @@ from typing import Any
 from gradlint.check.enabled import enabled_rules
 from gradlint.core.findings import CHECKED, FileResult, Finding, Report, Severity, resolved
 from gradlint.run.config import Overrides, find_config, load_config, settings_for
-from gradlint.source.edits import Edit, Proposal, Sources, apply_edits, done, in_progress, write_atomically
+from gradlint.source.edits import Edit, Proposal, Sources, apply_edits, done, new_scratch_folder, write_atomically
 from gradlint.source.project import project_root
 
 # not copied into the private copy: version control, environments and caches (never imported by
@@ -119,8 +118,7 @@ def recheck(result: FileResult, targets: list[Finding], edits: tuple[Edit, ...] 
     size = _size(root)
     if size > MAX_COPY_BYTES:
         return f"the project ({size / 2**20:.0f} MiB) is too large to copy for the re-check", None
-    scratch = tempfile.mkdtemp(prefix="gradlint-fix-")
-    in_progress(scratch)
+    scratch = new_scratch_folder("gradlint-fix-")   # registered before it exists: Ctrl-C removes it
     try:
         copy = Path(scratch) / root.name
         shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_COPIED))

@@ -173,6 +173,32 @@ def in_progress(path: str | Path) -> None:
     _IN_PROGRESS.add(str(path))
 
 
+def _unused_name(folder: str | Path, prefix: str, suffix: str = "") -> str:
+    """A path in ``folder`` that is registered as in progress before anything is created there:
+    a Ctrl-C between creating it and registering it would leave it behind."""
+    import os
+    import secrets
+
+    path = os.path.join(folder, f"{prefix}{secrets.token_hex(8)}{suffix}")
+    in_progress(path)
+    return path
+
+
+def new_scratch_folder(prefix: str) -> str:
+    """A new private folder in the temporary directory (as ``tempfile.mkdtemp``), registered
+    before it exists so that a stop at any moment removes it."""
+    import os
+    import tempfile
+
+    while True:
+        path = _unused_name(tempfile.gettempdir(), prefix)
+        try:
+            os.mkdir(path, 0o700)
+            return path
+        except FileExistsError:
+            done(path)
+
+
 def done(path: str | Path) -> None:
     _IN_PROGRESS.discard(str(path))
 
@@ -194,19 +220,19 @@ def write_atomically(path: Path, text: str) -> None:
     """Replace ``path``'s content by ``text`` in one step (a reader sees the old file or the new
     one, never a part), keeping its permissions."""
     import os
-    import tempfile
 
     path = Path(path)
     mode = path.stat().st_mode
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".gradlint")
-    in_progress(temporary)
+    temporary = _unused_name(path.parent, f".{path.name}.", ".gradlint")   # registered first
+    handle = None
     try:
+        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(handle, "w", encoding="utf-8", newline="") as out:
             out.write(text)
         os.chmod(temporary, mode & 0o7777)
         os.replace(temporary, path)
     except BaseException:
-        if os.path.exists(temporary):
+        if handle is not None and os.path.exists(temporary):   # ours, not a name taken already
             os.unlink(temporary)
         raise
     finally:
