@@ -25,6 +25,8 @@ if TYPE_CHECKING:
 
     from gradlint.source.edits import Proposal, SourceFile, Sources
 
+# a call to a torch.nn.init initializer (`nn.init.kaiming_normal_`), by its dotted name
+INITIALIZER = re.compile(r"(^|\.)init\.\w+_$")
 # weight layers an init loop touches, by the name torch.nn gives them
 WEIGHT_LAYERS = ("Linear", "Conv1d", "Conv2d", "Conv3d")
 # the normalization that follows a weight layer, and the argument that names its width
@@ -81,6 +83,7 @@ class Builder:
     node: cst.CSTNode
     nn: str                       # how torch.nn is spelled in the file ("nn", "torch.nn")
     functional: tuple[str, ...]   # how torch.nn.functional is spelled ("F", ...)
+    torch: str | None = None      # the name `import torch` binds, when the file imports it
 
     def calls(self) -> Iterator[tuple[cst.Call, str]]:
         """Every call in the builder's scope with its callee's dotted name."""
@@ -173,8 +176,8 @@ def _returned(statement: cst.CSTNode) -> cst.BaseExpression | None:
     return None
 
 
-def _torch_names(module: cst.Module) -> tuple[str | None, tuple[str, ...]]:
-    """How the file's top-level imports spell torch.nn and torch.nn.functional."""
+def _torch_names(module: cst.Module) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """How the file's top-level imports spell torch, torch.nn and torch.nn.functional."""
     import libcst as cst
 
     nn, functional = None, []
@@ -209,7 +212,7 @@ def _torch_names(module: cst.Module) -> tuple[str | None, tuple[str, ...]]:
         functional.append(f"{torch_alias}.nn.functional")
     if nn and "." not in nn:
         functional.append(f"{nn}.functional")
-    return nn, tuple(functional)
+    return torch_alias, nn, tuple(functional)
 
 
 def builder(finding: Finding, sources: Sources, name: str | None = None) -> Builder | None:
@@ -220,26 +223,26 @@ def builder(finding: Finding, sources: Sources, name: str | None = None) -> Buil
     file = sources.file(resolved(finding.location.path))
     if file is None:
         return None
-    nn, functional = _torch_names(file.module)
+    torch, nn, functional = _torch_names(file.module)
     if nn is None:
         return None
     model = name or finding.model or ""
     for statement in file.module.body:
         if isinstance(statement, cst.ClassDef) and statement.name.value == model:
-            built = Builder(file, "class", statement, nn, functional)
+            built = Builder(file, "class", statement, nn, functional, torch)
             if built.init_method() is not None:
                 return built
         if isinstance(statement, cst.FunctionDef) and statement.name.value == model:
-            return Builder(file, "factory", statement, nn, functional) \
+            return Builder(file, "factory", statement, nn, functional, torch) \
                 if statement.body.body and _returned(statement.body.body[-1]) is not None else None
         if isinstance(statement, cst.SimpleStatementLine) and len(statement.body) == 1 \
                 and isinstance(statement.body[0], cst.Assign) and len(statement.body[0].targets) == 1 \
                 and isinstance(statement.body[0].targets[0].target, cst.Name) \
                 and statement.body[0].targets[0].target.value == model:
-            return Builder(file, "variable", statement, nn, functional)
+            return Builder(file, "variable", statement, nn, functional, torch)
     around = [c for c in file.at_line(finding.location.line, cst.ClassDef)
-              if Builder(file, "class", c, nn, functional).init_method() is not None]
-    return Builder(file, "class", around[-1], nn, functional) if around else None
+              if Builder(file, "class", c, nn, functional, torch).init_method() is not None]
+    return Builder(file, "class", around[-1], nn, functional, torch) if around else None
 
 
 def attribute_path(owner: str, qualname: str) -> str | None:
@@ -271,7 +274,7 @@ def weight_layers(built: Builder) -> list[str]:
 def explicit_init(built: Builder) -> list[cst.Call]:
     """Calls in the builder's scope that set weights by hand (``nn.init.*_(...)``, ``.copy_``)."""
     return [call for call, name in built.calls()
-            if re.search(r"(^|\.)init\.\w+_$", name) or name.endswith((".copy_", ".fill_", ".normal_",
+            if INITIALIZER.search(name) or name.endswith((".copy_", ".fill_", ".normal_",
                                                                         ".uniform_"))]
 
 
@@ -498,7 +501,7 @@ def replace_init(built: Builder, activation: str | None) -> list[Edit] | None:
     edits = []
     for call in explicit_init(built):
         name = dotted(call.func) or ""
-        if not re.search(r"(^|\.)init\.\w+_$", name) or not call.args:
+        if not INITIALIZER.search(name) or not call.args:
             continue
         weight = built.file.code(call.args[0].value)
         if not weight.endswith(".weight"):
@@ -524,20 +527,6 @@ def activation_of(fix: str, table: dict[str, str]) -> tuple[bool, str | None]:
     if "nn.init.kaiming_normal_(w)" in fix:
         return True, "relu"
     return False, None
-
-
-def _torch_alias(module: cst.Module) -> str | None:
-    """The name a top-level ``import torch`` binds, else None."""
-    import libcst as cst
-
-    for statement in module.body:
-        if isinstance(statement, cst.SimpleStatementLine):
-            for small in statement.body:
-                if isinstance(small, cst.Import):
-                    for alias in small.names:
-                        if dotted(alias.name) == "torch":
-                            return alias.asname.name.value if alias.asname else "torch"
-    return None
 
 
 def branch_init(finding: Finding, sources: Sources) -> Proposal | None:
@@ -573,10 +562,9 @@ def branch_init(finding: Finding, sources: Sources) -> Proposal | None:
     member = f"{container}[i].{layer}" if layer else f"{container}[i]"
     unit = built.unit()
     if finding.args.get("branch_activated"):
-        torch = _torch_alias(built.file.module)
-        if torch is None:
+        if built.torch is None:
             return None
-        lines = [f"with {torch}.no_grad():",
+        lines = [f"with {built.torch}.no_grad():",
                  f"{unit}for {var} in {blocks}:",
                  f"{unit * 2}for param in {target}.parameters():",
                  f"{unit * 3}param.mul_(len({blocks}) ** -0.5)"]
@@ -588,7 +576,7 @@ def branch_init(finding: Finding, sources: Sources) -> Proposal | None:
     edits = built.append(lines)
     if not edits:
         return None
-    by_hand = any(re.search(r"(^|\.)init\.\w+_$", dotted(call.func) or "") for call in built.file.nodes(cst.Call))
+    by_hand = any(INITIALIZER.search(dotted(call.func) or "") for call in built.file.nodes(cst.Call))
     return Proposal(title, tuple(edits), safe=not by_hand)
 
 
@@ -601,21 +589,16 @@ def pre_norm(built: Builder) -> list[Edit] | None:
     added); None where there is none or ``norm_first`` is not written as a literal."""
     import libcst as cst
 
-    file, edits = built.file, []
+    edits = []
     for call, name in built.calls():
         if built.nn_class(name) not in _POST_LN_LAYERS:
             continue
-        given = next((a for a in call.args if a.keyword is not None and a.keyword.value == "norm_first"), None)
-        if given is not None:
-            if not (isinstance(given.value, cst.Name) and given.value.value in ("True", "False")):
-                return None
-            if given.value.value == "False":
-                edits.append(file.replace(given.value, "True"))
-            continue
-        if any(a.star for a in call.args):
-            return None   # **kwargs may hold it
-        end = file.position(call.args[-1]).end if call.args else None
-        if end is None:
+        given = argument(call, -1, "norm_first")
+        if given is not None and not (isinstance(given, cst.Name) and given.value in ("True", "False")):
             return None
-        edits.append(Edit(str(file.path), end.line, end.column, end.line, end.column, ", norm_first=True"))
+        if given is None or given.value == "False":
+            edit = built.file.set_keyword(call, "norm_first", "True")
+            if edit is None:
+                return None
+            edits.append(edit)
     return edits or None

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from gradlint.check.rule import MEASURED, NOT_MEASURED, REFUTED, ModelContext, Rule, verdict
 from gradlint.core.findings import Finding, Severity, resolved
-from gradlint.source.edits import Edit, Proposal
+from gradlint.source.edits import Proposal
 
 if TYPE_CHECKING:
     import torch
@@ -172,14 +172,8 @@ class Fp16WithoutLossScaling(Rule):
         if len(calls) != 1 or any(a.star for a in calls[0].args) or \
                 sum(a.keyword is None for a in calls[0].args) > 3:
             return None
-        call = calls[0]
-        given = next((a for a in call.args if a.keyword is not None and a.keyword.value == "eps"), None)
-        if given is not None:
-            edit = source.replace(given.value, _FLOAT16_EPS)
-        elif call.args:
-            end = source.position(call.args[-1]).end
-            edit = Edit(str(source.path), end.line, end.column, end.line, end.column, f", eps={_FLOAT16_EPS}")
-        else:
+        edit = source.set_keyword(calls[0], "eps", _FLOAT16_EPS)
+        if edit is None:
             return None
         return Proposal(f"set `{name}`'s eps to {_FLOAT16_EPS}, the smallest power of ten float16 holds as a "
                         f"normal number (eps={finding.args.get('eps', 0):g} is 0 in float16)", (edit,))

@@ -99,6 +99,18 @@ class SourceFile:
         text = new if isinstance(new, str) else self.module.code_for_node(new)
         return Edit(str(self.path), where.start.line, where.start.column, where.end.line, where.end.column, text)
 
+    def set_keyword(self, call: cst.Call, name: str, value: str) -> Edit | None:
+        """An edit giving ``call`` the keyword argument ``name=value``: its value replaced where
+        the keyword is written, else the keyword added after the last argument (before a trailing
+        comma). None where ``**kwargs`` may already hold it, or the call has no argument."""
+        given = next((a for a in call.args if a.keyword is not None and a.keyword.value == name), None)
+        if given is not None:
+            return self.replace(given.value, value)
+        if not call.args or any(a.star == "**" for a in call.args):
+            return None
+        end = self._positions[call.args[-1]].end   # an argument's range ends before its comma
+        return Edit(str(self.path), end.line, end.column, end.line, end.column, f", {name}={value}")
+
     def insert_after(self, statement: cst.CSTNode, line_text: str) -> Edit:
         """An edit adding ``line_text`` as a new line after ``statement`` (a simple statement
         line or a compound statement), at that statement's indentation."""
